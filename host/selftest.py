@@ -1,0 +1,113 @@
+"""`podctl selftest`: the protocol's golden vectors on both interpreters.
+
+Checks that this machine's CPython codec and the firmware's codec on the real
+micropython binary produce and read the committed golden bytes — the same
+check CI runs, here for a bench engineer whose install is in doubt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from rich.console import Console
+
+from host import upy
+from host.errors import EXIT_CHECK_FAILED, CommandError
+
+# Runs on either interpreter: prints one line per vector group, exits 1 on
+# the first mismatch (with the vector's name).
+_CHECK = r"""
+import binascii, json, sys
+from protocol import frame, message, log, catalogue as c
+from protocol.auth import Hmac
+h = binascii.unhexlify
+g = json.load(open(sys.argv[-1]))
+mac = Hmac(h(g["key"]))
+def values(v):
+    out = []
+    for f, x in zip(c.fields(v["type"], v["reply"]), v["fields"]):
+        out.append(h(x) if f[1].endswith("s") or f[1] == "*" else x)
+    return out
+for v in g["frames"]:
+    p = message.pack(v["type"], v["reply"], *values(v))
+    auth = v["counter"] is not None
+    w = frame.encode(v["type"], v["seq"], p, v["flags"], v["counter"] or 0, mac if auth else None)
+    if binascii.hexlify(w).decode() != v["wire"]:
+        print("MISMATCH encode", v["name"]); sys.exit(1)
+    f = frame.Deframer().feed(w)
+    if len(f) != 1 or f[0].payload != p or (auth and not f[0].verify(mac)):
+        print("MISMATCH decode", v["name"]); sys.exit(1)
+print("frames", len(g["frames"]))
+for v in g["bad_streams"]:
+    got = []
+    for r in frame.Deframer().feed(h(v["stream"])):
+        got.append(["frame", r.type, r.seq] if isinstance(r, frame.Frame)
+                   else ["reject", r.reason(), r.detail])
+    if got != v["expect"]:
+        print("MISMATCH bad stream", v["name"], got); sys.exit(1)
+print("bad_streams", len(g["bad_streams"]))
+for v in g["log_blocks"]:
+    d = h(v["block"])
+    b = log.parse_block(d, 0)
+    if not isinstance(b, log.Block) or log.block_mac(mac, h(v["prev_mac"]), d, b.length) != b.mac(d):
+        print("MISMATCH block", v["name"]); sys.exit(1)
+print("log_blocks", len(g["log_blocks"]))
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "selftest",
+        help="check the protocol's golden vectors on CPython and MicroPython",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=cmd_selftest)
+
+
+def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
+    vectors = upy.ROOT / "protocol" / "vectors" / "golden.json"
+    if not vectors.exists():
+        raise CommandError(f"golden vectors missing at {vectors}: reinstall podctl")
+    counts = {k: len(v) for k, v in json.loads(vectors.read_text()).items() if k != "key"}
+    console.print(f"golden vectors: {vectors} ({counts})")
+    failed = False
+    for name, runner in (("CPython", _run_cpython), ("MicroPython", _run_micropython)):
+        t = time.perf_counter()
+        ok, out = runner(vectors)
+        ms = (time.perf_counter() - t) * 1000
+        mark = "[green]ok[/]" if ok else "[red]FAILED[/]"
+        console.print(f"  {name:<12} {mark}  {out.strip().splitlines()[-1] if out.strip() else ''}"
+                      f"  ({ms:.0f} ms)")
+        failed |= not ok
+    if failed:
+        raise CommandError("golden vectors do not match on every interpreter", EXIT_CHECK_FAILED)
+    return 0
+
+
+def _run_cpython(vectors) -> tuple[bool, str]:
+    import contextlib
+    import io
+    import sys
+
+    buf = io.StringIO()
+    argv = sys.argv
+    try:
+        sys.argv = ["selftest", str(vectors)]
+        with contextlib.redirect_stdout(buf):
+            exec(compile(_CHECK, "<selftest>", "exec"), {})
+        return True, buf.getvalue()
+    except SystemExit:
+        return False, buf.getvalue()
+    finally:
+        sys.argv = argv
+
+
+def _run_micropython(vectors) -> tuple[bool, str]:
+    try:
+        r = upy.run(_CHECK, str(vectors))
+    except FileNotFoundError as e:
+        raise CommandError(str(e), EXIT_CHECK_FAILED) from None
+    return r.returncode == 0, r.stdout + r.stderr

@@ -1,0 +1,272 @@
+# The message catalogue: every message on the USB link, defined once.
+#
+# Runs on MicroPython (board, unix port) and CPython. The host builds its
+# construct definitions from MESSAGES (host/codec.py); the firmware packs and
+# unpacks with struct using the format strings fmt() derives from it. Nothing
+# else in the project may restate a message id, a field or an error code.
+#
+# A field is (name, code, unit):
+#   code  a struct code, little-endian: B b H h I i Q q, or "Ns" for N raw
+#         bytes, or "*" for "the rest of the payload" (last field only).
+#   unit  what the number means: "s", "ms", "mdegC" (milli-degrees Celsius),
+#         "permille", "mV", "bytes", "" for identifiers and flags.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# Protocol version carried in every frame header. A peer refuses any other
+# version with ERR_BAD_VERSION; the ERROR message's layout never changes, so
+# that refusal is readable by every version.
+PROTOCOL_VERSION = const(1)
+
+# Header flags.
+FLAG_REPLY = const(0x01)  # set on every device -> host answer
+FLAG_AUTH = const(0x02)  # frame carries a counter and an HMAC tag
+
+# Message ids. Requests and their replies share the id; replies set FLAG_REPLY.
+MSG_IDENTIFY = const(0x01)
+MSG_STATUS = const(0x02)
+MSG_TIME_SET = const(0x10)
+MSG_PROFILE_BEGIN = const(0x20)
+MSG_PROFILE_CHUNK = const(0x21)
+MSG_PROFILE_COMMIT = const(0x22)
+MSG_PROFILE_READ = const(0x23)
+MSG_LOG_INFO = const(0x30)
+MSG_LOG_READ = const(0x31)
+MSG_LOG_ERASE = const(0x32)
+MSG_MAINTENANCE = const(0x40)
+MSG_PHASE_SET = const(0x41)
+MSG_KEY_ROTATE = const(0x42)
+MSG_ERROR = const(0x7F)
+
+# Maintenance actions (MSG_MAINTENANCE.action).
+MAINT_REPL = const(1)  # stop serving, restore Ctrl-C, drop to the REPL
+MAINT_REBOOT = const(2)  # machine.reset() after the reply is sent
+
+_STATUS_REPLY = (
+    ("uptime", "I", "s"),  # monotonic seconds since this boot
+    ("utc_at_boot", "I", "s"),  # UTC of uptime 0, 0 = never set
+    ("boot_count", "H", ""),
+    ("phase", "B", ""),  # index into the active profile's phases
+    ("mode", "B", ""),  # controller mode, see SPEC.md "Modes"
+    ("alarms", "H", ""),  # latched alarm bits
+    ("probe_ok", "B", ""),  # bit n set = probe n passes validation
+    ("flags", "B", ""),  # the log's status flags, as in sample records
+    ("payload_temp", "i", "mdegC"),  # controller's estimate
+    ("setpoint", "i", "mdegC"),
+    ("band_low", "i", "mdegC"),
+    ("band_high", "i", "mdegC"),
+    ("probe0", "i", "mdegC"),
+    ("probe1", "i", "mdegC"),
+    ("probe2", "i", "mdegC"),
+    ("probe3", "i", "mdegC"),
+    ("heater", "H", "permille"),
+    ("peltier", "h", "permille"),  # + cools, - heats
+    ("battery", "H", "mV"),
+    ("out_of_band", "I", "s"),  # cumulative time out of band, all phases
+    ("log_seq", "I", ""),  # last flushed block's sequence number
+    ("log_mac", "16s", ""),  # last flushed block's MAC
+    ("log_bytes", "I", "bytes"),
+    ("counter", "I", ""),  # last accepted auth counter
+)
+
+# (id, name, authenticated, request fields, reply fields)
+MESSAGES = (
+    (
+        MSG_IDENTIFY,
+        "IDENTIFY",
+        False,
+        (),
+        (
+            ("device_id", "8s", ""),
+            ("fw_version", "I", ""),  # major << 16 | minor << 8 | patch
+            ("fw_hash", "8s", ""),  # first 8 bytes of the bundle's SHA-256
+            ("protocol", "B", ""),
+            ("log_layout", "B", ""),
+            ("max_payload", "H", "bytes"),
+        ),
+    ),
+    (MSG_STATUS, "STATUS", False, (), _STATUS_REPLY),
+    (
+        MSG_TIME_SET,
+        "TIME_SET",
+        True,
+        (("utc", "I", "s"),),
+        (("uptime", "I", "s"), ("previous_utc", "I", "s")),  # 0 = none
+    ),
+    (
+        MSG_PROFILE_BEGIN,
+        "PROFILE_BEGIN",
+        True,
+        (("size", "I", "bytes"), ("crc", "I", "")),
+        (),
+    ),
+    (
+        MSG_PROFILE_CHUNK,
+        "PROFILE_CHUNK",
+        True,
+        (("offset", "I", "bytes"), ("data", "*", "")),
+        (("received", "I", "bytes"),),
+    ),
+    (
+        MSG_PROFILE_COMMIT,
+        "PROFILE_COMMIT",
+        True,
+        (("crc", "I", ""),),
+        (("crc", "I", ""),),
+    ),
+    (
+        MSG_PROFILE_READ,
+        "PROFILE_READ",
+        False,
+        (("offset", "I", "bytes"), ("length", "H", "bytes")),
+        (("offset", "I", "bytes"), ("size", "I", "bytes"), ("data", "*", "")),
+    ),
+    (
+        MSG_LOG_INFO,
+        "LOG_INFO",
+        False,
+        (),
+        (
+            ("size", "I", "bytes"),
+            ("first_seq", "I", ""),
+            ("last_seq", "I", ""),
+            ("last_mac", "16s", ""),
+        ),
+    ),
+    (
+        MSG_LOG_READ,
+        "LOG_READ",
+        False,
+        (("offset", "I", "bytes"), ("length", "H", "bytes")),
+        (("offset", "I", "bytes"), ("size", "I", "bytes"), ("data", "*", "")),
+    ),
+    (
+        MSG_LOG_ERASE,
+        "LOG_ERASE",
+        True,
+        (("last_seq", "I", ""),),  # the newest block the host holds
+        (("erased", "I", "bytes"),),
+    ),
+    (
+        MSG_MAINTENANCE,
+        "MAINTENANCE",
+        True,
+        (("action", "B", ""),),
+        (),
+    ),
+    (
+        MSG_PHASE_SET,
+        "PHASE_SET",
+        True,
+        (("phase", "B", ""),),
+        (("phase", "B", ""),),
+    ),
+    (
+        MSG_KEY_ROTATE,
+        "KEY_ROTATE",
+        True,
+        (("key", "32s", ""),),
+        (),
+    ),
+    (
+        MSG_ERROR,
+        "ERROR",
+        False,
+        (),
+        (
+            ("code", "B", ""),  # one of ERRORS
+            ("refused_type", "B", ""),  # message type that was refused
+            ("detail", "H", ""),  # code-specific, e.g. the device's version
+        ),
+    ),
+)
+
+# Why a frame or a request was refused: the deframer's verdicts and the
+# device's ERROR codes share this one table. (code, name, what to do)
+ERR_BAD_COBS = const(1)
+ERR_TRUNCATED = const(2)
+ERR_OVERSIZE = const(3)
+ERR_BAD_CRC = const(4)
+ERR_BAD_VERSION = const(5)
+ERR_UNKNOWN_TYPE = const(6)
+ERR_BAD_LENGTH = const(7)
+ERR_BAD_PAYLOAD = const(8)
+ERR_AUTH_REQUIRED = const(9)
+ERR_BAD_TAG = const(10)
+ERR_REPLAYED = const(11)
+ERR_BUSY = const(12)
+ERR_BAD_STATE = const(13)
+ERR_OUT_OF_RANGE = const(14)
+ERR_STORAGE = const(15)
+ERR_BAD_PROFILE = const(16)
+
+ERRORS = (
+    (ERR_BAD_COBS, "BAD_COBS", "frame is not valid COBS: line noise, resend"),
+    (ERR_TRUNCATED, "TRUNCATED", "frame shorter than header and CRC: resend"),
+    (ERR_OVERSIZE, "OVERSIZE", "frame longer than the maximum: split the payload"),
+    (ERR_BAD_CRC, "BAD_CRC", "CRC mismatch: line noise, resend"),
+    (ERR_BAD_VERSION, "BAD_VERSION", "peer speaks another protocol version: update one side"),
+    (ERR_UNKNOWN_TYPE, "UNKNOWN_TYPE", "message type not in this catalogue: update one side"),
+    (ERR_BAD_LENGTH, "BAD_LENGTH", "header length disagrees with the frame: resend"),
+    (ERR_BAD_PAYLOAD, "BAD_PAYLOAD", "payload does not fit the message layout"),
+    (ERR_AUTH_REQUIRED, "AUTH_REQUIRED", "state-changing request without counter and tag"),
+    (ERR_BAD_TAG, "BAD_TAG", "HMAC tag does not match: wrong key for this device"),
+    (ERR_REPLAYED, "REPLAYED", "counter not above the last accepted one: replay refused"),
+    (ERR_BUSY, "BUSY", "device busy with another transfer: retry"),
+    (ERR_BAD_STATE, "BAD_STATE", "request out of order: start the transfer again"),
+    (ERR_OUT_OF_RANGE, "OUT_OF_RANGE", "offset or value out of range"),
+    (ERR_STORAGE, "STORAGE", "device storage failed or full"),
+    (ERR_BAD_PROFILE, "BAD_PROFILE", "profile refused: see detail reason code"),
+)
+
+
+def message(msg_type):
+    """The catalogue entry for msg_type, or None if unknown."""
+    for m in MESSAGES:
+        if m[0] == msg_type:
+            return m
+    return None
+
+
+def error_name(code):
+    for e in ERRORS:
+        if e[0] == code:
+            return e[1]
+    return "ERROR_%d" % code
+
+
+def error_hint(code):
+    for e in ERRORS:
+        if e[0] == code:
+            return e[2]
+    return "unknown error code %d" % code
+
+
+def fields(msg_type, reply):
+    m = message(msg_type)
+    if m is None:
+        return None
+    return m[4] if reply else m[3]
+
+
+def fmt(msg_type, reply):
+    """struct format of the fixed part, and whether a '*' tail follows.
+
+    Returns (format, has_tail) or None for an unknown type.
+    """
+    fs = fields(msg_type, reply)
+    if fs is None:
+        return None
+    parts = ["<"]
+    tail = False
+    for f in fs:
+        if f[1] == "*":
+            tail = True
+        else:
+            parts.append(f[1])
+    return "".join(parts), tail

@@ -1,0 +1,1 @@
+"""podctl simulator: the container and its mission as physics (CPython)."""

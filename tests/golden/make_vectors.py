@@ -1,0 +1,192 @@
+"""Regenerate protocol/vectors/*.json from the cases below.
+
+    .venv/bin/python -m tests.golden.make_vectors
+
+The vectors are committed; tests check that both interpreters reproduce them
+byte for byte and that the host's construct codec reads them the same way.
+Regenerate only on a deliberate protocol change, and say so in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from protocol import catalogue as c
+from protocol import frame, log, message
+from protocol.auth import Hmac
+
+OUT = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
+KEY = bytes(range(32))  # test key: 00 01 02 .. 1f
+
+# (name, type, reply, seq, counter or None, field values)
+FRAMES = [
+    ("identify request", c.MSG_IDENTIFY, False, 1, None, []),
+    (
+        "identify reply",
+        c.MSG_IDENTIFY,
+        True,
+        1,
+        None,
+        [b"POD00042", 0x000100, bytes.fromhex("8f3a6b00c1d2e3f4"), 1, 1, 1024],
+    ),
+    ("status request", c.MSG_STATUS, False, 2, None, []),
+    (
+        "status reply",
+        c.MSG_STATUS,
+        True,
+        2,
+        None,
+        [3600, 1795000000, 3, 2, 1, 0x0004, 0x0B, 0x8D, 5120, 5000, 2000, 8000,
+         5110, 5130, -40000, 5125, 0, 250, 3712, 42, 17, bytes(range(16)), 24576, 9],
+    ),
+    ("time set", c.MSG_TIME_SET, False, 3, 10, [1795000000]),
+    ("time set reply", c.MSG_TIME_SET, True, 3, None, [3600, 1794999993]),
+    ("profile chunk", c.MSG_PROFILE_CHUNK, False, 4, 11, [0, bytes(range(40))]),
+    ("log read", c.MSG_LOG_READ, False, 5, None, [2048, 1000]),
+    ("log read reply", c.MSG_LOG_READ, True, 5, None, [2048, 4096, bytes([0] * 8 + [255] * 300)]),
+    ("log erase", c.MSG_LOG_ERASE, False, 6, 12, [17]),
+    ("error unknown type", c.MSG_ERROR, True, 7, None, [c.ERR_UNKNOWN_TYPE, 0x55, 0x55]),
+    ("key rotate", c.MSG_KEY_ROTATE, False, 0xFFFF, 0xFFFFFFFF, [bytes(range(100, 132))]),
+]
+
+
+def jsonable(v):
+    return v.hex() if isinstance(v, bytes) else v
+
+
+def frames():
+    h = Hmac(KEY)
+    out = []
+    for name, t, reply, seq, counter, values in FRAMES:
+        payload = message.pack(t, reply, *values)
+        flags = (c.FLAG_REPLY if reply else 0) | (c.FLAG_AUTH if counter is not None else 0)
+        wire = frame.encode(t, seq, payload, flags, counter or 0, h if counter is not None else None)
+        out.append(
+            {
+                "name": name,
+                "type": t,
+                "reply": reply,
+                "seq": seq,
+                "flags": flags,
+                "counter": counter,
+                "fields": [jsonable(v) for v in values],
+                "payload": payload.hex(),
+                "wire": wire.hex(),
+            }
+        )
+    return out
+
+
+def raw_frame(header: bytes, body: bytes = b"") -> bytes:
+    """A frame with a correct CRC around arbitrary header/body bytes."""
+    from protocol import cobs
+
+    raw = header + body
+    raw += frame.crc32(raw).to_bytes(4, "little")
+    return cobs.encode(raw) + b"\x00"
+
+
+def bad():
+    good = frame.encode(c.MSG_STATUS, 9, b"")
+    bad_crc = bytearray(good)
+    bad_crc[4] ^= 0x40  # a flipped bit in the seq field, not a COBS code byte
+    streams = [
+        ("bad crc", bytes(bad_crc), [["reject", "BAD_CRC", 0]]),
+        ("truncated", good[:6] + b"\x00", [["reject", "TRUNCATED", 5]]),
+        ("oversize", b"\x01" * (frame.MAX_WIRE + 10) + b"\x00", [["reject", "OVERSIZE", 0]]),
+        ("bad cobs", b"\x09\x11\x22\x00", [["reject", "BAD_COBS", 0]]),
+        (
+            "unknown type",
+            raw_frame(bytes([1, 0x55, 0, 7, 0, 0, 0])),
+            [["reject", "UNKNOWN_TYPE", 0x55]],
+        ),
+        (
+            "wrong version",
+            raw_frame(bytes([2, c.MSG_STATUS, 0, 7, 0, 0, 0])),
+            [["reject", "BAD_VERSION", 2]],
+        ),
+        (
+            "length disagrees",
+            raw_frame(bytes([1, c.MSG_STATUS, 0, 7, 0, 5, 0])),
+            [["reject", "BAD_LENGTH", 5]],
+        ),
+        (
+            "garbage between frames",
+            b"\x00" + good + b"\xde\xad\xbe\xef garbage" + b"\x00" + good,
+            [["frame", c.MSG_STATUS, 9], ["reject", "BAD_COBS", 0], ["frame", c.MSG_STATUS, 9]],
+        ),
+        (
+            # a cut frame swallows what follows up to the next delimiter,
+            # which is why the host leads every request with 0x00
+            "cut frame then delimiter-led frame",
+            good[:6] + b"\x00" + good,
+            [["reject", "TRUNCATED", 5], ["frame", c.MSG_STATUS, 9]],
+        ),
+        ("empty frames ignored", b"\x00\x00\x00" + good, [["frame", c.MSG_STATUS, 9]]),
+    ]
+    return [{"name": n, "stream": s.hex(), "expect": e} for n, s, e in streams]
+
+
+def blocks():
+    h = Hmac(KEY)
+    w = log.BlockWriter()
+    out = []
+    prev = log.GENESIS_MAC
+    # 1: samples with 8-bit deltas; 2: one delta needs 16 bits; 3: events.
+    w.start_samples(120, 60, [512, 498, 505, 9000, 455, 10132, 35, -12, 3712], 0x81)
+    recs = [([515, 497, 505, 9001, 455, 10131, 40, -10, 3711], 0x81),
+            ([520, 496, 507, 9001, 457, 10131, 45, 0, 3710], 0x81),
+            ([519, 495, 509, 9003, 456, 10130, 30, 25, 3709], 0x83)]
+    for v, s in recs:
+        assert w.add_sample(v, s)
+    n = w.seal(41, 3, h, prev)
+    out.append(block_entry("samples delta8", w.block[:n], prev))
+    prev = bytes(w.block[n - 16 : n])
+    w.start_samples(300, 10, [519, 495, 509, 9003, 456, 10130, 30, 25, 3709], 0x83, log.FMT_DELTA16)
+    assert w.add_sample([719, 495, 509, -9000, 456, 10130, 100, -100, 3600], 0x8B)
+    n = w.seal(42, 3, h, prev)
+    out.append(block_entry("samples delta16", w.block[:n], prev))
+    prev = bytes(w.block[n - 16 : n])
+    w.start_events()
+    w.add_event(0, log.EV_BOOT, log.RESET_WATCHDOG, 3, 0x000100)
+    w.add_event(61, log.EV_TIME_SET, 0, 0, 1795000000)
+    w.add_event(3599, log.EV_PROBE_FAULT, 2, 1, (-40000) & 0xFFFFFFFF)
+    n = w.seal(43, 3, h, prev)
+    out.append(block_entry("events", w.block[:n], prev))
+    return out
+
+
+def block_entry(name, data, prev):
+    data = bytes(data)
+    blk = log.parse_block(data, 0)
+    assert isinstance(blk, log.Block), blk
+    if blk.kind == log.KIND_SAMPLES:
+        recs = [[t, vals, st] for t, vals, st in log.samples(data, blk)]
+    else:
+        recs = [list(e) for e in log.events(data, blk)]
+    return {
+        "name": name,
+        "prev_mac": prev.hex(),
+        "block": data.hex(),
+        "seq": blk.seq,
+        "boot": blk.boot,
+        "kind": blk.kind,
+        "records": recs,
+    }
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "key": KEY.hex(),
+        "frames": frames(),
+        "bad_streams": bad(),
+        "log_blocks": blocks(),
+    }
+    (OUT / "golden.json").write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {OUT / 'golden.json'}")
+
+
+if __name__ == "__main__":
+    main()

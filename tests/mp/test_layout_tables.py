@@ -1,0 +1,47 @@
+# The struct formats are spelled out for speed; they must equal the tables.
+import struct
+
+from protocol import catalogue, frame, log, message
+
+
+def _fmt(fields):
+    return "<" + "".join(f[1] for f in fields)
+
+
+def test_frame_header_format_matches_table():
+    assert frame.HEADER_FMT == _fmt(frame.HEADER_FIELDS)
+    assert struct.calcsize(frame.HEADER_FMT) == frame.HEADER_LEN
+
+
+def test_log_header_format_matches_table():
+    assert log.HEADER_FMT == _fmt(log.HEADER_FIELDS)
+    assert struct.calcsize(log.HEADER_FMT) == log.HEADER_LEN
+    assert log.EVENT_FMT == _fmt(log.EVENT_FIELDS)
+    assert struct.calcsize(log.EVENT_FMT) == log.EVENT_LEN
+    assert len(log.CHANNELS) == log.NCHAN
+
+
+def test_catalogue_ids_and_names_unique():
+    ids = [m[0] for m in catalogue.MESSAGES]
+    names = [m[1] for m in catalogue.MESSAGES]
+    assert len(set(ids)) == len(ids) and len(set(names)) == len(names)
+    codes = [e[0] for e in catalogue.ERRORS]
+    assert len(set(codes)) == len(codes)
+    evs = [e[0] for e in log.EVENTS]
+    assert len(set(evs)) == len(evs)
+
+
+def test_every_layout_fits_max_payload():
+    for m in catalogue.MESSAGES:
+        for reply in (False, True):
+            fields = catalogue.fields(m[0], reply)
+            tails = [f for f in fields if f[1] == "*"]
+            assert len(tails) <= 1 and (not tails or fields[-1][1] == "*"), m[1]
+            assert message.layout(m[0], reply)[1] <= frame.MAX_PAYLOAD
+
+
+def test_state_changing_messages_are_authenticated():
+    auth = [m[1] for m in catalogue.MESSAGES if m[2]]
+    for name in ("TIME_SET", "PROFILE_BEGIN", "PROFILE_CHUNK", "PROFILE_COMMIT",
+                 "LOG_ERASE", "MAINTENANCE", "PHASE_SET", "KEY_ROTATE"):
+        assert name in auth, name
