@@ -1,0 +1,111 @@
+"""`make bench`: speed and size figures, written to build/bench.json.
+
+A flat JSON object of named figures, the unit in each name. Later work adds
+its figures here under the names its issue gives. Timings are the median of
+several repeats on this machine; they are never asserted in `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from host import upy
+from protocol import catalogue as c
+from protocol import frame
+
+OUT = upy.ROOT / "build" / "bench.json"
+PAYLOAD = bytes((i * 37) & 0xFF for i in range(64))
+REPEATS = 7
+N = 5000
+
+# The same loop on both interpreters: encode a 64-byte-payload frame, and
+# feed one to a Deframer. Prints "encode_us decode_us".
+_LOOP = r"""
+import time, sys
+from protocol import frame, catalogue as c
+N = int(sys.argv[-2]); R = int(sys.argv[-1])
+payload = bytes([(i * 37) & 0xFF for i in range(64)])
+enc = frame.Encoder()
+at = enc.payload_at(c.FLAG_REPLY)
+enc.raw[at:at + 64] = payload
+wire = frame.encode(c.MSG_LOG_READ, 1, payload, c.FLAG_REPLY)
+d = frame.Deframer()
+try:
+    clock, diff = time.ticks_us, time.ticks_diff
+except AttributeError:
+    clock = lambda: time.perf_counter_ns() // 1000
+    diff = lambda a, b: a - b
+enc_t = []; dec_t = []
+for r in range(R):
+    t = clock()
+    for i in range(N):
+        enc.finish(c.MSG_LOG_READ, i, c.FLAG_REPLY, 64)
+    enc_t.append(diff(clock(), t) / N)
+    t = clock()
+    for i in range(N):
+        d.feed(wire)
+    dec_t.append(diff(clock(), t) / N)
+enc_t.sort(); dec_t.sort()
+print(enc_t[R // 2], dec_t[R // 2])
+"""
+
+
+def frame_figures() -> dict[str, float]:
+    out: dict[str, float] = {}
+    ns: dict = {}
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    argv = sys.argv
+    sys.argv = ["bench", str(N), str(REPEATS)]
+    try:
+        with contextlib.redirect_stdout(buf):
+            exec(compile(_LOOP, "<bench>", "exec"), ns)
+    finally:
+        sys.argv = argv
+    e, d = (float(x) for x in buf.getvalue().split())
+    out["frame_encode_us_cpython"] = round(e, 2)
+    out["frame_decode_us_cpython"] = round(d, 2)
+    r = upy.run(_LOOP, str(N), str(REPEATS), timeout=600)
+    if r.returncode != 0:
+        raise SystemExit(f"bench: micropython run failed:\n{r.stderr}")
+    e, d = (float(x) for x in r.stdout.split())
+    out["frame_encode_us_micropython"] = round(e, 2)
+    out["frame_decode_us_micropython"] = round(d, 2)
+    # baseline in the same run: CRC-32 of the same 82-byte frame body, the
+    # one step neither side can avoid, so the ratios say what framing costs
+    body = bytes(frame.Encoder().raw[: frame.HEADER_LEN + 64])
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        for _ in range(N):
+            frame.crc32(body)
+        times.append((time.perf_counter() - t) / N * 1e6)
+    out["frame_wire_bytes_64b_payload"] = len(frame.encode(c.MSG_LOG_READ, 1, PAYLOAD, 1))
+    out["frame_decode_vs_crc32_ratio_cpython"] = round(
+        out["frame_decode_us_cpython"] / statistics.median(times), 1
+    )
+    return out
+
+
+def main() -> None:
+    figures: dict[str, float] = {}
+    t = time.perf_counter()
+    figures.update(frame_figures())
+    OUT.parent.mkdir(exist_ok=True)
+    old = json.loads(OUT.read_text()) if OUT.exists() else {}
+    old.update(figures)
+    OUT.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+    width = max(len(k) for k in figures)
+    for k, v in figures.items():
+        print(f"{k:<{width}}  {v}")
+    print(f"wrote {OUT} in {time.perf_counter() - t:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The host's Link against the firmware's link server running on the real
+micropython binary, over pipes: identify, errors, noise, a dead device."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from host import upy
+from host.errors import EXIT_LINK, EXIT_REFUSED, CommandError
+from host.link import DeviceRefused, Link
+from host.pipe import PipeTransport
+from protocol import catalogue as c
+
+
+@pytest.fixture
+def device():
+    env = dict(os.environ, MICROPYPATH=upy.micropypath())
+    proc = subprocess.Popen(
+        [upy.binary(), "-m", "firmware.stdio_link", "POD00042"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=upy.ROOT,
+    )
+    t = PipeTransport(proc)
+    yield t
+    t.close()
+
+
+def test_identify_over_micropython(device):
+    r = Link(device).request(c.MSG_IDENTIFY)
+    assert r["device_id"] == b"POD00042"
+    assert r["protocol"] == c.PROTOCOL_VERSION
+    assert r["max_payload"] == 1024
+
+
+def test_unserved_request_is_refused_with_code(device):
+    with pytest.raises(DeviceRefused) as e:
+        Link(device).request(c.MSG_LOG_INFO)
+    assert e.value.code == c.ERR_UNKNOWN_TYPE and e.value.status == EXIT_REFUSED
+
+
+def test_noise_before_request_is_survived(device):
+    device.write(b"\xde\xad\xbe\xef\x00\x05\x05\x05")
+    assert Link(device).request(c.MSG_IDENTIFY)["device_id"] == b"POD00042"
+
+
+def test_dead_device_is_a_link_error(device):
+    device.proc.kill()
+    device.proc.wait()
+    with pytest.raises(CommandError) as e:
+        Link(device, timeout=0.3, retries=0).request(c.MSG_IDENTIFY)
+    assert e.value.status == EXIT_LINK
