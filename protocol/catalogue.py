@@ -211,7 +211,7 @@ ERRORS = (
     (ERR_OVERSIZE, "OVERSIZE", "frame longer than the maximum: split the payload"),
     (ERR_BAD_CRC, "BAD_CRC", "CRC mismatch: line noise, resend"),
     (ERR_BAD_VERSION, "BAD_VERSION", "peer speaks another protocol version: update one side"),
-    (ERR_UNKNOWN_TYPE, "UNKNOWN_TYPE", "message type not in this catalogue: update one side"),
+    (ERR_UNKNOWN_TYPE, "UNKNOWN_TYPE", "device does not serve this message type: update one side"),
     (ERR_BAD_LENGTH, "BAD_LENGTH", "header length disagrees with the frame: resend"),
     (ERR_BAD_PAYLOAD, "BAD_PAYLOAD", "payload does not fit the message layout"),
     (ERR_AUTH_REQUIRED, "AUTH_REQUIRED", "state-changing request without counter and tag"),
