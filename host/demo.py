@@ -140,7 +140,7 @@ def log_demo(con: Console) -> None:
     mac = Hmac(DEMO_KEY)
     prev = log.GENESIS_MAC
     at = samples = events = blocks = 0
-    lo = hi = None
+    lo, hi = 1 << 15, -(1 << 15)
     while at < len(data):
         blk = log.parse_block(data, at)
         if not isinstance(blk, log.Block):
@@ -152,8 +152,7 @@ def log_demo(con: Console) -> None:
         if blk.kind == log.KIND_SAMPLES:
             for _t, vals, _st in log.samples(data, blk):
                 samples += 1
-                lo = vals[0] if lo is None else min(lo, vals[0])
-                hi = vals[0] if hi is None else max(hi, vals[0])
+                lo, hi = min(lo, vals[0]), max(hi, vals[0])
         else:
             events += len(log.events(data, blk))
         at += blk.size
