@@ -21,6 +21,9 @@ class LinkServer:
         # auth(frame) -> 0 to accept or an ERR_* code; None refuses every
         # state-changing request (no key provisioned yet).
         self.auth = None
+        # on_refused(msg type, ERR_* code, counter or 0): the firmware logs
+        # a COMMAND_REFUSED event for every refused request.
+        self.on_refused = None
         self.served = 0
         self.refused = 0
 
@@ -46,7 +49,7 @@ class LinkServer:
                 return self.error(f.seq, f.type, c.ERR_AUTH_REQUIRED)
             code = self.auth(f) if self.auth is not None else c.ERR_BAD_TAG
             if code:
-                return self.error(f.seq, f.type, code)
+                return self.error(f.seq, f.type, code, 0, f.counter)
         handler = self._handlers.get(f.type)
         if handler is None:  # in the catalogue, not served by this firmware
             return self.error(f.seq, f.type, c.ERR_UNKNOWN_TYPE, f.type)
@@ -60,8 +63,10 @@ class LinkServer:
         self.served += 1
         self._send(f.type, f.seq, n)
 
-    def error(self, seq, msg_type, code, detail=0):
+    def error(self, seq, msg_type, code, detail=0, counter=0):
         self.refused += 1
+        if self.on_refused is not None:
+            self.on_refused(msg_type or 0, code, counter)
         at = self._enc.payload_at(c.FLAG_REPLY)
         n = message.pack_into(
             self._enc.raw, at, c.MSG_ERROR, True, code, (msg_type or 0) & 0xFF, detail & 0xFFFF

@@ -31,3 +31,55 @@ def raises(exc, fn, *args):
     except exc:
         return True
     return False
+
+
+class RAMBlockDev:
+    """A block device in RAM for vfs.VfsLfs2 (MicroPython's littlefs), as in
+    the MicroPython filesystem docs; erase is a no-op, as on the board."""
+
+    def __init__(self, block_size=4096, num_blocks=64):
+        self.block_size = block_size
+        self.data = bytearray(block_size * num_blocks)
+        self.writes = 0
+
+    def readblocks(self, block_num, buf, offset=0):
+        addr = block_num * self.block_size + offset
+        buf[:] = self.data[addr : addr + len(buf)]
+
+    def writeblocks(self, block_num, buf, offset=None):
+        if offset is None:
+            offset = 0
+        addr = block_num * self.block_size + offset
+        self.data[addr : addr + len(buf)] = buf
+        self.writes += len(buf)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // self.block_size
+        if op == 5:
+            return self.block_size
+        if op == 6:
+            return 0
+        return None
+
+
+_mounts = [0]
+
+
+def flash():
+    """A fresh filesystem root: littlefs on a RAM block device under
+    MicroPython (the board's filesystem), a temporary folder on CPython."""
+    import sys
+
+    if sys.implementation.name == "micropython":
+        import vfs
+
+        bd = RAMBlockDev()
+        vfs.VfsLfs2.mkfs(bd)
+        _mounts[0] += 1
+        root = "/flash%d" % _mounts[0]
+        vfs.mount(vfs.VfsLfs2(bd), root)
+        return root
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="podflash")
