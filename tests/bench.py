@@ -93,10 +93,54 @@ def frame_figures() -> dict[str, float]:
     return out
 
 
+# On micropython: the Pico's filesystem geometry (4 KiB blocks, 1408 KiB),
+# 1-minute 9-channel samples in full delta8 blocks appended through the
+# firmware's LogStore; counts what littlefs programs and erases.
+_LOG = r"""
+import vfs, sys
+from _support import RAMBlockDev
+from firmware.logstore import LogStore
+from protocol import log
+from protocol.auth import Hmac
+bd = RAMBlockDev(4096, 352)
+vfs.VfsLfs2.mkfs(bd)
+vfs.mount(vfs.VfsLfs2(bd), "/flash")
+s = LogStore("/flash", 1 << 30).open()
+w = log.BlockWriter(); mac = Hmac(bytes(range(32)))
+w0, e0 = bd.writes, bd.erases
+records = blocks = 0
+for b in range(int(sys.argv[-1])):
+    vals = [500 + b % 50] * log.NCHAN
+    w.start_samples(b * 6000, 60, vals, 0)
+    while w.add_sample(vals, 0):
+        pass
+    n = w.seal(s.next_seq, 1, mac, s.last_mac)
+    s.append(w.block, n)
+    records += w.count; blocks += 1
+print(s.size, records, blocks, bd.writes - w0, bd.erases - e0)
+"""
+
+
+def log_figures() -> dict[str, float]:
+    blocks = 300
+    r = upy.run(_LOG, str(blocks), extra_path=(upy.ROOT / "tests" / "mp",), timeout=600)
+    if r.returncode != 0:
+        raise SystemExit(f"bench: micropython log run failed:\n{r.stderr}")
+    size, records, blocks, programmed, erases = (int(x) for x in r.stdout.split())
+    per_record = size / records
+    return {
+        "log_bytes_per_record": round(per_record, 3),
+        "log_days_1min_8ch_1400kb": round(1400 * 1024 / per_record / 1440, 1),
+        "log_write_amplification": round(programmed / size, 2),
+        "log_erases_per_kib": round(erases / (size / 1024), 2),
+    }
+
+
 def main() -> None:
     figures: dict[str, float] = {}
     t = time.perf_counter()
     figures.update(frame_figures())
+    figures.update(log_figures())
     OUT.parent.mkdir(exist_ok=True)
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     old.update(figures)

@@ -40,7 +40,8 @@ class RAMBlockDev:
     def __init__(self, block_size=4096, num_blocks=64):
         self.block_size = block_size
         self.data = bytearray(block_size * num_blocks)
-        self.writes = 0
+        self.writes = 0  # bytes programmed
+        self.erases = 0  # block erases
 
     def readblocks(self, block_num, buf, offset=0):
         addr = block_num * self.block_size + offset
@@ -59,6 +60,7 @@ class RAMBlockDev:
         if op == 5:
             return self.block_size
         if op == 6:
+            self.erases += 1
             return 0
         return None
 

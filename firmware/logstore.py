@@ -1,0 +1,116 @@
+# The log on flash: sealed blocks appended to segment files.
+#
+# <root>/log/<first seq, 10 digits>  one segment file, blocks back to back
+#
+# Blocks are appended with open(..., "ab"): littlefs rewrites a file's last
+# flash block on every flush, and seeking to the end instead of appending
+# costs far more erases (littlefs issues #581, #368), so a segment is only
+# ever opened for append and closed after each block. A segment is closed
+# for good at segment_bytes; a new one starts with the next block, so the
+# oldest segment can be dropped whole when the log's budget is spent and the
+# profile says to overwrite.
+#
+# Power cut: littlefs commits a file's data at close, so a cut loses at most
+# the block being written (and the records still in RAM); on boot open()
+# scans the newest segment and appending resumes after its last good block.
+import os
+import struct
+
+from protocol import log
+
+_DIR = "log"
+SEGMENT_BYTES = 64 * 1024
+
+
+def _name(seq):
+    s = str(seq)
+    return "0" * (10 - len(s)) + s
+
+
+class LogStore:
+    def __init__(self, root, budget, overwrite=False, segment_bytes=SEGMENT_BYTES):
+        self.dir = root + "/" + _DIR
+        self.budget = budget  # bytes the log may hold on flash
+        self.overwrite = overwrite  # profile's policy when the budget is spent
+        self.segment_bytes = segment_bytes
+        self.segments = []  # [first seq, bytes] oldest first
+        self.size = 0
+        self.next_seq = 0
+        self.last_mac = log.GENESIS_MAC
+        self.full = False  # True once a block was refused (stop policy)
+        self.dropped = 0  # segments dropped by the overwrite policy
+        self.damaged_tail = 0  # bytes after the last good block at boot
+        self._sealed = False  # newest segment takes no more blocks
+
+    def open(self):
+        try:
+            os.mkdir(self.dir)
+        except OSError:
+            pass  # exists
+        names = sorted(n for n in os.listdir(self.dir) if len(n) == 10 and n.isdigit())
+        for n in names:
+            self.segments.append([int(n), os.stat(self.dir + "/" + n)[6]])
+            self.size += self.segments[-1][1]
+        if names:
+            self._resume(names[-1])
+        return self
+
+    def _resume(self, name):
+        """Find the last good block of the newest segment."""
+        path = self.dir + "/" + name
+        good = 0
+        with open(path, "rb") as f:
+            data = f.read()
+        at = 0
+        while at < len(data):
+            blk = log.parse_block(data, at)
+            if not isinstance(blk, log.Block):
+                break
+            self.next_seq = blk.seq + 1
+            self.last_mac = blk.mac(data)
+            at += blk.size
+            good = at
+        self.damaged_tail = len(data) - good
+        # never append after damage: the next block opens a new segment
+        self._sealed = self.damaged_tail > 0
+
+    @property
+    def last_seq(self):
+        return self.next_seq - 1
+
+    def append(self, block, n):
+        """Write a sealed block of n bytes; False if refused (log full under
+        the stop policy). Raises OSError if the flash itself fails."""
+        while self.size + n > self.budget:
+            if not self.overwrite or len(self.segments) < 2:
+                self.full = True
+                return False
+            first, size = self.segments.pop(0)
+            os.remove(self.dir + "/" + _name(first))
+            self.size -= size
+            self.dropped += 1
+        seq = struct.unpack_from("<I", block, 8)[0]
+        if not self.segments or self._sealed or self.segments[-1][1] + n > self.segment_bytes:
+            self.segments.append([seq, 0])
+            self._sealed = False
+        path = self.dir + "/" + _name(self.segments[-1][0])
+        with open(path, "ab") as f:
+            f.write(memoryview(block)[:n])
+        self.segments[-1][1] += n
+        self.size += n
+        self.next_seq = seq + 1
+        self.last_mac = bytes(block[n - log.MAC_LEN : n])
+        return True
+
+    def read(self, offset, length):
+        """Bytes [offset, offset + length) of the log as one stream (oldest
+        segment first), for LOG_READ; short at the end."""
+        out = b""
+        base = 0
+        for first, size in self.segments:
+            if offset < base + size and length > len(out):
+                with open(self.dir + "/" + _name(first), "rb") as f:
+                    f.seek(max(0, offset - base))
+                    out += f.read(length - len(out))
+            base += size
+        return out
