@@ -214,6 +214,8 @@ class Deframer:
         extra = COUNTER_LEN + TAG_LEN if flags & FLAG_AUTH else 0
         if HEADER_LEN + extra + length + CRC_LEN != m:
             return Reject(ERR_BAD_LENGTH, length, msg_type, seq, flags)
+        if length > MAX_PAYLOAD:  # fits MAX_WIRE only because it is unsigned
+            return Reject(ERR_OVERSIZE, length, msg_type, seq, flags)
         if catalogue.message(msg_type) is None:
             return Reject(ERR_UNKNOWN_TYPE, msg_type, msg_type, seq, flags)
         at = HEADER_LEN

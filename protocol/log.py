@@ -302,6 +302,7 @@ BAD_SIZE = "length out of range"
 SHORT = "cut short"
 BAD_CRC = "CRC mismatch"
 BAD_SHAPE = "record count disagrees with length"
+BAD_KIND = "unknown block kind"
 
 
 def parse_block(data, offset):
@@ -330,7 +331,7 @@ def parse_block(data, offset):
     elif blk.kind == KIND_EVENTS:
         want = blk.count * EVENT_LEN
     else:
-        want = -1
+        return BAD_KIND
     if want != blk.length:
         return BAD_SHAPE
     return blk

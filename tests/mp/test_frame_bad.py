@@ -87,3 +87,13 @@ def test_payload_that_does_not_fit_layout():
     assert message.unpack(c.MSG_TIME_SET, False, b"\x01\x02\x03\x04\x05") is None
     assert message.unpack(c.MSG_LOG_READ, True, b"\x00" * 7) is None
     assert message.unpack(0x55, False, b"") is None
+
+
+def test_unauthenticated_payload_over_max_is_oversize():
+    from protocol import cobs
+
+    n = frame.MAX_PAYLOAD + 1
+    raw = bytes([1, c.MSG_LOG_READ, c.FLAG_REPLY, 5, 0, n & 0xFF, n >> 8]) + b"\x11" * n
+    raw += frame.crc32(raw).to_bytes(4, "little")
+    got = frame.Deframer().feed(cobs.encode(raw) + b"\x00")
+    assert _summary(got) == [["reject", "OVERSIZE", n]]
