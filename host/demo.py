@@ -13,8 +13,6 @@ the firmware, simulator and host issues land.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 from rich.console import Console
@@ -22,7 +20,7 @@ from rich.console import Console
 from host import selftest, upy
 from host.errors import CommandError
 from host.link import DeviceRefused, Link
-from host.pipe import PipeTransport
+from host.pipe import PipeTransport, spawn_stdio_device
 from protocol import catalogue as c
 from protocol import cobs, frame, log, message
 from protocol.auth import Hmac
@@ -82,15 +80,7 @@ def main() -> int:
 
 
 def link_demo(con: Console) -> None:
-    env = dict(os.environ, MICROPYPATH=upy.micropypath())
-    proc = subprocess.Popen(
-        [upy.binary(), "-m", "firmware.stdio_link", "DEMO0001"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd=upy.ROOT,
-    )
-    t = PipeTransport(proc)
+    t = spawn_stdio_device("DEMO0001")
     try:
         link = Link(t)
         r = link.request(c.MSG_IDENTIFY)

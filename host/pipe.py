@@ -8,6 +8,21 @@ import select
 import subprocess
 
 
+def spawn_stdio_device(device_id: str) -> "PipeTransport":
+    """Start firmware.stdio_link on the micropython binary; return its link."""
+    from host import upy
+
+    env = dict(os.environ, MICROPYPATH=upy.micropypath())
+    proc = subprocess.Popen(
+        [upy.binary(), "-m", "firmware.stdio_link", device_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=upy.ROOT,
+    )
+    return PipeTransport(proc)
+
+
 class PipeTransport:
     def __init__(self, proc: subprocess.Popen, wait: float = 0.05):
         assert proc.stdin is not None and proc.stdout is not None

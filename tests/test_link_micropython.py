@@ -3,29 +3,17 @@ micropython binary, over pipes: identify, errors, noise, a dead device."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
-from host import upy
 from host.errors import EXIT_LINK, EXIT_REFUSED, CommandError
 from host.link import DeviceRefused, Link
-from host.pipe import PipeTransport
+from host.pipe import spawn_stdio_device
 from protocol import catalogue as c
 
 
 @pytest.fixture
 def device():
-    env = dict(os.environ, MICROPYPATH=upy.micropypath())
-    proc = subprocess.Popen(
-        [upy.binary(), "-m", "firmware.stdio_link", "POD00042"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd=upy.ROOT,
-    )
-    t = PipeTransport(proc)
+    t = spawn_stdio_device("POD00042")
     yield t
     t.close()
 
