@@ -64,12 +64,13 @@ class LinkServer:
         self._send(f.type, f.seq, n)
 
     def error(self, seq, msg_type, code, detail=0, counter=0):
+        msg_type = msg_type or 0
         self.refused += 1
         if self.on_refused is not None:
-            self.on_refused(msg_type or 0, code, counter)
+            self.on_refused(msg_type, code, counter)
         at = self._enc.payload_at(c.FLAG_REPLY)
         n = message.pack_into(
-            self._enc.raw, at, c.MSG_ERROR, True, code, (msg_type or 0) & 0xFF, detail & 0xFFFF
+            self._enc.raw, at, c.MSG_ERROR, True, code, msg_type & 0xFF, detail & 0xFFFF
         )
         self._send(c.MSG_ERROR, seq, n)
 

@@ -56,21 +56,25 @@ class LogStore:
         return self
 
     def _resume(self, name):
-        """Find the last good block of the newest segment."""
+        """Find the last good block of the newest segment, one block-sized
+        read at a time: a whole segment would not fit the board's heap."""
         path = self.dir + "/" + name
-        good = 0
-        with open(path, "rb") as f:
-            data = f.read()
+        buf = bytearray(log.BLOCK_MAX)
         at = 0
-        while at < len(data):
-            blk = log.parse_block(data, at)
-            if not isinstance(blk, log.Block):
-                break
-            self.next_seq = blk.seq + 1
-            self.last_mac = blk.mac(data)
-            at += blk.size
-            good = at
-        self.damaged_tail = len(data) - good
+        with open(path, "rb") as f:
+            while True:
+                f.seek(at)
+                n = f.readinto(buf)
+                if not n:
+                    break
+                chunk = memoryview(buf)[:n]
+                blk = log.parse_block(chunk, 0)
+                if not isinstance(blk, log.Block):
+                    break
+                self.next_seq = blk.seq + 1
+                self.last_mac = blk.mac(chunk)
+                at += blk.size
+        self.damaged_tail = self.segments[-1][1] - at
         # never append after damage: the next block opens a new segment
         self._sealed = self.damaged_tail > 0
 

@@ -26,7 +26,8 @@ class Transport(Protocol):
 
 class DeviceRefused(CommandError):
     def __init__(self, msg_type: int, code: int, detail: int):
-        name = c.message(msg_type)[1] if c.message(msg_type) else f"type 0x{msg_type:02x}"
+        entry = c.message(msg_type)
+        name = entry[1] if entry else f"type 0x{msg_type:02x}"
         if code == c.ERR_BAD_VERSION:
             text = (
                 f"device speaks protocol v{detail}, podctl speaks v{c.PROTOCOL_VERSION}: "
