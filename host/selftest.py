@@ -88,21 +88,8 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_cpython(vectors) -> tuple[bool, str]:
-    import contextlib
-    import io
-    import sys
-
-    buf = io.StringIO()
-    argv = sys.argv
-    try:
-        sys.argv = ["selftest", str(vectors)]
-        with contextlib.redirect_stdout(buf):
-            exec(compile(_CHECK, "<selftest>", "exec"), {})
-        return True, buf.getvalue()
-    except SystemExit:
-        return False, buf.getvalue()
-    finally:
-        sys.argv = argv
+    r = upy.run_cpython(_CHECK, str(vectors))
+    return r.returncode == 0, r.stdout + r.stderr
 
 
 def _run_micropython(vectors) -> tuple[bool, str]:

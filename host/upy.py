@@ -64,3 +64,18 @@ def run(
         cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or ROOT
     )
     return Result(p.returncode, p.stdout, p.stderr)
+
+
+def run_cpython(script: str, *args: str, timeout: float = 600) -> Result:
+    """Run source text under this CPython with the checkout on the path: the
+    same scripts as run(), so both interpreters execute identical code."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
+    return Result(p.returncode, p.stdout, p.stderr)

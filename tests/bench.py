@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -56,19 +55,10 @@ print(enc_t[R // 2], dec_t[R // 2])
 
 def frame_figures() -> dict[str, float]:
     out: dict[str, float] = {}
-    ns: dict = {}
-    import contextlib
-    import io
-
-    buf = io.StringIO()
-    argv = sys.argv
-    sys.argv = ["bench", str(N), str(REPEATS)]
-    try:
-        with contextlib.redirect_stdout(buf):
-            exec(compile(_LOOP, "<bench>", "exec"), ns)
-    finally:
-        sys.argv = argv
-    e, d = (float(x) for x in buf.getvalue().split())
+    r = upy.run_cpython(_LOOP, str(N), str(REPEATS))
+    if r.returncode != 0:
+        raise SystemExit(f"bench: cpython run failed:\n{r.stderr}")
+    e, d = (float(x) for x in r.stdout.split())
     out["frame_encode_us_cpython"] = round(e, 2)
     out["frame_decode_us_cpython"] = round(d, 2)
     r = upy.run(_LOOP, str(N), str(REPEATS), timeout=600)
