@@ -4,7 +4,7 @@
 2. the firmware's link server on the micropython binary, driven by the host's
    Link over a pipe: IDENTIFY, then the refusals a bench engineer meets
    (unknown request, wrong protocol version, unauthenticated state change);
-3. a log written with the protocol's block writer on the micropython binary,
+3. a log written through the firmware's log store on the micropython binary,
    read back and checked (CRC and MAC chain) on the host.
 
 The whole-mission demo (virtual board, simulator, report) replaces this as
@@ -13,6 +13,7 @@ the firmware, simulator and host issues land.
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 from rich.console import Console
@@ -32,19 +33,14 @@ DEMO_KEY = bytes(range(32))  # a published test key: this log proves nothing
 # warming payload, written as chained blocks to the file named on the line.
 _WRITE_LOG = r"""
 import sys
+from firmware.logstore import LogStore
 from protocol import log
 from protocol.auth import Hmac
 mac = Hmac(bytes(range(32)))
 w = log.BlockWriter()
-prev = log.GENESIS_MAC
-seq = 0
-out = open(sys.argv[-1], "wb")
+store = LogStore(sys.argv[-1], 1 << 20).open()
 def flush():
-    global prev, seq
-    n = w.seal(seq, 1, mac, prev)
-    out.write(w.block[:n])
-    prev = bytes(w.block[n - 16:n])
-    seq += 1
+    store.append(w.block, w.seal(store.next_seq, 1, mac, store.last_mac))
 w.start_events()
 w.add_event(0, log.EV_BOOT, log.RESET_POWER_ON, 1, 0x000100)
 flush()
@@ -57,8 +53,7 @@ for i in range(1, 360):
         flush()
         w.start_samples(60 + i * 60, 60, v, 0x02)
 flush()
-out.close()
-print(seq)
+sys.stdout.write(str(store.size))
 """
 
 
@@ -122,11 +117,16 @@ def _drain(t: PipeTransport) -> bytes:
 
 
 def log_demo(con: Console) -> None:
-    path = OUT / "demo.podlog"
-    r = upy.run(_WRITE_LOG, str(path))
+    root = OUT / "flash"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    r = upy.run(_WRITE_LOG, str(root))
     if r.returncode != 0:
         raise CommandError(f"micropython log writer failed: {r.stderr.strip()}")
-    data = path.read_bytes()
+    # the log is its segments, oldest first (firmware/logstore.py)
+    data = b"".join(p.read_bytes() for p in sorted((root / "log").iterdir()))
+    path = OUT / "demo.podlog"
+    path.write_bytes(data)
     mac = Hmac(DEMO_KEY)
     prev = log.GENESIS_MAC
     at = samples = events = blocks = 0
