@@ -25,6 +25,8 @@ class LinkServer:
         # a COMMAND_REFUSED event for every refused request.
         self.on_refused = None
         self.served = 0
+        # a handler refusing with -ERR may set this first: the ERROR's detail
+        self.detail = 0
         self.refused = 0
 
     @property
@@ -59,7 +61,9 @@ class LinkServer:
         at = self._enc.payload_at(c.FLAG_REPLY)
         n = handler(values, self._enc.raw, at)
         if n < 0:
-            return self.error(f.seq, f.type, -n)
+            detail = self.detail
+            self.detail = 0
+            return self.error(f.seq, f.type, -n, detail, f.counter or 0)
         self.served += 1
         self._send(f.type, f.seq, n)
 

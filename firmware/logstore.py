@@ -106,6 +106,25 @@ class LogStore:
         self.last_mac = bytes(block[n - log.MAC_LEN : n])
         return True
 
+    def erase_through(self, last_seq):
+        """LOG_ERASE: remove the segments whose every block is at or before
+        last_seq (the newest block the host holds); a segment holding any
+        newer block stays whole. Returns the bytes removed. When nothing is
+        left, the next block chains to GENESIS_MAC; seq keeps rising."""
+        erased = 0
+        while self.segments:
+            last = self.segments[1][0] - 1 if len(self.segments) > 1 else self.last_seq
+            if last > last_seq:
+                break
+            first, size = self.segments.pop(0)
+            os.remove(self.dir + "/" + _name(first))
+            self.size -= size
+            erased += size
+        if not self.segments:
+            self.last_mac = log.GENESIS_MAC
+        self.full = False
+        return erased
+
     def read(self, offset, length):
         """Bytes [offset, offset + length) of the log as one stream (oldest
         segment first), for LOG_READ; short at the end."""

@@ -1,0 +1,205 @@
+# What the firmware does for each request on the link. The LinkServer has
+# already checked the frame, the payload layout and, for state-changing
+# requests, the HMAC tag and counter; a handler packs its reply into the
+# encoder's buffer and returns its length, or -ERR_* to refuse.
+#
+# Every handler returns quickly: the longest is one log read of at most
+# READ_MAX bytes or one profile store, so the tick is never held up.
+import struct
+
+from firmware import storefile
+from firmware.identity import identify_handler
+from firmware.pod import PROFILE
+from protocol import catalogue as c
+from protocol import frame, log, message
+from protocol import profile as pf
+from protocol.frame import crc32
+
+READ_MAX = frame.MAX_PAYLOAD - 8  # LOG_READ / PROFILE_READ reply: offset, size, data
+
+
+class Upload:
+    """A profile upload in progress: BEGIN, CHUNKs at rising offsets (a
+    chunk at an offset already received is taken again, so a host that lost
+    a reply resends it), COMMIT. The buffer is made once at boot."""
+
+    def __init__(self):
+        self.buf = bytearray(pf.MAX_SIZE)
+        self.size = 0
+        self.crc = 0
+        self.received = 0
+        self.active = False
+
+
+def _tail(buf, at, fixed, data):
+    n = len(data)
+    buf[at + fixed : at + fixed + n] = data
+    return fixed + n
+
+
+def handlers(pod):
+    up = Upload()
+
+    def status(values, buf, at):
+        p = pod.probes.reading
+        ph = pod.profile.phases[pod.phase] if pod.profile is not None else None
+        return message.pack_into(
+            buf,
+            at,
+            c.MSG_STATUS,
+            True,
+            pod.uptime,
+            pod.utc_at_boot & 0xFFFFFFFF,
+            pod.boot_count,
+            pod.phase,
+            pod.mode,
+            pod.alarms.latched,
+            pod.probes.good,
+            pod.status_flags(),
+            pod.probes.estimate,
+            ph[pf.P_SETPOINT] if ph else 0,
+            ph[pf.P_BAND_LOW] if ph else 0,
+            ph[pf.P_BAND_HIGH] if ph else 0,
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            pod.control.heater,
+            pod.control.peltier,
+            pod.battery,
+            pod.alarms.out_s,
+            pod.store.last_seq & 0xFFFFFFFF,
+            pod.store.last_mac,
+            pod.store.size,
+            pod.guard.counter,
+        )
+
+    def time_set(values, buf, at):
+        before = pod.set_time(values[0])
+        return message.pack_into(buf, at, c.MSG_TIME_SET, True, pod.uptime, before)
+
+    def profile_begin(values, buf, at):
+        size, crc = values
+        if not pf.HEADER_LEN + pf.PHASE_LEN + 4 <= size <= pf.MAX_SIZE:
+            return -c.ERR_OUT_OF_RANGE
+        if not (up.active and up.size == size and up.crc == crc):
+            up.received = 0  # a new upload; the same one resumes where it was
+        up.size = size
+        up.crc = crc
+        up.active = True
+        return 0
+
+    def profile_chunk(values, buf, at):
+        offset, data = values
+        if not up.active:
+            return -c.ERR_BAD_STATE
+        if offset > up.received:
+            return -c.ERR_BAD_STATE
+        if offset + len(data) > up.size:
+            return -c.ERR_OUT_OF_RANGE
+        up.buf[offset : offset + len(data)] = data
+        if offset + len(data) > up.received:
+            up.received = offset + len(data)
+        return message.pack_into(buf, at, c.MSG_PROFILE_CHUNK, True, up.received)
+
+    def profile_commit(values, buf, at):
+        if not up.active or up.received != up.size:
+            return -c.ERR_BAD_STATE
+        data = bytes(up.buf[: up.size])
+        up.active = False
+        got = crc32(data)
+        if got != values[0] or got != up.crc:
+            pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, got)
+            return _bad_profile(buf, at, pf.REFUSE_CRC, 0)
+        prof = pf.check(data)
+        if not isinstance(prof, pf.Profile):
+            reason, where = prof
+            pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, reason, where, got)
+            return _bad_profile(buf, at, reason, where)
+        try:
+            storefile.write(pod.root, PROFILE, data)
+        except OSError:
+            return -c.ERR_STORAGE
+        pod.accept_profile(prof)
+        return message.pack_into(buf, at, c.MSG_PROFILE_COMMIT, True, got)
+
+    def _bad_profile(buf, at, reason, where):
+        # the reason rides in the ERROR's detail; the server sends it
+        pod.link.detail = reason << 12 | (where & 0xFFF)
+        return -c.ERR_BAD_PROFILE
+
+    def profile_read(values, buf, at):
+        offset, length = values
+        data = pod.profile.data if pod.profile is not None else b""
+        if offset > len(data):
+            return -c.ERR_OUT_OF_RANGE
+        chunk = data[offset : offset + min(length, READ_MAX)]
+        n = message.pack_into(buf, at, c.MSG_PROFILE_READ, True, offset, len(data))
+        return _tail(buf, at, n, chunk)
+
+    def log_info(values, buf, at):
+        pod.recorder.flush(force=True)  # the host gets every record to now
+        s = pod.store
+        first = s.segments[0][0] if s.segments else s.next_seq
+        return message.pack_into(
+            buf, at, c.MSG_LOG_INFO, True, s.size, first, s.last_seq & 0xFFFFFFFF, s.last_mac
+        )
+
+    def log_read(values, buf, at):
+        offset, length = values
+        s = pod.store
+        if offset > s.size:
+            return -c.ERR_OUT_OF_RANGE
+        data = s.read(offset, min(length, READ_MAX))
+        n = message.pack_into(buf, at, c.MSG_LOG_READ, True, offset, s.size)
+        return _tail(buf, at, n, data)
+
+    def log_erase(values, buf, at):
+        pod.recorder.flush(force=True)
+        erased = pod.store.erase_through(values[0])
+        pod.events.push(pod.uptime, log.EV_LOG_ERASED, 0, 0, erased)
+        return message.pack_into(buf, at, c.MSG_LOG_ERASE, True, erased)
+
+    def maintenance(values, buf, at):
+        action = values[0]
+        if action == c.MAINT_REPL:
+            pod.repl_requested = True
+        elif action == c.MAINT_REBOOT:
+            pod.reboot_requested = True
+        else:
+            return -c.ERR_OUT_OF_RANGE
+        return 0
+
+    def phase_set(values, buf, at):
+        if pod.profile is None or values[0] >= len(pod.profile.phases):
+            return -c.ERR_OUT_OF_RANGE
+        pod.set_phase(values[0])
+        return message.pack_into(buf, at, c.MSG_PHASE_SET, True, pod.phase)
+
+    def key_rotate(values, buf, at):
+        # blocks already sealed keep the old key's MACs; seal what is open
+        # with it, then the KEY_ROTATED event is the first under the new key
+        pod.recorder.flush(force=True)
+        try:
+            pod.guard.rotate(values[0])
+        except OSError:
+            return -c.ERR_STORAGE
+        pod.recorder.hmac = pod.guard.hmac
+        pod.events.push(pod.uptime, log.EV_KEY_ROTATED, 0, 0, pod.guard.counter)
+        return 0
+
+    return {
+        c.MSG_IDENTIFY: identify_handler(pod.guard.device_id, pod.fw_hash),
+        c.MSG_STATUS: status,
+        c.MSG_TIME_SET: time_set,
+        c.MSG_PROFILE_BEGIN: profile_begin,
+        c.MSG_PROFILE_CHUNK: profile_chunk,
+        c.MSG_PROFILE_COMMIT: profile_commit,
+        c.MSG_PROFILE_READ: profile_read,
+        c.MSG_LOG_INFO: log_info,
+        c.MSG_LOG_READ: log_read,
+        c.MSG_LOG_ERASE: log_erase,
+        c.MSG_MAINTENANCE: maintenance,
+        c.MSG_PHASE_SET: phase_set,
+        c.MSG_KEY_ROTATE: key_rotate,
+    }

@@ -1,0 +1,56 @@
+# Events raised inside the tick wait here until the recorder writes them
+# into an event block after the tick. The ring is made once, so raising an
+# event allocates nothing; if it overflows, the oldest are overwritten and
+# counted (the tick must never block on the log).
+CAPACITY = 64  # a burst at boot or a profile change is well below this
+
+
+class EventQueue:
+    def __init__(self, capacity=CAPACITY):
+        self.t = [0] * capacity
+        self.code = [0] * capacity
+        self.a = [0] * capacity
+        self.b = [0] * capacity
+        self.value = [0] * capacity
+        self.capacity = capacity
+        self.head = 0  # next slot to fill
+        self.count = 0
+        self.lost = 0
+
+    def push(self, t, code, a=0, b=0, value=0):
+        i = self.head
+        self.t[i] = t
+        self.code[i] = code
+        self.a[i] = a
+        self.b[i] = b
+        self.value[i] = value
+        self.head = (i + 1) % self.capacity
+        if self.count == self.capacity:
+            self.lost += 1
+        else:
+            self.count += 1
+
+    def drain(self, writer):
+        """Move queued events into writer (a log.BlockWriter in events mode)
+        until it is full; return how many moved."""
+        moved = 0
+        while self.count:
+            i = (self.head - self.count) % self.capacity
+            if not writer.add_event(self.t[i], self.code[i], self.a[i], self.b[i], self.value[i]):
+                break
+            self.count -= 1
+            moved += 1
+        return moved
+
+    def clear(self):
+        self.count = 0
+
+    def pending(self):
+        """Queued events oldest first as (t, code, a, b, value) tuples, for
+        tests and status; allocates."""
+        out = []
+        for k in range(self.count):
+            i = (self.head - self.count + k) % self.capacity
+            out.append((self.t[i], self.code[i], self.a[i], self.b[i], self.value[i]))
+        return out
+

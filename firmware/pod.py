@@ -1,0 +1,320 @@
+# The container's controller: boot, the once-a-second tick, and the work
+# between ticks. The board's main loop, the simulator and the tests all
+# drive this one object through a HAL.
+#
+#   pod = Pod(hal).boot()
+#   loop: pod.tick()      sense, validate, control, alarms, record (in RAM);
+#                         allocation-free in steady state
+#         pod.service()   seal and write blocks, save mission state; may
+#                         allocate and may stall on a flash erase
+#         pod.link.feed(bytes from the host)   between ticks
+#
+# Mission state (phase, time in phase, cumulative out-of-band time, latched
+# alarms) is saved on every change of phase or alarms and every STATE_S
+# seconds, so a reboot resumes the mission where it was, at most STATE_S
+# seconds behind in the phase timeline.
+import struct
+
+from firmware import storefile
+from firmware.alarms import Alarms
+from firmware.control import Controller
+from firmware.events import EventQueue
+from firmware.guard import Guard
+from firmware.hal import NPROBES
+from firmware.logstore import LogStore
+from firmware.probes import Probes
+from firmware.recorder import Recorder
+from protocol import codes, log
+from protocol import profile as pf
+
+PROFILE = "profile"
+MISSION = "mission"
+BOOTS = "boots"
+MISSION_FMT = "<IBBHIII"  # profile crc, phase, mode, alarms, phase_s, mission_s, out_s
+STATE_S = 600
+LOG_BUDGET = 1400 * 1024  # bytes of the ~1.4 MB littlefs the log may use
+TICK_WRAP = 0x3FFFFFFF  # ticks_ms wraps at 2**30 on MicroPython ports
+
+
+def _clamp16(v):
+    return -32768 if v < -32768 else 32767 if v > 32767 else v
+
+
+class Pod:
+    def __init__(self, hal, fw_hash=b"\x00" * 8, log_budget=LOG_BUDGET):
+        self.hal = hal
+        self.fw_hash = fw_hash
+        self.log_budget = log_budget
+        self.root = hal.storage_root()
+        self.events = EventQueue()
+        self.probes = Probes(NPROBES)
+        self.control = Controller()
+        self.alarms = Alarms()
+        self.env = [0, 0]  # humidity permille, pressure dhPa
+        self.values = [0] * log.NCHAN  # the sample record being built
+        self.profile = None
+        self.phase = 0
+        self.phase_s = 0
+        self.mission_s = 0
+        self.mode = codes.MODE_IDLE
+        self.uptime = 0  # seconds since boot
+        self.utc_at_boot = 0  # 0 = clock never set
+        self.battery = 0
+        self.lid = False
+        self.next_sample = 0
+        self.boot_count = 0
+        self._ms_acc = 0
+        self._last_ms = 0
+        self._state_dirty = False
+        self._state_at = 0
+        self.reboot_requested = False
+        self.repl_requested = False
+
+    # --- boot -------------------------------------------------------------
+
+    def boot(self):
+        root = self.root
+        self.guard = Guard(root).load()
+        for name in (PROFILE, MISSION, BOOTS):
+            storefile.clean(root, name)
+        boots = storefile.read(root, BOOTS)
+        self.boot_count = (struct.unpack("<H", boots)[0] + 1) & 0xFFFF if boots else 1
+        storefile.write(root, BOOTS, struct.pack("<H", self.boot_count))
+        self._last_ms = self.hal.uptime_ms()
+        data = storefile.read(root, PROFILE)
+        prof = pf.check(data) if data else None
+        policy = prof.full_policy if isinstance(prof, pf.Profile) else pf.POLICY_STOP
+        self.store = LogStore(root, self.log_budget, policy == pf.POLICY_OVERWRITE).open()
+        self.recorder = Recorder(self.store, self.events, self.boot_count)
+        if self.guard.hmac is not None:
+            self.recorder.hmac = self.guard.hmac
+        import firmware
+
+        v = firmware.VERSION
+        self.events.push(
+            0, log.EV_BOOT, self.hal.reset_cause(), self.boot_count, v[0] << 16 | v[1] << 8 | v[2]
+        )
+        if data is False or (data and not isinstance(prof, pf.Profile)):
+            # damaged on flash: run without, and say so
+            self.events.push(0, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, 0)
+        if isinstance(prof, pf.Profile):
+            self._apply(prof, resume=True)
+        from firmware.commands import handlers
+        from firmware.link import LinkServer
+
+        self.link = LinkServer(self._link_write, handlers(self))
+        self.link.auth = self.guard.check
+        self.link.on_refused = self._refused
+        self.out = None  # the transport's write(bytes), set by the main loop
+        self.recorder.flush()
+        return self
+
+    def _link_write(self, data):
+        if self.out is not None:
+            self.out(data)
+
+    def _refused(self, msg_type, code, counter):
+        self.events.push(self.uptime, log.EV_COMMAND_REFUSED, msg_type, code, counter)
+
+    def _apply(self, prof, resume=False):
+        """Make prof the active profile; resume the saved mission if it was
+        running this same profile."""
+        self.profile = prof
+        h = prof
+        self.probes.configure(
+            h.probe_min, h.probe_max, h.rate_max, h.disagree, h.stuck_s, h.recover_s
+        )
+        self.control.configure(
+            h.kp_heat,
+            h.ki_heat,
+            h.kp_cool,
+            h.ki_cool,
+            h.deadband,
+            h.slew,
+            h.heater_max,
+            h.peltier_max,
+            h.safe_heat,
+        )
+        self.alarms.configure(h.cumulative_s, h.battery_low, h.shock, h.lid_s)
+        self.store.overwrite = prof.full_policy == pf.POLICY_OVERWRITE
+        self.mode = prof.control
+        phase = 0
+        state = storefile.read(self.root, MISSION) if resume else None
+        if state and len(state) == struct.calcsize(MISSION_FMT):
+            crc, phase, _mode, latched, phase_s, mission_s, out_s = struct.unpack(
+                MISSION_FMT, state
+            )
+            if crc == prof.crc and phase < len(prof.phases):
+                self.alarms.latched = latched
+                self.alarms.out_s = out_s
+                self.mission_s = mission_s
+                self._enter_phase(phase, 2)
+                self.phase_s = phase_s
+                return
+        self.mission_s = 0
+        self._enter_phase(0, 0)
+
+    def _enter_phase(self, phase, source):
+        """source: 0 timeline, 1 command, 2 resumed at boot."""
+        ph = self.profile.phases[phase]
+        self.phase = phase
+        self.phase_s = 0
+        self.control.set_phase(ph[pf.P_SETPOINT], ph[pf.P_FLAGS])
+        self.alarms.above_s = 0
+        self.alarms.below_s = 0
+        self.events.push(self.uptime, log.EV_PHASE, phase, source)
+        self._state_dirty = True
+
+    # --- the tick -----------------------------------------------------------
+
+    def tick(self):
+        """Run the control tick if a second (or more) has passed; True if it
+        ran. Allocation-free in steady state."""
+        hal = self.hal
+        now = hal.uptime_ms()
+        self._ms_acc += (now - self._last_ms) & TICK_WRAP
+        self._last_ms = now
+        dt = self._ms_acc // 1000
+        if dt <= 0:
+            return False
+        self._ms_acc -= dt * 1000
+        self.uptime += dt
+        t = self.uptime
+        prof = self.profile
+        ev = self.events
+        if prof is not None:
+            self.phase_s += dt
+            self.mission_s += dt
+            ph = prof.phases[self.phase]
+            d = ph[pf.P_DURATION]
+            if d and self.phase_s >= d and self.phase + 1 < len(prof.phases):
+                self._enter_phase(self.phase + 1, 0)
+        # sense
+        probes = self.probes
+        fail = hal.read_probes(probes.reading)
+        probes.update(fail, dt, t, ev)
+        hal.read_env(self.env)
+        self.battery = hal.battery_mv()
+        self.lid = hal.lid_open()
+        shock = hal.shock_mg()
+        # decide the mode, control
+        mode = codes.MODE_IDLE
+        alarms = self.alarms
+        if prof is not None:
+            mode = prof.control
+            if probes.count < prof.min_probes:
+                mode = prof.safe_mode
+                alarms.raise_(codes.ALARM_PROBES, t, self.phase, probes.count, ev)
+        if mode != self.mode:
+            ev.push(t, log.EV_MODE, mode, self.mode)
+            self.mode = mode
+            self._state_dirty = True
+        ctl = self.control
+        ctl.run(mode, probes.estimate, probes.count > 0, dt)
+        hal.set_heater(ctl.heater)
+        hal.set_peltier(ctl.peltier)
+        # alarms
+        latched = alarms.latched
+        if prof is not None:
+            ph = prof.phases[self.phase]
+            if probes.count:
+                alarms.temperature(probes.estimate, ph, self.phase, dt, t, ev)
+            alarms.environment(shock, self.lid, self.battery, dt, self.phase, t, ev)
+        rec = self.recorder
+        if rec.full or rec.failed:
+            alarms.raise_(codes.ALARM_STORAGE, t, self.phase, self.store.size, ev)
+        if alarms.latched != latched:
+            self._state_dirty = True
+        # record
+        if t >= self.next_sample:
+            interval = prof.phases[self.phase][pf.P_INTERVAL] if prof is not None else 60
+            self.next_sample = t + interval
+            self._record(t, interval)
+        return True
+
+    def status_flags(self):
+        ctl = self.control
+        s = 0
+        if ctl.heater > 0 or ctl.peltier < 0:
+            s |= log.STATUS_HEATING
+        if ctl.peltier > 0:
+            s |= log.STATUS_COOLING
+        if self.alarms.latched:
+            s |= log.STATUS_ALARM
+        if self.probes.count < self.probes.n:
+            s |= log.STATUS_PROBE_FAULT
+        if self.mode in codes.SAFE_MODES:
+            s |= log.STATUS_SAFE_MODE
+        if self.lid:
+            s |= log.STATUS_LID_OPEN
+        if self.alarms.latched >> codes.ALARM_BATTERY_LOW & 1:
+            s |= log.STATUS_BATTERY_LOW
+        if self.utc_at_boot:
+            s |= log.STATUS_TIME_SET
+        return s
+
+    def _record(self, t, interval):
+        v = self.values
+        r = self.probes.reading
+        for i in range(NPROBES):
+            v[i] = _clamp16((r[i] + 5) // 10)  # mdegC -> cdegC, rounded
+        v[4] = _clamp16(self.env[0])
+        v[5] = _clamp16(self.env[1])
+        v[6] = self.control.heater // 10
+        v[7] = self.control.peltier // 10 if self.control.peltier >= 0 else -(-self.control.peltier // 10)
+        v[8] = _clamp16(self.battery)
+        self.recorder.sample(t, v, self.status_flags(), interval)
+
+    # --- between ticks ------------------------------------------------------
+
+    def service(self):
+        """Write what the tick produced; save mission state when due."""
+        self.recorder.flush()
+        if self.profile is not None and (
+            self._state_dirty or self.uptime - self._state_at >= STATE_S
+        ):
+            self.save_state()
+
+    def save_state(self):
+        try:
+            storefile.write(
+                self.root,
+                MISSION,
+                struct.pack(
+                    MISSION_FMT,
+                    self.profile.crc,
+                    self.phase,
+                    self.mode,
+                    self.alarms.latched,
+                    self.phase_s,
+                    self.mission_s,
+                    self.alarms.out_s,
+                ),
+            )
+        except OSError:
+            self.recorder.failed = True
+        self._state_dirty = False
+        self._state_at = self.uptime
+
+    # --- what commands change -----------------------------------------------
+
+    def accept_profile(self, prof):
+        """A checked profile was stored: run it from its first phase."""
+        self.alarms.clear_all(self.uptime, self.phase, self.events)
+        self.control.reset()
+        self.events.push(self.uptime, log.EV_PROFILE_ACCEPTED, 0, 0, prof.crc)
+        self._apply(prof)
+        self.next_sample = self.uptime  # sample at the new interval now
+        self.save_state()
+
+    def set_phase(self, phase):
+        self._enter_phase(phase, 1)
+        self.save_state()
+
+    def set_time(self, utc):
+        """The host's UTC now; returns the UTC the device believed (0 if
+        never set)."""
+        before = self.utc_at_boot + self.uptime if self.utc_at_boot else 0
+        self.utc_at_boot = utc - self.uptime
+        self.events.push(self.uptime, log.EV_TIME_SET, 0, 0, utc)
+        return before

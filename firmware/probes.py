@@ -1,0 +1,118 @@
+# Probe validation: which of the redundant temperature probes to believe,
+# and the payload temperature estimate from the ones that pass.
+#
+# Every reading is checked each tick, in this order: the HAL could read it;
+# it lies in the profile's plausible range; it moved no faster than
+# rate_max per second; it has not repeated the exact same value for
+# stuck_s seconds (real probes carry ADC noise); and, with three or more
+# candidates, it lies within `disagree` of their median (with two, there is
+# no majority to say which is wrong, so both are kept). A probe failing a
+# check is excluded and a PROBE_FAULT event raised once; it comes back after
+# passing every check for recover_s seconds in a row.
+#
+# Integers only (milli-degrees): this runs inside the allocation-free tick.
+from protocol import codes
+from protocol import log
+
+
+class Probes:
+    def __init__(self, n):
+        self.n = n
+        self.reading = [0] * n  # this tick's raw values, mdegC
+        self.prev = [0] * n
+        self.same_s = [0] * n  # seconds the value has not changed
+        self.pass_s = [0] * n  # seconds passing every check, while faulted
+        self.fault = [0] * n  # 0 = good, else the FAULT_* that excluded it
+        self.cand = [0] * n  # scratch: candidate flags this tick
+        self._sorted = [0] * n  # scratch for the median
+        self.good = 0  # bit n = probe n good
+        self.count = 0
+        self.estimate = 0  # mean of the good probes; held when none is good
+        self._started = False
+        self.configure(-40000, 85000, 1000, 3000, 0, 60)
+
+    def configure(self, lo, hi, rate_max, disagree, stuck_s, recover_s):
+        self.lo = lo
+        self.hi = hi
+        self.rate_max = rate_max
+        self.disagree = disagree
+        self.stuck_s = stuck_s
+        self.recover_s = recover_s
+
+    def _median(self):
+        """Median of the candidates' readings (insertion sort on scratch)."""
+        s = self._sorted
+        k = 0
+        for i in range(self.n):
+            if self.cand[i]:
+                v = self.reading[i]
+                j = k
+                while j > 0 and s[j - 1] > v:
+                    s[j] = s[j - 1]
+                    j -= 1
+                s[j] = v
+                k += 1
+        if k & 1:
+            return s[k >> 1]
+        return (s[(k >> 1) - 1] + s[k >> 1]) >> 1
+
+    def update(self, fail_mask, dt, t, events):
+        """Check this tick's readings (already in self.reading)."""
+        reading = self.reading
+        ncand = 0
+        for i in range(self.n):
+            v = reading[i]
+            kind = 0
+            if fail_mask >> i & 1:
+                kind = codes.FAULT_READ
+            elif v < self.lo or v > self.hi:
+                kind = codes.FAULT_RANGE
+            elif self._started and abs(v - self.prev[i]) > self.rate_max * dt:
+                kind = codes.FAULT_RATE
+            else:
+                if self._started and v == self.prev[i]:
+                    self.same_s[i] += dt
+                else:
+                    self.same_s[i] = 0
+                if self.stuck_s and self.same_s[i] >= self.stuck_s:
+                    kind = codes.FAULT_STUCK
+            if kind:
+                self.same_s[i] = 0 if kind != codes.FAULT_STUCK else self.same_s[i]
+                self.cand[i] = 0
+                self._fail(i, kind, v, t, events)
+            else:
+                self.cand[i] = 1
+                ncand += 1
+            self.prev[i] = v
+        if ncand >= 3:
+            mid = self._median()
+            for i in range(self.n):
+                if self.cand[i] and abs(reading[i] - mid) > self.disagree:
+                    self.cand[i] = 0
+                    self._fail(i, codes.FAULT_DISAGREE, reading[i], t, events)
+        good = 0
+        count = 0
+        total = 0
+        for i in range(self.n):
+            if not self.cand[i]:
+                continue
+            if self.fault[i]:
+                self.pass_s[i] += dt
+                if self.pass_s[i] < self.recover_s:
+                    continue
+                self.fault[i] = 0
+                events.push(t, log.EV_PROBE_RECOVERED, i)
+            good |= 1 << i
+            count += 1
+            total += reading[i]
+        self.good = good
+        self.count = count
+        if count:
+            self.estimate = total // count
+        self._started = True
+
+    def _fail(self, i, kind, v, t, events):
+        self.pass_s[i] = 0
+        if not self.fault[i]:
+            events.push(t, log.EV_PROBE_FAULT, i, kind, v)
+        self.fault[i] = kind

@@ -1,0 +1,113 @@
+# The recorder: sample records and events from the tick into sealed blocks
+# on flash.
+#
+# The tick only writes into RAM (sample(), and EventQueue.push), which
+# allocates nothing. Sealing (HMAC) and the flash write happen in flush(),
+# which the main loop calls after the tick, outside the allocation-free
+# part. A sample block is sealed when it is full (about 96 records of nine
+# channels, PAYLOAD_MAX 980 bytes), when the sample interval changes, or when
+# a record is not where the block's timing says (a reboot, a late tick);
+# events are sealed in the loop pass they were raised in, so an alarm is on
+# flash within a second.
+#
+# Power cut: what is lost is the open sample block, at most RECORDS_MAX
+# records = RECORDS_MAX x interval seconds (96 minutes at 1-minute samples),
+# plus events raised in the tick that was running.
+from protocol import log
+from protocol.auth import Hmac
+
+# the key record and int8 deltas: (980 - 19) // 10 + 1
+RECORDS_MAX = (log.PAYLOAD_MAX - (2 * log.NCHAN + 1)) // (log.NCHAN + 1) + 1
+
+UNPROVISIONED = Hmac(b"\x00" * 32)  # a board without a key still logs
+
+
+class Recorder:
+    def __init__(self, store, events, boot):
+        self.store = store
+        self.events = events
+        self.boot = boot
+        self.hmac = UNPROVISIONED
+        self.writer = log.BlockWriter()
+        self.ev_writer = log.BlockWriter()
+        self.open = False  # a sample block is being filled
+        self.pending = [0] * log.NCHAN  # record that did not fit
+        self.pending_status = 0
+        self.pending_t = 0
+        self.pending_interval = 0
+        self.has_pending = False
+        self.records = 0  # sample records taken
+        self.lost = 0  # records lost: storage full or failed
+        self.lost_events = 0
+        self.blocks = 0  # blocks written this boot
+        self.full = False  # the store refused a block (stop policy)
+        self.failed = False  # the flash raised an error
+
+    def sample(self, t, values, status, interval):
+        """Take one sample record (inside the tick: allocation-free)."""
+        self.records += 1
+        w = self.writer
+        if not self.open:
+            w.start_samples(t, interval, values, status)
+            self.open = True
+            return
+        if (
+            not self.has_pending
+            and interval == w.interval
+            and t == w.t0 + w.count * interval
+            and w.add_sample(values, status)
+        ):
+            return
+        if self.has_pending:  # the last flush failed: this record is lost
+            self.lost += 1
+            return
+        p = self.pending
+        for c in range(log.NCHAN):
+            p[c] = values[c]
+        self.pending_status = status
+        self.pending_t = t
+        self.pending_interval = interval
+        self.has_pending = True
+
+    def flush(self, force=False):
+        """Seal and write what is due (after the tick). force also seals the
+        open sample block (before a log read, a reboot, an erase). Returns
+        False if a block could not be written."""
+        ok = True
+        if self.open and (self.has_pending or force):
+            if self._write(self.writer):
+                self.open = False
+            else:
+                ok = False
+                if not self.has_pending:  # forced: keep filling the open block
+                    return False
+                self.lost += self.writer.count  # the sealed block is dropped
+                self.open = False
+        if self.has_pending and not self.open:
+            w = self.writer
+            w.start_samples(
+                self.pending_t, self.pending_interval, self.pending, self.pending_status
+            )
+            self.open = True
+            self.has_pending = False
+        while self.events.count:
+            self.ev_writer.start_events()
+            self.events.drain(self.ev_writer)
+            if not self._write(self.ev_writer):
+                self.lost_events += self.ev_writer.count
+                ok = False
+        return ok
+
+    def _write(self, w):
+        store = self.store
+        n = w.seal(store.next_seq, self.boot, self.hmac, store.last_mac)
+        try:
+            done = store.append(w.block, n)
+        except OSError:
+            self.failed = True
+            return False
+        if not done:
+            self.full = True
+            return False
+        self.blocks += 1
+        return True

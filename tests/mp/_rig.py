@@ -1,0 +1,148 @@
+# A pod on a fresh flash with a scripted HAL, and a host-side client for its
+# link (MicroPython-compatible).
+from _fakehal import FakeHal, Plant
+from _support import flash
+import _profiles
+
+from firmware import storefile
+from firmware.pod import Pod
+from protocol import catalogue as c
+from protocol import frame, message
+from protocol.auth import Hmac
+
+KEY = bytes(range(32))
+DEVICE = b"POD00042"
+
+
+def pod(profile=None, temp=5000, root=None, provision=True, **hal_kw):
+    """A booted Pod; profile bytes (default: the test profile) stored first."""
+    if root is None:
+        root = flash()
+        if profile is None:
+            profile = _profiles.make()
+        if profile:
+            storefile.write(root, "profile", profile)
+        if provision:
+            from firmware.guard import Guard
+
+            Guard(root).provision(DEVICE, KEY)
+    hal = FakeHal(root, temp)
+    hal.noise = 20
+    for k in hal_kw:
+        setattr(hal, k, hal_kw[k])
+    return Pod(hal).boot()
+
+
+def run(p, seconds, plant=None):
+    """Lock-step: advance the clock a second, tick, service."""
+    for _ in range(seconds):
+        p.hal.now_ms += 1000
+        if plant is not None:
+            plant.step()
+        p.tick()
+        p.service()
+
+
+def reboot(p, cause=None):
+    """Power-cycle: a new Pod on the same flash; RAM is lost."""
+    from protocol import log
+
+    hal = FakeHal(p.root, p.hal.temps[0])
+    hal.noise = 20
+    hal.cause = log.RESET_POWER_ON if cause is None else cause
+    return Pod(hal).boot()
+
+
+class Client:
+    """Sends requests to a pod's link and decodes the reply."""
+
+    def __init__(self, p, key=KEY):
+        self.p = p
+        self.sent = []
+        p.out = lambda b: self.sent.append(bytes(b))
+        self.hmac = Hmac(key)
+        self.seq = 0
+        self.counter = p.guard.counter
+
+    def request(self, msg_type, *values, auth=None, counter=None):
+        """(reply type, values): values of the reply, or (code, type, detail)
+        for an ERROR."""
+        self.seq += 1
+        payload = message.pack(msg_type, False, *values)
+        if auth is None:
+            auth = c.message(msg_type)[2]
+        kw = {}
+        if auth:
+            if counter is None:
+                self.counter += 1
+                counter = self.counter
+            kw = {"flags": c.FLAG_AUTH, "counter": counter, "hmac": self.hmac}
+        self.sent = []
+        self.p.link.feed(b"\x00" + frame.encode(msg_type, self.seq, payload, **kw))
+        d = frame.Deframer()
+        got = []
+        for b in self.sent:
+            got += d.feed(b)
+        assert len(got) == 1, got
+        r = got[0]
+        assert r.seq == self.seq
+        return r.type, message.unpack(r.type, True, r.payload)
+
+    def ok(self, msg_type, *values, **kw):
+        t, v = self.request(msg_type, *values, **kw)
+        assert t == msg_type, (t, v)
+        return v
+
+    def refused(self, msg_type, *values, **kw):
+        t, v = self.request(msg_type, *values, **kw)
+        assert t == c.MSG_ERROR, (t, v)
+        return v[0]
+
+    def status(self):
+        return dict(zip(message.names(c.MSG_STATUS, True), self.ok(c.MSG_STATUS)))
+
+
+def read_log(p):
+    """The whole log through LOG_INFO / LOG_READ, as bytes."""
+    cl = Client(p)
+    size = cl.ok(c.MSG_LOG_INFO)[0]
+    out = b""
+    while len(out) < size:
+        v = cl.ok(c.MSG_LOG_READ, len(out), 1016)
+        assert v[0] == len(out)
+        out += v[2]
+    return out
+
+
+def log_records(data):
+    """(samples [(t, values, status)], events [(t, code, a, b, value)],
+    seqs) of a whole log stream; asserts every block is sound."""
+    from protocol import log
+
+    at = 0
+    samples, events, seqs = [], [], []
+    while at < len(data):
+        blk = log.parse_block(data, at)
+        assert isinstance(blk, log.Block), (at, blk)
+        seqs.append(blk.seq)
+        if blk.kind == log.KIND_SAMPLES:
+            samples += log.samples(data, blk)
+        else:
+            events += log.events(data, blk)
+        at += blk.size
+    return samples, events, seqs
+
+
+def chain_ok(data, hmac=None):
+    from protocol import log
+
+    hmac = hmac or Hmac(KEY)
+    at = 0
+    prev = log.GENESIS_MAC
+    while at < len(data):
+        blk = log.parse_block(data, at)
+        if log.block_mac(hmac, prev, memoryview(data)[at:], blk.length) != blk.mac(data):
+            return False
+        prev = blk.mac(data)
+        at += blk.size
+    return True

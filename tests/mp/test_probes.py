@@ -1,0 +1,87 @@
+# Probe validation: each fault kind excludes the probe once, recovery,
+# the estimate from the good ones (both interpreters).
+from firmware.events import EventQueue
+from firmware.probes import Probes
+from protocol import codes, log
+
+
+def _probes():
+    p = Probes(4)
+    p.configure(-40000, 85000, 500, 2000, 30, 10)
+    return p, EventQueue()
+
+
+def _run(p, ev, values, seconds, fail=0, t0=0, wiggle=True):
+    for s in range(seconds):
+        for i in range(4):
+            p.reading[i] = values[i] + ((s + i) % 3 if wiggle else 0)
+        p.update(fail, 1, t0 + s, ev)
+
+
+def _faults(ev):
+    return [(e[2], e[3]) for e in ev.pending() if e[1] == log.EV_PROBE_FAULT]
+
+
+def test_all_good_estimate_is_mean():
+    p, ev = _probes()
+    _run(p, ev, [5000, 5100, 4900, 5000], 5)
+    assert p.good == 0b1111 and p.count == 4
+    assert 4990 <= p.estimate <= 5010
+    assert ev.count == 0
+
+
+def test_read_failure_excludes_and_logs_once():
+    p, ev = _probes()
+    _run(p, ev, [5000] * 4, 5, fail=0b0100)
+    assert p.good == 0b1011 and p.count == 3
+    assert _faults(ev) == [(2, codes.FAULT_READ)]
+
+
+def test_range_rate_stuck_disagree():
+    p, ev = _probes()
+    _run(p, ev, [5000, 5000, 5000, 5000], 3)
+    _run(p, ev, [5000, 5000, 5000, -50000], 2, t0=3)  # open thermistor
+    assert _faults(ev) == [(3, codes.FAULT_RANGE)]
+    p, ev = _probes()
+    _run(p, ev, [5000] * 4, 3)
+    _run(p, ev, [5000, 5000, 9000, 5000], 1, t0=3)  # 4 degC in one second
+    assert _faults(ev) == [(2, codes.FAULT_RATE)]
+    p, ev = _probes()
+    _run(p, ev, [5000] * 4, 3)
+    for s in range(40):  # probe 1 frozen while the others move
+        for i in range(4):
+            p.reading[i] = 5000 + (0 if i == 1 else s % 5)
+        p.update(0, 1, 3 + s, ev)
+    assert _faults(ev) == [(1, codes.FAULT_STUCK)], ev.pending()
+    p, ev = _probes()
+    _run(p, ev, [5000, 5000, 5000, 5000], 3)
+    for d in range(0, 4000, 200):  # slow drift: passes rate, fails the median
+        _run(p, ev, [5000, 5000, 5000 + d, 5000], 1, t0=3 + d)
+    assert _faults(ev) == [(2, codes.FAULT_DISAGREE)]
+    assert p.good == 0b1011
+
+
+def test_two_probes_disagreeing_are_both_kept():
+    p, ev = _probes()
+    _run(p, ev, [5000, 5000, 5000, 5000], 3, fail=0b1100)
+    for d in range(0, 4000, 200):
+        _run(p, ev, [5000, 5000 + d, 5000, 5000], 1, fail=0b1100)
+    assert p.good == 0b0011  # no majority: neither excluded
+
+
+def test_recovers_after_passing_recover_s():
+    p, ev = _probes()
+    _run(p, ev, [5000] * 4, 5, fail=0b0001)
+    _run(p, ev, [5000] * 4, 9, t0=5)
+    assert p.good == 0b1110
+    _run(p, ev, [5000] * 4, 2, t0=14)
+    assert p.good == 0b1111
+    kinds = [e[1] for e in ev.pending()]
+    assert kinds == [log.EV_PROBE_FAULT, log.EV_PROBE_RECOVERED]
+
+
+def test_no_good_probe_holds_last_estimate():
+    p, ev = _probes()
+    _run(p, ev, [6000] * 4, 3, wiggle=False)
+    _run(p, ev, [6000] * 4, 3, fail=0b1111)
+    assert p.count == 0 and p.estimate == 6000
