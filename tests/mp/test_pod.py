@@ -1,0 +1,134 @@
+# The pod through missions on a scripted HAL (both interpreters): phase
+# timeline and per-phase sample interval, what lands in the log, a reboot
+# mid-mission, full storage under both policies, and the allocation-free
+# tick under micropython.heap_lock() with link traffic between ticks.
+import sys
+
+import _profiles
+from _profiles import phase
+from _rig import Client, chain_ok, log_records, pod, read_log, reboot, run
+
+from protocol import catalogue as c
+from protocol import codes, log
+from protocol import profile as pf
+
+
+def _mission():
+    return _profiles.make([
+        phase(b"pad", 600, interval=10),
+        phase(b"orbit", 1200, interval=30),
+        phase(b"return", 0, interval=60),
+    ])
+
+
+def test_timeline_moves_phases_and_sample_interval():
+    p = pod(_mission())
+    run(p, 2400)
+    assert p.phase == 2
+    samples, events, seqs = log_records(read_log(p))
+    phases = [(e[0], e[2], e[3]) for e in events if e[1] == log.EV_PHASE]
+    assert phases == [(0, 0, 0), (600, 1, 0), (1800, 2, 0)], phases
+    ts = [s[0] for s in samples]
+    assert ts[:3] == [1, 11, 21]
+    gaps = sorted(set(ts[i] - ts[i - 1] for i in range(1, len(ts))))
+    assert gaps == [10, 30, 60], gaps
+    assert len(samples) == 60 + 40 + 10  # every record, none lost or doubled
+    assert seqs == list(range(len(seqs)))
+    assert events[0][1] == log.EV_BOOT and events[0][2] == log.RESET_POWER_ON
+
+
+def test_sample_record_holds_every_channel():
+    p = pod(temp=4321, battery=7777, env=[550, 10100])
+    run(p, 120)
+    samples, _, _ = log_records(read_log(p))
+    t, v, status = samples[-1]
+    assert 430 <= v[0] <= 434 and v[4] == 550 and v[5] == 10100 and v[8] == 7777
+    assert v[7] == p.control.peltier // 10
+    assert status == p.status_flags()
+
+
+def test_reboot_mid_mission_resumes_phase_alarms_and_log():
+    p = pod(_mission())
+    run(p, 900)  # into orbit, 300 s in
+    p.alarms.raise_(codes.ALARM_SHOCK, p.uptime, p.phase, 1, p.events)
+    run(p, 700)  # the state save is due on the alarm change
+    before = read_log(p)  # flushes what is open, as a pull would
+    b_samples, b_events, b_seqs = log_records(before)
+    q = reboot(p, cause=log.RESET_WATCHDOG)
+    assert q.phase == 1 and q.phase_s >= 1000 - 600 - 5
+    assert q.alarms.latched >> codes.ALARM_SHOCK & 1
+    assert q.boot_count == 2
+    run(q, 600)
+    assert q.phase == 2  # the rest of orbit ran on the resumed clock
+    after = read_log(q)
+    assert after[: len(before)] == before  # nothing earlier lost or changed
+    assert chain_ok(after)
+    a_samples, a_events, a_seqs = log_records(after)
+    assert a_seqs == list(range(len(a_seqs)))  # seq continues across the boot
+    boots = [e for e in a_events if e[1] == log.EV_BOOT]
+    assert [(e[2], e[3]) for e in boots] == [(log.RESET_POWER_ON, 1), (log.RESET_WATCHDOG, 2)]
+    assert (0, log.EV_PHASE, 1, 2, 0) in a_events  # resumed at boot
+
+
+def test_power_cut_loses_at_most_the_open_block():
+    p = pod(_profiles.make([phase(interval=1)]))
+    run(p, 250)
+    taken = p.recorder.records
+    q = reboot(p)  # no flush: RAM lost
+    samples, _, _ = log_records(read_log(q))
+    from firmware.recorder import RECORDS_MAX
+
+    assert taken - len(samples) <= RECORDS_MAX
+    assert len(samples) >= taken - RECORDS_MAX
+
+
+def test_full_storage_stop_policy_keeps_controlling():
+    p = pod(_profiles.make([phase(interval=1)], full_policy=pf.POLICY_STOP))
+    p.store.budget = 8 * 1024
+    run(p, 2000)
+    assert p.store.full and p.store.size <= 8 * 1024
+    assert p.alarms.latched >> codes.ALARM_STORAGE & 1
+    assert p.recorder.lost > 0
+    samples, _, _ = log_records(read_log(p))
+    assert samples[0][0] == 1  # the oldest kept
+    # still controlling: a cold spell is answered
+    p.hal.temps = [1500] * 4
+    run(p, 120)
+    assert p.hal.heater > 0
+
+
+def test_full_storage_overwrite_policy_drops_oldest_segments():
+    p = pod(_profiles.make([phase(interval=1)], full_policy=pf.POLICY_OVERWRITE))
+    p.store.budget = 8 * 1024
+    p.store.segment_bytes = 2048
+    run(p, 3000)
+    assert p.store.dropped > 0 and not p.store.full
+    assert not p.alarms.latched >> codes.ALARM_STORAGE & 1
+    samples, _, seqs = log_records(read_log(p))
+    assert samples[-1][0] >= 2990  # the newest kept
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+def test_tick_allocates_nothing_with_logging_and_link_traffic():
+    p = pod(_profiles.make([phase(interval=1)]))
+    cl = Client(p)
+    run(p, 200)  # blocks written, probes settled: steady state
+    locked = sys.implementation.name == "micropython"
+    if locked:
+        import micropython
+    sealed = p.recorder.blocks
+    for s in range(300):
+        p.hal.now_ms += 1000
+        if locked:
+            micropython.heap_lock()
+        try:
+            p.tick()
+        finally:
+            if locked:
+                micropython.heap_unlock()
+        p.service()
+        if s % 3 == 0:  # a status poll and a log download in progress
+            cl.ok(c.MSG_STATUS)
+            cl.ok(c.MSG_LOG_READ, (s // 3) * 1016 % max(1, p.store.size), 1016)
+    assert p.recorder.blocks >= sealed + 3  # block seals happened in between
+    assert p.recorder.lost == 0
