@@ -143,7 +143,7 @@ class Profile:
 
     def __init__(self, data, header, phases):
         self.data = bytes(data)
-        self.crc = struct.unpack_from("<I", data, len(data) - 4)[0]
+        self.crc = crc32(data)  # of the whole file, as uploaded and logged
         self.header = header
         for i in range(len(HEADER_FIELDS)):
             setattr(self, HEADER_FIELDS[i][0], header[i])

@@ -59,7 +59,6 @@ class Client:
     def __init__(self, p, key=KEY):
         self.p = p
         self.sent = []
-        p.out = lambda b: self.sent.append(bytes(b))
         self.hmac = Hmac(key)
         self.seq = 0
         self.counter = p.guard.counter
@@ -78,6 +77,7 @@ class Client:
                 counter = self.counter
             kw = {"flags": c.FLAG_AUTH, "counter": counter, "hmac": self.hmac}
         self.sent = []
+        self.p.out = lambda b: self.sent.append(bytes(b))
         self.p.link.feed(b"\x00" + frame.encode(msg_type, self.seq, payload, **kw))
         d = frame.Deframer()
         got = []

@@ -1,0 +1,208 @@
+# The link commands on a running pod (both interpreters): status, time set,
+# chunked resumable profile upload with refusal reasons, profile read-back,
+# log info/read/erase, phase set, maintenance, key rotation, and refusal of
+# unauthenticated or replayed commands, each logged and changing nothing.
+import struct
+
+import _profiles
+from _profiles import phase
+from _rig import KEY, Client, chain_ok, log_records, pod, read_log, run
+
+from firmware.pod import Pod
+from protocol import catalogue as c
+from protocol import log
+from protocol import profile as pf
+from protocol.auth import Hmac
+from protocol.frame import crc32
+
+
+def _upload(cl, data, chunk=100):
+    cl.ok(c.MSG_PROFILE_BEGIN, len(data), crc32(data))
+    for at in range(0, len(data), chunk):
+        got = cl.ok(c.MSG_PROFILE_CHUNK, at, data[at : at + chunk])
+        assert got == (min(at + chunk, len(data)),)
+    return cl.request(c.MSG_PROFILE_COMMIT, crc32(data))
+
+
+def _events(p):
+    return log_records(read_log(p))[1]
+
+
+def test_status_reports_state_and_log_anchor():
+    p = pod(temp=6000)
+    run(p, 130)
+    st = Client(p).status()
+    assert st["uptime"] == 130 and st["boot_count"] == 1 and st["phase"] == 0
+    assert st["setpoint"] == 5000 and st["band_low"] == 2000 and st["band_high"] == 8000
+    assert abs(st["probe0"] - 6000) <= 40 and st["probe_ok"] == 0b1111
+    assert st["log_seq"] == p.store.last_seq and st["log_mac"] == p.store.last_mac
+    assert st["log_bytes"] == p.store.size
+
+
+def test_time_set_logged_and_reported():
+    p = pod()
+    run(p, 100)
+    cl = Client(p)
+    assert cl.ok(c.MSG_TIME_SET, 1_800_000_000) == (100, 0)
+    run(p, 50)
+    uptime, before = cl.ok(c.MSG_TIME_SET, 1_800_000_040)
+    assert (uptime, before) == (150, 1_800_000_050)  # the device ran 10 s fast
+    assert p.utc_at_boot == 1_800_000_040 - 150
+    ev = [e for e in _events(p) if e[1] == log.EV_TIME_SET]
+    assert [(e[0], e[4]) for e in ev] == [(100, 1_800_000_000), (150, 1_800_000_040)]
+    assert p.status_flags() & log.STATUS_TIME_SET
+
+
+def test_profile_upload_resumes_and_takes_effect():
+    p = pod()
+    run(p, 10)
+    cl = Client(p)
+    new = _profiles.make([phase(b"incub", 0, 37000, 36000, 38000, 30000, 45000)])
+    cl.ok(c.MSG_PROFILE_BEGIN, len(new), crc32(new))
+    cl.ok(c.MSG_PROFILE_CHUNK, 0, new[:50])
+    # the link drops; the host begins the same upload again and resends
+    cl.ok(c.MSG_PROFILE_BEGIN, len(new), crc32(new))
+    assert cl.ok(c.MSG_PROFILE_CHUNK, 0, b"") == (50,)  # where it stands
+    assert cl.refused(c.MSG_PROFILE_CHUNK, 80, new[80:]) == c.ERR_BAD_STATE  # a gap
+    assert cl.ok(c.MSG_PROFILE_CHUNK, 40, new[40:]) == (len(new),)
+    assert cl.ok(c.MSG_PROFILE_COMMIT, crc32(new)) == (crc32(new),)
+    assert p.control.setpoint == 37000 and p.profile.data == new
+    # read back in pieces
+    got = b""
+    while len(got) < len(new):
+        off, size, data = cl.ok(c.MSG_PROFILE_READ, len(got), 64)
+        assert size == len(new)
+        got += data
+    assert got == new
+    ev = [e for e in _events(p) if e[1] == log.EV_PROFILE_ACCEPTED]
+    assert ev and ev[-1][4] == crc32(new)
+    # a reboot runs the new profile
+    q = Pod(type(p.hal)(p.root, 37000)).boot()
+    assert q.profile.data == new
+
+
+def test_invalid_profile_refused_with_reason_old_kept():
+    p = pod()
+    old = p.profile.data
+    cl = Client(p)
+    bad = _profiles.make([phase(), phase(setpoint=9000)])  # setpoint above band
+    t, (code, _typ, detail) = _upload(cl, bad)
+    assert t == c.MSG_ERROR and code == c.ERR_BAD_PROFILE
+    assert detail >> 12 == pf.REFUSE_BAND and pf.where(pf.REFUSE_BAND, detail & 0xFFF) == "phase[1]"
+    assert p.profile.data == old
+    # a transfer damaged on the way: the CRC the host announced disagrees
+    good = _profiles.make([phase(setpoint=4000)])
+    cl.ok(c.MSG_PROFILE_BEGIN, len(good), crc32(good))
+    cl.ok(c.MSG_PROFILE_CHUNK, 0, good[:-1] + bytes([good[-1] ^ 1]))
+    t, (code, _typ, detail) = cl.request(c.MSG_PROFILE_COMMIT, crc32(good))
+    assert code == c.ERR_BAD_PROFILE and detail >> 12 == pf.REFUSE_CRC
+    assert p.profile.data == old
+    run(p, 2)
+    refused = [(e[2], e[3]) for e in _events(p) if e[1] == log.EV_PROFILE_REFUSED]
+    assert refused == [(pf.REFUSE_BAND, 0x810), (pf.REFUSE_CRC, 0)]
+    # stored copy untouched too
+    q = Pod(type(p.hal)(p.root, 5000)).boot()
+    assert q.profile.data == old
+
+
+def test_log_read_matches_flash_and_erase_keeps_newer_blocks():
+    p = pod(_profiles.make([phase(interval=1)]))
+    p.store.segment_bytes = 2048
+    run(p, 600)
+    cl = Client(p)
+    size, first, last, mac = cl.ok(c.MSG_LOG_INFO)
+    data = read_log(p)
+    assert len(data) >= size and chain_ok(data)
+    seqs = log_records(data)[2]
+    assert seqs[0] == first and last == p.store.last_seq and mac == p.store.last_mac
+    # the host holds everything up to `last`; more arrives meanwhile
+    run(p, 300)
+    erased = cl.ok(c.MSG_LOG_ERASE, last)[0]
+    assert 0 < erased <= size
+    rest = read_log(p)
+    rseqs = log_records(rest)[2]
+    assert rseqs[0] <= last + 1 and rseqs[-1] == p.store.last_seq  # newer kept
+    ev = [e for e in log_records(rest)[1] if e[1] == log.EV_LOG_ERASED]
+    assert ev and ev[-1][4] == erased
+    # erasing everything: the chain restarts, seq keeps rising
+    cl.ok(c.MSG_LOG_ERASE, p.store.last_seq)
+    top = p.store.last_seq
+    run(p, 5)
+    again = read_log(p)
+    assert chain_ok(again) and log_records(again)[2][0] == top + 1
+
+
+def test_out_of_range_reads():
+    p = pod()
+    cl = Client(p)
+    assert cl.refused(c.MSG_LOG_READ, 10**6, 100) == c.ERR_OUT_OF_RANGE
+    assert cl.refused(c.MSG_PROFILE_READ, 10**6, 100) == c.ERR_OUT_OF_RANGE
+    assert cl.refused(c.MSG_PHASE_SET, 5) == c.ERR_OUT_OF_RANGE
+    assert cl.refused(c.MSG_PROFILE_BEGIN, 10**6, 0) == c.ERR_OUT_OF_RANGE
+    assert cl.refused(c.MSG_PROFILE_COMMIT, 0) == c.ERR_BAD_STATE
+
+
+def test_phase_set_and_maintenance():
+    p = pod(_profiles.make([phase(b"a", 0), phase(b"b", 0, setpoint=6000)]))
+    cl = Client(p)
+    assert cl.ok(c.MSG_PHASE_SET, 1) == (1,)
+    assert p.phase == 1 and p.control.setpoint == 6000
+    ev = [(e[2], e[3]) for e in _events(p) if e[1] == log.EV_PHASE]
+    assert ev[-1] == (1, 1)  # by command
+    cl.ok(c.MSG_MAINTENANCE, c.MAINT_REPL)
+    assert p.repl_requested and not p.reboot_requested
+    cl.ok(c.MSG_MAINTENANCE, c.MAINT_REBOOT)
+    assert p.reboot_requested
+    assert cl.refused(c.MSG_MAINTENANCE, 9) == c.ERR_OUT_OF_RANGE
+
+
+def test_unauthenticated_replayed_or_wrong_key_refused_logged_nothing_changes():
+    p = pod()
+    run(p, 10)
+    cl = Client(p)
+    assert cl.refused(c.MSG_TIME_SET, 1_800_000_000, auth=False) == c.ERR_AUTH_REQUIRED
+    cl.ok(c.MSG_TIME_SET, 1_800_000_000)
+    used = cl.counter
+    assert cl.refused(c.MSG_TIME_SET, 1_900_000_000, counter=used) == c.ERR_REPLAYED
+    assert cl.refused(c.MSG_TIME_SET, 1_900_000_000, counter=used - 1) == c.ERR_REPLAYED
+    stranger = Client(p, key=b"\x55" * 32)
+    stranger.counter = used + 10
+    assert stranger.refused(c.MSG_PHASE_SET, 0) == c.ERR_BAD_TAG
+    assert stranger.refused(c.MSG_LOG_ERASE, 10**6) == c.ERR_BAD_TAG
+    assert p.utc_at_boot == 1_800_000_000 - 10
+    assert p.store.size > 0 and p.guard.counter == used
+    run(p, 1)
+    refused = [(e[2], e[3], e[4]) for e in _events(p) if e[1] == log.EV_COMMAND_REFUSED]
+    assert refused == [
+        (c.MSG_TIME_SET, c.ERR_AUTH_REQUIRED, 0),
+        (c.MSG_TIME_SET, c.ERR_REPLAYED, used),
+        (c.MSG_TIME_SET, c.ERR_REPLAYED, used - 1),
+        (c.MSG_PHASE_SET, c.ERR_BAD_TAG, used + 11),
+        (c.MSG_LOG_ERASE, c.ERR_BAD_TAG, used + 12),
+    ], refused
+
+
+def test_key_rotation_switches_the_log_mac_key():
+    p = pod()
+    run(p, 100)
+    cl = Client(p)
+    new = bytes(range(100, 132))
+    cl.ok(c.MSG_KEY_ROTATE, new)
+    before = p.store.size
+    run(p, 5)
+    cl.hmac = Hmac(new)
+    cl.ok(c.MSG_TIME_SET, 1_800_000_000)  # the new key is the one now
+    old = Client(p)
+    old.counter = cl.counter
+    assert old.refused(c.MSG_TIME_SET, 1) == c.ERR_BAD_TAG
+    data = read_log(p)
+    assert chain_ok(data[:before], Hmac(KEY))
+    # the first block sealed after the rotation holds KEY_ROTATED, under the new key
+    blk = log.parse_block(data, before)
+    assert log.events(data, blk)[0][1] == log.EV_KEY_ROTATED
+    prev = log.parse_block(data, 0)
+    at = 0
+    while at + prev.size < before:
+        at += prev.size
+        prev = log.parse_block(data, at)
+    assert log.block_mac(Hmac(new), prev.mac(data), memoryview(data)[before:], blk.length) == blk.mac(data)
