@@ -31,8 +31,7 @@ class Controller:
         self.heater = 0  # per mille, 0..1000
         self.peltier = 0  # per mille, + cools, - heats
         self.direction = 0  # 1 heating, -1 cooling, 0 neither yet
-        self.acc_heat = 0  # integral, mdegC * s
-        self.acc_cool = 0
+        self.acc = [0, 0]  # integral of heat, of cool loop, mdegC * s
         self.configure(500, 20, 500, 20, 500, 20, 1000, 1000, 0)
         self.set_phase(5000, pf.PHASE_COOL | pf.PHASE_HEAT)
 
@@ -51,9 +50,10 @@ class Controller:
         self.setpoint = setpoint
         self.flags = flags
 
-    def _pi(self, e, kp, ki, acc, dt, top):
-        """One direction's PI step: (output, new integral). e > 0 asks for
-        this direction's action."""
+    def _pi(self, e, kp, ki, k, dt, top):
+        """One direction's PI step on integral self.acc[k]; returns the
+        output (a tuple would allocate). e > 0 asks for this direction."""
+        acc = self.acc[k]
         if e > E_CLAMP:
             e = E_CLAMP
         elif e < -E_CLAMP:
@@ -70,11 +70,12 @@ class Controller:
             elif acc < 0:
                 acc = 0
             u = p + ki * acc // 60000
+            self.acc[k] = acc
         if u > top:
             u = top
         elif u < 0:
             u = 0
-        return u, acc
+        return u
 
     def run(self, mode, temp, have_temp, dt):
         """Set heater and peltier for this tick."""
@@ -88,14 +89,14 @@ class Controller:
             db = self.deadband
             if e > db and self.direction != 1 and flags & pf.PHASE_HEAT:
                 self.direction = 1
-                self.acc_cool = 0
+                self.acc[1] = 0
             elif e < -db and self.direction != -1 and flags & pf.PHASE_COOL:
                 self.direction = -1
-                self.acc_heat = 0
+                self.acc[0] = 0
             if self.direction == 1 and flags & pf.PHASE_HEAT:
-                heat, self.acc_heat = self._pi(e, self.kp_h, self.ki_h, self.acc_heat, dt, 1000)
+                heat = self._pi(e, self.kp_h, self.ki_h, 0, dt, 1000)
             elif self.direction == -1 and flags & pf.PHASE_COOL:
-                cool, self.acc_cool = self._pi(-e, self.kp_c, self.ki_c, self.acc_cool, dt, 1000)
+                cool = self._pi(-e, self.kp_c, self.ki_c, 1, dt, 1000)
         elif mode == codes.MODE_ONOFF and have_temp:
             # thermostat: full output beyond the deadband, off at setpoint
             db = self.deadband
@@ -126,5 +127,5 @@ class Controller:
 
     def reset(self):
         self.direction = 0
-        self.acc_heat = 0
-        self.acc_cool = 0
+        self.acc[0] = 0
+        self.acc[1] = 0

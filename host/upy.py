@@ -49,8 +49,10 @@ def run(
     heapsize: str | None = None,
     timeout: float = 120,
     cwd: Path | None = None,
+    lib_first: bool = False,
 ) -> Result:
-    """Run a script file (Path) or source text (str) under micropython."""
+    """Run a script file (Path) or source text (str) under micropython.
+    lib_first puts extra_path before the checkout (precompiled .mpy first)."""
     cmd = [binary()]
     if heapsize:
         cmd += ["-X", f"heapsize={heapsize}"]
@@ -59,7 +61,10 @@ def run(
     else:
         cmd += ["-c", script]
     cmd += list(args)
-    env = dict(os.environ, MICROPYPATH=micropypath(*extra_path))
+    path = micropypath(*extra_path)
+    if lib_first:
+        path = ":".join([*(str(p) for p in extra_path), ".frozen"])
+    env = dict(os.environ, MICROPYPATH=path)
     p = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or ROOT
     )

@@ -6,6 +6,7 @@ import sys
 
 import _profiles
 from _profiles import phase
+from _fakehal import Plant
 from _rig import Client, chain_ok, log_records, pod, read_log, reboot, run
 
 from protocol import catalogue as c
@@ -110,15 +111,17 @@ def test_full_storage_overwrite_policy_drops_oldest_segments():
 
 
 def test_tick_allocates_nothing_with_logging_and_link_traffic():
-    p = pod(_profiles.make([phase(interval=1)]))
+    p = pod(_profiles.make([phase(interval=1)]), temp=9000)
+    plant = Plant(p.hal, 9.0, 20.0, tau=3000.0, k_heat=1e-5, k_cool=1e-5)
     cl = Client(p)
-    run(p, 200)  # blocks written, probes settled: steady state
+    run(p, 200, plant)  # cooling, blocks written, probes settled: steady state
     locked = sys.implementation.name == "micropython"
     if locked:
         import micropython
     sealed = p.recorder.blocks
     for s in range(300):
         p.hal.now_ms += 1000
+        plant.step()
         if locked:
             micropython.heap_lock()
         try:
@@ -132,3 +135,4 @@ def test_tick_allocates_nothing_with_logging_and_link_traffic():
             cl.ok(c.MSG_LOG_READ, (s // 3) * 1016 % max(1, p.store.size), 1016)
     assert p.recorder.blocks >= sealed + 3  # block seals happened in between
     assert p.recorder.lost == 0
+    assert p.control.direction == -1 and p.hal.peltier > 0  # the PI loop ran

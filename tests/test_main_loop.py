@@ -1,0 +1,42 @@
+"""The firmware's main loop on the micropython binary, driven over a pipe by
+the host's Link: it ticks on the real clock while serving requests, feeds
+the watchdog only after ticks, and leaves on MAINTENANCE REPL."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from host import upy
+from host.link import Link
+from host.pipe import PipeTransport
+from protocol import catalogue as c
+from protocol.auth import Hmac
+
+HERE = Path(__file__).resolve().parent / "mp"
+
+
+def test_serves_while_ticking_and_returns_to_repl():
+    env = dict(os.environ, MICROPYPATH=upy.micropypath(HERE))
+    proc = subprocess.Popen(
+        [upy.binary(), str(HERE / "_serve.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    t = PipeTransport(proc)
+    link = Link(t)
+    first = link.request(c.MSG_STATUS)
+    time.sleep(2.2)
+    second = link.request(c.MSG_STATUS)
+    assert second["uptime"] >= first["uptime"] + 2  # the tick ran between requests
+    info = link.request(c.MSG_LOG_INFO)
+    assert info["size"] > 0
+    link.request(c.MSG_MAINTENANCE, c.MAINT_REPL, hmac=Hmac(bytes(range(32))), counter=1)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    words = err.decode().split()
+    assert words[:2] == ["served:", "repl"], err
+    ticks, feeds = int(words[3]), int(words[5])
+    assert ticks >= 2 and feeds >= 2
