@@ -126,11 +126,76 @@ def log_figures() -> dict[str, float]:
     }
 
 
+# Mission state saves (firmware/pod.py: every STATE_S seconds and on every
+# phase or alarm change) through storefile on the same geometry.
+_STATE = r"""
+import vfs, sys
+from _support import RAMBlockDev
+from firmware import storefile
+bd = RAMBlockDev(4096, 352)
+vfs.VfsLfs2.mkfs(bd)
+vfs.mount(vfs.VfsLfs2(bd), "/flash")
+n = int(sys.argv[-1])
+e0 = bd.erases
+for i in range(n):
+    storefile.write("/flash", "mission", bytes(24))
+print(bd.erases - e0)
+"""
+
+
+def _mission(tmp: Path, seconds: int, heap: str) -> dict | None:
+    from tests.test_firmware_heap import run_mission
+
+    r = run_mission(tmp, seconds, heap)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def firmware_figures(log: dict[str, float]) -> dict[str, float]:
+    """The whole firmware, precompiled as deployed, on the micropython binary:
+    a day-long mission on a one-node plant (tests/mp/_mission.py)."""
+    import tempfile
+
+    from firmware.pod import STATE_S
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as d:
+        got = _mission(Path(d), 86400, "512K")
+        if got is None:
+            raise SystemExit("bench: firmware mission failed")
+        out["fw_tick_us_micropython"] = round(got["tick_us"], 1)
+        out["fw_tick_alloc_bytes"] = got["alloc_bytes_per_tick"]
+        out["fw_data_heap_kb"] = round(got["data_bytes"] / 1024, 1)
+        out["fw_code_heap_kb_unix64"] = round(got["code_bytes"] / 1024, 1)
+        lo, hi = 64, 512  # KiB: smallest heap that runs the day, to 8 KiB
+        while hi - lo > 8:
+            mid = (lo + hi) // 2 // 8 * 8
+            if _mission(Path(d), 86400, f"{mid}K") is not None:
+                hi = mid
+            else:
+                lo = mid
+        out["fw_min_heap_kb"] = hi
+    n = 200
+    r = upy.run(_STATE, str(n), extra_path=(upy.ROOT / "tests" / "mp",), timeout=600)
+    if r.returncode != 0:
+        raise SystemExit(f"bench: state save run failed:\n{r.stderr}")
+    per_save = int(r.stdout) / n
+    out["state_save_erases"] = round(per_save, 2)
+    # flash wear over a 90-day mission of 1-minute samples: log blocks plus
+    # state saves, spread by littlefs over the 352 blocks of the filesystem
+    log_kib = 90 * 1440 * log["log_bytes_per_record"] / 1024
+    erases = log_kib * log["log_erases_per_kib"] + 90 * 86400 / STATE_S * per_save
+    out["flash_erase_cycles_per_block_90d"] = round(erases / 352, 1)
+    return out
+
+
 def main() -> None:
     figures: dict[str, float] = {}
     t = time.perf_counter()
     figures.update(frame_figures())
     figures.update(log_figures())
+    figures.update(firmware_figures(figures))
     OUT.parent.mkdir(exist_ok=True)
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     old.update(figures)
