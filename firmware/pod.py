@@ -227,9 +227,16 @@ class Pod:
             self._state_dirty = True
         # record
         if t >= self.next_sample:
+            # samples keep to their grid: a tick late by a flash erase stall
+            # (up to 400 ms, so dt = 2 now and then) takes the reading at
+            # most a second late and stamps it with its scheduled second, so
+            # the block stays one regular series
             interval = prof.phases[self.phase][pf.P_INTERVAL] if prof is not None else 60
-            self.next_sample = t + interval
-            self._record(t, interval)
+            due = self.next_sample
+            if t - due >= interval or due == 0:
+                due = t  # a gap (boot, new interval): start a new grid here
+            self.next_sample = due + interval
+            self._record(due, interval)
         return True
 
     def status_flags(self):

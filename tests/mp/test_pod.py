@@ -12,6 +12,7 @@ from _rig import Client, chain_ok, log_records, pod, read_log, reboot, run
 from protocol import catalogue as c
 from protocol import codes, log
 from protocol import profile as pf
+from protocol.frame import crc32
 
 
 def _mission():
@@ -119,6 +120,7 @@ def test_tick_allocates_nothing_with_logging_and_link_traffic():
     if locked:
         import micropython
     sealed = p.recorder.blocks
+    upload = _profiles.make([phase(interval=1), phase()])
     for s in range(300):
         p.hal.now_ms += 1000
         plant.step()
@@ -133,6 +135,31 @@ def test_tick_allocates_nothing_with_logging_and_link_traffic():
         if s % 3 == 0:  # a status poll and a log download in progress
             cl.ok(c.MSG_STATUS)
             cl.ok(c.MSG_LOG_READ, (s // 3) * 1016 % max(1, p.store.size), 1016)
+        if s % 50 == 1:  # and a profile upload, chunk by chunk
+            at = (s // 50) * 32
+            if at == 0:
+                cl.ok(c.MSG_PROFILE_BEGIN, len(upload), crc32(upload))
+            if at < len(upload):
+                cl.ok(c.MSG_PROFILE_CHUNK, at, upload[at : at + 32])
+            else:
+                cl.ok(c.MSG_PROFILE_COMMIT, crc32(upload))
     assert p.recorder.blocks >= sealed + 3  # block seals happened in between
     assert p.recorder.lost == 0
     assert p.control.direction == -1 and p.hal.peltier > 0  # the PI loop ran
+    assert p.profile.data == upload  # the upload completed while ticking
+
+
+def test_flash_stalls_delay_ticks_but_lose_no_sample():
+    p = pod(_profiles.make([phase(interval=10)]))
+    for s in range(600):
+        p.hal.now_ms += 1000
+        p.tick()
+        p.service()
+        if s % 7 == 0:
+            p.hal.now_ms += 400  # a NOR sector erase during the flush
+    assert p.uptime == p.hal.now_ms // 1000
+    samples, _, _ = log_records(read_log(p))
+    ts = [x[0] for x in samples]
+    assert ts == list(range(ts[0], ts[0] + 10 * len(ts), 10)), ts
+    assert len(ts) == (p.uptime - 1) // 10 + 1
+    assert p.recorder.blocks <= 3  # one regular series, not split per stall
