@@ -6,7 +6,9 @@
 # rate_max per second; it has not repeated the exact same value for
 # stuck_s seconds (real probes carry ADC noise); and, with three or more
 # candidates, it lies within `disagree` of their median (with two, there is
-# no majority to say which is wrong, so both are kept). A probe failing a
+# no majority to say which is wrong, so both are kept). The median is taken
+# over the candidates not already excluded when at least two are, so a probe
+# that drifted away cannot pull the reference off the good ones. A probe failing a
 # check is excluded and a PROBE_FAULT event raised once; it comes back after
 # passing every check for recover_s seconds in a row.
 #
@@ -39,12 +41,13 @@ class Probes:
         self.stuck_s = stuck_s
         self.recover_s = recover_s
 
-    def _median(self):
-        """Median of the candidates' readings (insertion sort on scratch)."""
+    def _median(self, trusted):
+        """Median of the candidates' readings (insertion sort on scratch);
+        trusted: only those not already excluded."""
         s = self._sorted
         k = 0
         for i in range(self.n):
-            if self.cand[i]:
+            if self.cand[i] and not (trusted and self.fault[i]):
                 v = self.reading[i]
                 j = k
                 while j > 0 and s[j - 1] > v:
@@ -85,7 +88,13 @@ class Probes:
                 ncand += 1
             self.prev[i] = v
         if ncand >= 3:
-            mid = self._median()
+            # the reference is the median of the probes still trusted when
+            # two or more are, so one excluded drifting probe cannot drag it
+            trusted = 0
+            for i in range(self.n):
+                if self.cand[i] and not self.fault[i]:
+                    trusted += 1
+            mid = self._median(trusted >= 2)
             for i in range(self.n):
                 if self.cand[i] and abs(reading[i] - mid) > self.disagree:
                     self.cand[i] = 0

@@ -12,7 +12,7 @@ import sys
 
 from rich.console import Console
 
-from host import __version__, protocol_cmds, selftest
+from host import __version__, protocol_cmds, selftest, sim_cmds
 from host.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
 from protocol.catalogue import PROTOCOL_VERSION
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     protocol_cmds.add_parser(sub)
     selftest.add_parser(sub)
+    sim_cmds.add_parser(sub)
     return p
 
 

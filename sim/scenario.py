@@ -40,7 +40,16 @@ ALARMS = (
     "probes",
     "storage",
 )
-EXPECT_KINDS = ("in_band", "no_excursion", "alarm", "no_alarm", "battery_hours", "battery_empty")
+EXPECT_KINDS = (
+    "in_band",
+    "no_excursion",
+    "alarm",
+    "no_alarm",
+    "battery_hours",
+    "battery_empty",
+    "probe_fault",
+    "log_intact",
+)
 WINDOWED_FAULTS = ("probe_noise", "lid_open", "brownout", "link_loss")
 # PCM and Peltier are coupled explicitly in sim/plant.py: C/G of the PCM
 # must be many steps long for that to be stable and accurate.
@@ -296,6 +305,8 @@ EXPECT_FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
     "no_alarm": {"alarm": (choice(*ALARMS), _REQUIRED)},
     "battery_hours": {"min_h": (pos, None), "max_h": (pos, None)},
     "battery_empty": {"before_h": (pos, None)},
+    "probe_fault": {"probe": (integer(0, 3), _REQUIRED), "within_h": (pos, None)},
+    "log_intact": {},
 }
 
 
@@ -472,4 +483,18 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
     except _Bad as e:
         raise ScenarioError(f"{shown}: {e.field}: {e.reason}") from None
     sc["path"] = str(path)
+    return sc
+
+
+def validate_tick(sc: dict[str, Any]) -> dict[str, Any]:
+    """Re-check a loaded scenario after its tick_s was changed (a faster,
+    coarser run): the explicitly coupled PCM must stay many ticks long."""
+    tick = sc["tick_s"]
+    pcm = sc["container"].get("pcm")
+    if pcm and pcm["heat_capacity_j_per_k"] / pcm["conductance_w_per_k"] < PCM_MIN_STEPS * tick:
+        shown = _display(Path(sc["path"]))
+        raise ScenarioError(
+            f"{shown}: container.pcm.conductance_w_per_k: too fast a PCM for a {tick} s tick "
+            f"(heat_capacity / conductance must be at least {PCM_MIN_STEPS} ticks)"
+        )
     return sc

@@ -1,0 +1,229 @@
+"""`podctl sim ...`: run the unchanged firmware through a simulated mission.
+
+  podctl sim list
+  podctl sim run SCENARIO [--engine cpython|micropython] [--seed N] [-o DIR]
+                          [--tick-s S] [--table csv|parquet]
+
+A run writes DIR/log.bin (the raw log, as `logs pull` saves it),
+DIR/flash.img (the board's littlefs image), DIR/truth.csv or .parquet (true
+against measured values each minute) and DIR/summary.json, prints a summary
+and exits 1 when an expectation of the scenario fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from host import profile_file
+from host.errors import EXIT_CHECK_FAILED, BadInput, CommandError
+from sim import run as simrun
+from sim import scenario
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "sim",
+        help="run the firmware through a simulated mission",
+        description=(
+            "Software-in-the-loop: the unchanged firmware runs lock-step on a "
+            "simulated container (thermal network, sensors, battery, faults) "
+            "through a mission scenario from sim/scenarios/."
+        ),
+    )
+    ssub = p.add_subparsers(dest="sim_cmd", required=True, metavar="ACTION")
+    ls = ssub.add_parser("list", help="list the scenarios and what each exercises")
+    ls.set_defaults(run=cmd_list)
+    r = ssub.add_parser(
+        "run",
+        help="run one scenario and check its expectations",
+        description=(
+            "Run SCENARIO (a name from `podctl sim list` or a path to a .toml "
+            "file) and check the expectations it states. Exit status 1 when one "
+            "fails. The same scenario and seed give the same log, byte for byte, "
+            "on both engines."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "outputs (in -o DIR):\n"
+            "  log.bin        the raw log, as `podctl logs pull` saves it\n"
+            "  flash.img      the board's littlefs image (podctl logs extract reads it)\n"
+            "  truth.csv      true vs measured values every minute (--table parquet: .parquet)\n"
+            "  summary.json   the run's figures and each expectation's verdict\n"
+            "  key.bin        the simulated device's key (mode 0600), for logs verify"
+        ),
+    )
+    r.add_argument("scenario", help="scenario name or path to a .toml file")
+    r.add_argument(
+        "--engine",
+        choices=simrun.ENGINES,
+        default="cpython",
+        help="cpython: in-process, fast; micropython: the firmware on the real interpreter",
+    )
+    r.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
+    r.add_argument("-o", "--out", type=Path, default=None, help="output folder (default: build/sim/SCENARIO)")
+    r.add_argument(
+        "--tick-s",
+        type=_tick,
+        default=None,
+        help="firmware tick in seconds (default: the scenario's, 1); 10 runs ten times faster",
+    )
+    r.add_argument("--table", choices=("csv", "parquet"), default="csv", help="format of the truth table")
+    r.set_defaults(run=cmd_run)
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number, got {text!r}") from None
+    if not 0 <= v < 2**64:
+        raise argparse.ArgumentTypeError("seed must be between 0 and 2**64 - 1")
+    return v
+
+
+def _tick(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tick must be whole seconds, got {text!r}") from None
+    if not 1 <= v <= 60:
+        raise argparse.ArgumentTypeError("tick must be 1 to 60 seconds")
+    return v
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    t = Table(title="scenarios (sim/scenarios/)")
+    for col in ("name", "profile", "days", "faults", "description"):
+        t.add_column(col)
+    for name in scenario.scenario_names():
+        try:
+            sc = scenario.load(name)
+        except scenario.ScenarioError as e:
+            t.add_row(name, "", "", "", f"[red]{e}[/red]")
+            continue
+        faults = ", ".join(sorted({f["kind"] for f in sc["faults"]})) or "-"
+        t.add_row(name, sc["profile"], f"{sc['duration_s'] / 86400:.1f}", faults, sc["description"])
+    console.print(t)
+    return 0
+
+
+def load_run_inputs(name: str, tick_s: int | None = None) -> tuple[dict, bytes]:
+    """The validated scenario and its compiled profile; BadInput if either
+    file is wrong."""
+    try:
+        sc = scenario.load(name)
+    except scenario.ScenarioError as e:
+        raise BadInput(str(e)) from None
+    if tick_s is not None:
+        sc["tick_s"] = tick_s
+        try:
+            sc = scenario.validate_tick(sc)
+        except scenario.ScenarioError as e:
+            raise BadInput(str(e)) from None
+    try:
+        prof = profile_file.compile_file(sc["profile"])
+    except profile_file.ProfileError as e:
+        raise BadInput(f"scenario {sc['name']}: profile: {e}") from None
+    return sc, prof
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    sc, prof = load_run_inputs(args.scenario, args.tick_s)
+    out = args.out or Path("build") / "sim" / sc["name"]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"{out}: cannot create the output folder: {e.strerror}") from None
+    csv_path = out / "truth.csv"
+    label = f"{sc['name']} on {args.engine}"
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[day]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=sc["duration_s"], day="day 0")
+
+        def progress(t: int, end: int) -> None:
+            bar.update(task, completed=t, day=f"day {t / 86400:.1f} of {end / 86400:.1f}")
+
+        try:
+            res = simrun.run(
+                sc, prof, engine=args.engine, seed=args.seed, table=csv_path,
+                progress=progress, progress_every=6 * 3600,
+            )
+        except simrun.RunError as e:
+            raise CommandError(str(e)) from None
+    (out / "log.bin").write_bytes(res.log)
+    (out / "flash.img").write_bytes(res.image)
+    key = out / "key.bin"
+    key.write_bytes(res.key)
+    key.chmod(0o600)
+    table = csv_path
+    if args.table == "parquet":
+        table = _to_parquet(csv_path)
+    summary = dict(res.summary)
+    summary["scenario"] = sc["name"]
+    summary["engine"] = args.engine
+    summary["expectations"] = [{"passed": ok, "text": text} for ok, text in res.checks]
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    _print_summary(console, sc, res)
+    console.print(f"wrote {out}/log.bin, flash.img, {table.name}, summary.json", highlight=False)
+    if not res.passed:
+        failed = sum(1 for ok, _ in res.checks if not ok)
+        raise CommandError(f"{sc['name']}: {failed} expectation(s) not met", EXIT_CHECK_FAILED)
+    return 0
+
+
+def _to_parquet(csv_path: Path) -> Path:
+    from pyarrow import csv as pcsv
+    from pyarrow import parquet as pq
+
+    pq_path = csv_path.with_suffix(".parquet")
+    pq.write_table(pcsv.read_csv(csv_path), pq_path)
+    csv_path.unlink()
+    return pq_path
+
+
+def _print_summary(console: Console, sc: dict, res: simrun.Result) -> None:
+    s = res.summary
+    t = Table(title=f"{sc['name']}: {sc['description']} ({res.engine}, seed {s['seed']}, tick {s['tick_s']} s)")
+    for col in ("phase", "hours", "in band", "min degC", "max degC", "worst outside", "excursions"):
+        t.add_column(col, justify="right" if col != "phase" else "left")
+    for p in s["phases"]:
+        if not p["seconds"]:
+            continue
+        pct = 100 * p["in_band_s"] / p["seconds"]
+        t.add_row(
+            f"{p['name']} [{p['band_c'][0]:g}..{p['band_c'][1]:g}]",
+            f"{p['seconds'] / 3600:.1f}",
+            f"{pct:.2f}%",
+            f"{p['min_c']:.2f}",
+            f"{p['max_c']:.2f}",
+            f"{p['worst_outside_c']:.2f}",
+            str(len(p["excursions"])),
+        )
+    console.print(t)
+    alarms = ", ".join(f"{n} at {at / 3600:.1f} h" for n, at in sorted(s["alarms"].items(), key=lambda x: x[1]))
+    empty = s["battery_empty_s"]
+    console.print(
+        f"in band {s['in_band_percent']:.2f}%   worst {s['worst_outside_c']:.2f} degC outside   "
+        f"energy {s['energy_wh']:.0f} Wh   battery left {100 * s['battery_soc']:.0f}%"
+        + (f"   battery empty at {empty / 3600:.1f} h" if empty is not None else ""),
+        highlight=False,
+    )
+    console.print(f"alarms: {alarms or 'none'}", highlight=False)
+    if s["resets"]:
+        console.print("resets: " + ", ".join(f"{c} at {t / 3600:.2f} h" for t, c in s["resets"]), highlight=False)
+    for ok, text in res.checks:
+        mark = "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+        console.print(f"  {mark} {text}", highlight=False)

@@ -1,0 +1,308 @@
+# Lock-step co-simulation: the unchanged firmware (firmware.pod.Pod) on a
+# simulated container through a mission. The simulator owns the clock: each
+# step advances virtual time by tick_s, applies due faults, steps the plant
+# with the duties the firmware set, draws the battery, steps the sensors,
+# then runs one firmware tick and the work after it. Nothing reads a wall
+# clock, so a run is a pure function of (scenario, profile, initial state,
+# seed): the same inputs give the same log, byte for byte.
+#
+# Plain code for CPython and MicroPython: the same loop runs in-process on
+# CPython (fast campaigns, tests) and inside the micropython binary next to
+# the firmware (sim/board_run.py), so both engines run identical code.
+#
+#   run = CoSim(scenario, profile_bytes, root, key)
+#   run.run(progress=None)   -> summary dict (see summary())
+#
+# Power: when the battery is empty the board dies without flushing (RAM is
+# lost, flash keeps what was written); a brownout fault cuts it for its
+# duration and it boots again; a reset fault reboots it at once. The plant
+# runs on in every case, outputs off while the board is down.
+from firmware import storefile
+from firmware.guard import Guard
+from firmware.pod import Pod
+from protocol import codes, log
+from protocol import profile as pf
+from sim.environment import Timeline
+from sim.faults import FaultSchedule
+from sim.plant import Plant
+from sim.power import Battery
+from sim.rng import Rng
+from sim.sensors import Sensors
+from sim.simhal import SimHal
+
+CAUSES = {
+    "power_on": log.RESET_POWER_ON,
+    "watchdog": log.RESET_WATCHDOG,
+    "soft": log.RESET_SOFT,
+    "brownout": log.RESET_BROWNOUT,
+}
+TABLE_COLUMNS = (
+    "t_s",
+    "env_phase",
+    "fw_phase",
+    "payload_c",
+    "air_c",
+    "wall_c",
+    "probe0_c",
+    "probe1_c",
+    "probe2_c",
+    "probe3_c",
+    "estimate_c",
+    "heater_permille",
+    "peltier_permille",
+    "heater_w",
+    "peltier_w",
+    "battery_mv",
+    "soc",
+    "board_on",
+)
+
+
+class PhaseStats:
+    """True payload temperature against the band of one profile phase."""
+
+    def __init__(self, name, low_c, high_c, event_s):
+        self.name = name
+        self.low = low_c
+        self.high = high_c
+        self.event_s = event_s
+        self.seconds = 0
+        self.in_band = 0
+        self.t_min = 1e9
+        self.t_max = -1e9
+        self.worst = 0.0  # furthest outside the band, degC
+        self.run = 0  # current continuous time out of band
+        self.excursions = []  # [start s, end s, peak degC] longer than event_s
+        self._start = 0
+        self._peak = 0.0
+
+    def add(self, t, temp, dt):
+        self.seconds += dt
+        if temp < self.t_min:
+            self.t_min = temp
+        if temp > self.t_max:
+            self.t_max = temp
+        if self.low <= temp <= self.high:
+            self.in_band += dt
+            self._close(t)
+            return
+        d = self.low - temp if temp < self.low else temp - self.high
+        if d > self.worst:
+            self.worst = d
+        if not self.run:
+            self._start = t
+            self._peak = temp
+        elif abs(temp - (self.low + self.high) / 2) > abs(self._peak - (self.low + self.high) / 2):
+            self._peak = temp
+        self.run += dt
+
+    def _close(self, t):
+        if self.run and self.run > self.event_s:
+            self.excursions.append([self._start, t, self._peak])
+        self.run = 0
+
+    def finish(self, t):
+        self._close(t)
+
+
+class CoSim:
+    def __init__(self, sc, profile_bytes, root, key, device_id=b"SIM00001", seed=None,
+                 table=None, table_every=60):
+        self.sc = sc
+        self.tick_s = sc["tick_s"]
+        self.duration_s = int(sc["duration_s"])
+        self.seed = sc["seed"] if seed is None else seed
+        rng = Rng(self.seed)
+        self.plant = Plant(sc["container"])
+        self.battery = Battery(sc["power"])
+        self.sensors = Sensors(sc["sensors"], rng)
+        self.timeline = Timeline(sc["phases"])
+        self.faults = FaultSchedule(sc["faults"])
+        self.root = root
+        self.hal = SimHal(self.sensors, self.battery, root)
+        # the container as handed over for integration: provisioned, the
+        # signed-off profile stored, as podctl flash and profile upload leave it
+        Guard(root).provision(device_id, key)
+        storefile.write(root, "profile", profile_bytes)
+        prof = pf.check(profile_bytes)
+        if not isinstance(prof, pf.Profile):
+            raise ValueError("profile refused by the firmware's check: %r" % (prof,))
+        self.profile = prof
+        self.phases = [
+            PhaseStats(prof.phase_name(i), ph[pf.P_BAND_LOW] / 1000.0,
+                       ph[pf.P_BAND_HIGH] / 1000.0, ph[pf.P_EVENT_S])
+            for i, ph in enumerate(prof.phases)
+        ]
+        self.table = table
+        self.table_every = table_every
+        self.t = 0
+        self.ticks = 0
+        self.fw_phase = 0
+        self.alarms = {}  # alarm name -> mission second first raised
+        self.probe_faults = {}  # probe index -> [mission s, fault kind] first excluded
+        self._good = 0xF
+        self.resets = []  # [mission s, cause]
+        self.empty_at = None
+        self.off_until = -1  # board down (brownout) until this second
+        self.storage_full_at = None
+        self.pod = None
+        self._boot(log.RESET_POWER_ON)
+
+    def _boot(self, cause):
+        hal = self.hal
+        hal.now_ms = 0
+        hal.cause = cause
+        self.pod = Pod(hal).boot()
+        if self.storage_full_at is not None:
+            self.pod.store.budget = self.pod.store.size
+
+    def _down(self):
+        """Power lost: RAM (the open block, queued events) is gone."""
+        self.pod = None
+        self.hal.heater_cmd = 0
+        self.hal.peltier_cmd = 0
+
+    def run(self, progress=None, progress_every=86400):
+        dt = self.tick_s
+        plant = self.plant
+        battery = self.battery
+        sensors = self.sensors
+        timeline = self.timeline
+        faults = self.faults
+        hal = self.hal
+        phases = self.phases
+        table = self.table
+        every = self.table_every
+        end = self.duration_s
+        t = self.t
+        next_report = t + progress_every
+        while t < end:
+            t += dt
+            idx, env = timeline.at(t)
+            for f in faults.due(t, plant, sensors):
+                self._runner_fault(f, t)
+            pod = self.pod
+            if pod is not None:
+                plant.step(dt, hal.heater_cmd, hal.peltier_cmd, env)
+            else:
+                plant.step(dt, 0, 0, env)
+            if pod is not None:
+                battery.step(dt, plant.heater_w + plant.peltier_w)
+                if battery.empty:
+                    self.empty_at = t
+                    self._down()
+                    pod = None
+            sensors.step(t, dt, plant, env)
+            if pod is None and self.off_until >= 0 and t >= self.off_until and not battery.empty:
+                self.off_until = -1
+                self.resets.append([t, "brownout"])
+                self._boot(log.RESET_BROWNOUT)
+                pod = self.pod
+            if pod is not None:
+                hal.now_ms += dt * 1000
+                pod.tick()
+                pod.service()
+                self.ticks += 1
+                self.fw_phase = pod.phase
+                latched = pod.alarms.latched
+                if latched:
+                    self._alarms(latched, t)
+                if pod.probes.good != self._good:
+                    self._probes(pod.probes, t)
+            phases[self.fw_phase].add(t, plant.t_payload, dt)
+            if table is not None and t % every == 0:
+                self._row(t, idx)
+            if progress is not None and t >= next_report:
+                next_report += progress_every
+                progress(t, end)
+        self.t = t
+        for p in phases:
+            p.finish(t)
+        return self.summary()
+
+    def _runner_fault(self, f, t):
+        k = f.kind
+        if k == "reset":
+            if self.pod is not None:
+                self.resets.append([t, f.cause])
+                self._down()
+                self._boot(CAUSES[f.cause])
+        elif k == "brownout":
+            if self.pod is not None:
+                self._down()
+            self.off_until = t + int(f.duration_s)
+        elif k == "storage_full":
+            self.storage_full_at = t
+            if self.pod is not None:
+                self.pod.store.budget = self.pod.store.size
+        # link_loss: the co-simulation has no host on the link to lose
+
+    def _alarms(self, latched, t):
+        for n, name in codes.ALARMS:
+            if latched >> n & 1 and name not in self.alarms:
+                self.alarms[name] = t
+
+    def _probes(self, probes, t):
+        self._good = probes.good
+        for i in range(probes.n):
+            if probes.fault[i] and str(i) not in self.probe_faults:
+                self.probe_faults[str(i)] = [t, codes.name(codes.FAULTS, probes.fault[i])]
+
+    def _row(self, t, idx):
+        pod = self.pod
+        plant = self.plant
+        hal = self.hal
+        if pod is not None:
+            r = pod.probes.reading
+            probes = "%.3f,%.3f,%.3f,%.3f,%.3f" % (
+                r[0] / 1000, r[1] / 1000, r[2] / 1000, r[3] / 1000, pod.probes.estimate / 1000)
+        else:
+            probes = ",,,,"
+        self.table.write("%d,%d,%d,%.4f,%.4f,%.4f,%s,%d,%d,%.3f,%.3f,%d,%.4f,%d\n" % (
+            t, idx, self.fw_phase, plant.t_payload, plant.t_air, plant.t_wall, probes,
+            hal.heater_cmd if pod is not None else 0, hal.peltier_cmd if pod is not None else 0,
+            plant.heater_w, plant.peltier_w, self.battery.voltage_mv, self.battery.soc,
+            1 if pod is not None else 0))
+
+    def summary(self):
+        """What a run says, as plain data (JSON on both engines)."""
+        total = 0
+        inb = 0
+        worst = 0.0
+        ph = []
+        for p in self.phases:
+            total += p.seconds
+            inb += p.in_band
+            if p.worst > worst:
+                worst = p.worst
+            ph.append({
+                "name": p.name,
+                "seconds": p.seconds,
+                "in_band_s": p.in_band,
+                "band_c": [p.low, p.high],
+                "min_c": p.t_min if p.seconds else None,
+                "max_c": p.t_max if p.seconds else None,
+                "worst_outside_c": p.worst,
+                "excursions": p.excursions,
+            })
+        pod = self.pod
+        return {
+            "seed": self.seed,
+            "tick_s": self.tick_s,
+            "duration_s": self.t,
+            "ticks": self.ticks,
+            "in_band_percent": 100.0 * inb / total if total else 0.0,
+            "worst_outside_c": worst,
+            "phases": ph,
+            "alarms": self.alarms,
+            "probe_faults": self.probe_faults,
+            "resets": self.resets,
+            "faults": [[f.at_s, f.kind] for f in self.faults.fired],
+            "energy_wh": self.battery.energy_wh,
+            "battery_soc": self.battery.soc,
+            "battery_empty_s": self.empty_at,
+            "board_on": pod is not None,
+            "log_bytes": pod.store.size if pod is not None else None,
+            "log_last_seq": pod.store.last_seq if pod is not None else None,
+            "records": pod.recorder.records if pod is not None else None,
+        }
