@@ -13,7 +13,6 @@ from firmware.pod import PROFILE
 from protocol import catalogue as c
 from protocol import frame, log, message
 from protocol import profile as pf
-from protocol.frame import crc32
 
 READ_MAX = frame.MAX_PAYLOAD - 8  # LOG_READ / PROFILE_READ reply: offset, size, data
 
@@ -107,7 +106,7 @@ def handlers(pod):
             return -c.ERR_BAD_STATE
         data = bytes(up.buf[: up.size])
         up.active = False
-        got = crc32(data)
+        got = pf.ident(data)
         if got != values[0] or got != up.crc:
             pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, got)
             return _bad_profile(buf, at, pf.REFUSE_CRC, 0)
@@ -157,6 +156,8 @@ def handlers(pod):
     def log_erase(values, buf, at):
         pod.recorder.flush(force=True)
         erased = pod.store.erase_through(values[0])
+        if erased:
+            pod.recorder.full = False  # room again: the next block will tell
         pod.events.push(pod.uptime, log.EV_LOG_ERASED, 0, 0, erased)
         return message.pack_into(buf, at, c.MSG_LOG_ERASE, True, erased)
 

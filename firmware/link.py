@@ -54,10 +54,10 @@ class LinkServer:
                 return self.error(f.seq, f.type, code, 0, f.counter)
         handler = self._handlers.get(f.type)
         if handler is None:  # in the catalogue, not served by this firmware
-            return self.error(f.seq, f.type, c.ERR_UNKNOWN_TYPE, f.type)
+            return self.error(f.seq, f.type, c.ERR_UNKNOWN_TYPE, f.type, f.counter or 0)
         values = message.unpack(f.type, False, f.payload)
         if values is None:
-            return self.error(f.seq, f.type, c.ERR_BAD_PAYLOAD, len(f.payload))
+            return self.error(f.seq, f.type, c.ERR_BAD_PAYLOAD, len(f.payload), f.counter or 0)
         at = self._enc.payload_at(c.FLAG_REPLY)
         n = handler(values, self._enc.raw, at)
         if n < 0:

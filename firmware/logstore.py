@@ -16,10 +16,12 @@
 import os
 import struct
 
+from firmware import storefile
 from protocol import log
 
 _DIR = "log"
 SEGMENT_BYTES = 64 * 1024
+NEXT_SEQ = "logseq"  # next seq, kept while the log is empty after an erase
 
 
 def _name(seq):
@@ -29,6 +31,7 @@ def _name(seq):
 
 class LogStore:
     def __init__(self, root, budget, overwrite=False, segment_bytes=SEGMENT_BYTES):
+        self.root = root
         self.dir = root + "/" + _DIR
         self.budget = budget  # bytes the log may hold on flash
         self.overwrite = overwrite  # profile's policy when the budget is spent
@@ -53,6 +56,10 @@ class LogStore:
             self.size += self.segments[-1][1]
         if names:
             self._resume(names[-1])
+        else:
+            kept = storefile.read(self.root, NEXT_SEQ)
+            if kept and len(kept) == 4:
+                self.next_seq = struct.unpack("<I", kept)[0]
         return self
 
     def _resume(self, name):
@@ -122,6 +129,9 @@ class LogStore:
             erased += size
         if not self.segments:
             self.last_mac = log.GENESIS_MAC
+            # the numbering must not restart if the board reboots while
+            # the log is empty: a restarted seq would hide the erase
+            storefile.write(self.root, NEXT_SEQ, struct.pack("<I", self.next_seq))
         self.full = False
         return erased
 

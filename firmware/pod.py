@@ -37,7 +37,7 @@ TICK_WRAP = 0x3FFFFFFF  # ticks_ms wraps at 2**30 on MicroPython ports
 
 
 def _clamp16(v):
-    return -32768 if v < -32768 else 32767 if v > 32767 else v
+    return -32767 if v < -32767 else 32767 if v > 32767 else v  # -32768: no reading
 
 
 class Pod:
@@ -67,6 +67,8 @@ class Pod:
         self._last_ms = 0
         self._state_dirty = False
         self._state_at = 0
+        self._full_seen = False
+        self._dropped_seen = 0
         self.reboot_requested = False
         self.repl_requested = False
 
@@ -83,7 +85,7 @@ class Pod:
         self._last_ms = self.hal.uptime_ms()
         data = storefile.read(root, PROFILE)
         prof = pf.check(data) if data else None
-        policy = prof.full_policy if isinstance(prof, pf.Profile) else pf.POLICY_STOP
+        policy = prof.header[pf.H_POLICY] if isinstance(prof, pf.Profile) else pf.POLICY_STOP
         self.store = LogStore(root, self.log_budget, policy == pf.POLICY_OVERWRITE).open()
         self.recorder = Recorder(self.store, self.events, self.boot_count)
         if self.guard.hmac is not None:
@@ -94,9 +96,11 @@ class Pod:
         self.events.push(
             0, log.EV_BOOT, self.hal.reset_cause(), self.boot_count, v[0] << 16 | v[1] << 8 | v[2]
         )
-        if data is False or (data and not isinstance(prof, pf.Profile)):
-            # damaged on flash: run without, and say so
+        if data is False:  # the stored record failed its own CRC
             self.events.push(0, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, 0)
+        elif data and isinstance(prof, tuple):
+            # stored by older firmware, or damaged: run without, say why
+            self.events.push(0, log.EV_PROFILE_REFUSED, prof[0], prof[1], pf.ident(data))
         if isinstance(prof, pf.Profile):
             self._apply(prof, resume=True)
         from firmware.commands import handlers
@@ -137,7 +141,9 @@ class Pod:
         )
         self.alarms.configure(h.cumulative_s, h.battery_low, h.shock, h.lid_s)
         self.store.overwrite = prof.full_policy == pf.POLICY_OVERWRITE
-        self.mode = prof.control
+        if self.mode != prof.control:
+            self.events.push(self.uptime, log.EV_MODE, prof.control, self.mode)
+            self.mode = prof.control
         phase = 0
         state = storefile.read(self.root, MISSION) if resume else None
         if state and len(state) == struct.calcsize(MISSION_FMT):
@@ -156,7 +162,10 @@ class Pod:
 
     def _enter_phase(self, phase, source):
         """source: 0 timeline, 1 command, 2 resumed at boot."""
-        ph = self.profile.phases[phase]
+        prof = self.profile
+        if prof is None:
+            return
+        ph = prof.phases[phase]
         self.phase = phase
         self.phase_s = 0
         self.control.set_phase(ph[pf.P_SETPOINT], ph[pf.P_FLAGS])
@@ -263,8 +272,12 @@ class Pod:
     def _record(self, t, interval):
         v = self.values
         r = self.probes.reading
+        failed = self.probes.failed
         for i in range(NPROBES):
-            v[i] = _clamp16((r[i] + 5) // 10)  # mdegC -> cdegC, rounded
+            if failed >> i & 1:
+                v[i] = log.NO_READING  # not the stale value of a dead channel
+            else:
+                v[i] = _clamp16((r[i] + 5) // 10)  # mdegC -> cdegC, rounded
         v[4] = _clamp16(self.env[0])
         v[5] = _clamp16(self.env[1])
         v[6] = self.control.heater // 10
@@ -276,20 +289,34 @@ class Pod:
 
     def service(self):
         """Write what the tick produced; save mission state when due."""
-        self.recorder.flush()
+        rec = self.recorder
+        rec.flush()
+        store = self.store
+        if rec.full != self._full_seen or store.dropped != self._dropped_seen:
+            # once when the stop policy starts refusing, and for every
+            # segment the overwrite policy drops
+            if rec.full and not self._full_seen:
+                self.events.push(self.uptime, log.EV_STORAGE_FULL, 0, 0, store.size)
+            if store.dropped > self._dropped_seen:
+                self.events.push(self.uptime, log.EV_STORAGE_FULL, 1, 0, store.dropped)
+            self._full_seen = rec.full
+            self._dropped_seen = store.dropped
         if self.profile is not None and (
             self._state_dirty or self.uptime - self._state_at >= STATE_S
         ):
             self.save_state()
 
     def save_state(self):
+        prof = self.profile
+        if prof is None:
+            return
         try:
             storefile.write(
                 self.root,
                 MISSION,
                 struct.pack(
                     MISSION_FMT,
-                    self.profile.crc,
+                    prof.crc,
                     self.phase,
                     self.mode,
                     self.alarms.latched,

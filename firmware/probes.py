@@ -8,7 +8,8 @@
 # candidates, it lies within `disagree` of their median (with two, there is
 # no majority to say which is wrong, so both are kept). The median is taken
 # over the candidates not already excluded when at least two are, so a probe
-# that drifted away cannot pull the reference off the good ones. A probe failing a
+# that drifted away cannot pull the reference off the good ones; when only
+# two are trusted, neither is excluded for disagreeing (no majority). A probe failing a
 # check is excluded and a PROBE_FAULT event raised once; it comes back after
 # passing every check for recover_s seconds in a row.
 #
@@ -27,6 +28,7 @@ class Probes:
         self.fault = [0] * n  # 0 = good, else the FAULT_* that excluded it
         self.cand = [0] * n  # scratch: candidate flags this tick
         self._sorted = [0] * n  # scratch for the median
+        self.failed = 0  # bit n = the HAL could not read probe n this tick
         self.good = 0  # bit n = probe n good
         self.count = 0
         self.estimate = 0  # mean of the good probes; held when none is good
@@ -62,6 +64,7 @@ class Probes:
     def update(self, fail_mask, dt, t, events):
         """Check this tick's readings (already in self.reading)."""
         reading = self.reading
+        self.failed = fail_mask
         ncand = 0
         for i in range(self.n):
             v = reading[i]
@@ -89,13 +92,17 @@ class Probes:
             self.prev[i] = v
         if ncand >= 3:
             # the reference is the median of the probes still trusted when
-            # two or more are, so one excluded drifting probe cannot drag it
+            # two or more are, so an excluded drifting probe cannot drag it;
+            # two trusted probes have no majority, so they are kept and only
+            # the excluded ones are judged against them
             trusted = 0
             for i in range(self.n):
                 if self.cand[i] and not self.fault[i]:
                     trusted += 1
             mid = self._median(trusted >= 2)
             for i in range(self.n):
+                if trusted == 2 and not self.fault[i]:
+                    continue
                 if self.cand[i] and abs(reading[i] - mid) > self.disagree:
                     self.cand[i] = 0
                     self._fail(i, codes.FAULT_DISAGREE, reading[i], t, events)

@@ -4,19 +4,19 @@
 # The tick only writes into RAM (sample(), and EventQueue.push), which
 # allocates nothing. Sealing (HMAC) and the flash write happen in flush(),
 # which the main loop calls after the tick, outside the allocation-free
-# part. A sample block is sealed when it is full (about 96 records of nine
+# part. A sample block is sealed when it is full (97 records of nine
 # channels, PAYLOAD_MAX 980 bytes), when the sample interval changes, or when
 # a record is not where the block's timing says (a reboot, a late tick);
 # events are sealed in the loop pass they were raised in, so an alarm is on
 # flash within a second.
 #
 # Power cut: what is lost is the open sample block, at most RECORDS_MAX
-# records = RECORDS_MAX x interval seconds (96 minutes at 1-minute samples),
+# records = RECORDS_MAX x interval seconds (97 minutes at 1-minute samples),
 # plus events raised in the tick that was running.
 from protocol import log
 from protocol.auth import Hmac
 
-# the key record and int8 deltas: (980 - 19) // 10 + 1
+# the key record and int8 deltas: (980 - 19) // 10 + 1 = 97
 RECORDS_MAX = (log.PAYLOAD_MAX - (2 * log.NCHAN + 1)) // (log.NCHAN + 1) + 1
 
 UNPROVISIONED = Hmac(b"\x00" * 32)  # a board without a key still logs
@@ -109,5 +109,7 @@ class Recorder:
         if not done:
             self.full = True
             return False
+        self.full = False
+        self.failed = False
         self.blocks += 1
         return True

@@ -80,6 +80,10 @@ CHANNELS = (
     ("battery", "mV", 0.001, "V"),
 )
 NCHAN = const(9)
+# A sample value meaning "no reading": the channel's sensor could not be read
+# for this record (an open or shorted probe). Never a real value: writers
+# clamp real readings to -32767..32767.
+NO_READING = const(-32768)
 
 # Status byte carried by every sample record (and STATUS.flags).
 STATUS_HEATING = const(0x01)
@@ -124,11 +128,11 @@ EV_KEY_ROTATED = const(14)
 # (code, name, meaning of a, of b, of value)
 EVENTS = (
     (EV_BOOT, "BOOT", "reset cause", "boot count", "firmware version"),
-    (EV_PHASE, "PHASE", "new phase", "source: 0 timeline, 1 command", ""),
+    (EV_PHASE, "PHASE", "new phase", "source: 0 timeline, 1 command, 2 resumed at boot", ""),
     (EV_ALARM_RAISED, "ALARM_RAISED", "alarm", "phase", "reading, mdegC or mV"),
     (EV_ALARM_CLEARED, "ALARM_CLEARED", "alarm", "phase", ""),
     (EV_PROFILE_ACCEPTED, "PROFILE_ACCEPTED", "", "", "profile CRC"),
-    (EV_PROFILE_REFUSED, "PROFILE_REFUSED", "reason", "", "profile CRC"),
+    (EV_PROFILE_REFUSED, "PROFILE_REFUSED", "reason", "where (protocol/profile.py)", "profile CRC"),
     (EV_PROBE_FAULT, "PROBE_FAULT", "probe", "fault kind", "reading, mdegC"),
     (EV_PROBE_RECOVERED, "PROBE_RECOVERED", "probe", "", ""),
     (EV_TIME_SET, "TIME_SET", "", "", "UTC seconds at this uptime"),

@@ -143,7 +143,7 @@ class Profile:
 
     def __init__(self, data, header, phases):
         self.data = bytes(data)
-        self.crc = crc32(data)  # of the whole file, as uploaded and logged
+        self.crc = ident(data)  # names the profile in uploads, events, state
         self.header = header
         for i in range(len(HEADER_FIELDS)):
             setattr(self, HEADER_FIELDS[i][0], header[i])
@@ -153,6 +153,13 @@ class Profile:
         n = self.phases[i][0]
         end = n.find(b"\x00")
         return (n if end < 0 else n[:end]).decode()
+
+
+def ident(data):
+    """The profile's identity: CRC-32 of everything before its trailer (so
+    the trailer's own value when intact). A CRC over the whole file would be
+    the same constant for every intact profile (the CRC residue)."""
+    return crc32(memoryview(data)[: len(data) - 4])
 
 
 def _range(fields, values):

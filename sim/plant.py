@@ -307,7 +307,7 @@ class Plant:
         b0 = self._cp * self.t_payload
         b1 = self._ca * ta + g_pcm * t_pcm + gl * te + qh + q_el + q_pel_air
         b2 = self._cw * self.t_wall + g_we * te + q_wall
-        m00, m01, m02, m11, m12, m22 = self._inv
+        m00, m01, m02, m11, m12, m22 = self._inv  # type: ignore[misc]  # set by _prepare
         tp = m00 * b0 + m01 * b1 + m02 * b2
         ta = m01 * b0 + m11 * b1 + m12 * b2
         tw = m02 * b0 + m12 * b1 + m22 * b2

@@ -460,7 +460,10 @@ def _read(path: Path, shown: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     if not isinstance(base, str) or not base.strip():
         raise ScenarioError(f"{shown}: base: must be a non-empty string")
     try:
-        base_path = resolve(base if "/" in base else path.parent / f"{base}.toml")
+        near = path.parent / f"{base}.toml"
+        if "/" not in base and not near.exists():
+            near = SCENARIO_DIR / f"{base}.toml"  # a shipped scenario, from anywhere
+        base_path = resolve(base if "/" in base else near)
     except ScenarioError as e:
         raise ScenarioError(f"{shown}: base: {e}") from None
     if base_path.resolve() in seen:

@@ -23,6 +23,7 @@ def run_mission(tmp: Path, seconds: int, heap: str | None) -> upy.Result:
     lib = tmp / "lib"
     bundle.compile_tree(lib, bundle.sources())
     bundle.compile_tree(lib, HELPERS, base=HERE)
+    bundle.compile_tree(lib, [upy.ROOT / "sim" / "__init__.py", upy.ROOT / "sim" / "flashdev.py"])
     return upy.run(HERE / "_mission.py", str(tmp / "flash.img"), str(seconds),
                    heapsize=heap, extra_path=(lib,), cwd=tmp, lib_first=True)
 

@@ -87,46 +87,9 @@ def flash():
     return tempfile.mkdtemp(prefix="podflash")
 
 
-class FileBlockDev:
-    """A block device on a host file (an image of the board's flash), for
-    vfs.VfsLfs2 on the unix port: the image costs no heap."""
-
-    def __init__(self, path, block_size=4096, num_blocks=352):
-        self.block_size = block_size
-        self.num_blocks = num_blocks
-        self.f = open(path, "r+b")
-
-    def readblocks(self, block_num, buf, offset=0):
-        self.f.seek(block_num * self.block_size + offset)
-        self.f.readinto(buf)
-
-    def writeblocks(self, block_num, buf, offset=None):
-        self.f.seek(block_num * self.block_size + (offset or 0))
-        self.f.write(buf)
-
-    def ioctl(self, op, arg):
-        if op == 3:
-            self.f.flush()
-            return 0
-        if op == 4:
-            return self.num_blocks
-        if op == 5:
-            return self.block_size
-        if op == 6:
-            return 0
-        return None
-
-
-def flash_image(path, block_size=4096, num_blocks=352):
+def flash_image(path):
     """Mount a fresh littlefs image file at /flash (unix port only): the
-    Pico's 1.4 MB filesystem geometry."""
-    import vfs
+    Pico's 1.4 MB filesystem geometry, as the simulator's board has it."""
+    from sim import flashdev
 
-    erased = b"\xff" * block_size
-    with open(path, "wb") as f:
-        for _ in range(num_blocks):
-            f.write(erased)
-    bd = FileBlockDev(path, block_size, num_blocks)
-    vfs.VfsLfs2.mkfs(bd)
-    vfs.mount(vfs.VfsLfs2(bd), "/flash")
-    return "/flash"
+    return flashdev.mount(path, fresh=True)

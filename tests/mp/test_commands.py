@@ -13,15 +13,14 @@ from protocol import catalogue as c
 from protocol import log
 from protocol import profile as pf
 from protocol.auth import Hmac
-from protocol.frame import crc32
 
 
 def _upload(cl, data, chunk=100):
-    cl.ok(c.MSG_PROFILE_BEGIN, len(data), crc32(data))
+    cl.ok(c.MSG_PROFILE_BEGIN, len(data), pf.ident(data))
     for at in range(0, len(data), chunk):
         got = cl.ok(c.MSG_PROFILE_CHUNK, at, data[at : at + chunk])
         assert got == (min(at + chunk, len(data)),)
-    return cl.request(c.MSG_PROFILE_COMMIT, crc32(data))
+    return cl.request(c.MSG_PROFILE_COMMIT, pf.ident(data))
 
 
 def _events(p):
@@ -58,14 +57,14 @@ def test_profile_upload_resumes_and_takes_effect():
     run(p, 10)
     cl = Client(p)
     new = _profiles.make([phase(b"incub", 0, 37000, 36000, 38000, 30000, 45000)])
-    cl.ok(c.MSG_PROFILE_BEGIN, len(new), crc32(new))
+    cl.ok(c.MSG_PROFILE_BEGIN, len(new), pf.ident(new))
     cl.ok(c.MSG_PROFILE_CHUNK, 0, new[:50])
     # the link drops; the host begins the same upload again and resends
-    cl.ok(c.MSG_PROFILE_BEGIN, len(new), crc32(new))
+    cl.ok(c.MSG_PROFILE_BEGIN, len(new), pf.ident(new))
     assert cl.ok(c.MSG_PROFILE_CHUNK, 0, b"") == (50,)  # where it stands
     assert cl.refused(c.MSG_PROFILE_CHUNK, 80, new[80:]) == c.ERR_BAD_STATE  # a gap
     assert cl.ok(c.MSG_PROFILE_CHUNK, 40, new[40:]) == (len(new),)
-    assert cl.ok(c.MSG_PROFILE_COMMIT, crc32(new)) == (crc32(new),)
+    assert cl.ok(c.MSG_PROFILE_COMMIT, pf.ident(new)) == (pf.ident(new),)
     assert p.control.setpoint == 37000 and p.profile.data == new
     # read back in pieces
     got = b""
@@ -75,7 +74,7 @@ def test_profile_upload_resumes_and_takes_effect():
         got += data
     assert got == new
     ev = [e for e in _events(p) if e[1] == log.EV_PROFILE_ACCEPTED]
-    assert ev and ev[-1][4] == crc32(new)
+    assert ev and ev[-1][4] == pf.ident(new)
     # a reboot runs the new profile
     q = Pod(type(p.hal)(p.root, 37000)).boot()
     assert q.profile.data == new
@@ -92,9 +91,9 @@ def test_invalid_profile_refused_with_reason_old_kept():
     assert p.profile.data == old
     # a transfer damaged on the way: the CRC the host announced disagrees
     good = _profiles.make([phase(setpoint=4000)])
-    cl.ok(c.MSG_PROFILE_BEGIN, len(good), crc32(good))
+    cl.ok(c.MSG_PROFILE_BEGIN, len(good), pf.ident(good))
     cl.ok(c.MSG_PROFILE_CHUNK, 0, good[:-1] + bytes([good[-1] ^ 1]))
-    t, (code, _typ, detail) = cl.request(c.MSG_PROFILE_COMMIT, crc32(good))
+    t, (code, _typ, detail) = cl.request(c.MSG_PROFILE_COMMIT, pf.ident(good))
     assert code == c.ERR_BAD_PROFILE and detail >> 12 == pf.REFUSE_CRC
     assert p.profile.data == old
     run(p, 2)
@@ -136,6 +135,12 @@ def test_log_read_matches_flash_and_erase_keeps_newer_blocks():
     run(p, 5)
     again = read_log(p)
     assert chain_ok(again) and log_records(again)[2][0] == top + 1
+    # a reboot while the log is empty does not restart the numbering
+    cl.ok(c.MSG_LOG_ERASE, p.store.last_seq)
+    top = p.store.last_seq
+    q = Pod(type(p.hal)(p.root, 5000)).boot()
+    run(q, 5)
+    assert log_records(read_log(q))[2][0] == top + 1
 
 
 def test_out_of_range_reads():

@@ -12,7 +12,6 @@ from _rig import Client, chain_ok, log_records, pod, read_log, reboot, run
 from protocol import catalogue as c
 from protocol import codes, log
 from protocol import profile as pf
-from protocol.frame import crc32
 
 
 def _mission():
@@ -37,6 +36,17 @@ def test_timeline_moves_phases_and_sample_interval():
     assert len(samples) == 60 + 40 + 10  # every record, none lost or doubled
     assert seqs == list(range(len(seqs)))
     assert events[0][1] == log.EV_BOOT and events[0][2] == log.RESET_POWER_ON
+
+
+def test_dead_probe_is_logged_as_no_reading_and_mode_at_boot():
+    p = pod(_profiles.make([phase(interval=10)]))
+    run(p, 30)
+    p.hal.fail = 0b0100
+    p.hal.temps[2] = 4999  # what a HAL may leave behind: must not be logged
+    run(p, 30)
+    samples, events, _ = log_records(read_log(p))
+    assert samples[0][1][2] != log.NO_READING and samples[-1][1][2] == log.NO_READING
+    assert (0, log.EV_MODE, codes.MODE_PID, codes.MODE_IDLE, 0) in events
 
 
 def test_sample_record_holds_every_channel():
@@ -97,6 +107,15 @@ def test_full_storage_stop_policy_keeps_controlling():
     p.hal.temps = [1500] * 4
     run(p, 120)
     assert p.hal.heater > 0
+    # the ground erases what it pulled; a new profile clears the alarm for good
+    cl = Client(p)
+    cl.ok(c.MSG_LOG_ERASE, p.store.last_seq)
+    new = _profiles.make([phase(interval=1, setpoint=4000)])
+    cl.ok(c.MSG_PROFILE_BEGIN, len(new), pf.ident(new))
+    cl.ok(c.MSG_PROFILE_CHUNK, 0, new)
+    cl.ok(c.MSG_PROFILE_COMMIT, pf.ident(new))
+    run(p, 60)
+    assert not p.alarms.latched >> codes.ALARM_STORAGE & 1 and not p.store.full
 
 
 def test_full_storage_overwrite_policy_drops_oldest_segments():
@@ -106,8 +125,10 @@ def test_full_storage_overwrite_policy_drops_oldest_segments():
     run(p, 3000)
     assert p.store.dropped > 0 and not p.store.full
     assert not p.alarms.latched >> codes.ALARM_STORAGE & 1
-    samples, _, seqs = log_records(read_log(p))
+    samples, events, seqs = log_records(read_log(p))
     assert samples[-1][0] >= 2990  # the newest kept
+    full = [e for e in events if e[1] == log.EV_STORAGE_FULL]
+    assert full and full[-1][2] == 1 and full[-1][4] >= p.store.dropped - 1  # one per drop
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
@@ -138,11 +159,11 @@ def test_tick_allocates_nothing_with_logging_and_link_traffic():
         if s % 50 == 1:  # and a profile upload, chunk by chunk
             at = (s // 50) * 32
             if at == 0:
-                cl.ok(c.MSG_PROFILE_BEGIN, len(upload), crc32(upload))
+                cl.ok(c.MSG_PROFILE_BEGIN, len(upload), pf.ident(upload))
             if at < len(upload):
                 cl.ok(c.MSG_PROFILE_CHUNK, at, upload[at : at + 32])
             else:
-                cl.ok(c.MSG_PROFILE_COMMIT, crc32(upload))
+                cl.ok(c.MSG_PROFILE_COMMIT, pf.ident(upload))
     assert p.recorder.blocks >= sealed + 3  # block seals happened in between
     assert p.recorder.lost == 0
     assert p.control.direction == -1 and p.hal.peltier > 0  # the PI loop ran

@@ -85,3 +85,16 @@ def test_no_good_probe_holds_last_estimate():
     _run(p, ev, [6000] * 4, 3, wiggle=False)
     _run(p, ev, [6000] * 4, 3, fail=0b1111)
     assert p.count == 0 and p.estimate == 6000
+
+
+def test_drifted_probe_cannot_get_a_good_one_excluded():
+    p, ev = _probes()
+    _run(p, ev, [5000] * 4, 3, fail=0b0010)  # probe 1 open
+    for d in range(0, 6000, 200):  # probe 2 drifts away and is excluded
+        _run(p, ev, [5000, 5000, 5000 + d, 5000], 1, fail=0b0010)
+    assert p.good == 0b1001
+    p.configure(-40000, 85000, 10000, 2000, 0, 10)  # no rate or stuck check here
+    for s in range(60):  # probe 3 turns noisy: 0 and 3 are all that is left
+        n = 4500 if s & 1 else -4500
+        _run(p, ev, [5000, 5000, 11000, 5000 + n], 1, fail=0b0010)
+    assert p.good == 0b1001 and p.count == 2

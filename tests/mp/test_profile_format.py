@@ -24,7 +24,9 @@ def test_valid_profile_is_read_back_field_by_field():
     assert p.nphases == 2 and p.min_probes == 2 and p.control == codes.MODE_PID
     assert p.phase_name(0) == "pad" and p.phase_name(1) == "orbit"
     assert p.phases[1][pf.P_SETPOINT] == 37000 and p.phases[0][pf.P_DURATION] == 3600
-    assert p.crc == crc32(data)
+    assert p.crc == pf.ident(data) == struct.unpack("<I", data[-4:])[0]
+    other = _profiles.make([phase(setpoint=4000)])
+    assert pf.ident(other) != pf.ident(data)  # the identity tells profiles apart
     assert len(data) == pf.HEADER_LEN + 2 * pf.PHASE_LEN + 4
 
 
