@@ -32,7 +32,11 @@ MISSION = "mission"
 BOOTS = "boots"
 MISSION_FMT = "<IBBHIII"  # profile crc, phase, mode, alarms, phase_s, mission_s, out_s
 STATE_S = 600
-LOG_BUDGET = 1400 * 1024  # bytes of the ~1.4 MB littlefs the log may use
+# bytes the log may use of the Pico's 1408 KiB littlefs: the rest holds
+# littlefs metadata and the small records (identity, counter, profile,
+# mission state). At 10.55 bytes a record this is 91.7 days of 1-minute
+# samples (make bench: log_bytes_per_record).
+LOG_BUDGET = 1360 * 1024
 TICK_WRAP = 0x3FFFFFFF  # ticks_ms wraps at 2**30 on MicroPython ports
 
 

@@ -190,12 +190,36 @@ def firmware_figures(log: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def sil_figures() -> dict[str, float]:
+    """The nominal scenario at its 1-second tick, the whole 10-day mission,
+    on both engines (one after the other: the figures are per core)."""
+    from host.sim_cmds import load_run_inputs
+    from sim import run as simrun
+
+    sc, prof = load_run_inputs("nominal")
+    out: dict[str, float] = {}
+    logs = {}
+    for engine in simrun.ENGINES:
+        t = time.perf_counter()
+        res = simrun.run(sc, prof, engine)
+        dt = time.perf_counter() - t
+        if not res.passed:
+            raise SystemExit(f"bench: nominal failed its expectations on {engine}: {res.checks}")
+        out[f"sil_ticks_per_s_{engine}"] = round(res.summary["ticks"] / dt)
+        out[f"sil_mission_s_{engine}"] = round(dt, 1)
+        logs[engine] = res.log
+    out["sil_engines_log_identical"] = int(logs["cpython"] == logs["micropython"])
+    out["sil_log_bytes_nominal"] = len(logs["cpython"])
+    return out
+
+
 def main() -> None:
     figures: dict[str, float] = {}
     t = time.perf_counter()
     figures.update(frame_figures())
     figures.update(log_figures())
     figures.update(firmware_figures(figures))
+    figures.update(sil_figures())
     OUT.parent.mkdir(exist_ok=True)
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     old.update(figures)
