@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all test demo bench typecheck clean
+.PHONY: all test demo bench missions typecheck clean
 
 all: test
 
@@ -34,6 +34,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# The slow target: every scenario at its own 1-second tick on both engines
+# (make test runs them on a 10-second tick).
+missions: $(STAMP)
+	PODCTL_SIM_TICK=1 $(BIN)/python -m pytest -q tests/test_sim_missions.py -k scenario
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache

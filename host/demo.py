@@ -4,11 +4,10 @@
 2. the firmware's link server on the micropython binary, driven by the host's
    Link over a pipe: IDENTIFY, then the refusals a bench engineer meets
    (unknown request, wrong protocol version, unauthenticated state change);
-3. a log written through the firmware's log store on the micropython binary,
-   read back and checked (CRC and MAC chain) on the host.
-
-The whole-mission demo (virtual board, simulator, report) replaces this as
-the firmware, simulator and host issues land.
+3. a whole 10-day mission: the firmware inside the micropython binary, on a
+   simulated container (sim/scenarios/nominal.toml at a 10 s tick), its log
+   read out of the littlefs flash image and checked (CRC, MAC chain, no gap)
+   on the host.
 """
 
 from __future__ import annotations
@@ -18,44 +17,17 @@ import sys
 
 from rich.console import Console
 
-from host import selftest, upy
+from host import cli, selftest, upy
 from host.errors import CommandError
 from host.link import DeviceRefused, Link
 from host.pipe import PipeTransport, spawn_stdio_device
 from protocol import catalogue as c
 from protocol import cobs, frame, log, message
 from protocol.auth import Hmac
+from sim import expect
 
 OUT = upy.ROOT / "build" / "demo"
 DEMO_KEY = bytes(range(32))  # a published test key: this log proves nothing
-
-# Runs on the micropython binary: 6 hours of 1-minute samples of a slowly
-# warming payload, written as chained blocks to the file named on the line.
-_WRITE_LOG = r"""
-import sys
-from firmware.logstore import LogStore
-from protocol import log
-from protocol.auth import Hmac
-mac = Hmac(bytes(range(32)))
-w = log.BlockWriter()
-store = LogStore(sys.argv[-1], 1 << 20).open()
-def flush():
-    store.append(w.block, w.seal(store.next_seq, 1, mac, store.last_mac))
-w.start_events()
-w.add_event(0, log.EV_BOOT, log.RESET_POWER_ON, 1, 0x000100)
-flush()
-vals = [500, 505, 498, 502, 450, 10130, 0, 20, 3700]
-w.start_samples(60, 60, vals, 0x02)
-for i in range(1, 360):
-    v = [vals[0] + i // 4, vals[1] + i // 4, vals[2] + i // 5, vals[3] + i // 4,
-         450, 10130, 0, 20, 3700 - i // 3]
-    if not w.add_sample(v, 0x02):
-        flush()
-        w.start_samples(60 + i * 60, 60, v, 0x02)
-flush()
-sys.stdout.write(str(store.size))
-"""
-
 
 def main() -> int:
     con = Console()
@@ -65,8 +37,8 @@ def main() -> int:
         selftest.cmd_selftest(None, con)  # type: ignore[arg-type]
         con.rule("2. firmware link server on micropython")
         link_demo(con)
-        con.rule("3. a log written on micropython, checked on the host")
-        log_demo(con)
+        con.rule("3. a 10-day mission: firmware on micropython, simulated container")
+        mission_demo(con)
     except CommandError as e:
         con.print(f"[red]demo failed: {e}")
         return e.status
@@ -116,41 +88,22 @@ def _drain(t: PipeTransport) -> bytes:
     return got
 
 
-def log_demo(con: Console) -> None:
-    root = OUT / "flash"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    r = upy.run(_WRITE_LOG, str(root))
-    if r.returncode != 0:
-        raise CommandError(f"micropython log writer failed: {r.stderr.strip()}")
-    # the log is its segments, oldest first (firmware/logstore.py)
-    data = b"".join(p.read_bytes() for p in sorted((root / "log").iterdir()))
-    path = OUT / "demo.podlog"
-    path.write_bytes(data)
-    mac = Hmac(DEMO_KEY)
-    prev = log.GENESIS_MAC
-    at = samples = events = blocks = 0
-    lo, hi = 1 << 15, -(1 << 15)
-    while at < len(data):
-        blk = log.parse_block(data, at)
-        if not isinstance(blk, log.Block):
-            raise CommandError(f"block at byte {at}: {blk}")
-        if log.block_mac(mac, prev, memoryview(data)[at:], blk.length) != blk.mac(data):
-            raise CommandError(f"block {blk.seq}: MAC chain broken")
-        prev = blk.mac(data)
-        blocks += 1
-        if blk.kind == log.KIND_SAMPLES:
-            for _t, vals, _st in log.samples(data, blk):
-                samples += 1
-                lo, hi = min(lo, vals[0]), max(hi, vals[0])
-        else:
-            events += len(log.events(data, blk))
-        at += blk.size
-    con.print(
-        f"{path.name}: {len(data)} bytes, {blocks} blocks, {samples} samples, {events} events; "
-        f"CRC and MAC chain good; probe0 {lo / 100:.2f}..{hi / 100:.2f} degC; "
-        f"{len(data) / samples:.2f} bytes per sample record"
-    )
+def mission_demo(con: Console) -> None:
+    from host import sim_cmds
+
+    out = OUT / "nominal"
+    args = ["sim", "run", "nominal", "--engine", "micropython", "--tick-s", "10", "-o", str(out)]
+    con.print("podctl " + " ".join(args), highlight=False)
+    parser = cli.build_parser()
+    ns = parser.parse_args(args)
+    sim_cmds.cmd_run(ns, con)
+    data = (out / "log.bin").read_bytes()
+    ok, text = expect.check({"expects": [{"kind": "log_intact"}], "faults": []},
+                            {"alarms": {}, "battery_empty_s": None, "duration_s": 0},
+                            data, (out / "key.bin").read_bytes())[0]
+    if not ok:
+        raise CommandError(text)
+    con.print(f"{out / 'log.bin'}: {text}", highlight=False)
 
 
 if __name__ == "__main__":
