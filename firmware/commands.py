@@ -39,8 +39,12 @@ def _tail(buf, at, fixed, data):
 def handlers(pod):
     up = Upload()
 
+    def _probe(i):
+        if pod.probes.failed >> i & 1:
+            return log.NO_READING_MDEG  # not the stale value of a dead channel
+        return pod.probes.reading[i]
+
     def status(values, buf, at):
-        p = pod.probes.reading
         ph = pod.profile.phases[pod.phase] if pod.profile is not None else None
         return message.pack_into(
             buf,
@@ -59,10 +63,10 @@ def handlers(pod):
             ph[pf.P_SETPOINT] if ph else 0,
             ph[pf.P_BAND_LOW] if ph else 0,
             ph[pf.P_BAND_HIGH] if ph else 0,
-            p[0],
-            p[1],
-            p[2],
-            p[3],
+            _probe(0),
+            _probe(1),
+            _probe(2),
+            _probe(3),
             pod.control.heater,
             pod.control.peltier,
             pod.battery,
@@ -155,7 +159,10 @@ def handlers(pod):
 
     def log_erase(values, buf, at):
         pod.recorder.flush(force=True)
-        erased = pod.store.erase_through(values[0])
+        try:
+            erased = pod.store.erase_through(values[0])
+        except OSError:
+            return -c.ERR_STORAGE
         if erased:
             pod.recorder.full = False  # room again: the next block will tell
         pod.events.push(pod.uptime, log.EV_LOG_ERASED, 0, 0, erased)

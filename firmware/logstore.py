@@ -54,21 +54,27 @@ class LogStore:
         for n in names:
             self.segments.append([int(n), os.stat(self.dir + "/" + n)[6]])
             self.size += self.segments[-1][1]
-        if names:
-            self._resume(names[-1])
+        # a cut between creating a segment and writing its first block
+        # leaves it empty: it holds nothing, so it goes
+        while self.segments and self.segments[-1][1] == 0:
+            os.remove(self.dir + "/" + _name(self.segments.pop()[0]))
+        if self.segments:
+            self._resume()
         else:
             kept = storefile.read(self.root, NEXT_SEQ)
             if kept and len(kept) == 4:
                 self.next_seq = struct.unpack("<I", kept)[0]
         return self
 
-    def _resume(self, name):
-        """Find the last good block of the newest segment, one block-sized
-        read at a time: a whole segment would not fit the board's heap."""
-        path = self.dir + "/" + name
+    def _scan(self, first):
+        """(bytes of good blocks, seq after the last, its MAC or None) of a
+        segment, one block-sized read at a time: a whole segment would not
+        fit the board's heap."""
         buf = bytearray(log.BLOCK_MAX)
         at = 0
-        with open(path, "rb") as f:
+        seq = first
+        mac = None
+        with open(self.dir + "/" + _name(first), "rb") as f:
             while True:
                 f.seek(at)
                 n = f.readinto(buf)
@@ -78,10 +84,25 @@ class LogStore:
                 blk = log.parse_block(chunk, 0)
                 if not isinstance(blk, log.Block):
                     break
-                self.next_seq = blk.seq + 1
-                self.last_mac = blk.mac(chunk)
+                seq = blk.seq + 1
+                mac = blk.mac(chunk)
                 at += blk.size
-        self.damaged_tail = self.segments[-1][1] - at
+        return at, seq, mac
+
+    def _resume(self):
+        """Append after the newest segment's last good block. If even its
+        first block is damaged, the chain continues from the segment before
+        and that block's seq is skipped (a visible gap, which is the truth)."""
+        first, size = self.segments[-1]
+        good, seq, mac = self._scan(first)
+        if mac is None:
+            seq = first + 1
+            mac = log.GENESIS_MAC
+            if len(self.segments) > 1:
+                mac = self._scan(self.segments[-2][0])[2] or log.GENESIS_MAC
+        self.next_seq = seq
+        self.last_mac = mac
+        self.damaged_tail = size - good
         # never append after damage: the next block opens a new segment
         self._sealed = self.damaged_tail > 0
 

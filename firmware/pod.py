@@ -55,6 +55,7 @@ class Pod:
         self.control = Controller()
         self.alarms = Alarms()
         self.env = [0, 0]  # humidity permille, pressure dhPa
+        self.env_failed = 0
         self.values = [0] * log.NCHAN  # the sample record being built
         self.profile = None
         self.phase = 0
@@ -206,7 +207,7 @@ class Pod:
         probes = self.probes
         fail = hal.read_probes(probes.reading)
         probes.update(fail, dt, t, ev)
-        hal.read_env(self.env)
+        self.env_failed = hal.read_env(self.env)
         self.battery = hal.battery_mv()
         self.lid = hal.lid_open()
         shock = hal.shock_mg()
@@ -282,8 +283,12 @@ class Pod:
                 v[i] = log.NO_READING  # not the stale value of a dead channel
             else:
                 v[i] = _clamp16((r[i] + 5) // 10)  # mdegC -> cdegC, rounded
-        v[4] = _clamp16(self.env[0])
-        v[5] = _clamp16(self.env[1])
+        if self.env_failed:
+            v[4] = log.NO_READING
+            v[5] = log.NO_READING
+        else:
+            v[4] = _clamp16(self.env[0])
+            v[5] = _clamp16(self.env[1])
         v[6] = self.control.heater // 10
         v[7] = self.control.peltier // 10 if self.control.peltier >= 0 else -(-self.control.peltier // 10)
         v[8] = _clamp16(self.battery)

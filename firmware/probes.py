@@ -130,5 +130,7 @@ class Probes:
     def _fail(self, i, kind, v, t, events):
         self.pass_s[i] = 0
         if not self.fault[i]:
+            if kind == codes.FAULT_READ:
+                v = log.NO_READING_MDEG  # the HAL left nothing to report
             events.push(t, log.EV_PROBE_FAULT, i, kind, v)
         self.fault[i] = kind

@@ -109,7 +109,9 @@ class Recorder:
         if not done:
             self.full = True
             return False
-        self.full = False
+        # full stays until the store has room again (an erase, a dropped
+        # segment): a small event block fitting is not the end of it
+        self.full = store.full
         self.failed = False
         self.blocks += 1
         return True

@@ -84,6 +84,8 @@ NCHAN = const(9)
 # for this record (an open or shorted probe). Never a real value: writers
 # clamp real readings to -32767..32767.
 NO_READING = const(-32768)
+# The same in the 32-bit mdegC fields: PROBE_FAULT's value, STATUS.probe<n>.
+NO_READING_MDEG = -0x80000000
 
 # Status byte carried by every sample record (and STATUS.flags).
 STATUS_HEATING = const(0x01)
@@ -131,15 +133,15 @@ EVENTS = (
     (EV_PHASE, "PHASE", "new phase", "source: 0 timeline, 1 command, 2 resumed at boot", ""),
     (EV_ALARM_RAISED, "ALARM_RAISED", "alarm", "phase", "reading, mdegC or mV"),
     (EV_ALARM_CLEARED, "ALARM_CLEARED", "alarm", "phase", ""),
-    (EV_PROFILE_ACCEPTED, "PROFILE_ACCEPTED", "", "", "profile CRC"),
-    (EV_PROFILE_REFUSED, "PROFILE_REFUSED", "reason", "where (protocol/profile.py)", "profile CRC"),
-    (EV_PROBE_FAULT, "PROBE_FAULT", "probe", "fault kind", "reading, mdegC"),
+    (EV_PROFILE_ACCEPTED, "PROFILE_ACCEPTED", "", "", "profile identity (profile.ident)"),
+    (EV_PROFILE_REFUSED, "PROFILE_REFUSED", "reason", "where (protocol/profile.py)", "profile identity"),
+    (EV_PROBE_FAULT, "PROBE_FAULT", "probe", "fault kind", "reading, mdegC (read faults: NO_READING_MDEG)"),
     (EV_PROBE_RECOVERED, "PROBE_RECOVERED", "probe", "", ""),
     (EV_TIME_SET, "TIME_SET", "", "", "UTC seconds at this uptime"),
     (EV_LOG_ERASED, "LOG_ERASED", "", "", "bytes erased"),
     (EV_COMMAND_REFUSED, "COMMAND_REFUSED", "message type", "error code", "counter"),
     (EV_MODE, "MODE", "new mode", "old mode", ""),
-    (EV_STORAGE_FULL, "STORAGE_FULL", "policy: 0 stop, 1 overwrite", "", ""),
+    (EV_STORAGE_FULL, "STORAGE_FULL", "policy: 0 stop, 1 overwrite", "", "0: log bytes; 1: segments dropped"),
     (EV_KEY_ROTATED, "KEY_ROTATED", "", "", "counter"),
 )
 

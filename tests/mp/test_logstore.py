@@ -96,3 +96,35 @@ def test_damaged_tail_starts_new_segment():
     assert len(s2.segments) == 2
     # the damage stays visible to the verifier; nothing before it is lost
     assert s2.read(0, len(good)) == good
+
+
+def test_damaged_first_block_of_newest_segment():
+    root = flash()
+    s = LogStore(root, 200000, segment_bytes=2048).open()
+    good = _blocks(s, 12)
+    newest = s.segments[-1][0]
+    assert newest > 0
+    path = s.dir + "/" + "0" * (10 - len(str(newest))) + str(newest)
+    with open(path, "r+b") as f:  # the newest segment's first block torn
+        f.seek(30)
+        f.write(b"\xff\xff")
+    s2 = LogStore(root, 200000, segment_bytes=2048).open()
+    # the chain continues from the segment before; the torn seq is skipped
+    assert s2.next_seq == newest + 1
+    before = s2.read(0, sum(x[1] for x in s2.segments[:-1]))
+    blk_seqs, ok = _verify(before)
+    assert ok and blk_seqs[-1] == newest - 1
+    assert s2.last_mac == before[-16:]  # the MAC of the last good block
+    _blocks(s2, 2)
+    names = sorted(x[0] for x in s2.segments)
+    assert len(names) == len(set(names)) and names[-1] == newest + 1  # no name reused
+    assert s2.read(0, len(good))[:30] == good[:30]
+
+
+def test_empty_segment_left_by_a_cut_is_removed():
+    root = flash()
+    s = LogStore(root, 200000, segment_bytes=2048).open()
+    _blocks(s, 3)
+    open(s.dir + "/0000000099", "wb").close()  # created, nothing written
+    s2 = LogStore(root, 200000, segment_bytes=2048).open()
+    assert s2.next_seq == 3 and s2.last_mac == s.last_mac and s2.damaged_tail == 0

@@ -44,9 +44,20 @@ def test_dead_probe_is_logged_as_no_reading_and_mode_at_boot():
     p.hal.fail = 0b0100
     p.hal.temps[2] = 4999  # what a HAL may leave behind: must not be logged
     run(p, 30)
+    assert Client(p).status()["probe2"] == log.NO_READING_MDEG
     samples, events, _ = log_records(read_log(p))
     assert samples[0][1][2] != log.NO_READING and samples[-1][1][2] == log.NO_READING
     assert (0, log.EV_MODE, codes.MODE_PID, codes.MODE_IDLE, 0) in events
+    fault = [e for e in events if e[1] == log.EV_PROBE_FAULT]
+    assert fault[0][2:] == (2, codes.FAULT_READ, log.NO_READING_MDEG & 0xFFFFFFFF)
+
+
+def test_environment_sensor_failure_logged_as_no_reading():
+    p = pod(_profiles.make([phase(interval=10)]))
+    p.hal.read_env = lambda out: 1  # the BME280 stopped answering
+    run(p, 30)
+    samples, _, _ = log_records(read_log(p))
+    assert samples[-1][1][4] == log.NO_READING and samples[-1][1][5] == log.NO_READING
 
 
 def test_sample_record_holds_every_channel():
@@ -101,6 +112,9 @@ def test_full_storage_stop_policy_keeps_controlling():
     assert p.store.full and p.store.size <= 8 * 1024
     assert p.alarms.latched >> codes.ALARM_STORAGE & 1
     assert p.recorder.lost > 0
+    queued = [e for e in p.events.pending() if e[1] == log.EV_STORAGE_FULL]
+    written = [e for e in log_records(read_log(p))[1] if e[1] == log.EV_STORAGE_FULL]
+    assert len(queued) + len(written) == 1  # once, not at every refused block
     samples, _, _ = log_records(read_log(p))
     assert samples[0][0] == 1  # the oldest kept
     # still controlling: a cold spell is answered
