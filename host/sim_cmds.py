@@ -52,6 +52,7 @@ def add_parser(sub) -> None:
         epilog=(
             "outputs (in -o DIR):\n"
             "  log.bin        the raw log, as `podctl logs pull` saves it\n"
+            "  log.bin.manifest.json  device id, firmware and profile, the log's end as the device reported it\n"
             "  flash.img      the board's littlefs image (podctl logs extract reads it)\n"
             "  truth.csv      true vs measured values every minute (--table parquet: .parquet)\n"
             "  summary.json   the run's figures and each expectation's verdict\n"
@@ -164,6 +165,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         except simrun.RunError as e:
             raise CommandError(str(e)) from None
     (out / "log.bin").write_bytes(res.log)
+    write_manifest(out / "log.bin", sc, res)
     (out / "flash.img").write_bytes(res.image)
     key = out / "key.bin"
     key.write_bytes(res.key)
@@ -182,6 +184,45 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         failed = sum(1 for ok, _ in res.checks if not ok)
         raise CommandError(f"{sc['name']}: {failed} expectation(s) not met", EXIT_CHECK_FAILED)
     return 0
+
+
+def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
+    """The manifest a pull would write, from the simulated device's own
+    account of its log (its STATUS at the mission's end). A board that died
+    (battery) cannot be asked: its manifest anchors nothing and takes the
+    log's end from the log itself, as an extract does."""
+    import hashlib
+
+    from host import bundle, logdata, manifest
+
+    s = res.summary
+    blocks, _ = logdata.check_blocks(res.log, None)
+    good = [b for b in blocks if b.seq is not None]
+    if s["anchor"] is not None:
+        last_seq, last_mac = s["log_last_seq"], bytes.fromhex(s["log_last_mac"])
+        anchor = logdata.Anchor(*s["anchor"])
+        source = f"sim {sc['name']} ({res.engine})"
+    else:
+        last_seq = good[-1].seq if good else 0
+        last_mac = res.log[good[-1].offset + good[-1].size - 16 : good[-1].offset + good[-1].size] if good else b""
+        anchor = None
+        source = f"sim {sc['name']} ({res.engine}), board dead at the end: log read from its flash image"
+    m = manifest.make(
+        device_id=s["device_id"],
+        fw_version=s["fw_version"],
+        fw_hash=bundle.digest(bundle.sources())[:8].hex(),
+        profile_ident=s["profile_ident"],
+        log_sha256=hashlib.sha256(res.log).hexdigest(),
+        log_bytes=len(res.log),
+        first_seq=(good[0].seq or 0) if good else 0,
+        last_seq=last_seq if last_seq is not None else 0,
+        last_mac=last_mac,
+        anchor=anchor,
+        source=source,
+    )
+    path = manifest.beside(log_path)
+    manifest.write(path, m)
+    return path
 
 
 def _to_parquet(csv_path: Path) -> Path:

@@ -17,11 +17,14 @@
 # lost, flash keeps what was written); a brownout fault cuts it for its
 # duration and it boots again; a reset fault reboots it at once. The plant
 # runs on in every case, outputs off while the board is down.
+import firmware
 from firmware import storefile
 from firmware.guard import Guard
 from firmware.pod import Pod
-from protocol import codes, log
+from protocol import catalogue as cat
+from protocol import codes, frame, log, message
 from protocol import profile as pf
+from protocol.auth import Hmac
 from sim.environment import Timeline
 from sim.faults import FaultSchedule
 from sim.plant import Plant
@@ -146,7 +149,23 @@ class CoSim:
         self.off_until = -1  # board down (brownout) until this second
         self.storage_full_at = None
         self.pod = None
+        self.device_id = device_id
+        self.start_utc = sc.get("start_utc", 0)
+        self._hmac = Hmac(key)
+        self._counter = 0
         self._boot(log.RESET_POWER_ON)
+        # the crew sets the clock before launch, over the link, as podctl does
+        self.command(cat.MSG_TIME_SET, self.start_utc)
+
+    def command(self, msg_type, *values):
+        """Send one authenticated request to the running firmware."""
+        pod = self.pod
+        if pod is None:
+            return  # the board is down: nothing hears it
+        self._counter += 1
+        payload = message.pack(msg_type, False, *values)
+        pod.link.feed(b"\x00" + frame.encode(
+            msg_type, self._counter & 0xFFFF, payload, cat.FLAG_AUTH, self._counter, self._hmac))
 
     def _boot(self, cause):
         hal = self.hal
@@ -286,7 +305,16 @@ class CoSim:
                 "excursions": p.excursions,
             })
         pod = self.pod
+        v = firmware.VERSION
         return {
+            "device_id": self.device_id.decode(),
+            "fw_version": "%d.%d.%d" % (v[0], v[1], v[2]),
+            "profile_ident": self.profile.crc,
+            "start_utc": self.start_utc,
+            "end_utc": self.start_utc + self.t,
+            # the device's own account of its log's end, as a pull reads it
+            "anchor": [pod.boot_count, pod.uptime, self.start_utc + self.t] if pod is not None else None,
+            "log_last_mac": "".join("%02x" % b for b in pod.store.last_mac) if pod is not None else None,
             "seed": self.seed,
             "tick_s": self.tick_s,
             "duration_s": self.t,

@@ -204,6 +204,8 @@ TOP: Fields = {
     "profile": (text, _REQUIRED),
     "seed": (integer(0, 2**64 - 1), 1),
     "tick_s": (integer(1, 3600), 1),
+    # UTC (Unix seconds) the ground crew sets on the board before launch
+    "start_utc": (integer(0, 2**32 - 1), 1803859200),  # 2027-03-01T00:00:00Z
 }
 CONTAINER: Fields = {
     "initial_c": (num, _REQUIRED),
