@@ -71,7 +71,7 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
         _kbd_intr(3)
 
 
-def main(hal=None, fw_hash=b"\x00" * 8):
+def main(hal=None, fw_hash=None):
     """Board entry point."""
     if hal is None:
         from firmware.hal.rp2 import Rp2Hal

@@ -45,8 +45,13 @@ def _clamp16(v):
 
 
 class Pod:
-    def __init__(self, hal, fw_hash=b"\x00" * 8, log_budget=LOG_BUDGET):
+    def __init__(self, hal, fw_hash=None, log_budget=LOG_BUDGET):
         self.hal = hal
+        if fw_hash is None:
+            try:  # written by podctl flash: the deployed bundle's SHA-256
+                from firmware._bundle import HASH as fw_hash
+            except ImportError:
+                fw_hash = b"\x00" * 8  # run from a checkout, not flashed
         self.fw_hash = fw_hash
         self.log_budget = log_budget
         self.root = hal.storage_root()

@@ -12,7 +12,7 @@ import sys
 
 from rich.console import Console
 
-from host import __version__, protocol_cmds, selftest, sim_cmds
+from host import __version__, board_cmd, flash_cmd, protocol_cmds, selftest, sim_cmds
 from host.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
 from protocol.catalogue import PROTOCOL_VERSION
 
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     protocol_cmds.add_parser(sub)
     selftest.add_parser(sub)
     sim_cmds.add_parser(sub)
+    board_cmd.add_parser(sub)
+    flash_cmd.add_parser(sub)
     return p
 
 

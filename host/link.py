@@ -8,7 +8,7 @@ to do (exit 5, or 1 for a protocol mismatch the user must fix by updating).
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from host.errors import EXIT_REFUSED, CommandError, LinkError
 from protocol import catalogue as c
@@ -55,7 +55,7 @@ class Link:
         msg_type: int,
         *values,
         hmac: Hmac | None = None,
-        counter: int = 0,
+        counter: int | Callable[[], int] = 0,
     ) -> dict:
         """Send a request, wait for its reply, return the reply's fields.
 
@@ -67,8 +67,13 @@ class Link:
         seq = self._seq
         payload = message.pack(msg_type, False, *values)
         flags = c.FLAG_AUTH if hmac is not None else 0
-        wire = b"\x00" + frame.encode(msg_type, seq, payload, flags, counter, hmac)
         for _attempt in range(self.retries + 1):
+            # an authenticated resend is signed with a fresh counter (a
+            # callable gives one per attempt): the first copy may have been
+            # applied and only its reply lost, and the commands are written
+            # so that doing one twice is harmless
+            ctr = counter() if callable(counter) else counter
+            wire = b"\x00" + frame.encode(msg_type, seq, payload, flags, ctr, hmac)
             try:
                 self.t.write(wire)
             except OSError as e:

@@ -210,3 +210,10 @@ def test_simhal_implements_every_hal_method(tmp_path):
     assert hal.storage_root() == str(tmp_path)
     assert hal.shock_mg() == 1000 and hal.shock_mg() == 0
     assert hal.lid_open() is False
+
+
+def test_probe_count_agrees_with_the_firmware_hal():
+    from firmware.hal import NPROBES as FIRMWARE_NPROBES
+    from sim import sensors
+
+    assert sensors.NPROBES == FIRMWARE_NPROBES

@@ -1,0 +1,241 @@
+"""`podctl flash`: put this checkout's firmware on a container.
+
+1. If the podctl firmware is running, ask it (authenticated MAINTENANCE
+   REPL) to stop serving and drop to the REPL, so mpremote can work.
+2. Deploy the bundle (protocol/ and firmware/ under /lib, the board's
+   /main.py) with mpremote's transport, skipping files whose SHA-256 on the
+   device already matches, then check every file's SHA-256 on the device.
+3. On first flash, provision the device: a new id and secret key; the key
+   goes into the host keystore (mode 0600) first, then onto the device, and
+   is never printed.
+4. Reboot, and confirm the firmware answers with this bundle's version and
+   hash.
+
+Running it again after an unplugged cable finishes the job: unchanged files
+are skipped, the rest copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from host import bundle, keystore, serialport
+from host.device import Device, add_port_args
+from host.errors import BadInput, CommandError, LinkError
+from host.link import DeviceRefused
+from protocol import catalogue as c
+
+BOARD_MAIN = b"""# podctl firmware entry (written by podctl flash)
+from firmware.main import main
+
+main()
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "flash",
+        help="deploy this firmware to a container (provisions it on first flash)",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_port_args(p)
+    p.add_argument("--device-id", help="id to give a new device (8 characters; default POD + 5 random hex)")
+    p.add_argument("--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version")
+    p.set_defaults(run=cmd_flash)
+
+
+def _files(mpy: bool, tmp: Path) -> list[tuple[str, bytes]]:
+    """(device path, bytes) of the bundle, and its hash module."""
+    srcs = bundle.sources()
+    digest = bundle.digest(srcs)
+    out: list[tuple[str, bytes]] = []
+    if mpy:
+        compiled = bundle.compile_tree(tmp, srcs)
+        for p in compiled:
+            out.append(("lib/" + p.relative_to(tmp).as_posix(), p.read_bytes()))
+    else:
+        for p in srcs:
+            out.append(("lib/" + p.relative_to(bundle.ROOT).as_posix(), p.read_bytes()))
+    out.append(("lib/firmware/_bundle.py", b"# written by podctl flash\nHASH = %r\n" % digest[:8]))
+    out.append(("main.py", BOARD_MAIN))
+    return out
+
+
+def _stop_firmware(url: str, keys: Path | None, console: Console) -> str | None:
+    """Ask a running podctl firmware to drop to the REPL; its device id, or
+    None if nothing answered (blank board, or already at the REPL)."""
+    try:
+        dev = Device(url, keys, timeout=0.7)
+    except LinkError:
+        raise
+    try:
+        try:
+            ident = dev.identify()
+        except LinkError:
+            return None
+        dev_id = dev.device_id
+        try:
+            dev.command(c.MSG_MAINTENANCE, c.MAINT_REPL)
+        except BadInput:
+            raise BadInput(
+                f"device {dev_id} is provisioned, but its key is not in "
+                f"{args_keystore(keys)}: wrong board, or give the keystore it was flashed with (--keystore)"
+            ) from None
+        except DeviceRefused as e:
+            raise CommandError(
+                f"device {dev_id} refused maintenance ({c.error_name(e.code)}): it was provisioned with "
+                "another key: wrong board, or another host's keystore (--keystore)"
+            ) from None
+        console.print(f"device {dev_id} (firmware {ident['fw_version'] >> 16}.{ident['fw_version'] >> 8 & 255}."
+                      f"{ident['fw_version'] & 255}) stopped for maintenance", highlight=False)
+        return dev_id
+    finally:
+        dev.close()
+
+
+def args_keystore(keys: Path | None) -> Path:
+    return keys or keystore.path()
+
+
+def _transport(url: str):
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    try:
+        t = SerialTransport(url, baudrate=115200)
+    except TransportError as e:
+        raise LinkError(f"{url}: {e}") from None
+    try:
+        t.enter_raw_repl(soft_reset=False)
+    except TransportError:
+        t.close()
+        raise LinkError(
+            f"{url}: no MicroPython REPL answered: is it a container with MicroPython? "
+            "unplug and replug it, then run podctl flash again"
+        ) from None
+    return t
+
+
+def _ensure_dirs(t, path: str, made: set[str]) -> None:
+    parts = path.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        d = "/".join(parts[:i])
+        if d in made:
+            continue
+        if not t.fs_exists(d):
+            t.fs_mkdir(d)
+        made.add(d)
+
+
+def cmd_flash(args: argparse.Namespace, console: Console) -> int:
+    import tempfile
+
+    from mpremote.transport import TransportError
+
+    url = serialport.resolve(args.port)
+    dev_id = _stop_firmware(url, args.keystore, console)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _files(args.mpy, Path(tmp))
+    t = _transport(url)
+    try:
+        try:
+            copied, skipped = _deploy(t, files, console)
+            provisioned = _provision(t, dev_id, args, console)
+        except TransportError as e:
+            raise LinkError(f"{url}: the link dropped while flashing ({e}): replug and run podctl flash again") from None
+        except OSError as e:
+            raise LinkError(f"{url}: device unplugged while flashing ({e}): replug and run podctl flash again") from None
+        console.print(f"{copied} file(s) copied, {skipped} unchanged; every file's SHA-256 checked on the device",
+                      highlight=False)
+        try:
+            t.exec_raw_no_follow("import sys\nif sys.platform == 'linux':\n sys.exit(75)\nimport machine\nmachine.reset()")
+        except (TransportError, OSError):
+            pass  # the board goes away as it resets
+    finally:
+        try:
+            t.close()
+        except OSError:
+            pass
+    want = bundle.digest(bundle.sources())[:8]
+    ident = _await_firmware(url, args.keystore)
+    if ident["fw_hash"] != want:
+        raise CommandError(
+            f"the device runs firmware {ident['fw_hash'].hex()}, not the bundle just flashed ({want.hex()}): "
+            "run podctl flash again"
+        )
+    v = ident["fw_version"]
+    console.print(
+        f"device {ident['device_id'].rstrip(bytes(1)).decode()} runs firmware {v >> 16}.{v >> 8 & 255}.{v & 255} "
+        f"bundle {want.hex()}" + (" (provisioned now)" if provisioned else ""),
+        highlight=False,
+    )
+    return 0
+
+
+def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, int]:
+    total = sum(len(b) for _, b in files)
+    made: set[str] = set()
+    copied = skipped = 0
+    with Progress(
+        TextColumn("[bold]flashing"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[file]}"),
+        console=console, transient=True,
+    ) as bar:
+        task = bar.add_task("flash", total=total, file="")
+        for path, data in files:
+            bar.update(task, file=path)
+            want = hashlib.sha256(data).digest()
+            if t.fs_exists(path) and t.fs_hashfile(path, "sha256") == want:
+                skipped += 1
+            else:
+                _ensure_dirs(t, path, made)
+                tmp = path + ".new"
+                t.fs_writefile(tmp, data, chunk_size=1024)
+                if t.fs_hashfile(tmp, "sha256") != want:
+                    raise CommandError(f"{path}: SHA-256 on the device differs after copying: run podctl flash again")
+                t.exec("import os\nos.rename(%r, %r)" % ("/" + tmp, "/" + path))
+                copied += 1
+            bar.advance(task, len(data))
+    # every file, copied or not, checked once more where it now lies
+    for path, data in files:
+        if t.fs_hashfile(path, "sha256") != hashlib.sha256(data).digest():
+            raise CommandError(f"{path}: SHA-256 on the device does not match: run podctl flash again")
+    return copied, skipped
+
+
+def _provision(t, dev_id: str | None, args: argparse.Namespace, console: Console) -> bool:
+    """Give a new device its id and key, once. Returns True if it did."""
+    if t.fs_exists("identity"):
+        return False
+    new_id = args.device_id or ("POD" + os.urandom(3).hex()[:5].upper())
+    if len(new_id.encode()) > 8:
+        raise CommandError(f"device id {new_id!r} is longer than 8 bytes")
+    key = os.urandom(32)
+    path = keystore.add(new_id, key, args.keystore)  # the key is safe on the host first
+    t.exec(
+        "from firmware.guard import Guard\nGuard('').provision(%r, bytes(%r))"
+        % ((new_id.encode() + bytes(8))[:8], key)
+    )
+    console.print(f"provisioned device {new_id}; its key is in {path}", highlight=False)
+    return True
+
+
+def _await_firmware(url: str, keys: Path | None, seconds: float = 20.0) -> dict:
+    deadline = time.monotonic() + seconds
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with Device(url, keys, timeout=1.0) as dev:
+                return dev.identify()
+        except LinkError as e:
+            last = e
+            time.sleep(0.5)
+    raise LinkError(f"{url}: the firmware did not answer after the reboot ({last}): replug and run podctl flash again")
