@@ -12,7 +12,16 @@ import sys
 
 from rich.console import Console
 
-from host import __version__, board_cmd, flash_cmd, protocol_cmds, selftest, sim_cmds
+from host import (
+    __version__,
+    board_cmd,
+    device_cmds,
+    flash_cmd,
+    profile_cmds,
+    protocol_cmds,
+    selftest,
+    sim_cmds,
+)
 from host.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
 from protocol.catalogue import PROTOCOL_VERSION
 
@@ -42,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cmds.add_parser(sub)
     board_cmd.add_parser(sub)
     flash_cmd.add_parser(sub)
+    device_cmds.add_parser(sub)
+    profile_cmds.add_parser(sub)
     return p
 
 

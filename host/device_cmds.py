@@ -1,0 +1,172 @@
+"""Commands that look at a container: info, status, monitor, time sync."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime, timezone
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from host.device import Device, add_port_args, open_device
+from host.errors import LinkError
+from protocol import catalogue as c
+from protocol import codes, log
+
+
+def add_parser(sub) -> None:
+    i = sub.add_parser("info", help="who the container is: id, firmware, log, profile")
+    add_port_args(i)
+    i.set_defaults(run=cmd_info)
+    s = sub.add_parser("status", help="the container's state now: probes, band, outputs, alarms, phase")
+    add_port_args(s)
+    s.add_argument("--json", action="store_true", help="print the raw STATUS fields as JSON")
+    s.set_defaults(run=cmd_status)
+    m = sub.add_parser(
+        "monitor",
+        help="live dashboard of probes, band, outputs, alarms and phase (Ctrl-C to leave)",
+        description="Polls STATUS every --every seconds; a replugged cable is waited for, not fatal.",
+    )
+    add_port_args(m)
+    m.add_argument("--every", type=float, default=1.0, help="seconds between polls (default 1)")
+    m.add_argument("--count", type=int, default=0, help="stop after this many polls (default: until Ctrl-C)")
+    m.set_defaults(run=cmd_monitor)
+    t = sub.add_parser("time", help="the container's clock")
+    tsub = t.add_subparsers(dest="time_cmd", required=True, metavar="ACTION")
+    ts = tsub.add_parser(
+        "sync",
+        help="set the container's UTC from this computer's clock (authenticated)",
+        description="Sets the device clock and reports the drift it corrected; each set is logged on the device.",
+    )
+    add_port_args(ts)
+    ts.set_defaults(run=cmd_time_sync)
+
+
+def utc(ts: float | None) -> str:
+    if not ts:
+        return "never set"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _names(table, bits: int) -> str:
+    return ", ".join(name for n, name in table if bits >> n & 1) or "none"
+
+
+def _flags(bits: int) -> str:
+    return ", ".join(name for b, name in log.STATUS_BITS if bits & b) or "-"
+
+
+def _deg(mdeg: int) -> str:
+    return "no reading" if mdeg == log.NO_READING_MDEG else f"{mdeg / 1000:.2f}"
+
+
+def cmd_info(args: argparse.Namespace, console: Console) -> int:
+    with open_device(args) as dev:
+        ident = dev.identify()
+        st = dev.status()
+        li = dev.request(c.MSG_LOG_INFO)
+        prof = dev.request(c.MSG_PROFILE_READ, 0, 64)
+    t = Table(show_header=False, title=f"container {dev.device_id} on {dev.url}")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("firmware", f"{dev.fw_version}, bundle {ident['fw_hash'].hex()}")
+    t.add_row("protocol", f"v{ident['protocol']}, log layout v{ident['log_layout']}, frames up to {ident['max_payload']} B")
+    name = prof["data"][16:32].rstrip(b"\x00").decode(errors="replace") if prof["size"] else ""
+    t.add_row("profile", name or "none uploaded")
+    t.add_row("log", f"{li['size']} bytes, blocks {li['first_seq']}..{li['last_seq']}")
+    t.add_row("up", f"{st['uptime'] / 3600:.1f} h this boot, boot #{st['boot_count']}")
+    clock = st["utc_at_boot"] + st["uptime"] if st["utc_at_boot"] else None
+    t.add_row("clock", utc(clock))
+    console.print(t)
+    return 0
+
+
+def status_table(dev_id: str, st: dict) -> Table:
+    t = Table(show_header=False, title=f"container {dev_id}")
+    t.add_column(style="bold")
+    t.add_column()
+    band = f"{st['band_low'] / 1000:.1f} .. {st['band_high'] / 1000:.1f} degC"
+    t.add_row("phase", f"{st['phase']}   mode {codes.name(codes.MODES, st['mode'])}")
+    t.add_row("payload", f"{_deg(st['payload_temp'])} degC (setpoint {st['setpoint'] / 1000:.1f}, band {band})")
+    probes = []
+    for i in range(4):
+        ok = st["probe_ok"] >> i & 1
+        probes.append(f"{_deg(st[f'probe{i}'])}{'' if ok else ' (excluded)'}")
+    t.add_row("probes", "   ".join(probes))
+    t.add_row("outputs", f"heater {st['heater'] / 10:.0f}%   Peltier {st['peltier'] / 10:+.0f}% (+ cools)")
+    t.add_row("battery", f"{st['battery'] / 1000:.2f} V")
+    alarms = _names(codes.ALARMS, st["alarms"])
+    t.add_row("alarms", Text(alarms, style="bold red" if st["alarms"] else "green"))
+    t.add_row("flags", _flags(st["flags"]))
+    t.add_row("out of band", f"{st['out_of_band'] / 60:.1f} min in total")
+    t.add_row("log", f"{st['log_bytes']} bytes, last block {st['log_seq']}")
+    clock = st["utc_at_boot"] + st["uptime"] if st["utc_at_boot"] else None
+    t.add_row("clock", f"{utc(clock)}   up {st['uptime'] / 3600:.1f} h, boot #{st['boot_count']}")
+    return t
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    with open_device(args) as dev:
+        st = dev.status()
+        dev_id = dev.device_id
+    if args.json:
+        import json
+
+        console.print_json(json.dumps({k: (v.hex() if isinstance(v, bytes) else v) for k, v in st.items()}))
+    else:
+        console.print(status_table(dev_id, st))
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
+    from host import serialport
+
+    url = serialport.resolve(args.port)
+    dev: Device | None = None
+    polls = 0
+    note = Text("")
+    with Live(Text(f"connecting to {url} ..."), console=console, refresh_per_second=4) as live:
+        try:
+            while not args.count or polls < args.count:
+                try:
+                    if dev is None:
+                        dev = Device(url, args.keystore, timeout=1.0)
+                    st = dev.status()
+                    note = Text(f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave", style="dim")
+                    live.update(Group(status_table(dev.device_id, st), note))
+                except LinkError as e:
+                    if dev is not None:
+                        dev.close()
+                        dev = None
+                    live.update(Text(f"{e}\nwaiting for the container on {url} ...", style="yellow"))
+                polls += 1
+                time.sleep(args.every)
+        except KeyboardInterrupt:
+            pass  # leaving the monitor is how it ends
+        finally:
+            if dev is not None:
+                dev.close()
+    return 0
+
+
+def cmd_time_sync(args: argparse.Namespace, console: Console) -> int:
+    with open_device(args) as dev:
+        st = dev.status()
+        now = int(time.time())
+        got = dev.command(c.MSG_TIME_SET, now)
+        dev_id = dev.device_id
+    before = got["previous_utc"]
+    if before:
+        drift = before - now
+        console.print(
+            f"{dev_id}: clock set to {utc(now)}; it was {abs(drift)} s {'fast' if drift > 0 else 'slow'}"
+            f" ({utc(before)})",
+            highlight=False,
+        )
+    else:
+        console.print(f"{dev_id}: clock set to {utc(now)} (it had never been set this boot, uptime {st['uptime']} s)",
+                      highlight=False)
+    return 0
