@@ -49,7 +49,9 @@ class Pod:
         self.hal = hal
         if fw_hash is None:
             try:  # written by podctl flash: the deployed bundle's SHA-256
-                from firmware._bundle import HASH as fw_hash
+                from firmware import _bundle  # type: ignore[attr-defined]
+
+                fw_hash = _bundle.HASH
             except ImportError:
                 fw_hash = b"\x00" * 8  # run from a checkout, not flashed
         self.fw_hash = fw_hash

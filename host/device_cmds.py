@@ -84,12 +84,24 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def status_table(dev_id: str, st: dict) -> Table:
+def phase_names(dev: Device) -> list[str]:
+    """The names of the phases of the profile in force ([] if none)."""
+    from host.profile_cmds import read_profile
+    from protocol import profile as pf
+
+    prof = pf.check(read_profile(dev))
+    if not isinstance(prof, pf.Profile):
+        return []
+    return [prof.phase_name(i) for i in range(len(prof.phases))]
+
+
+def status_table(dev_id: str, st: dict, names: list[str] | None = None) -> Table:
     t = Table(show_header=False, title=f"container {dev_id}")
     t.add_column(style="bold")
     t.add_column()
     band = f"{st['band_low'] / 1000:.1f} .. {st['band_high'] / 1000:.1f} degC"
-    t.add_row("phase", f"{st['phase']}   mode {codes.name(codes.MODES, st['mode'])}")
+    phase = names[st["phase"]] if names and st["phase"] < len(names) else str(st["phase"])
+    t.add_row("phase", f"{phase}   mode {codes.name(codes.MODES, st['mode'])}")
     t.add_row("payload", f"{_deg(st['payload_temp'])} degC (setpoint {st['setpoint'] / 1000:.1f}, band {band})")
     probes = []
     for i in range(4):
@@ -112,12 +124,13 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     with open_device(args) as dev:
         st = dev.status()
         dev_id = dev.device_id
+        names = phase_names(dev)
     if args.json:
         import json
 
         console.print_json(json.dumps({k: (v.hex() if isinstance(v, bytes) else v) for k, v in st.items()}))
     else:
-        console.print(status_table(dev_id, st))
+        console.print(status_table(dev_id, st, names))
     return 0
 
 
@@ -127,6 +140,7 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
     url = serialport.resolve(args.port)
     dev: Device | None = None
     polls = 0
+    names: list[str] = []
     note = Text("")
     with Live(Text(f"connecting to {url} ..."), console=console, refresh_per_second=4) as live:
         try:
@@ -134,9 +148,10 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
                 try:
                     if dev is None:
                         dev = Device(url, args.keystore, timeout=1.0)
+                        names = phase_names(dev)
                     st = dev.status()
                     note = Text(f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave", style="dim")
-                    live.update(Group(status_table(dev.device_id, st), note))
+                    live.update(Group(status_table(dev.device_id, st, names), note))
                 except LinkError as e:
                     if dev is not None:
                         dev.close()

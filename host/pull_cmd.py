@@ -43,6 +43,12 @@ def add_parser(logs_sub) -> None:
 
 
 def cmd_pull(args: argparse.Namespace, console: Console) -> int:
+    pull(args, console)
+    return 0
+
+
+def pull(args: argparse.Namespace, console: Console) -> dict:
+    """Pull and save; returns the transfer's figures (for make bench)."""
     with open_device(args) as dev:
         ident = dev.identify()
         dev_id = dev.device_id
@@ -124,7 +130,7 @@ def cmd_pull(args: argparse.Namespace, console: Console) -> int:
     )
     if problems:
         console.print(f"[yellow]note: {problems[0]} (podctl logs verify says more)[/yellow]")
-    return 0
+    return {"bytes": len(raw) - have, "seconds": seconds, "kib_per_s": rate, "efficiency": eff, "path": log_path}
 
 
 def _resume(state_path: Path, part: Path, dev_id: str, info: dict) -> int:
