@@ -213,6 +213,8 @@ class Board:
                         return "eof"
                     chunk[n] = one[0]
                     n += 1
+                if n and pod is not None and self.faults.link_down(self.t):
+                    n = 0  # a link-loss fault: the bytes never arrive
                 if n and pod is not None:
                     pod.link.feed(bytes(chunk[:n]))
                     if pod.repl_requested:
