@@ -34,6 +34,18 @@ def add_parser(sub) -> None:
     m.add_argument("--every", type=float, default=1.0, help="seconds between polls (default 1)")
     m.add_argument("--count", type=int, default=0, help="stop after this many polls (default: until Ctrl-C)")
     m.set_defaults(run=cmd_monitor)
+    mt = sub.add_parser(
+        "maintenance",
+        help="stop the firmware for mpremote (repl), or reboot the container",
+        description=(
+            "repl: the firmware stops serving and the board waits at its REPL, Ctrl-C restored, "
+            "so `mpremote connect PORT resume ...` can work on it; a reset brings the firmware back. "
+            "reboot: the board resets. Both authenticated."
+        ),
+    )
+    mt.add_argument("action", choices=("repl", "reboot"))
+    add_port_args(mt)
+    mt.set_defaults(run=cmd_maintenance)
     t = sub.add_parser("time", help="the container's clock")
     tsub = t.add_subparsers(dest="time_cmd", required=True, metavar="ACTION")
     ts = tsub.add_parser(
@@ -164,6 +176,18 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
         finally:
             if dev is not None:
                 dev.close()
+    return 0
+
+
+def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
+    action = c.MAINT_REPL if args.action == "repl" else c.MAINT_REBOOT
+    with open_device(args) as dev:
+        dev.command(c.MSG_MAINTENANCE, action)
+        dev_id = dev.device_id
+    if action == c.MAINT_REPL:
+        console.print(f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume", highlight=False)
+    else:
+        console.print(f"{dev_id} is rebooting", highlight=False)
     return 0
 
 
