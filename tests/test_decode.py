@@ -1,0 +1,283 @@
+"""host/decode.py against the reference: protocol.log's slow path
+(logdata._decode) record for record, construct (host/codec.py) for the
+block headers and event records, the spec's golden blocks for the values."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import construct
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from host import codec, decode, logdata
+from protocol import log
+from protocol.auth import Hmac
+from protocol.frame import crc32
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = json.loads((ROOT / "protocol" / "vectors" / "golden.json").read_text())
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def mission():
+    """The nominal mission at a 60-second tick (about 1.5 s): log, key, anchor."""
+    from host.sim_cmds import load_run_inputs
+    from sim import run as simrun
+
+    sc, prof = load_run_inputs("nominal", 60)
+    res = simrun.run(sc, prof, "cpython")
+    return res.log, res.key, logdata.Anchor(*res.summary["anchor"])
+
+
+def assert_same(fast: np.ndarray, slow: np.ndarray) -> None:
+    assert fast.dtype == slow.dtype == logdata.SAMPLE_DTYPE
+    assert fast.shape == slow.shape
+    for name in slow.dtype.names:
+        a, b = fast[name], slow[name]
+        if a.dtype.kind == "f":
+            assert np.array_equal(a, b, equal_nan=True), name
+        else:
+            assert np.array_equal(a, b), name
+    assert fast.tobytes() == slow.tobytes()  # NaN included, bit for bit
+
+
+def both(raw: bytes, key: bytes | None = None):
+    blocks, problems = logdata.check_blocks(raw, key)
+    fast = decode.decode(raw, blocks)
+    slow = logdata._decode(raw, blocks)
+    assert_same(fast[0], slow[0])
+    assert fast[1] == slow[1]
+    assert all(type(x) is int for e in fast[1] for x in e)
+    return fast, blocks, problems
+
+
+def seal_log(specs, key: bytes = KEY, seq0: int = 0, prev: bytes = log.GENESIS_MAC) -> bytes:
+    """A log from block specs: ("s", fmt, boot, t0, interval, [(values, status), ...])
+    or ("e", boot, [(t, code, a, b, value), ...])."""
+    w = log.BlockWriter()
+    h = Hmac(key)
+    out = bytearray()
+    for seq, spec in enumerate(specs, seq0):
+        if spec[0] == "s":
+            _, fmt, boot, t0, interval, recs = spec
+            w.start_samples(t0, interval, recs[0][0], recs[0][1], fmt)
+            for values, status in recs[1:]:
+                assert w.add_sample(values, status)
+        else:
+            _, boot, evs = spec
+            w.start_events()
+            for e in evs:
+                assert w.add_event(*e)
+        n = w.seal(seq, boot, h, prev)
+        prev = bytes(w.block[n - 16 : n])
+        out += w.block[:n]
+    return bytes(out)
+
+
+# -- golden vectors ----------------------------------------------------------
+
+
+def test_golden_blocks_one_by_one():
+    scales = [c[2] for c in log.CHANNELS]
+    for v in GOLDEN["log_blocks"]:
+        raw = bytes.fromhex(v["block"])
+        (samples, events), blocks, _ = both(raw)
+        assert blocks[0].seq == v["seq"]
+        if v["kind"] == log.KIND_SAMPLES:
+            assert len(samples) == len(v["records"]) and not events
+            for row, (t, vals, status) in zip(samples, v["records"]):
+                assert (row["boot"], row["t"], row["status"]) == (v["boot"], t, status)
+                want = [x * s for x, s in zip(vals, scales)]
+                assert [row[n] for n in logdata.CHANNEL_NAMES] == want
+        else:
+            assert not len(samples)
+            assert events == [(v["boot"], *r) for r in v["records"]]
+
+
+def test_golden_blocks_as_one_log_mixed_widths():
+    """delta8, delta16 and events in one authentic chain: the mixed-width path."""
+    raw = b"".join(bytes.fromhex(v["block"]) for v in GOLDEN["log_blocks"])
+    (samples, events), blocks, problems = both(raw, bytes.fromhex(GOLDEN["key"]))
+    assert [b.seq for b in blocks] == [41, 42, 43]
+    assert [b.verdict for b in blocks] == ["ok", "ok", "ok"]  # seq 41 chains to genesis
+    assert problems == [] and len(samples) == 6 and len(events) == 3
+    assert samples["t"].tolist() == [120, 180, 240, 300, 300, 310]
+
+
+def test_spec_worked_example_values():
+    """SPEC.md 7.9: record 3 of the delta8 block."""
+    raw = bytes.fromhex(GOLDEN["log_blocks"][0]["block"])
+    blocks, _ = logdata.check_blocks(raw, None)
+    s, _ = decode.decode(raw, blocks)
+    r = s[3]
+    assert (int(r["t"]), int(r["status"])) == (300, 0x83)
+    assert [round(r[n], 3) for n in logdata.CHANNEL_NAMES] == [
+        5.19, 4.95, 5.09, 90.03, 45.6, 1013.0, 30, 25, 3.709
+    ]
+
+
+# -- construct is the schema -------------------------------------------------
+
+
+def _construct_matches(raw: bytes, blocks) -> int:
+    buf = np.frombuffer(raw, np.uint8)
+    offs, hdr = decode._headers(buf, blocks)
+    assert offs.tolist() == [b.offset for b in blocks if b.seq is not None]
+    events = []
+    for i, off in enumerate(offs.tolist()):
+        ref = codec.BlockHeader.parse(raw[off:])
+        for name, _code in log.HEADER_FIELDS:
+            assert hdr[name][i] == ref[name], (off, name)
+        if ref.kind == log.KIND_EVENTS:
+            recs = construct.Array(ref.count, codec.EventRecord).parse(raw[off + log.HEADER_LEN :])
+            events += [(ref.boot, r.t, r.code, r.a, r.b, r.value) for r in recs]
+    assert decode.decode(raw, blocks)[1] == events
+    return len(offs)
+
+
+def test_construct_headers_and_events_golden():
+    raw = b"".join(bytes.fromhex(v["block"]) for v in GOLDEN["log_blocks"])
+    assert _construct_matches(raw, logdata.check_blocks(raw, None)[0]) == 3
+
+
+def test_dtypes_built_from_the_protocol_tables():
+    assert decode.HEADER_DTYPE.names == tuple(f[0] for f in log.HEADER_FIELDS)
+    assert decode.HEADER_DTYPE.itemsize == struct.calcsize(log.HEADER_FMT)
+    assert decode.EVENT_DTYPE.names == tuple(f[0] for f in log.EVENT_FIELDS)
+    assert decode.EVENT_DTYPE.itemsize == struct.calcsize(log.EVENT_FMT)
+
+
+# -- a whole simulated mission -----------------------------------------------
+
+
+def test_whole_mission_fast_equals_slow(mission):
+    raw, key, anchor = mission
+    (samples, events), blocks, problems = both(raw, key)
+    assert problems == [] and len(samples) > 10000 and events
+    assert _construct_matches(raw, blocks) == len(blocks)
+
+
+def test_whole_mission_load_with_either_decoder(mission):
+    raw, key, anchor = mission
+    slow = logdata.load(raw, key, anchor)
+    fast = logdata.load(raw, key, anchor, decoder=decode.decode)
+    assert_same(fast.samples, slow.samples)
+    assert not np.isnan(fast.samples["utc"]).any()
+    assert [repr(e) for e in fast.events] == [repr(e) for e in slow.events]
+    assert fast.clock == slow.clock and fast.problems == slow.problems == []
+
+
+def test_whole_mission_in_small_chunks(mission, monkeypatch):
+    """Chunk boundaries inside runs of full and partial blocks."""
+    raw, _, _ = mission
+    for chunk in (1, 97, 100, 1000):
+        monkeypatch.setattr(decode, "CHUNK", chunk)
+        both(raw)
+
+
+# -- edge cases ----------------------------------------------------------------
+
+NR = log.NO_READING
+
+
+def test_no_reading_in_key_then_zero_deltas_stays_no_reading():
+    key = [NR, 500, 500, NR, 400, 10000, 0, 0, 3700]
+    recs = [(key, 0x08)]
+    recs += [([NR, 500 + i, 500, NR, 400, 10000, 0, 0, 3700], 0x08) for i in range(1, 5)]
+    raw = seal_log([("s", 1, 1, 0, 60, recs)])
+    (s, _), _, _ = both(raw)
+    assert np.isnan(s["probe0"]).all() and np.isnan(s["probe3"]).all()
+    assert s["probe1"].tolist() == [v * 0.01 for v in range(500, 505)]
+
+
+def test_no_reading_next_to_real_extremes():
+    """-32768 is no reading; -32767 one step above it is a real value."""
+    a = [NR, -32767, 32767, 0, 0, 0, 0, 0, 0]
+    b = [-32767, NR, 32767 - 127, 0, 0, 0, 0, 0, 0]
+    c = [NR, NR, 32767, 0, 0, 0, 0, 0, 0]
+    raw = seal_log([("s", 1, 1, 10, 1, [(a, 0), (b, 1), (c, 2)])])
+    (s, _), _, _ = both(raw)
+    assert np.isnan(s["probe0"][[0, 2]]).all() and s["probe0"][1] == -327.67
+    assert s["probe1"][0] == -327.67 and np.isnan(s["probe1"][1:]).all()
+
+
+def test_wide_swings_in_delta16_blocks_between_delta8_blocks():
+    lo = [-32767] * 9
+    hi = [32767] * 9
+    specs = [
+        ("s", 1, 2, 0, 60, [([0] * 9, 0), ([127] * 9, 1), ([-1] * 9, 2)]),
+        ("s", 2, 2, 180, 60, [(hi, 3), ([0] * 9, 4), ([-32768 + 1] * 9, 5), ([0] * 9, 6)]),
+        ("e", 2, [(200, log.EV_TIME_SET, 0, 0, 1_800_000_000)]),
+        ("s", 2, 2, 420, 60, [(lo, 7), ([-32767 + 32767] * 9, 8)]),
+        ("s", 1, 2, 540, 60, [(hi, 9)]),
+        ("s", 2, 3, 0, 1, [(lo, 10)] + [(lo, 10)] * 50),
+    ]
+    raw = seal_log(specs)
+    (s, events), _, problems = both(raw, KEY)
+    assert problems == [] and events == [(2, 200, log.EV_TIME_SET, 0, 0, 1_800_000_000)]
+    assert s["heater"].tolist()[:9] == [0, 127, -1, 32767, 0, -32767, 0, -32767, 0]
+
+
+def test_a_single_record_block_and_an_empty_event_block():
+    raw = seal_log([("s", 1, 1, 5, 60, [([1] * 9, 0)]), ("e", 1, [])])
+    (s, events), blocks, _ = both(raw)
+    assert len(s) == 1 and events == [] and len(blocks) == 2
+
+
+def test_empty_log():
+    (s, events), blocks, _ = both(b"")
+    assert s.shape == (0,) and events == [] and blocks == []
+
+
+def test_decode_stops_where_check_blocks_stops():
+    raw = seal_log([("s", 1, 1, 0, 60, [([1] * 9, 0)] * 3)] * 3)
+    cut = raw[: len(raw) - 5]  # the last block cut short
+    (s, _), blocks, problems = both(cut)
+    assert len(s) == 6 and blocks[-1].seq is None and problems
+
+
+def test_a_block_of_another_channel_count_is_named():
+    payload = struct.pack("<8h", *range(8)) + b"\x00"
+    hdr = struct.pack(log.HEADER_FMT, log.MAGIC, 1, 1, 1, 8, 7, 1, 1, 0, 60, len(payload))
+    body = hdr + payload
+    raw = body + struct.pack("<I", crc32(body)) + bytes(16)
+    blocks, _ = logdata.check_blocks(raw, None)
+    with pytest.raises(decode.DecodeError, match="block 7 at byte 0: 8 channels"):
+        decode.decode(raw, blocks)
+
+
+# -- random logs -------------------------------------------------------------
+
+
+@st.composite
+def sample_block(draw):
+    fmt = draw(st.sampled_from([1, 2]))
+    lim = 127 if fmt == 1 else 32767
+    count = draw(st.integers(1, 97 if fmt == 1 else 51))
+    value = st.one_of(st.just(NR), st.integers(-32767, 32767))
+    start = draw(st.lists(value, min_size=9, max_size=9))
+    recs = [(start, draw(st.integers(0, 255)))]
+    vals = list(start)
+    for _ in range(count - 1):
+        step = draw(st.lists(st.integers(-lim, lim), min_size=9, max_size=9))
+        vals = [max(-32768, min(32767, v + d)) for v, d in zip(vals, step)]
+        recs.append((list(vals), draw(st.integers(0, 255))))
+    boot, t0 = draw(st.integers(0, 65535)), draw(st.integers(0, 2**31))
+    return ("s", fmt, boot, t0, draw(st.integers(0, 3600)), recs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(sample_block(), min_size=1, max_size=8), st.sampled_from([1, 5, 64, 8192]))
+def test_random_logs_agree(specs, chunk):
+    old = decode.CHUNK
+    decode.CHUNK = chunk
+    try:
+        both(seal_log(specs))
+    finally:
+        decode.CHUNK = old
