@@ -22,6 +22,7 @@ from host import (
     selftest,
     sim_cmds,
 )
+from host import logs_cmds
 from host.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
 from protocol.catalogue import PROTOCOL_VERSION
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     flash_cmd.add_parser(sub)
     device_cmds.add_parser(sub)
     profile_cmds.add_parser(sub)
+    logs_cmds.add_parser(sub)
     return p
 
 

@@ -1,0 +1,408 @@
+"""`podctl logs`: decode formats, verify (passes on a simulated mission's
+output, fails naming the block for each kind of damage), extract from the
+flash image, info; one-line errors and exit statuses for bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from host import keystore, logdata, logs_cmds, manifest
+from host.cli import build_parser, main
+from host.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
+from protocol import log
+from protocol.frame import crc32
+from tests.test_decode import NR, seal_log
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch):
+    """Rich tables one row a line, whatever the terminal."""
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """One nominal mission at a 60-second tick (about 1.5 s), as sim run writes it."""
+    out = tmp_path_factory.mktemp("sim") / "run"
+    assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def copy(run, tmp_path) -> Path:
+    """A private copy of the run's log, manifest and key."""
+    for name in ("log.bin", "log.bin.manifest.json", "key.bin"):
+        shutil.copy(run / name, tmp_path / name)
+    return tmp_path
+
+
+def _err(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("podctl: "), err
+    return err
+
+
+def _blocks(raw: bytes) -> list[logdata.BlockInfo]:
+    blocks, problems = logdata.check_blocks(raw, None)
+    assert not problems
+    return blocks
+
+
+def _verify(d: Path, *extra: str) -> int:
+    return main(["logs", "verify", str(d / "log.bin"), "--key-file", str(d / "key.bin"), *extra])
+
+
+def _reseal_manifest(d: Path, **log_fields) -> None:
+    """Rewrite the manifest as a pull of the current log.bin would have."""
+    path = manifest.beside(d / "log.bin")
+    m = json.loads(path.read_text())
+    raw = (d / "log.bin").read_bytes()
+    m["log"].update(sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw), **log_fields)
+    path.write_text(json.dumps(m))
+
+
+# -- verify ------------------------------------------------------------------
+
+
+def test_verify_passes_on_a_simulated_mission(copy, capsys):
+    assert _verify(copy) == 0
+    out = capsys.readouterr().out
+    assert "complete and authentic: 227 blocks, seq 0..226, device SIM00001" in out
+
+
+def test_verify_with_the_keystore(copy, capsys, tmp_path):
+    ks = tmp_path / "keys.json"
+    keystore.add("SIM00001", (copy / "key.bin").read_bytes(), ks)
+    assert main(["logs", "verify", str(copy / "log.bin"), "--keystore", str(ks)]) == 0
+    assert "complete and authentic" in capsys.readouterr().out
+
+
+def test_flipped_payload_byte_names_the_block(copy, capsys):
+    p = copy / "log.bin"
+    raw = bytearray(p.read_bytes())
+    b = _blocks(bytes(raw))[100]
+    raw[b.offset + log.HEADER_LEN + 30] ^= 0x01
+    p.write_bytes(raw)
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    want = f"block 100 (by its unchecked header) at byte {b.offset} (after block 99): CRC mismatch"
+    assert want in err
+
+
+def test_flipped_byte_with_a_recomputed_crc_breaks_the_mac(copy, capsys):
+    p = copy / "log.bin"
+    raw = bytearray(p.read_bytes())
+    b = _blocks(bytes(raw))[100]
+    raw[b.offset + log.HEADER_LEN + 30] ^= 0x01
+    end = b.offset + b.size - log.TRAILER_LEN
+    struct.pack_into("<I", raw, end, crc32(bytes(raw[b.offset : end])))
+    p.write_bytes(raw)
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    assert f"block 100 at byte {b.offset}: MAC does not match" in err
+
+
+def test_block_removed_from_the_middle(copy, capsys):
+    p = copy / "log.bin"
+    raw = p.read_bytes()
+    b = _blocks(raw)[120]
+    p.write_bytes(raw[: b.offset] + raw[b.offset + b.size :])
+    _reseal_manifest(copy)  # even a manifest written after the removal
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    want = f"block 121 at byte {b.offset}: sequence jumps from 119 to 121 (1 block(s) missing)"
+    assert want in err
+
+
+def test_tail_cut_after_the_pull(copy, capsys):
+    p = copy / "log.bin"
+    raw = p.read_bytes()
+    last = _blocks(raw)[-1]
+    p.write_bytes(raw[: last.offset])  # to the previous block boundary
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    prev = _blocks(raw)[-2]
+    assert (
+        f"block 225 at byte {prev.offset}: the log ends at block 225, the device reported "
+        "block 226 as its last: 1 block(s) missing from the end" in captured.err
+    )
+    assert "SHA-256" in captured.out and "+1 more" in captured.err
+
+
+def test_tail_cut_even_with_a_rewritten_hash(copy, capsys):
+    p = copy / "log.bin"
+    raw = p.read_bytes()
+    p.write_bytes(raw[: _blocks(raw)[-1].offset])
+    _reseal_manifest(copy)
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    assert "1 block(s) missing from the end" in _err(capsys)
+
+
+def test_wrong_key(copy, capsys):
+    (copy / "key.bin").write_bytes(bytes(32))
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    assert "block 0 at byte 0: MAC does not match (altered, or another key)" in err
+    assert "+226 more" in err
+
+
+def test_missing_manifest(copy, capsys):
+    manifest.beside(copy / "log.bin").unlink()
+    assert _verify(copy) == EXIT_BAD_INPUT
+    err = _err(capsys)
+    assert "no manifest at" in err and "--manifest" in err
+
+
+def test_missing_keystore_entry(copy, capsys, tmp_path):
+    ks = tmp_path / "keys.json"
+    keystore.add("OTHER001", bytes(32), ks)
+    assert main(["logs", "verify", str(copy / "log.bin"), "--keystore", str(ks)]) == EXIT_BAD_INPUT
+    err = _err(capsys)
+    assert "no key for device SIM00001 in" in err
+
+
+def test_key_file_of_wrong_size(copy, capsys):
+    (copy / "key.bin").write_bytes(bytes(16))
+    assert _verify(copy) == EXIT_BAD_INPUT
+    assert "a device key is 32 raw bytes, this file has 16" in _err(capsys)
+
+
+def test_keystore_and_key_file_together_is_a_usage_error(copy, capsys):
+    assert _verify(copy, "--keystore", "x.json") == EXIT_USAGE
+    _err(capsys)
+
+
+# -- unanchored start ----------------------------------------------------------
+
+
+def _drop_head(d: Path, n: int) -> tuple[bytes, logdata.BlockInfo]:
+    """Keep blocks n.. as the device would after an overwrite; the manifest
+    vouches that its log starts there. Returns the MAC of block n - 1."""
+    p = d / "log.bin"
+    raw = p.read_bytes()
+    blocks = _blocks(raw)
+    prev = blocks[n - 1]
+    p.write_bytes(raw[blocks[n].offset :])
+    _reseal_manifest(d, first_seq=n)
+    return raw[prev.offset + prev.size - 16 : prev.offset + prev.size], prev
+
+
+def test_unanchored_start_fails_by_default(copy, capsys):
+    _drop_head(copy, 77)
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    assert "block 77 at byte 0: unanchored start" in err and "cannot be authenticated" in err
+
+
+def test_unanchored_start_accepted_when_asked_and_vouched(copy, capsys):
+    _drop_head(copy, 77)
+    assert _verify(copy, "--allow-unanchored") == 0
+    out = capsys.readouterr().out
+    assert "unanchored start accepted" in out and "complete and authentic" in out
+
+
+def test_unanchored_start_not_vouched_by_the_manifest(copy, capsys):
+    _drop_head(copy, 77)
+    _reseal_manifest(copy, first_seq=0)  # the device still held blocks 0..76
+    assert _verify(copy, "--allow-unanchored") == EXIT_CHECK_FAILED
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1
+    assert "block 77 at byte 0: unanchored start" in err and "+1 more" in err
+    assert "FAIL: block 77 at byte 0: the log starts at block 77" in out
+    assert "77 block(s) missing from the start" in out
+
+
+def test_unanchored_start_anchored_by_the_earlier_pull(copy, capsys, tmp_path):
+    mac, prev = _drop_head(copy, 77)
+    earlier = tmp_path / "earlier.manifest.json"
+    m = json.loads(manifest.beside(copy / "log.bin").read_text())
+    m["log"].update(last_seq=76, last_mac=mac.hex())
+    earlier.write_text(json.dumps(m))
+    assert _verify(copy, "--after", str(earlier)) == 0
+    assert "chained to the earlier pull's last MAC" in capsys.readouterr().out
+    m["log"].update(last_mac=bytes(16).hex())
+    earlier.write_text(json.dumps(m))
+    assert _verify(copy, "--after", str(earlier)) == EXIT_CHECK_FAILED
+    assert "block 77 at byte 0: MAC does not chain to the earlier pull" in _err(capsys)
+    m["log"].update(last_seq=70)
+    earlier.write_text(json.dumps(m))
+    assert _verify(copy, "--after", str(earlier)) == EXIT_BAD_INPUT
+    assert "not the pull just before" in _err(capsys)
+
+
+# -- extract -----------------------------------------------------------------
+
+
+def test_extract_from_the_flash_image(run, tmp_path, capsys):
+    out = tmp_path / "x"
+    assert main(["logs", "extract", str(run / "flash.img"), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert (out / "log.bin").read_bytes() == (run / "log.bin").read_bytes()
+    m = manifest.read(manifest.beside(out / "log.bin"))
+    assert m["device_id"] == "SIM00001" and m["anchor"] is None
+    assert m["source"] == f"extract {run / 'flash.img'}"
+    assert m["log"]["last_seq"] == 226 and m["fw_version"] == "0.1.0"
+    key = (run / "key.bin").read_bytes()
+    assert key.hex() not in text and key.hex() not in json.dumps(m)
+    shutil.copy(run / "key.bin", out / "key.bin")
+    assert _verify(out) == 0
+
+
+@pytest.mark.parametrize(
+    "data, msg",
+    [
+        (b"", "is not a whole number of 4096-byte flash blocks"),
+        (bytes(100), "is not a whole number"),
+        (bytes(range(256)) * 64, "no littlefs filesystem found"),
+    ],
+)
+def test_extract_bad_image(tmp_path, capsys, data, msg):
+    img = tmp_path / "bad.img"
+    img.write_bytes(data)
+    assert main(["logs", "extract", str(img), "-o", str(tmp_path / "o")]) == EXIT_BAD_INPUT
+    assert msg in _err(capsys)
+
+
+def test_extract_missing_image(tmp_path, capsys):
+    assert main(["logs", "extract", str(tmp_path / "none.img")]) == EXIT_BAD_INPUT
+    assert "cannot read the image: No such file or directory" in _err(capsys)
+
+
+# -- decode ------------------------------------------------------------------
+
+
+def test_decode_csv_with_units_and_utc(run, tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    shutil.copy(run / "log.bin", tmp_path / "log.bin")
+    shutil.copy(manifest.beside(run / "log.bin"), manifest.beside(tmp_path / "log.bin"))
+    assert main(["logs", "decode", str(tmp_path / "log.bin"), "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    head = lines[0].split(",")
+    assert head[:4] == ["boot", "uptime_s", "utc", "probe0_degC"]
+    units = {"humidity_pct_rh", "pressure_hPa", "heater_pct", "peltier_pct", "battery_V"}
+    assert units <= set(head)
+    assert head[-2:] == ["status", "status_flags"]
+    assert len(lines) == 1 + 14290
+    row = dict(zip(head, lines[1].split(",")))
+    assert row["utc"] == "2027-03-01T00:01:00Z" and row["status_flags"] == "time_set"
+    events = (tmp_path / "s.events.csv").read_text().splitlines()
+    assert events[0] == "boot,uptime_s,utc,code,event,a,b,value"
+    assert events[1].startswith("1,0,2027-03-01T00:00:00Z,1,BOOT,")
+
+
+def test_decode_json_and_parquet_agree(run, tmp_path, capsys):
+    log_path = tmp_path / "log.bin"
+    shutil.copy(run / "log.bin", log_path)
+    assert main(["logs", "decode", str(log_path), "--format", "json"]) == 0
+    doc = json.loads((tmp_path / "log.json").read_text())
+    assert set(doc) == {"samples", "events", "clock"}
+    assert len(doc["samples"]) == 14290 and doc["clock"]
+    assert main(["logs", "decode", str(log_path), "--format", "parquet"]) == 0
+    t = pq.read_table(tmp_path / "log.parquet")
+    utc_type = t.schema.field("utc").type
+    assert t.num_rows == 14290 and pa.types.is_timestamp(utc_type) and utc_type.tz == "UTC"
+    first = t.slice(0, 1).to_pylist()[0]
+    assert first["utc"].isoformat() == "2027-03-01T00:01:00+00:00"
+    assert {k: v for k, v in first.items() if k != "utc"} == {
+        k: v for k, v in doc["samples"][0].items() if k != "utc"
+    }
+    ev = pq.read_table(tmp_path / "log.events.parquet").to_pylist()
+    assert [e["event"] for e in ev] == [e["event"] for e in doc["events"]]
+
+
+def test_decode_no_reading_and_unknown_utc_are_empty(tmp_path, capsys):
+    """No TIME_SET and no manifest: utc unknown; a dead probe: no value."""
+    recs = [([NR, 500, 501, 502, 450, 10130, 10, -5, 3700], 0x08)] * 3
+    p = tmp_path / "log.bin"
+    p.write_bytes(seal_log([("s", 1, 2, 0, 60, recs)]))
+    assert main(["logs", "decode", str(p)]) == 0
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    assert lines[1] == "2,0,,,5,5.01,5.02,45,1013,10,-5,3.7,8,probe_fault"
+    assert main(["logs", "decode", str(p), "--format", "json", "-o", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["samples"][0]["utc"] is None and doc["samples"][0]["probe0_degC"] is None
+    assert doc["clock"] == ["boot 2: clock never set; its records have no UTC"]
+
+
+def test_decode_a_damaged_log_warns_and_decodes_the_good_part(run, tmp_path, capsys):
+    raw = (run / "log.bin").read_bytes()
+    p = tmp_path / "log.bin"
+    p.write_bytes(raw[:-7])
+    assert main(["logs", "decode", str(p)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "cut short" in err
+    assert len((tmp_path / "log.csv").read_text().splitlines()) > 14000
+
+
+# -- info --------------------------------------------------------------------
+
+
+def test_info(run, capsys):
+    assert main(["logs", "info", str(run / "log.bin")]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "227 (219 sample, 8 event), seq 0..226",
+        "14290 samples, 11 events",
+        "boot 1",
+        "SIM00001",
+    ):
+        assert text in out
+
+
+# -- bad input: one line, the right status ----------------------------------
+
+
+@pytest.mark.parametrize("cmd", ["decode", "info", "verify"])
+@pytest.mark.parametrize(
+    "content, msg",
+    [
+        (None, "cannot read the log: No such file or directory"),
+        (b"", "empty file, no log blocks"),
+        (bytes(range(7, 250)) * 5, "not a podctl log"),
+    ],
+)
+def test_malformed_log_files(tmp_path, capsys, cmd, content, msg):
+    p = tmp_path / "log.bin"
+    if content is not None:
+        p.write_bytes(content)
+    assert main(["logs", cmd, str(p)]) == EXIT_BAD_INPUT
+    assert msg in _err(capsys)
+
+
+def test_a_folder_is_not_a_log(tmp_path, capsys):
+    assert main(["logs", "info", str(tmp_path)]) == EXIT_BAD_INPUT
+    assert "is a folder" in _err(capsys)
+
+
+def test_magic_then_garbage_is_no_readable_block(tmp_path, capsys):
+    p = tmp_path / "log.bin"
+    p.write_bytes(log.MAGIC + bytes(100))
+    assert main(["logs", "decode", str(p)]) == EXIT_BAD_INPUT
+    assert "no readable block: byte 0 (at the start)" in _err(capsys)
+
+
+def test_bad_manifest_is_one_line(copy, capsys):
+    manifest.beside(copy / "log.bin").write_text("{not json")
+    assert _verify(copy) == EXIT_BAD_INPUT
+    assert "manifest is not JSON" in _err(capsys)
+
+
+def test_extra_subcommands_plug_in(monkeypatch):
+    def add_report(lsub):
+        r = lsub.add_parser("report")
+        r.add_argument("file")
+        r.set_defaults(run=lambda args, console: 0)
+
+    monkeypatch.setattr(logs_cmds, "EXTRA", [add_report])
+    args = build_parser().parse_args(["logs", "report", "x.bin"])
+    assert args.file == "x.bin" and args.run(args, None) == 0
