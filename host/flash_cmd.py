@@ -32,6 +32,7 @@ from host.errors import BadInput, CommandError, LinkError
 from host.link import DeviceRefused
 from protocol import catalogue as c
 
+STEP_S = 6.0  # longest one file's copy and check may take before the link is deemed gone
 BOARD_MAIN = b"""# podctl firmware entry (written by podctl flash)
 from firmware.main import main
 
@@ -152,6 +153,8 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
             provisioned = _provision(t, dev_id, args, console)
         except TransportError as e:
             raise LinkError(f"{url}: the link dropped while flashing ({e}): replug and run podctl flash again") from None
+        except _Stalled:
+            raise LinkError(f"{url}: the device stopped answering while flashing: replug and run podctl flash again") from None
         except OSError as e:
             raise LinkError(f"{url}: device unplugged while flashing ({e}): replug and run podctl flash again") from None
         console.print(f"{copied} file(s) copied, {skipped} unchanged; every file's SHA-256 checked on the device",
@@ -181,6 +184,36 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+class _Stalled(Exception):
+    pass
+
+
+class _Deadline:
+    """Raise _Stalled if one step of the transfer takes longer than
+    `seconds`: mpremote waits without end for a REPL that went away (a pty
+    outlives the board process behind it, so nothing errors)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def _fire(self, _sig, _frame):
+        raise _Stalled()
+
+    def __enter__(self):
+        import signal
+
+        self._old = signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._old)
+        return False
+
+
 def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, int]:
     total = sum(len(b) for _, b in files)
     made: set[str] = set()
@@ -193,21 +226,23 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
         for path, data in files:
             bar.update(task, file=path)
             want = hashlib.sha256(data).digest()
-            if t.fs_exists(path) and t.fs_hashfile(path, "sha256") == want:
-                skipped += 1
-            else:
-                _ensure_dirs(t, path, made)
-                tmp = path + ".new"
-                t.fs_writefile(tmp, data, chunk_size=1024)
-                if t.fs_hashfile(tmp, "sha256") != want:
-                    raise CommandError(f"{path}: SHA-256 on the device differs after copying: run podctl flash again")
-                t.exec("import os\nos.rename(%r, %r)" % ("/" + tmp, "/" + path))
-                copied += 1
+            with _Deadline(STEP_S):
+                if t.fs_exists(path) and t.fs_hashfile(path, "sha256") == want:
+                    skipped += 1
+                else:
+                    _ensure_dirs(t, path, made)
+                    tmp = path + ".new"
+                    t.fs_writefile(tmp, data, chunk_size=1024)
+                    if t.fs_hashfile(tmp, "sha256") != want:
+                        raise CommandError(f"{path}: SHA-256 on the device differs after copying: run podctl flash again")
+                    t.exec("import os\nos.rename(%r, %r)" % ("/" + tmp, "/" + path))
+                    copied += 1
             bar.advance(task, len(data))
     # every file, copied or not, checked once more where it now lies
     for path, data in files:
-        if t.fs_hashfile(path, "sha256") != hashlib.sha256(data).digest():
-            raise CommandError(f"{path}: SHA-256 on the device does not match: run podctl flash again")
+        with _Deadline(STEP_S):
+            if t.fs_hashfile(path, "sha256") != hashlib.sha256(data).digest():
+                raise CommandError(f"{path}: SHA-256 on the device does not match: run podctl flash again")
     return copied, skipped
 
 
