@@ -50,7 +50,9 @@ class SerialTransport:
             self.port = serial.serial_for_url(url, baudrate=115200, timeout=wait, exclusive=True)
         except serial.SerialException as e:
             text = str(e)
-            if "busy" in text.lower() or "lock" in text.lower():
+            # pyserial's words for a port someone else holds (EBUSY, or its
+            # exclusive flock failing), not anything in the path
+            if "exclusively lock port" in text or "[Errno 16]" in text:
                 raise LinkError(f"{url}: port busy (another podctl, mpremote or a terminal has it open)") from None
             raise LinkError(f"{url}: cannot open the port: {text}") from None
         except ValueError as e:
