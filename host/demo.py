@@ -1,109 +1,142 @@
-"""`make demo`: what the project can do today, end to end, nothing faked.
+"""`make demo`: the crew's job on a whole mission, nothing faked.
 
 1. the protocol's golden vectors on CPython and on the micropython binary;
-2. the firmware's link server on the micropython binary, driven by the host's
-   Link over a pipe: IDENTIFY, then the refusals a bench engineer meets
-   (unknown request, wrong protocol version, unauthenticated state change);
-3. a whole 10-day mission: the firmware inside the micropython binary, on a
-   simulated container (sim/scenarios/nominal.toml at a 10 s tick), its log
-   read out of the littlefs flash image and checked (CRC, MAC chain, no gap)
-   on the host.
+2. a virtual container (`podctl board nominal --speed 0`: the firmware on the
+   micropython binary, its flash a littlefs image, its sensors a simulated
+   container flying the 10-day nominal mission as fast as the simulator
+   goes) is flashed (`podctl flash`, which provisions its key), loaded
+   (`podctl profile upload`), its clock set (`podctl time sync`);
+3. the mission flies, with progress on screen;
+4. the ground crew pulls the log (`podctl logs pull`), verifies it
+   (`podctl logs verify`) and writes the QA report with its plots
+   (`podctl logs report --pdf`).
+
+Everything lands in build/demo/. The keystore of this demo is
+build/demo/keys.json, never the user's own.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
+import time
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from host import cli, selftest, upy
-from host.errors import CommandError
-from host.link import DeviceRefused, Link
-from host.pipe import PipeTransport, spawn_stdio_device
-from protocol import catalogue as c
-from protocol import cobs, frame, log, message
-from protocol.auth import Hmac
-from sim import expect
+from host.errors import CommandError, LinkError
 
 OUT = upy.ROOT / "build" / "demo"
-DEMO_KEY = bytes(range(32))  # a published test key: this log proves nothing
+
 
 def main() -> int:
     con = Console()
-    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    os.environ["PODCTL_KEYSTORE"] = str(OUT / "keys.json")
+    board = None
+    t0 = time.monotonic()
     try:
         con.rule("1. golden vectors")
         selftest.cmd_selftest(None, con)  # type: ignore[arg-type]
-        con.rule("2. firmware link server on micropython")
-        link_demo(con)
-        con.rule("3. a 10-day mission: firmware on micropython, simulated container")
-        mission_demo(con)
+        con.rule("2. a virtual container: flash, profile, clock")
+        board = _start_board(con)
+        port = ["--port", board["port"]]
+        _podctl(con, "flash", *port)
+        _podctl(con, "profile", "upload", "nominal", *port)
+        _podctl(con, "time", "sync", *port)
+        con.rule("3. the nominal mission, as fast as the simulator goes")
+        _fly(con, board)
+        _podctl(con, "status", *port)
+        con.rule("4. pull, verify, report")
+        pulled = OUT / "pulled"
+        _podctl(con, "logs", "pull", *port, "-o", str(pulled))
+        _podctl(con, "logs", "verify", str(pulled / "log.bin"))
+        _podctl(con, "logs", "report", str(pulled / "log.bin"), "-o", str(OUT / "report.html"), "--pdf")
     except CommandError as e:
         con.print(f"[red]demo failed: {e}")
         return e.status
-    con.print(f"\noutputs in {OUT}")
+    finally:
+        if board is not None:
+            board["proc"].terminate()
+            board["proc"].wait(timeout=20)
+    con.rule("done")
+    con.print(
+        f"in {time.monotonic() - t0:.0f} s:\n"
+        f"  QA report   {OUT / 'report.html'} (and report.pdf, plots beside it)\n"
+        f"  raw log     {OUT / 'pulled' / 'log.bin'} with its manifest and profile.bin\n"
+        f"  flash image {OUT / 'board' / 'flash.img'}",
+        highlight=False,
+    )
     return 0
 
 
-def link_demo(con: Console) -> None:
-    t = spawn_stdio_device("DEMO0001")
+def _podctl(con: Console, *args: str) -> None:
+    con.print("[bold]$ podctl " + " ".join(args), highlight=False)
+    code = cli.main(list(args))
+    if code != 0:
+        raise CommandError(f"podctl {args[0]} exited {code}", code)
+
+
+def _start_board(con: Console) -> dict:
+    folder = OUT / "board"
+    folder.mkdir()
+    port_file = folder / "port"
+    con.print("[bold]$ podctl board nominal --speed 0 --flash build/demo/board/flash.img", highlight=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host.cli", "board", "nominal", "--speed", "0",
+         "--flash", str(folder / "flash.img"), "--port-file", str(port_file)],
+        stdout=open(folder / "supervisor.log", "w"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise LinkError(f"the virtual board did not start: see {folder / 'supervisor.log'}")
+        time.sleep(0.1)
+    port = port_file.read_text().strip()
+    con.print(f"virtual board on {port}", highlight=False)
+    return {"proc": proc, "port": port, "log": folder / "board.log"}
+
+
+def _fly(con: Console, board: dict) -> None:
+    from sim import scenario
+
+    end = scenario.load("nominal")["duration_s"]
+    with Progress(TextColumn("[bold]mission"), BarColumn(), TextColumn("{task.fields[what]}"),
+                  TimeElapsedColumn(), console=con) as bar:
+        task = bar.add_task("m", total=end, what="")
+        t = 0
+        while t < end:
+            if board["proc"].poll() is not None:
+                raise LinkError("the virtual board stopped during the mission")
+            st = _last_status(board["log"])
+            if st:
+                t = st["t"]
+                bar.update(task, completed=min(t, end),
+                           what=f"day {t / 86400:.1f}, payload {st['payload_c']:.2f} degC, "
+                                f"battery {100 * st['battery_soc']:.0f}%")
+            time.sleep(0.5)
+
+
+def _last_status(path) -> dict | None:
+    import json
+
     try:
-        link = Link(t)
-        r = link.request(c.MSG_IDENTIFY)
-        v = r["fw_version"]
-        con.print(
-            f"IDENTIFY -> device {r['device_id'].decode()} firmware "
-            f"{v >> 16}.{v >> 8 & 255}.{v & 255} protocol v{r['protocol']} "
-            f"log layout v{r['log_layout']} max payload {r['max_payload']} B"
-        )
-        for what, call in (
-            ("LOG_INFO (not served yet)", lambda: link.request(c.MSG_LOG_INFO)),
-            ("LOG_ERASE without auth", lambda: link.request(c.MSG_LOG_ERASE, 0)),
-            ("LOG_ERASE, unknown key", lambda: link.request(
-                c.MSG_LOG_ERASE, 0, hmac=Hmac(b"not the device key" * 2), counter=1)),
-        ):
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 2048))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if line.startswith("status "):
             try:
-                call()
-                con.print(f"{what} -> [red]accepted?")
-            except DeviceRefused as e:
-                con.print(f"{what} -> refused: {e}")
-        # a frame from a future protocol version
-        raw = bytes([2, c.MSG_STATUS, 0, 99, 0, 0, 0])
-        raw += frame.crc32(raw).to_bytes(4, "little")
-        t.write(b"\x00" + cobs.encode(raw) + b"\x00")
-        for r2 in frame.Deframer().feed(_drain(t)):
-            code, _t, detail = message.unpack(c.MSG_ERROR, True, r2.payload)
-            con.print(f"protocol v2 frame -> ERROR {c.error_name(code)}, device speaks v{detail}")
-    finally:
-        t.close()
-
-
-def _drain(t: PipeTransport) -> bytes:
-    got = b""
-    for _ in range(20):
-        got += t.read(4096)
-        if got.endswith(b"\x00"):
-            break
-    return got
-
-
-def mission_demo(con: Console) -> None:
-    from host import sim_cmds
-
-    out = OUT / "nominal"
-    args = ["sim", "run", "nominal", "--engine", "micropython", "--tick-s", "10", "-o", str(out)]
-    con.print("podctl " + " ".join(args), highlight=False)
-    parser = cli.build_parser()
-    ns = parser.parse_args(args)
-    sim_cmds.cmd_run(ns, con)
-    data = (out / "log.bin").read_bytes()
-    ok, text = expect.check({"expects": [{"kind": "log_intact"}], "faults": []},
-                            {"alarms": {}, "battery_empty_s": None, "duration_s": 0},
-                            data, (out / "key.bin").read_bytes())[0]
-    if not ok:
-        raise CommandError(text)
-    con.print(f"{out / 'log.bin'}: {text}", highlight=False)
+                return json.loads(line[7:])
+            except ValueError:
+                return None
+    return None
 
 
 if __name__ == "__main__":
