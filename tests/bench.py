@@ -292,6 +292,59 @@ def decode_figures() -> dict[str, float]:
     return out
 
 
+def download_figures() -> dict[str, float]:
+    """A log pull from the virtual board over its pty: the whole nominal
+    mission flown at full simulator speed, then pulled while the board keeps
+    logging (host/pull_cmd.py)."""
+    import argparse
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from rich.console import Console
+
+    from host import cli, pull_cmd
+    from sim import scenario
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        os.environ["PODCTL_KEYSTORE"] = str(tmp / "keys.json")
+        port_file = tmp / "port"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "host.cli", "board", "nominal", "--speed", "0",
+             "--flash", str(tmp / "flash.img"), "--port-file", str(port_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            while not port_file.exists():
+                time.sleep(0.1)
+            port = port_file.read_text().strip()
+            quiet = Console(file=open(os.devnull, "w"))
+            for args in (["flash"], ["profile", "upload", "nominal"], ["time", "sync"]):
+                if cli.main([*args, "--port", port]) != 0:
+                    raise SystemExit(f"bench: podctl {args[0]} failed on the virtual board")
+            end = scenario.load("nominal")["duration_s"]
+            log = tmp / "board.log"
+            while True:
+                lines = [ln for ln in log.read_text().splitlines() if ln.startswith("status ")]
+                if lines and json.loads(lines[-1][7:])["t"] >= end:
+                    break
+                time.sleep(0.5)
+            args = argparse.Namespace(port=port, keystore=None, out=tmp / "pulled")
+            got = pull_cmd.pull(args, quiet)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+            os.environ.pop("PODCTL_KEYSTORE", None)
+    return {
+        "download_kib_per_s_virtual": round(got["kib_per_s"]),
+        "download_efficiency": round(got["efficiency"], 3),
+        "download_log_bytes": got["bytes"],
+    }
+
+
 def main() -> None:
     figures: dict[str, float] = {}
     t = time.perf_counter()
@@ -300,6 +353,7 @@ def main() -> None:
     figures.update(firmware_figures(figures))
     figures.update(sil_figures())
     figures.update(decode_figures())
+    figures.update(download_figures())
     OUT.parent.mkdir(exist_ok=True)
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     old.update(figures)
