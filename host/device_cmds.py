@@ -80,14 +80,21 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         ident = dev.identify()
         st = dev.status()
         li = dev.request(c.MSG_LOG_INFO)
-        prof = dev.request(c.MSG_PROFILE_READ, 0, 64)
+        names = phase_names(dev)
+        from host.profile_cmds import read_profile
+        from protocol import profile as pf
+
+        prof = pf.check(read_profile(dev))
     t = Table(show_header=False, title=f"container {dev.device_id} on {dev.url}")
     t.add_column(style="bold")
     t.add_column()
     t.add_row("firmware", f"{dev.fw_version}, bundle {ident['fw_hash'].hex()}")
     t.add_row("protocol", f"v{ident['protocol']}, log layout v{ident['log_layout']}, frames up to {ident['max_payload']} B")
-    name = prof["data"][16:32].rstrip(b"\x00").decode(errors="replace") if prof["size"] else ""
-    t.add_row("profile", name or "none uploaded")
+    if isinstance(prof, pf.Profile):
+        name = prof.name.rstrip(b"\x00").decode(errors="replace")
+        t.add_row("profile", f"{name} ({pf.ident(prof.data):08x}), phases: {', '.join(names)}")
+    else:
+        t.add_row("profile", "none uploaded")
     t.add_row("log", f"{li['size']} bytes, blocks {li['first_seq']}..{li['last_seq']}")
     t.add_row("up", f"{st['uptime'] / 3600:.1f} h this boot, boot #{st['boot_count']}")
     clock = st["utc_at_boot"] + st["uptime"] if st["utc_at_boot"] else None
