@@ -375,8 +375,21 @@ def test_malformed_log_files(tmp_path, capsys, cmd, content, msg):
     p = tmp_path / "log.bin"
     if content is not None:
         p.write_bytes(content)
+    if cmd == "verify" and content:
+        msg = "no manifest at"  # verify asks for the manifest first
     assert main(["logs", cmd, str(p)]) == EXIT_BAD_INPUT
     assert msg in _err(capsys)
+
+
+def test_verify_a_manifested_log_that_is_not_one_fails(copy, capsys):
+    """The manifest names the file as the log: a broken first magic is
+    damage (exit 1, naming byte 0), not the wrong file."""
+    p = copy / "log.bin"
+    raw = bytearray(p.read_bytes())
+    raw[0] ^= 0xFF
+    p.write_bytes(raw)
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    assert "byte 0 (at the start): bad magic" in _err(capsys)
 
 
 def test_a_folder_is_not_a_log(tmp_path, capsys):
@@ -398,11 +411,11 @@ def test_bad_manifest_is_one_line(copy, capsys):
 
 
 def test_extra_subcommands_plug_in(monkeypatch):
-    def add_report(lsub):
-        r = lsub.add_parser("report")
+    def add_other(lsub):
+        r = lsub.add_parser("other-verb")
         r.add_argument("file")
         r.set_defaults(run=lambda args, console: 0)
 
-    monkeypatch.setattr(logs_cmds, "EXTRA", [add_report])
-    args = build_parser().parse_args(["logs", "report", "x.bin"])
+    monkeypatch.setattr(logs_cmds, "EXTRA", [*logs_cmds.EXTRA, add_other])
+    args = build_parser().parse_args(["logs", "other-verb", "x.bin"])
     assert args.file == "x.bin" and args.run(args, None) == 0
