@@ -91,7 +91,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
     t.add_row("firmware", f"{dev.fw_version}, bundle {ident['fw_hash'].hex()}")
     t.add_row("protocol", f"v{ident['protocol']}, log layout v{ident['log_layout']}, frames up to {ident['max_payload']} B")
     if isinstance(prof, pf.Profile):
-        name = prof.name.rstrip(b"\x00").decode(errors="replace")
+        name = prof.header[pf.H_NAME].rstrip(b"\x00").decode(errors="replace")
         t.add_row("profile", f"{name} ({pf.ident(prof.data):08x}), phases: {', '.join(names)}")
     else:
         t.add_row("profile", "none uploaded")
