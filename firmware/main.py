@@ -23,6 +23,20 @@ def _kbd_intr(c):
         pass  # CPython
 
 
+def read_link(poll, inp, one, chunk, wait_ms):
+    """Bytes from the host into chunk, waiting at most wait_ms for the
+    first: their count, or -1 at end of input. The unix port's blocking read
+    waits for a full buffer, so bytes are taken one at a time while poll
+    says more are ready."""
+    n = 0
+    while n < len(chunk) and poll.poll(0 if n else wait_ms):
+        if not inp.readinto(one):
+            return -1
+        chunk[n] = one[0]
+        n += 1
+    return n
+
+
 def serve(pod, inp, out, pollable=None, poll_ms=1000):
     """Run pod on the byte streams inp/out until MAINTENANCE REPL or EOF.
     pollable: what select.poll watches for inp (sys.stdin for its buffer).
@@ -45,28 +59,18 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
             # the link until the next tick is due; never longer
             wait = 1000 - pod._ms_acc - ((hal.uptime_ms() - pod._last_ms) & 0x3FFFFFFF)
             wait = max(0, min(wait, poll_ms))
-            n = 0
-            # the unix port's blocking read waits for a full buffer: take
-            # one byte at a time while poll says more are ready
-            while n < CHUNK and poll.poll(0 if n else wait):
-                if not inp.readinto(one):
-                    pod.recorder.flush(force=True)
-                    return "eof"
-                chunk[n] = one[0]
-                n += 1
+            n = read_link(poll, inp, one, chunk, wait)
+            if n < 0:
+                pod.recorder.flush(force=True)
+                return "eof"
             if n:
                 pod.link.feed(bytes(chunk[:n]))
             if pod.tick():
                 pod.service()
                 hal.feed_watchdog()
-            if pod.repl_requested:
-                pod.recorder.flush(force=True)
-                if pod.profile is not None:
-                    pod.save_state()
-                return "repl"
-            if pod.reboot_requested:
-                pod.recorder.flush(force=True)
-                return "reboot"
+            why = pod.maintenance_due()
+            if why:
+                return why
     finally:
         _kbd_intr(3)
 

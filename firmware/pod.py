@@ -322,6 +322,16 @@ class Pod:
         ):
             self.save_state()
 
+    def maintenance_due(self):
+        """After link traffic: "repl" or "reboot" when MAINTENANCE asked for
+        it (the open block sealed and the state saved first), else None."""
+        if not (self.repl_requested or self.reboot_requested):
+            return None
+        self.recorder.flush(force=True)
+        if self.profile is not None:
+            self.save_state()
+        return "repl" if self.repl_requested else "reboot"
+
     def save_state(self):
         prof = self.profile
         if prof is None:

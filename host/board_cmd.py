@@ -69,6 +69,23 @@ def _speed(text: str) -> float:
     return v
 
 
+def last_status(board_log: Path) -> dict | None:
+    """The board's last "status {json}" line in its stderr log."""
+    try:
+        with open(board_log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            tail = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        if line.startswith("status "):
+            try:
+                return json.loads(line[7:])
+            except ValueError:
+                return None
+    return None
+
+
 class VirtualBoard:
     """The supervisor: owns the pty and restarts the board process on a
     reboot (a power cycle keeps the pty and the flash image)."""
@@ -118,20 +135,7 @@ class VirtualBoard:
         return None if self.proc is None else self.proc.poll()
 
     def status(self) -> dict | None:
-        """The board's last "status {json}" line on its stderr log."""
-        try:
-            with open(self.stderr_path, "rb") as f:
-                f.seek(max(0, f.seek(0, 2) - 4096))
-                tail = f.read().decode(errors="replace").splitlines()
-        except OSError:
-            return None
-        for line in reversed(tail):
-            if line.startswith("status "):
-                try:
-                    return json.loads(line[7:])
-                except ValueError:
-                    return None
-        return None
+        return last_status(self.stderr_path)
 
     def stop(self) -> None:
         self.stopping = True

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from host import cli, selftest, upy
+from host.board_cmd import last_status
 from host.errors import CommandError, LinkError
 
 OUT = upy.ROOT / "build" / "demo"
@@ -112,31 +113,13 @@ def _fly(con: Console, board: dict) -> None:
         while t < end:
             if board["proc"].poll() is not None:
                 raise LinkError("the virtual board stopped during the mission")
-            st = _last_status(board["log"])
+            st = last_status(board["log"])
             if st:
                 t = st["t"]
                 bar.update(task, completed=min(t, end),
                            what=f"day {t / 86400:.1f}, payload {st['payload_c']:.2f} degC, "
                                 f"battery {100 * st['battery_soc']:.0f}%")
             time.sleep(0.5)
-
-
-def _last_status(path) -> dict | None:
-    import json
-
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 2048))
-            lines = f.read().decode(errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        if line.startswith("status "):
-            try:
-                return json.loads(line[7:])
-            except ValueError:
-                return None
-    return None
 
 
 if __name__ == "__main__":

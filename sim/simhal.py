@@ -19,13 +19,16 @@
 #
 # Plain classes (CPython and MicroPython).
 
-from firmware.hal import Hal
-from protocol.log import RESET_POWER_ON
+# Nothing of firmware/ or protocol/ is imported: the virtual board loads the
+# simulator before the firmware on its flash image and must not pull those
+# packages from the host. The class has every method of firmware.hal.Hal
+# (a test checks it) and the firmware's reset numbers (protocol.log.RESET_*).
+RESET_POWER_ON = 1
 
 TICKS_MASK = 0x3FFFFFFF  # MicroPython ticks_ms period is 2**30 ms
 
 
-class SimHal(Hal):
+class SimHal:
     def __init__(self, sensors, battery, storage_root, reset_cause=RESET_POWER_ON):
         self.sensors = sensors
         self.battery = battery

@@ -31,60 +31,13 @@ from sim.plant import Plant
 from sim.power import Battery
 from sim.rng import Rng
 from sim.sensors import Sensors
+from sim.simhal import SimHal
 
 REBOOT_EXIT = 75
 RESET_POWER_ON = 1  # protocol.log.RESET_*: the firmware's own numbers
 RESET_WATCHDOG = 2
-RESET_SOFT = 3
 RESET_BROWNOUT = 4
 CAUSES = {"power_on": 1, "watchdog": 2, "soft": 3, "brownout": 4}
-
-
-class BoardHal:
-    """The firmware's HAL (firmware/hal/__init__.py's methods) over the
-    simulated container; the clock is virtual."""
-
-    def __init__(self, sensors, battery, cause):
-        self.sensors = sensors
-        self.battery = battery
-        self.now_ms = 0
-        self.heater_cmd = 0
-        self.peltier_cmd = 0
-        self.cause = cause
-        self.feeds = 0
-
-    def uptime_ms(self):
-        return self.now_ms & 0x3FFFFFFF
-
-    def read_probes(self, out):
-        return self.sensors.read_probes(out)
-
-    def read_env(self, out):
-        return self.sensors.read_env(out)
-
-    def battery_mv(self):
-        return self.battery.voltage_mv
-
-    def lid_open(self):
-        return self.sensors.lid_open()
-
-    def shock_mg(self):
-        return self.sensors.take_shock_mg()
-
-    def set_heater(self, permille):
-        self.heater_cmd = permille
-
-    def set_peltier(self, permille):
-        self.peltier_cmd = permille
-
-    def feed_watchdog(self):
-        self.feeds += 1
-
-    def reset_cause(self):
-        return self.cause
-
-    def storage_root(self):
-        return ""  # the image is mounted at "/"
 
 
 def _kbd_intr(c):
@@ -109,7 +62,7 @@ class Board:
         self.faults = FaultSchedule(sc["faults"])
         self.end = int(sc["duration_s"])
         self.t = 0  # mission seconds
-        self.hal = BoardHal(self.sensors, self.battery, RESET_POWER_ON)
+        self.hal = SimHal(self.sensors, self.battery, "")  # the image is mounted at "/"
         self.pod = None
         self.down_until = -1
 
@@ -187,6 +140,8 @@ class Board:
         """Serve the link and run the clock. Returns "repl" or "reboot"."""
         import select
 
+        from firmware.main import read_link  # the firmware's own, from the image
+
         inp = sys.stdin.buffer
         poll = select.poll()
         poll.register(sys.stdin, select.POLLIN)
@@ -207,24 +162,16 @@ class Board:
                 else:
                     due = done + 1
                     wait = 0
-                n = 0
-                while n < len(chunk) and poll.poll(0 if n else wait):
-                    if not inp.readinto(one):
-                        return "eof"
-                    chunk[n] = one[0]
-                    n += 1
+                n = read_link(poll, inp, one, chunk, wait)
+                if n < 0:
+                    return "eof"
                 if n and pod is not None and self.faults.link_down(self.t):
                     n = 0  # a link-loss fault: the bytes never arrive
                 if n and pod is not None:
                     pod.link.feed(bytes(chunk[:n]))
-                    if pod.repl_requested:
-                        pod.recorder.flush(force=True)
-                        if pod.profile is not None:
-                            pod.save_state()
-                        return "repl"
-                    if pod.reboot_requested:
-                        pod.recorder.flush(force=True)
-                        return "reboot"
+                    why = pod.maintenance_due()
+                    if why:
+                        return why
                 steps = 0
                 while done < due and steps < 2000:
                     self.step()
