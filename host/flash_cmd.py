@@ -126,6 +126,23 @@ def _transport(url: str):
     return t
 
 
+def _check_mpy_version(t) -> None:
+    """Precompiled modules load only on a MicroPython of the same .mpy
+    version; the bundle is bytecode only, so the board's architecture does
+    not matter."""
+    import subprocess
+
+    mpy = t.eval("__import__('sys').implementation._mpy")
+    board = f"{mpy & 0xFF}.{mpy >> 8 & 3}"
+    out = subprocess.run([bundle.mpy_cross(), "--version"], capture_output=True, text=True).stdout
+    ours = out.rsplit("mpy v", 1)[-1].strip()
+    if board != ours:
+        raise CommandError(
+            f"the board loads .mpy v{board}, this mpy-cross makes v{ours}: flash without --mpy, "
+            "or install the mpy-cross of the board's MicroPython"
+        )
+
+
 def _ensure_dirs(t, path: str, made: set[str]) -> None:
     parts = path.split("/")[:-1]
     for i in range(1, len(parts) + 1):
@@ -144,10 +161,12 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
 
     url = serialport.resolve(args.port)
     dev_id = _stop_firmware(url, args.keystore, console)
-    with tempfile.TemporaryDirectory() as tmp:
-        files = _files(args.mpy, Path(tmp))
     t = _transport(url)
     try:
+        if args.mpy:
+            _check_mpy_version(t)
+        with tempfile.TemporaryDirectory() as tmp:
+            files = _files(args.mpy, Path(tmp))
         try:
             copied, skipped = _deploy(t, files, console)
             provisioned = _provision(t, dev_id, args, console)
