@@ -54,11 +54,15 @@ class Device:
         self._counter += 1
         return self._counter
 
+    def load_key(self) -> None:
+        """The key in force, from the keystore (BadInput if absent)."""
+        if self._hmac is None:
+            self._hmac = Hmac(keystore.device_key(self.device_id, self.keys))
+
     def command(self, msg_type: int, *values) -> dict:
         """An authenticated request (raises DeviceRefused, LinkError,
         BadInput when the key is missing)."""
-        if self._hmac is None:
-            self._hmac = Hmac(keystore.device_key(self.device_id, self.keys))
+        self.load_key()
         if self._counter is None:
             self.status()
         return self.link.request(msg_type, *values, hmac=self._hmac, counter=self._next_counter)

@@ -46,6 +46,19 @@ def add_parser(sub) -> None:
     mt.add_argument("action", choices=("repl", "reboot"))
     add_port_args(mt)
     mt.set_defaults(run=cmd_maintenance)
+    k = sub.add_parser("key", help="the container's secret key")
+    ksub = k.add_subparsers(dest="key_cmd", required=True, metavar="ACTION")
+    kr = ksub.add_parser(
+        "rotate",
+        help="give the container a new key (authenticated with the old one)",
+        description=(
+            "The new key is added to the keystore's history first, so it is never lost; "
+            "the device seals its log under the old key and switches. Logs that span the "
+            "rotation verify with the history. A refused rotation takes the key back."
+        ),
+    )
+    add_port_args(kr)
+    kr.set_defaults(run=cmd_key_rotate)
     t = sub.add_parser("time", help="the container's clock")
     tsub = t.add_subparsers(dest="time_cmd", required=True, metavar="ACTION")
     ts = tsub.add_parser(
@@ -195,6 +208,32 @@ def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume", highlight=False)
     else:
         console.print(f"{dev_id} is rebooting", highlight=False)
+    return 0
+
+
+def cmd_key_rotate(args: argparse.Namespace, console: Console) -> int:
+    import os
+
+    from host import keystore
+    from host.link import DeviceRefused
+
+    with open_device(args) as dev:
+        dev_id = dev.device_id
+        dev.status()  # the counter
+        dev.load_key()  # the old key, before the history grows
+        new = os.urandom(32)
+        path = keystore.append(dev_id, new, args.keystore)
+        try:
+            dev.command(c.MSG_KEY_ROTATE, new)
+        except DeviceRefused:
+            keystore.drop_newest(dev_id, args.keystore)
+            raise
+        except LinkError:
+            raise LinkError(
+                f"the link dropped during the rotation: {dev_id} may hold the old key or the new one; "
+                f"both are in {path} (podctl status works either way)"
+            ) from None
+    console.print(f"{dev_id}: new key in force; the history is in {path}", highlight=False)
     return 0
 
 

@@ -1,9 +1,11 @@
 """The host's keystore: each device's secret key, by device id.
 
 A JSON file readable only by its owner (mode 0600): ~/.config/podctl/keys.json,
-or the file named by PODCTL_KEYSTORE. podctl flash adds a device's key when
-it provisions it; logs verify and every authenticated command read it. A key
-is never printed or logged.
+or the file named by PODCTL_KEYSTORE, mapping each device id to its keys,
+oldest first (a lone string is a history of one). podctl flash writes a
+device's first key when it provisions it; podctl key rotate appends the next;
+authenticated commands use the newest, logs verify the whole history (a log
+spans its rotations). A key is never printed or logged.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from host.errors import BadInput
 
@@ -23,7 +26,7 @@ def path() -> Path:
     return Path.home() / ".config" / "podctl" / "keys.json"
 
 
-def _read(p: Path) -> dict[str, str]:
+def _read(p: Path) -> dict[str, Any]:
     if not p.exists():
         return {}
     mode = stat.S_IMODE(p.stat().st_mode)
@@ -38,25 +41,34 @@ def _read(p: Path) -> dict[str, str]:
     return data
 
 
-def device_key(device_id: str, keystore: Path | None = None) -> bytes:
+def device_keys(device_id: str, keystore: Path | None = None) -> list[bytes]:
+    """The device's keys, oldest first."""
     p = keystore or path()
     data = _read(p)
     if device_id not in data:
         raise BadInput(f"no key for device {device_id} in {p}: flash it with podctl flash, or give --keystore")
-    try:
-        key = bytes.fromhex(data[device_id])
-    except ValueError:
-        raise BadInput(f"{p}: key of {device_id} is not hex") from None
-    if len(key) != 32:
-        raise BadInput(f"{p}: key of {device_id} is {len(key)} bytes, not 32")
-    return key
+    entry = data[device_id]
+    history = entry if isinstance(entry, list) else [entry]
+    keys = []
+    for text in history:
+        try:
+            key = bytes.fromhex(text)
+        except (TypeError, ValueError):
+            raise BadInput(f"{p}: a key of {device_id} is not hex") from None
+        if len(key) != 32:
+            raise BadInput(f"{p}: a key of {device_id} is {len(key)} bytes, not 32")
+        keys.append(key)
+    if not keys:
+        raise BadInput(f"{p}: device {device_id} has an empty key history")
+    return keys
 
 
-def add(device_id: str, key: bytes, keystore: Path | None = None) -> Path:
-    """Store a device's key (creating the file with mode 0600)."""
-    p = keystore or path()
-    data = _read(p)
-    data[device_id] = key.hex()
+def device_key(device_id: str, keystore: Path | None = None) -> bytes:
+    """The key in force: the newest."""
+    return device_keys(device_id, keystore)[-1]
+
+
+def _write(p: Path, data: dict) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".new")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -64,3 +76,30 @@ def add(device_id: str, key: bytes, keystore: Path | None = None) -> Path:
         json.dump(data, f, indent=1, sort_keys=True)
     os.replace(tmp, p)
     return p
+
+
+def add(device_id: str, key: bytes, keystore: Path | None = None) -> Path:
+    """A provisioned device's first key (creating the file with mode 0600)."""
+    p = keystore or path()
+    data = _read(p)
+    data[device_id] = [key.hex()]
+    return _write(p, data)
+
+
+def append(device_id: str, key: bytes, keystore: Path | None = None) -> Path:
+    """The next key of a device (before it is sent: a key is never lost)."""
+    p = keystore or path()
+    data = _read(p)
+    old: Any = data.get(device_id, [])
+    data[device_id] = (old if isinstance(old, list) else [old]) + [key.hex()]
+    return _write(p, data)
+
+
+def drop_newest(device_id: str, keystore: Path | None = None) -> None:
+    """Take back a key the device refused."""
+    p = keystore or path()
+    data = _read(p)
+    entry = data.get(device_id)
+    if isinstance(entry, list) and len(entry) > 1:
+        entry.pop()
+        _write(p, data)

@@ -88,12 +88,25 @@ class LogData:
         return not self.problems
 
 
-def check_blocks(raw: bytes, key: bytes | None) -> tuple[list[BlockInfo], list[str]]:
+def _rotation_block(raw: bytes, blk: log.Block) -> bool:
+    """Whether blk is where the device switched keys: the firmware seals all
+    it holds under the old key, so the first block under the new one is an
+    event block opening with KEY_ROTATED."""
+    return blk.kind == log.KIND_EVENTS and blk.count > 0 and log.events(raw, blk)[0][1] == log.EV_KEY_ROTATED
+
+
+def check_blocks(
+    raw: bytes, key: bytes | list[bytes] | None
+) -> tuple[list[BlockInfo], list[str]]:
     """Walk the log block by block: CRC, layout, sequence, MAC chain (with
-    key). Returns every block found and the problems, each naming a block."""
+    key). key may be the device's key history, oldest first: the chain moves
+    to the next key only at a block opening with KEY_ROTATED. Returns every
+    block found and the problems, each naming a block."""
     blocks: list[BlockInfo] = []
     problems: list[str] = []
-    hmac = Hmac(key) if key is not None else None
+    keys = [] if key is None else [key] if isinstance(key, (bytes, bytearray)) else list(key)
+    macs = [Hmac(k) for k in keys]
+    current: int | None = None  # index of the key in force, once known
     prev_mac: bytes | None = None
     prev_seq: int | None = None
     at = 0
@@ -114,16 +127,25 @@ def check_blocks(raw: bytes, key: bytes | None) -> tuple[list[BlockInfo], list[s
                 else f"block {blk.seq} at byte {at}: sequence goes back from {prev_seq}"
             )
             verdict = "gap"
-        if hmac is not None:
+        if macs:
             chain_from = prev_mac if prev_mac is not None else log.GENESIS_MAC
-            if log.block_mac(hmac, chain_from, view[at:], blk.length) != blk.mac(raw):
-                if prev_mac is None and blk.seq != 0:
-                    # the log starts after an erase or an overwrite: the first
-                    # block chains to a MAC the device no longer holds
-                    verdict = "unanchored start"
-                else:
-                    problems.append(f"block {blk.seq} at byte {at}: MAC does not match (altered, or another key)")
-                    verdict = "MAC mismatch"
+            want = blk.mac(raw)
+            # the key in force; then, at a rotation block, the ones after it;
+            # before any block has verified, every key of the history
+            if current is None:
+                order = list(range(len(macs)))
+            else:
+                order = [current] + (list(range(current + 1, len(macs))) if _rotation_block(raw, blk) else [])
+            hit = next((i for i in order if log.block_mac(macs[i], chain_from, view[at:], blk.length) == want), None)
+            if hit is not None:
+                current = hit
+            elif prev_mac is None and blk.seq != 0:
+                # the log starts after an erase or an overwrite: the first
+                # block chains to a MAC the device no longer holds
+                verdict = "unanchored start"
+            else:
+                problems.append(f"block {blk.seq} at byte {at}: MAC does not match (altered, or another key)")
+                verdict = "MAC mismatch"
         blocks.append(BlockInfo(at, blk.size, blk.seq, blk.boot, blk.kind, blk.count, verdict))
         prev_mac = blk.mac(raw)
         prev_seq = blk.seq
@@ -177,7 +199,9 @@ def rebuild_utc(
     return offsets, notes
 
 
-def load(raw: bytes, key: bytes | None = None, anchor: Anchor | None = None, decoder: Any = None) -> LogData:
+def load(
+    raw: bytes, key: bytes | list[bytes] | None = None, anchor: Anchor | None = None, decoder: Any = None
+) -> LogData:
     """Check and decode a raw log. decoder(raw, blocks) -> (samples, events)
     may replace the slow path (host/decode.py)."""
     blocks, problems = check_blocks(raw, key)

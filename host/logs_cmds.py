@@ -338,7 +338,7 @@ def _write(data: logdata.LogData, fmt: str, out: str, console: Console) -> list[
 # -- verify ------------------------------------------------------------------
 
 
-def _key(args: argparse.Namespace, m: dict) -> tuple[bytes, str]:
+def _key(args: argparse.Namespace, m: dict) -> tuple[bytes | list[bytes], str]:
     if args.key_file is not None:
         try:
             key = args.key_file.read_bytes()
@@ -353,7 +353,9 @@ def _key(args: argparse.Namespace, m: dict) -> tuple[bytes, str]:
     if not isinstance(device, str) or not device:
         raise BadInput("the manifest names no device_id: give --key-file")
     ks = args.keystore or keystore.path()
-    return keystore.device_key(device, args.keystore), f"keystore {ks}, device {device}"
+    keys = keystore.device_keys(device, args.keystore)
+    told = f"keystore {ks}, device {device}" + (f" ({len(keys)} keys: rotated)" if len(keys) > 1 else "")
+    return keys, told
 
 
 def _manifest_log(m: dict, where: Path) -> dict:
@@ -376,7 +378,7 @@ def _manifest_log(m: dict, where: Path) -> dict:
 
 def verify(
     raw: bytes,
-    key: bytes,
+    key: bytes | list[bytes],
     mlog: dict,
     after: bytes | None = None,
     allow_unanchored: bool = False,
@@ -395,7 +397,8 @@ def verify(
         if after is not None:
             blk = log.parse_block(raw, first.offset)
             assert isinstance(blk, log.Block)
-            if log.block_mac(Hmac(key), after, memoryview(raw), blk.length) == blk.mac(raw):
+            keys = key if isinstance(key, list) else [key]
+            if any(log.block_mac(Hmac(k), after, memoryview(raw), blk.length) == blk.mac(raw) for k in keys):
                 first.verdict = "ok"
                 notes.append(f"{where}: chained to the earlier pull's last MAC (--after)")
             else:

@@ -109,7 +109,7 @@ def _key(args: argparse.Namespace, device_id: str) -> bytes | None:
         if len(key) != 32:
             raise BadInput(f"{args.key}: a device key is 32 bytes, this file has {len(key)}")
         return key
-    return keystore.device_key(device_id, args.keystore)
+    return keystore.device_keys(device_id, args.keystore)  # type: ignore[return-value]
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:

@@ -168,3 +168,27 @@ def test_monitor_waits_for_a_replugged_cable(board, capsys, monkeypatch):
     assert device_cmds.cmd_monitor(args, Console(width=100)) == 0
     assert any("waiting for the container" in str(r) for r in shown)
     assert opened["n"] == 2 and polls["n"] == 4  # reopened and polled on
+
+
+def test_key_rotation_and_a_log_that_spans_it(board, tmp_path, capsys):
+    from host import keystore
+
+    port = ["--port", board.port]
+    assert main(["status", *port]) == EXIT_OK  # flashed by the first test
+    dev_id = [ln for ln in capsys.readouterr().out.splitlines() if "container" in ln][0].split()[-1]
+    before = keystore.device_keys(dev_id)
+    assert main(["key", "rotate", *port]) == EXIT_OK
+    after = keystore.device_keys(dev_id)
+    assert after[:-1] == before and len(after) == len(before) + 1
+    assert main(["time", "sync", *port]) == EXIT_OK  # the new key is the one in force
+    time.sleep(0.5)
+    out = tmp_path / "pulled"
+    assert main(["logs", "pull", *port, "-o", str(out)]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["logs", "verify", str(out / "log.bin")]) == EXIT_OK
+    assert "rotated" in capsys.readouterr().out
+    # with the old key alone the chain breaks at the rotation, naming the block
+    from host.logdata import check_blocks
+
+    _, problems = check_blocks((out / "log.bin").read_bytes(), before[-1])
+    assert problems and "MAC does not match" in problems[0]
