@@ -249,13 +249,16 @@ class Pod:
         # record
         if t >= self.next_sample:
             # samples keep to their grid: a tick late by a flash erase stall
-            # (up to 400 ms, so dt = 2 now and then) takes the reading at
-            # most a second late and stamps it with its scheduled second, so
-            # the block stays one regular series
+            # (up to 400 ms, so dt = 2 now and then) takes the reading a
+            # second late and stamps it with its scheduled second, so the
+            # block stays one regular series. Later than that (a boot, a new
+            # interval, a simulator ticking coarser than the interval) the
+            # grid starts again at the true second: a record never claims a
+            # time more than a second before its reading.
             interval = prof.phases[self.phase][pf.P_INTERVAL] if prof is not None else 60
             due = self.next_sample
-            if t - due >= interval or due == 0:
-                due = t  # a gap (boot, new interval): start a new grid here
+            if t - due > 1 or due == 0:
+                due = t
             self.next_sample = due + interval
             self._record(due, interval)
         return True
