@@ -13,32 +13,19 @@
 #   run = CoSim(scenario, profile_bytes, root, key)
 #   run.run(progress=None)   -> summary dict (see summary())
 #
-# Power: when the battery is empty the board dies without flushing (RAM is
-# lost, flash keeps what was written); a brownout fault cuts it for its
-# duration and it boots again; a reset fault reboots it at once. The plant
-# runs on in every case, outputs off while the board is down.
+# Power (sim/container.py): when the battery is empty the board dies without
+# flushing (RAM is lost, flash keeps what was written); a brownout fault
+# cuts it for its duration and it boots again; a reset fault reboots it at
+# once. The plant runs on in every case, outputs off while the board is down.
 import firmware
 from firmware import storefile
 from firmware.guard import Guard
-from firmware.pod import Pod
 from protocol import catalogue as cat
 from protocol import codes, frame, log, message
 from protocol import profile as pf
 from protocol.auth import Hmac
-from sim.environment import Timeline
-from sim.faults import FaultSchedule
-from sim.plant import Plant
-from sim.power import Battery
-from sim.rng import Rng
-from sim.sensors import Sensors
-from sim.simhal import SimHal
+from sim.container import Container
 
-CAUSES = {
-    "power_on": log.RESET_POWER_ON,
-    "watchdog": log.RESET_WATCHDOG,
-    "soft": log.RESET_SOFT,
-    "brownout": log.RESET_BROWNOUT,
-}
 TABLE_COLUMNS = (
     "t_s",
     "env_phase",
@@ -115,14 +102,8 @@ class CoSim:
         self.tick_s = sc["tick_s"]
         self.duration_s = int(sc["duration_s"])
         self.seed = sc["seed"] if seed is None else seed
-        rng = Rng(self.seed)
-        self.plant = Plant(sc["container"])
-        self.battery = Battery(sc["power"])
-        self.sensors = Sensors(sc["sensors"], rng)
-        self.timeline = Timeline(sc["phases"])
-        self.faults = FaultSchedule(sc["faults"])
+        self.box = Container(sc, self.seed, root)
         self.root = root
-        self.hal = SimHal(self.sensors, self.battery, root)
         # the container as handed over for integration: provisioned, the
         # signed-off profile stored, as podctl flash and profile upload leave it
         Guard(root).provision(device_id, key)
@@ -139,27 +120,21 @@ class CoSim:
         self.table = table
         self.table_every = table_every
         self.t = 0
-        self.ticks = 0
         self.fw_phase = 0
         self.alarms = {}  # alarm name -> mission second first raised
         self.probe_faults = {}  # probe index -> [mission s, fault kind] first excluded
         self._good = 0xF
-        self.resets = []  # [mission s, cause]
-        self.empty_at = None
-        self.off_until = -1  # board down (brownout) until this second
-        self.storage_full_at = None
-        self.pod = None
         self.device_id = device_id
         self.start_utc = sc.get("start_utc", 0)
         self._hmac = Hmac(key)
         self._counter = 0
-        self._boot(log.RESET_POWER_ON)
+        self.box.boot(log.RESET_POWER_ON)
         # the crew sets the clock before launch, over the link, as podctl does
         self.command(cat.MSG_TIME_SET, self.start_utc)
 
     def command(self, msg_type, *values):
         """Send one authenticated request to the running firmware."""
-        pod = self.pod
+        pod = self.box.pod
         if pod is None:
             return  # the board is down: nothing hears it
         self._counter += 1
@@ -167,28 +142,9 @@ class CoSim:
         pod.link.feed(b"\x00" + frame.encode(
             msg_type, self._counter & 0xFFFF, payload, cat.FLAG_AUTH, self._counter, self._hmac))
 
-    def _boot(self, cause):
-        hal = self.hal
-        hal.now_ms = 0
-        hal.cause = cause
-        self.pod = Pod(hal).boot()
-        if self.storage_full_at is not None:
-            self.pod.store.budget = self.pod.store.size
-
-    def _down(self):
-        """Power lost: RAM (the open block, queued events) is gone."""
-        self.pod = None
-        self.hal.heater_cmd = 0
-        self.hal.peltier_cmd = 0
-
     def run(self, progress=None, progress_every=86400):
         dt = self.tick_s
-        plant = self.plant
-        battery = self.battery
-        sensors = self.sensors
-        timeline = self.timeline
-        faults = self.faults
-        hal = self.hal
+        box = self.box
         phases = self.phases
         table = self.table
         every = self.table_every
@@ -197,38 +153,16 @@ class CoSim:
         next_report = t + progress_every
         while t < end:
             t += dt
-            idx, env = timeline.at(t)
-            for f in faults.due(t, plant, sensors):
-                self._runner_fault(f, t)
-            pod = self.pod
+            idx = box.step(t, dt)
+            pod = box.pod
             if pod is not None:
-                plant.step(dt, hal.heater_cmd, hal.peltier_cmd, env)
-            else:
-                plant.step(dt, 0, 0, env)
-            if pod is not None:
-                battery.step(dt, plant.heater_w + plant.peltier_w)
-                if battery.empty:
-                    self.empty_at = t
-                    self._down()
-                    pod = None
-            sensors.step(t, dt, plant, env)
-            if pod is None and self.off_until >= 0 and t >= self.off_until and not battery.empty:
-                self.off_until = -1
-                self.resets.append([t, "brownout"])
-                self._boot(log.RESET_BROWNOUT)
-                pod = self.pod
-            if pod is not None:
-                hal.now_ms += dt * 1000
-                pod.tick()
-                pod.service()
-                self.ticks += 1
                 self.fw_phase = pod.phase
                 latched = pod.alarms.latched
                 if latched:
                     self._alarms(latched, t)
                 if pod.probes.good != self._good:
                     self._probes(pod.probes, t)
-            phases[self.fw_phase].add(t, plant.t_payload, dt)
+            phases[self.fw_phase].add(t, box.plant.t_payload, dt)
             if table is not None and t % every == 0:
                 self._row(t, idx)
             if progress is not None and t >= next_report:
@@ -238,23 +172,6 @@ class CoSim:
         for p in phases:
             p.finish(t)
         return self.summary()
-
-    def _runner_fault(self, f, t):
-        k = f.kind
-        if k == "reset":
-            if self.pod is not None:
-                self.resets.append([t, f.cause])
-                self._down()
-                self._boot(CAUSES[f.cause])
-        elif k == "brownout":
-            if self.pod is not None:
-                self._down()
-            self.off_until = t + int(f.duration_s)
-        elif k == "storage_full":
-            self.storage_full_at = t
-            if self.pod is not None:
-                self.pod.store.budget = self.pod.store.size
-        # link_loss: the co-simulation has no host on the link to lose
 
     def _alarms(self, latched, t):
         for n, name in codes.ALARMS:
@@ -268,9 +185,11 @@ class CoSim:
                 self.probe_faults[str(i)] = [t, codes.name(codes.FAULTS, probes.fault[i])]
 
     def _row(self, t, idx):
-        pod = self.pod
-        plant = self.plant
-        hal = self.hal
+        box = self.box
+        pod = box.pod
+        plant = box.plant
+        hal = box.hal
+        battery = box.battery
         if pod is not None:
             r = pod.probes.reading
             probes = "%.3f,%.3f,%.3f,%.3f,%.3f" % (
@@ -280,7 +199,7 @@ class CoSim:
         self.table.write("%d,%d,%d,%.4f,%.4f,%.4f,%s,%d,%d,%.3f,%.3f,%d,%.4f,%d\n" % (
             t, idx, self.fw_phase, plant.t_payload, plant.t_air, plant.t_wall, probes,
             hal.heater_cmd if pod is not None else 0, hal.peltier_cmd if pod is not None else 0,
-            plant.heater_w, plant.peltier_w, self.battery.voltage_mv, self.battery.soc,
+            plant.heater_w, plant.peltier_w, battery.voltage_mv, battery.soc,
             1 if pod is not None else 0))
 
     def summary(self):
@@ -304,7 +223,8 @@ class CoSim:
                 "worst_outside_c": p.worst,
                 "excursions": p.excursions,
             })
-        pod = self.pod
+        box = self.box
+        pod = box.pod
         v = firmware.VERSION
         return {
             "device_id": self.device_id.decode(),
@@ -318,17 +238,17 @@ class CoSim:
             "seed": self.seed,
             "tick_s": self.tick_s,
             "duration_s": self.t,
-            "ticks": self.ticks,
+            "ticks": box.ticks,
             "in_band_percent": 100.0 * inb / total if total else 0.0,
             "worst_outside_c": worst,
             "phases": ph,
             "alarms": self.alarms,
             "probe_faults": self.probe_faults,
-            "resets": self.resets,
-            "faults": [[f.at_s, f.kind] for f in self.faults.fired],
-            "energy_wh": self.battery.energy_wh,
-            "battery_soc": self.battery.soc,
-            "battery_empty_s": self.empty_at,
+            "resets": box.resets,
+            "faults": [[f.at_s, f.kind] for f in box.faults.fired],
+            "energy_wh": box.battery.energy_wh,
+            "battery_soc": box.battery.soc,
+            "battery_empty_s": box.empty_at,
             "board_on": pod is not None,
             "log_bytes": pod.store.size if pod is not None else None,
             "log_last_seq": pod.store.last_seq if pod is not None else None,

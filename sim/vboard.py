@@ -25,19 +25,9 @@ import sys
 import time
 
 from sim import flashdev
-from sim.environment import Timeline
-from sim.faults import FaultSchedule
-from sim.plant import Plant
-from sim.power import Battery
-from sim.rng import Rng
-from sim.sensors import Sensors
-from sim.simhal import SimHal
+from sim.container import RESET_POWER_ON, Container
 
 REBOOT_EXIT = 75
-RESET_POWER_ON = 1  # protocol.log.RESET_*: the firmware's own numbers
-RESET_WATCHDOG = 2
-RESET_BROWNOUT = 4
-CAUSES = {"power_on": 1, "watchdog": 2, "soft": 3, "brownout": 4}
 
 
 def _kbd_intr(c):
@@ -54,30 +44,24 @@ class Board:
         sc = cfg["scenario"]
         self.sc = sc
         self.speed = float(cfg.get("speed", 1.0))
-        self.tick_s = 1
-        self.plant = Plant(sc["container"])
-        self.battery = Battery(sc["power"])
-        self.sensors = Sensors(sc["sensors"], Rng(cfg.get("seed", sc["seed"])))
-        self.timeline = Timeline(sc["phases"])
-        self.faults = FaultSchedule(sc["faults"])
+        self.box = Container(sc, cfg.get("seed", sc["seed"]), "")  # the image is mounted at "/"
+        self.box.on_boot = self._wire
         self.end = int(sc["duration_s"])
         self.t = 0  # mission seconds
-        self.hal = SimHal(self.sensors, self.battery, "")  # the image is mounted at "/"
-        self.pod = None
-        self.down_until = -1
+
+    @property
+    def pod(self):
+        return self.box.pod
 
     def boot(self, cause):
         """Start the firmware on the image (None if there is none)."""
         try:
-            from firmware.pod import Pod
+            return self.box.boot(cause)
         except ImportError:
             return None
-        self.hal.now_ms = 0
-        self.hal.cause = cause
-        pod = Pod(self.hal).boot()
+
+    def _wire(self, pod):
         pod.out = self._write
-        self.pod = pod
-        return pod
 
     def _write(self, data):
         out = sys.stdout.buffer
@@ -87,42 +71,12 @@ class Board:
 
     def step(self):
         """One virtual second of the container, and of the board if it is up."""
-        t = self.t + 1
-        self.t = t
-        idx, env = self.timeline.at(t)
-        for f in self.faults.due(t, self.plant, self.sensors):
-            self._fault(f, t)
-        pod = self.pod
-        hal = self.hal
-        if pod is not None:
-            self.plant.step(1, hal.heater_cmd, hal.peltier_cmd, env)
-            self.battery.step(1, self.plant.heater_w + self.plant.peltier_w)
-            if self.battery.empty:
-                self.pod = pod = None  # the board dies with its RAM
-        else:
-            self.plant.step(1, 0, 0, env)
-        self.sensors.step(t, 1, self.plant, env)
-        if pod is None and 0 <= self.down_until <= t and not self.battery.empty:
-            self.down_until = -1
-            pod = self.boot(RESET_BROWNOUT)
-        if pod is not None:
-            hal.now_ms += 1000
-            if pod.tick():
-                pod.service()
-                hal.feed_watchdog()
+        self.t += 1
+        t = self.t
+        self.box.step(t, 1)
         if t % 60 == 0:
             # ground truth for whoever checks the board's log afterwards
-            sys.stderr.write("truth %d %.4f %d\n" % (t, self.plant.t_payload, 1 if pod is not None else 0))
-
-    def _fault(self, f, t):
-        if f.kind == "reset" and self.pod is not None:
-            self.pod = None
-            self.boot(CAUSES.get(f.cause, RESET_WATCHDOG))
-        elif f.kind == "brownout":
-            self.pod = None
-            self.down_until = t + int(f.duration_s)
-        elif f.kind == "storage_full" and self.pod is not None:
-            self.pod.store.budget = self.pod.store.size
+            sys.stderr.write("truth %d %.4f %d\n" % (t, self.box.plant.t_payload, 1 if self.pod is not None else 0))
 
     def status(self):
         """One line on stderr for the supervisor (stderr is a host file,
@@ -132,8 +86,8 @@ class Board:
             "t": self.t,
             "end": self.end,
             "board_on": pod is not None,
-            "payload_c": self.plant.t_payload,
-            "battery_soc": self.battery.soc,
+            "payload_c": self.box.plant.t_payload,
+            "battery_soc": self.box.battery.soc,
         }) + "\n")
 
     def run(self):
@@ -165,7 +119,7 @@ class Board:
                 n = read_link(poll, inp, one, chunk, wait)
                 if n < 0:
                     return "eof"
-                if n and pod is not None and self.faults.link_down(self.t):
+                if n and pod is not None and self.box.faults.link_down(self.t):
                     n = 0  # a link-loss fault: the bytes never arrive
                 if n and pod is not None:
                     pod.link.feed(bytes(chunk[:n]))
