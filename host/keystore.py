@@ -41,6 +41,17 @@ def _read(p: Path) -> dict[str, Any]:
     return data
 
 
+def read_key_file(p: Path) -> bytes:
+    """A device key given as a file of 32 raw bytes (sim run's key.bin)."""
+    try:
+        key = p.read_bytes()
+    except OSError as e:
+        raise BadInput(f"{p}: cannot read the key: {e.strerror}") from None
+    if len(key) != 32:
+        raise BadInput(f"{p}: a device key is 32 raw bytes, this file has {len(key)}: give the 32 bytes as sim run writes them (key.bin)")
+    return key
+
+
 def device_keys(device_id: str, keystore: Path | None = None) -> list[bytes]:
     """The device's keys, oldest first."""
     p = keystore or path()

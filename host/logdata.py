@@ -153,6 +153,17 @@ def check_blocks(
     return blocks, problems
 
 
+def log_ends(raw: bytes, blocks: list[BlockInfo]) -> tuple[int, int, bytes] | None:
+    """(first seq, last seq, last MAC) of the readable blocks as the log
+    itself shows them, or None if it has none."""
+    good = [b for b in blocks if b.seq is not None]
+    if not good:
+        return None
+    last = good[-1]
+    end = last.offset + last.size
+    return good[0].seq or 0, last.seq or 0, bytes(raw[end - log.MAC_LEN : end])
+
+
 def _decode(raw: bytes, blocks: list[BlockInfo]) -> tuple[np.ndarray, list[tuple]]:
     """Slow path: every sample and event through protocol.log."""
     rows: list[tuple] = []

@@ -340,15 +340,7 @@ def _write(data: logdata.LogData, fmt: str, out: str, console: Console) -> list[
 
 def _key(args: argparse.Namespace, m: dict) -> tuple[bytes | list[bytes], str]:
     if args.key_file is not None:
-        try:
-            key = args.key_file.read_bytes()
-        except OSError as e:
-            raise BadInput(f"{args.key_file}: cannot read the key: {e.strerror}") from None
-        if len(key) != 32:
-            raise BadInput(
-                f"{args.key_file}: a device key is 32 raw bytes, this file has {len(key)}"
-            )
-        return key, f"key file {args.key_file}"
+        return keystore.read_key_file(args.key_file), f"key file {args.key_file}"
     device = m.get("device_id")
     if not isinstance(device, str) or not device:
         raise BadInput("the manifest names no device_id: give --key-file")
@@ -564,7 +556,7 @@ def cmd_extract(args: argparse.Namespace, console: Console) -> int:
     prof = _record(files, "profile")
     blocks, problems = logdata.check_blocks(raw, None)
     good = [b for b in blocks if b.seq is not None]
-    last = good[-1] if good else None
+    first_seq, last_seq, last_mac = logdata.log_ends(raw, blocks) or (0, 0, b"")
     fw = "unknown"
     for b in reversed(good):  # firmware version from the newest BOOT event
         if b.kind == log.KIND_EVENTS:
@@ -582,16 +574,14 @@ def cmd_extract(args: argparse.Namespace, console: Console) -> int:
         profile_ident=profile.ident(prof) if prof is not None and len(prof) > 4 else None,
         log_sha256=hashlib.sha256(raw).hexdigest(),
         log_bytes=len(raw),
-        first_seq=(good[0].seq or 0) if good else 0,
-        last_seq=(last.seq or 0) if last is not None else 0,
-        last_mac=raw[last.offset + last.size - log.MAC_LEN : last.offset + last.size]
-        if last
-        else b"",
+        first_seq=first_seq,
+        last_seq=last_seq,
+        last_mac=last_mac,
         anchor=None,
         source=f"extract {args.image}",
     )
     manifest.write(manifest.beside(out / "log.bin"), m)
-    span = f"blocks {good[0].seq}..{last.seq}" if good and last else "no blocks"
+    span = f"blocks {first_seq}..{last_seq}" if good else "no blocks"
     console.print(
         f"wrote {out}/log.bin ({len(raw)} bytes, {span}) and log.bin.manifest.json, "
         f"device {device}"

@@ -93,12 +93,11 @@ def pull(args: argparse.Namespace, console: Console) -> dict:
         profile = read_profile(dev)
     raw = part.read_bytes()[: info["size"]]
     blocks, problems = logdata.check_blocks(raw, None)
-    good = [b for b in blocks if b.seq is not None]
-    last = good[-1] if good else None
-    if last is None or last.seq != info["last_seq"] or raw[last.offset + last.size - 16 : last.offset + last.size] != info["last_mac"]:
+    ends = logdata.log_ends(raw, blocks)
+    if ends is None or ends[1:] != (info["last_seq"], info["last_mac"]):
         raise CommandError(
-            f"the pulled log ends at block {last.seq if last else None}, the device reported {info['last_seq']}: "
-            "pull again"
+            f"the pulled log ends at block {ends[1] if ends else None}, the device reported "
+            f"{info['last_seq']}: pull again"
         )
     log_path = out / "log.bin"
     log_path.write_bytes(raw)

@@ -98,18 +98,12 @@ def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
     return got
 
 
-def _key(args: argparse.Namespace, device_id: str) -> bytes | None:
+def _key(args: argparse.Namespace, device_id: str) -> bytes | list[bytes] | None:
     if args.no_key:
         return None
     if args.key is not None:
-        try:
-            key = args.key.read_bytes()
-        except OSError as e:
-            raise BadInput(f"{args.key}: cannot read the key: {e.strerror}") from None
-        if len(key) != 32:
-            raise BadInput(f"{args.key}: a device key is 32 bytes, this file has {len(key)}")
-        return key
-    return keystore.device_keys(device_id, args.keystore)  # type: ignore[return-value]
+        return keystore.read_key_file(args.key)
+    return keystore.device_keys(device_id, args.keystore)
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:

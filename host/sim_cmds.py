@@ -197,14 +197,12 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
 
     s = res.summary
     blocks, _ = logdata.check_blocks(res.log, None)
-    good = [b for b in blocks if b.seq is not None]
+    first_seq, last_seq, last_mac = logdata.log_ends(res.log, blocks) or (0, 0, b"")
     if s["anchor"] is not None:
         last_seq, last_mac = s["log_last_seq"], bytes.fromhex(s["log_last_mac"])
         anchor = logdata.Anchor(*s["anchor"])
         source = f"sim {sc['name']} ({res.engine})"
     else:
-        last_seq = good[-1].seq if good else 0
-        last_mac = res.log[good[-1].offset + good[-1].size - 16 : good[-1].offset + good[-1].size] if good else b""
         anchor = None
         source = f"sim {sc['name']} ({res.engine}), board dead at the end: log read from its flash image"
     m = manifest.make(
@@ -214,8 +212,8 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
         profile_ident=s["profile_ident"],
         log_sha256=hashlib.sha256(res.log).hexdigest(),
         log_bytes=len(res.log),
-        first_seq=(good[0].seq or 0) if good else 0,
-        last_seq=last_seq if last_seq is not None else 0,
+        first_seq=first_seq,
+        last_seq=last_seq,
         last_mac=last_mac,
         anchor=anchor,
         source=source,
