@@ -8,6 +8,7 @@ import sys
 
 from firmware.identity import identify_handler
 from firmware.link import LinkServer
+from firmware.main import read_link
 from protocol import catalogue as c
 
 
@@ -26,12 +27,9 @@ def serve(device_id, fw_hash=b"\x00" * 8):
     one = bytearray(1)
     chunk = bytearray(256)
     while True:
-        n = 0
-        while n < len(chunk) and poll.poll(0 if n else 1000):
-            if not inp.readinto(one):
-                return server  # EOF: the host closed the link
-            chunk[n] = one[0]
-            n += 1
+        n = read_link(poll, inp, one, chunk, 1000)
+        if n < 0:
+            return server  # EOF: the host closed the link
         if n:
             server.feed(bytes(chunk[:n]))
 

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import tty
 from pathlib import Path
@@ -67,6 +68,24 @@ def _speed(text: str) -> float:
     if v < 0 or v > 1e6:
         raise argparse.ArgumentTypeError("speed must be 0 (as fast as possible) to 1e6")
     return v
+
+
+def spawn(scenario_name: str, speed: float, image: Path, port_file: Path, log=subprocess.DEVNULL,
+          timeout: float = 20.0) -> tuple[subprocess.Popen, str]:
+    """Start `podctl board` as a child process; (process, pty path) once it
+    accepts connections. Its board.log lands beside the image."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host.cli", "board", str(scenario_name), "--speed", str(speed),
+         "--flash", str(image), "--port-file", str(port_file)],
+        stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise CommandError(f"the virtual board did not start (see {image.parent / 'board.log'})")
+        time.sleep(0.1)
+    return proc, port_file.read_text().strip()
 
 
 def last_status(board_log: Path) -> dict | None:

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from host import cli, selftest, upy
-from host.board_cmd import last_status
+from host.board_cmd import last_status, spawn
 from host.errors import CommandError, LinkError
 
 OUT = upy.ROOT / "build" / "demo"
@@ -85,19 +85,9 @@ def _podctl(con: Console, *args: str) -> None:
 def _start_board(con: Console) -> dict:
     folder = OUT / "board"
     folder.mkdir()
-    port_file = folder / "port"
     con.print("[bold]$ podctl board nominal --speed 0 --flash build/demo/board/flash.img", highlight=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "host.cli", "board", "nominal", "--speed", "0",
-         "--flash", str(folder / "flash.img"), "--port-file", str(port_file)],
-        stdout=open(folder / "supervisor.log", "w"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while not port_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise LinkError(f"the virtual board did not start: see {folder / 'supervisor.log'}")
-        time.sleep(0.1)
-    port = port_file.read_text().strip()
+    proc, port = spawn("nominal", 0, folder / "flash.img", folder / "port",
+                       log=open(folder / "supervisor.log", "w"))
     con.print(f"virtual board on {port}", highlight=False)
     return {"proc": proc, "port": port, "log": folder / "board.log"}
 

@@ -299,28 +299,19 @@ def download_figures() -> dict[str, float]:
     import argparse
     import os
     import signal
-    import subprocess
-    import sys
     import tempfile
 
     from rich.console import Console
 
     from host import cli, pull_cmd
+    from host.board_cmd import spawn
     from sim import scenario
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         os.environ["PODCTL_KEYSTORE"] = str(tmp / "keys.json")
-        port_file = tmp / "port"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "host.cli", "board", "nominal", "--speed", "0",
-             "--flash", str(tmp / "flash.img"), "--port-file", str(port_file)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        proc, port = spawn("nominal", 0, tmp / "flash.img", tmp / "port")
         try:
-            while not port_file.exists():
-                time.sleep(0.1)
-            port = port_file.read_text().strip()
             quiet = Console(file=open(os.devnull, "w"))
             for args in (["flash"], ["profile", "upload", "nominal"], ["time", "sync"]):
                 if cli.main([*args, "--port", port]) != 0:

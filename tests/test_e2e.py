@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from host.board_cmd import spawn
 from host.cli import main
 from host.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_LINK, EXIT_OK
 
@@ -27,18 +28,8 @@ SPEED = 3000  # virtual seconds per real second
 class Board:
     def __init__(self, tmp: Path, speed: float = SPEED):
         self.tmp = tmp
-        self.port_file = tmp / "port"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "host.cli", "board", str(SCENARIO), "--speed", str(speed),
-             "--flash", str(tmp / "flash.img"), "--port-file", str(self.port_file)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        deadline = time.monotonic() + 20
-        while not self.port_file.exists():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("virtual board did not start: " + (self.proc.stdout.read() if self.proc.stdout else ""))
-            time.sleep(0.1)
-        self.port = self.port_file.read_text().strip()
+        self.proc, self.port = spawn(str(SCENARIO), speed, tmp / "flash.img", tmp / "port",
+                                     log=subprocess.PIPE)
 
     def truth(self) -> list[tuple[int, float, int]]:
         """The simulator's (mission second, payload degC, board on) each minute,
