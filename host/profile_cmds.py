@@ -109,7 +109,7 @@ def cmd_upload(args: argparse.Namespace, console: Console) -> int:
         except DeviceRefused as e:
             if e.code == c.ERR_BAD_PROFILE:
                 reason, where = e.detail >> 12, e.detail & 0xFFF
-                field, rule = profile_file._explain(reason, where)
+                field, rule = profile_file.explain(reason, where)
                 raise CommandError(f"{dev_id} refused the profile: {field}: {rule}", e.status) from None
             raise
     console.print(f"{dev_id}: profile {profile_file.decompile(blob)['name']!r} ({ident:08x}) in force", highlight=False)

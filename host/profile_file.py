@@ -213,7 +213,7 @@ def compile_data(data: dict[str, Any]) -> bytes:
     verdict = pf.check(blob)
     if not isinstance(verdict, pf.Profile):
         reason, at = verdict
-        raise _FieldError(*_explain(reason, at))
+        raise _FieldError(*explain(reason, at))
     return blob
 
 
@@ -270,7 +270,7 @@ def _phase(i: int, p: Any) -> list[Any]:
     return out
 
 
-def _explain(reason: int, at: int) -> tuple[str, str]:
+def explain(reason: int, at: int) -> tuple[str, str]:
     """A device refusal as (TOML field, rule)."""
     if reason == pf.REFUSE_BAND:
         return (
@@ -290,7 +290,7 @@ def decompile(blob: bytes) -> dict[str, Any]:
     """The TOML tables of device bytes (raises ProfileError if refused)."""
     prof = pf.check(blob)
     if not isinstance(prof, pf.Profile):
-        field, rule = _explain(*prof)
+        field, rule = explain(*prof)
         raise ProfileError(f"device profile refused: {field}: {rule}")
     h = dict(zip(_HEADER_NAMES, prof.header))
     out: dict[str, Any] = {"name": h["name"].rstrip(b"\x00").decode()}
