@@ -10,7 +10,7 @@
 # Each alarm latches: it stays set (and in every sample's status) until a
 # new profile is accepted; raising one logs ALARM_RAISED with the reading.
 from protocol import codes
-from protocol import log
+from protocol import block as log
 from protocol import profile as pf
 
 BATTERY_S = 30

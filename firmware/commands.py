@@ -10,8 +10,9 @@ import struct
 from firmware import storefile
 from firmware.identity import identify_handler
 from firmware.pod import PROFILE
-from protocol import catalogue as c
-from protocol import frame, log, message
+from protocol import wire as c
+from protocol import block as log
+from protocol import frame, message
 from protocol import profile as pf
 
 READ_MAX = frame.MAX_PAYLOAD - 8  # LOG_READ / PROFILE_READ reply: offset, size, data

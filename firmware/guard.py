@@ -9,7 +9,7 @@
 import struct
 
 from firmware import storefile
-from protocol import catalogue as c
+from protocol import wire as c
 from protocol.auth import KEY_LEN, Hmac
 
 IDENTITY = "identity"  # device id (8 bytes) and key (32 bytes)

@@ -1,6 +1,7 @@
 # IDENTIFY: who this board is and what it runs.
-from protocol import catalogue as c
-from protocol import frame, log, message
+from protocol import wire as c
+from protocol import block as log
+from protocol import frame, message
 
 import firmware
 

@@ -8,7 +8,7 @@
 # Noise (bad COBS, truncated, bad CRC, oversize) gets no reply: the header is
 # not trustworthy, so the host times out and resends. Everything with a
 # readable header gets an ERROR reply the host can act on.
-from protocol import catalogue as c
+from protocol import wire as c
 from protocol import frame, message
 
 
@@ -46,7 +46,7 @@ class LinkServer:
     def _serve(self, f):
         if f.flags & c.FLAG_REPLY:
             return  # a device takes requests only; a stray reply is ignored
-        if c.message(f.type)[2]:
+        if c.authenticated(f.type):
             if f.counter is None:
                 return self.error(f.seq, f.type, c.ERR_AUTH_REQUIRED)
             code = self.auth(f) if self.auth is not None else c.ERR_BAD_TAG

@@ -17,7 +17,7 @@ import os
 import struct
 
 from firmware import storefile
-from protocol import log
+from protocol import block as log
 
 _DIR = "log"
 SEGMENT_BYTES = 64 * 1024

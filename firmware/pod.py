@@ -24,7 +24,8 @@ from firmware.hal import NPROBES
 from firmware.logstore import LogStore
 from firmware.probes import Probes
 from firmware.recorder import Recorder
-from protocol import codes, log
+from protocol import block as log
+from protocol import codes
 from protocol import profile as pf
 
 PROFILE = "profile"

@@ -15,7 +15,7 @@
 #
 # Integers only (milli-degrees): this runs inside the allocation-free tick.
 from protocol import codes
-from protocol import log
+from protocol import block as log
 
 
 class Probes:

@@ -13,7 +13,7 @@
 # Power cut: what is lost is the open sample block, at most RECORDS_MAX
 # records = RECORDS_MAX x interval seconds (97 minutes at 1-minute samples),
 # plus events raised in the tick that was running.
-from protocol import log
+from protocol import block as log
 from protocol.auth import Hmac
 
 # the key record and int8 deltas: (980 - 19) // 10 + 1 = 97

@@ -9,7 +9,7 @@ import sys
 from firmware.identity import identify_handler
 from firmware.link import LinkServer
 from firmware.main import read_link
-from protocol import catalogue as c
+from protocol import wire as c
 
 
 def serve(device_id, fw_hash=b"\x00" * 8):

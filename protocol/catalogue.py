@@ -2,50 +2,17 @@
 #
 # Runs on MicroPython (board, unix port) and CPython. The host builds its
 # construct definitions from MESSAGES (host/codec.py); the firmware packs and
-# unpacks with struct using the format strings fmt() derives from it. Nothing
-# else in the project may restate a message id, a field or an error code.
+# unpacks with the formats of protocol/wire.py, which a test holds to these
+# fields. Nothing else in the project may restate a message id, a field or an
+# error code.
 #
 # A field is (name, code, unit):
 #   code  a struct code, little-endian: B b H h I i Q q, or "Ns" for N raw
 #         bytes, or "*" for "the rest of the payload" (last field only).
 #   unit  what the number means: "s", "ms", "mdegC" (milli-degrees Celsius),
 #         "permille", "mV", "bytes", "" for identifiers and flags.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
-
-
-# Protocol version carried in every frame header. A peer refuses any other
-# version with ERR_BAD_VERSION; the ERROR message's layout never changes, so
-# that refusal is readable by every version.
-PROTOCOL_VERSION = const(1)
-
-# Header flags.
-FLAG_REPLY = const(0x01)  # set on every device -> host answer
-FLAG_AUTH = const(0x02)  # frame carries a counter and an HMAC tag
-
-# Message ids. Requests and their replies share the id; replies set FLAG_REPLY.
-MSG_IDENTIFY = const(0x01)
-MSG_STATUS = const(0x02)
-MSG_TIME_SET = const(0x10)
-MSG_PROFILE_BEGIN = const(0x20)
-MSG_PROFILE_CHUNK = const(0x21)
-MSG_PROFILE_COMMIT = const(0x22)
-MSG_PROFILE_READ = const(0x23)
-MSG_LOG_INFO = const(0x30)
-MSG_LOG_READ = const(0x31)
-MSG_LOG_ERASE = const(0x32)
-MSG_MAINTENANCE = const(0x40)
-MSG_PHASE_SET = const(0x41)
-MSG_KEY_ROTATE = const(0x42)
-MSG_ERROR = const(0x7F)
-
-# Maintenance actions (MSG_MAINTENANCE.action).
-MAINT_REPL = const(1)  # stop serving, restore Ctrl-C, drop to the REPL
-MAINT_REBOOT = const(2)  # machine.reset() after the reply is sent
+from protocol.wire import *  # noqa: F401,F403 ids, flags, error codes: defined there
+from protocol.wire import fmt  # noqa: F401 the board's formats, checked against MESSAGES
 
 _STATUS_REPLY = (
     ("uptime", "I", "s"),  # monotonic seconds since this boot
@@ -186,25 +153,6 @@ MESSAGES = (
     ),
 )
 
-# Why a frame or a request was refused: the deframer's verdicts and the
-# device's ERROR codes share this one table. (code, name, what to do)
-ERR_BAD_COBS = const(1)
-ERR_TRUNCATED = const(2)
-ERR_OVERSIZE = const(3)
-ERR_BAD_CRC = const(4)
-ERR_BAD_VERSION = const(5)
-ERR_UNKNOWN_TYPE = const(6)
-ERR_BAD_LENGTH = const(7)
-ERR_BAD_PAYLOAD = const(8)
-ERR_AUTH_REQUIRED = const(9)
-ERR_BAD_TAG = const(10)
-ERR_REPLAYED = const(11)
-ERR_BUSY = const(12)
-ERR_BAD_STATE = const(13)
-ERR_OUT_OF_RANGE = const(14)
-ERR_STORAGE = const(15)
-ERR_BAD_PROFILE = const(16)
-
 ERRORS = (
     (ERR_BAD_COBS, "BAD_COBS", "frame is not valid COBS: line noise, resend"),
     (ERR_TRUNCATED, "TRUNCATED", "frame shorter than header and CRC: resend"),
@@ -252,21 +200,3 @@ def fields(msg_type, reply):
     if m is None:
         return None
     return m[4] if reply else m[3]
-
-
-def fmt(msg_type, reply):
-    """struct format of the fixed part, and whether a '*' tail follows.
-
-    Returns (format, has_tail) or None for an unknown type.
-    """
-    fs = fields(msg_type, reply)
-    if fs is None:
-        return None
-    parts = ["<"]
-    tail = False
-    for f in fs:
-        if f[1] == "*":
-            tail = True
-        else:
-            parts.append(f[1])
-    return "".join(parts), tail

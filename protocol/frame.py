@@ -15,8 +15,8 @@
 import binascii
 import struct
 
-from protocol import catalogue, cobs
-from protocol.catalogue import (
+from protocol import cobs, wire
+from protocol.wire import (
     ERR_BAD_COBS,
     ERR_BAD_CRC,
     ERR_BAD_LENGTH,
@@ -85,7 +85,7 @@ class Frame:
 class Reject:
     """A delimited chunk of the stream that is not an acceptable frame.
 
-    code is one of catalogue.ERR_*; detail is code-specific (the peer's
+    code is one of wire.ERR_*; detail is code-specific (the peer's
     version, the unknown type); seq and type are set when the header was
     readable and its CRC good, so the receiver can answer with an ERROR.
     """
@@ -98,6 +98,8 @@ class Reject:
         self.flags = flags
 
     def reason(self):
+        from protocol import catalogue  # the names are the host's: not loaded on the board
+
         return catalogue.error_name(self.code)
 
     def __repr__(self):
@@ -216,7 +218,7 @@ class Deframer:
             return Reject(ERR_BAD_LENGTH, length, msg_type, seq, flags)
         if length > MAX_PAYLOAD:  # fits MAX_WIRE only because it is unsigned
             return Reject(ERR_OVERSIZE, length, msg_type, seq, flags)
-        if catalogue.message(msg_type) is None:
+        if wire.entry(msg_type) is None:
             return Reject(ERR_UNKNOWN_TYPE, msg_type, msg_type, seq, flags)
         at = HEADER_LEN
         counter = tag = None

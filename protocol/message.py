@@ -1,9 +1,10 @@
-# Pack and unpack message payloads with struct, from the catalogue's layouts.
+# Pack and unpack message payloads with struct, from the formats of
+# protocol/wire.py (the catalogue's layouts as the board carries them).
 # The host has a second, independent reading of the same catalogue in
 # construct (host/codec.py); the golden vectors hold the two together.
 import struct
 
-from protocol import catalogue
+from protocol import wire
 
 _cache = {}  # type: dict
 
@@ -13,7 +14,7 @@ def layout(msg_type, reply):
     key = (msg_type, reply)
     got = _cache.get(key)
     if got is None:
-        f = catalogue.fmt(msg_type, reply)
+        f = wire.fmt(msg_type, reply)
         if f is None:
             return None
         got = (f[0], struct.calcsize(f[0]), f[1])
@@ -53,6 +54,8 @@ def unpack(msg_type, reply, payload):
 
 
 def names(msg_type, reply):
+    from protocol import catalogue  # host side: field names stay off the board
+
     return tuple(f[0] for f in catalogue.fields(msg_type, reply))
 
 

@@ -1,7 +1,7 @@
 # The struct formats are spelled out for speed; they must equal the tables.
 import struct
 
-from protocol import catalogue, frame, log, message
+from protocol import catalogue, frame, log, message, wire
 
 
 def _fmt(fields):
@@ -45,3 +45,16 @@ def test_state_changing_messages_are_authenticated():
     for name in ("TIME_SET", "PROFILE_BEGIN", "PROFILE_CHUNK", "PROFILE_COMMIT",
                  "LOG_ERASE", "MAINTENANCE", "PHASE_SET", "KEY_ROTATE"):
         assert name in auth, name
+
+
+def test_board_wire_formats_are_the_catalogue_fields():
+    # protocol/wire.py is what the firmware packs with; catalogue.MESSAGES
+    # is what the host names and decodes: one message, one layout
+    assert [w[0] for w in wire.WIRE] == [m[0] for m in catalogue.MESSAGES]
+    for w, m in zip(wire.WIRE, catalogue.MESSAGES):
+        assert w[1] == m[2], m[1]
+        assert w[2] == "".join(f[1] for f in m[3]), m[1]
+        assert w[3] == "".join(f[1] for f in m[4]), m[1]
+    assert wire.entry(0x55) is None and wire.fmt(0x55, False) is None
+    assert wire.fmt(wire.MSG_PROFILE_CHUNK, False) == ("<I", True)
+    assert wire.fmt(wire.MSG_STATUS, True)[1] is False

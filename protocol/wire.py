@@ -1,0 +1,111 @@
+# The message catalogue as the board carries it: message ids, header flags,
+# error codes, and each message's payload as a struct format. The firmware
+# imports this module only; protocol/catalogue.py adds the field names, units
+# and error hints the host shows, and tests/mp/test_layout_tables.py checks
+# that every format here is the one catalogue.MESSAGES's fields spell.
+#
+# Why two modules: on the board a module's tables are built in RAM when it is
+# imported (the bytecode stays in flash). The named field tables cost about
+# 14 KiB of heap on the unix port, these formats under 2 KiB, and the
+# firmware must run in a 64 KiB heap (tests/test_firmware_heap.py).
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# Protocol version carried in every frame header. A peer refuses any other
+# version with ERR_BAD_VERSION; the ERROR message's layout never changes, so
+# that refusal is readable by every version.
+PROTOCOL_VERSION = const(1)
+
+# Header flags.
+FLAG_REPLY = const(0x01)  # set on every device -> host answer
+FLAG_AUTH = const(0x02)  # frame carries a counter and an HMAC tag
+
+# Message ids. Requests and their replies share the id; replies set FLAG_REPLY.
+MSG_IDENTIFY = const(0x01)
+MSG_STATUS = const(0x02)
+MSG_TIME_SET = const(0x10)
+MSG_PROFILE_BEGIN = const(0x20)
+MSG_PROFILE_CHUNK = const(0x21)
+MSG_PROFILE_COMMIT = const(0x22)
+MSG_PROFILE_READ = const(0x23)
+MSG_LOG_INFO = const(0x30)
+MSG_LOG_READ = const(0x31)
+MSG_LOG_ERASE = const(0x32)
+MSG_MAINTENANCE = const(0x40)
+MSG_PHASE_SET = const(0x41)
+MSG_KEY_ROTATE = const(0x42)
+MSG_ERROR = const(0x7F)
+
+# Maintenance actions (MSG_MAINTENANCE.action).
+MAINT_REPL = const(1)  # stop serving, restore Ctrl-C, drop to the REPL
+MAINT_REBOOT = const(2)  # machine.reset() after the reply is sent
+
+# Why a frame or a request was refused: the deframer's verdicts and the
+# device's ERROR codes share this one table. (code, name, what to do)
+ERR_BAD_COBS = const(1)
+ERR_TRUNCATED = const(2)
+ERR_OVERSIZE = const(3)
+ERR_BAD_CRC = const(4)
+ERR_BAD_VERSION = const(5)
+ERR_UNKNOWN_TYPE = const(6)
+ERR_BAD_LENGTH = const(7)
+ERR_BAD_PAYLOAD = const(8)
+ERR_AUTH_REQUIRED = const(9)
+ERR_BAD_TAG = const(10)
+ERR_REPLAYED = const(11)
+ERR_BUSY = const(12)
+ERR_BAD_STATE = const(13)
+ERR_OUT_OF_RANGE = const(14)
+ERR_STORAGE = const(15)
+ERR_BAD_PROFILE = const(16)
+
+# (id, authenticated, request format, reply format). A format is struct's
+# codes without the "<" (every payload is little-endian) and may end in "*":
+# the rest of the payload, raw bytes.
+WIRE = (
+    (MSG_IDENTIFY, False, "", "8sI8sBBH"),
+    (MSG_STATUS, False, "", "IIHBBHBBiiiiiiiiHhHII16sII"),
+    (MSG_TIME_SET, True, "I", "II"),
+    (MSG_PROFILE_BEGIN, True, "II", ""),
+    (MSG_PROFILE_CHUNK, True, "I*", "I"),
+    (MSG_PROFILE_COMMIT, True, "I", "I"),
+    (MSG_PROFILE_READ, False, "IH", "II*"),
+    (MSG_LOG_INFO, False, "", "III16s"),
+    (MSG_LOG_READ, False, "IH", "II*"),
+    (MSG_LOG_ERASE, True, "I", "I"),
+    (MSG_MAINTENANCE, True, "B", ""),
+    (MSG_PHASE_SET, True, "B", "B"),
+    (MSG_KEY_ROTATE, True, "32s", ""),
+    (MSG_ERROR, False, "", "BBH"),
+)
+
+
+def entry(msg_type):
+    """The WIRE entry for msg_type, or None if unknown."""
+    for m in WIRE:
+        if m[0] == msg_type:
+            return m
+    return None
+
+
+def authenticated(msg_type):
+    return entry(msg_type)[1]
+
+
+def fmt(msg_type, reply):
+    """struct format of the fixed part, and whether a '*' tail follows.
+
+    Returns (format, has_tail) or None for an unknown type.
+    """
+    m = entry(msg_type)
+    if m is None:
+        return None
+    f = m[3] if reply else m[2]
+    if f.endswith("*"):
+        return "<" + f[:-1], True
+    return "<" + f, False
