@@ -11,7 +11,7 @@
 # new profile is accepted; raising one logs ALARM_RAISED with the reading.
 from protocol import codes
 from protocol import block as log
-from protocol import profile as pf
+from protocol import profile_bin as pf
 
 BATTERY_S = 30
 

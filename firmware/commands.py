@@ -13,7 +13,7 @@ from firmware.pod import PROFILE
 from protocol import wire as c
 from protocol import block as log
 from protocol import frame, message
-from protocol import profile as pf
+from protocol import profile_bin as pf
 
 READ_MAX = frame.MAX_PAYLOAD - 8  # LOG_READ / PROFILE_READ reply: offset, size, data
 

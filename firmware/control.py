@@ -13,7 +13,7 @@
 # Units: error in mdegC; kp in per mille of duty per degC; ki in per mille
 # per degC per minute; the integral accumulates mdegC * s.
 from protocol import codes
-from protocol import profile as pf
+from protocol import profile_bin as pf
 
 E_CLAMP = 20000  # mdegC: keeps kp * e inside the RP2040's small ints
 

@@ -26,7 +26,7 @@ from firmware.probes import Probes
 from firmware.recorder import Recorder
 from protocol import block as log
 from protocol import codes
-from protocol import profile as pf
+from protocol import profile_bin as pf
 
 PROFILE = "profile"
 MISSION = "mission"
@@ -137,26 +137,19 @@ class Pod:
         """Make prof the active profile; resume the saved mission if it was
         running this same profile."""
         self.profile = prof
-        h = prof
-        self.probes.configure(
-            h.probe_min, h.probe_max, h.rate_max, h.disagree, h.stuck_s, h.recover_s
+        h = prof.header
+        # probe_min, probe_max, rate_max, disagree, stuck_s, recover_s
+        self.probes.configure(*h[pf.H_PROBE_MIN : pf.H_KP_HEAT])
+        # kp_heat, ki_heat, kp_cool, ki_cool, deadband, slew, heater_max,
+        # peltier_max, safe_heat
+        self.control.configure(*h[pf.H_KP_HEAT : pf.H_SAFE_HEAT + 1])
+        self.alarms.configure(
+            h[pf.H_CUMULATIVE_S], h[pf.H_BATTERY_LOW], h[pf.H_SHOCK], h[pf.H_LID_S]
         )
-        self.control.configure(
-            h.kp_heat,
-            h.ki_heat,
-            h.kp_cool,
-            h.ki_cool,
-            h.deadband,
-            h.slew,
-            h.heater_max,
-            h.peltier_max,
-            h.safe_heat,
-        )
-        self.alarms.configure(h.cumulative_s, h.battery_low, h.shock, h.lid_s)
-        self.store.overwrite = prof.full_policy == pf.POLICY_OVERWRITE
-        if self.mode != prof.control:
-            self.events.push(self.uptime, log.EV_MODE, prof.control, self.mode)
-            self.mode = prof.control
+        self.store.overwrite = h[pf.H_POLICY] == pf.POLICY_OVERWRITE
+        if self.mode != h[pf.H_CONTROL]:
+            self.events.push(self.uptime, log.EV_MODE, h[pf.H_CONTROL], self.mode)
+            self.mode = h[pf.H_CONTROL]
         phase = 0
         state = storefile.read(self.root, MISSION) if resume else None
         if state and len(state) == struct.calcsize(MISSION_FMT):
@@ -223,9 +216,9 @@ class Pod:
         mode = codes.MODE_IDLE
         alarms = self.alarms
         if prof is not None:
-            mode = prof.control
-            if probes.count < prof.min_probes:
-                mode = prof.safe_mode
+            mode = prof.header[pf.H_CONTROL]
+            if probes.count < prof.header[pf.H_MIN_PROBES]:
+                mode = prof.header[pf.H_SAFE_MODE]
                 alarms.raise_(codes.ALARM_PROBES, t, self.phase, probes.count, ev)
         if mode != self.mode:
             ev.push(t, log.EV_MODE, mode, self.mode)

@@ -317,7 +317,7 @@ def bands_of(profile: pf.Profile) -> list[Band]:
 
 
 def profile_name(profile: pf.Profile) -> str:
-    raw = bytes(profile.header[[f[0] for f in pf.HEADER_FIELDS].index("name")])
+    raw = bytes(profile.header[pf.H_NAME])
     return raw.split(b"\x00", 1)[0].decode(errors="replace")
 
 
@@ -817,7 +817,7 @@ def build(
         phase=phase,
         dt=dt,
         battery=s["battery"].astype(float),
-        battery_low_v=getattr(profile, "battery_low") / 1000,
+        battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000,
     )
 
 

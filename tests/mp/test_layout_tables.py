@@ -1,7 +1,7 @@
 # The struct formats are spelled out for speed; they must equal the tables.
 import struct
 
-from protocol import catalogue, frame, log, message, wire
+from protocol import catalogue, frame, log, message, profile, wire
 
 
 def _fmt(fields):
@@ -58,3 +58,20 @@ def test_board_wire_formats_are_the_catalogue_fields():
     assert wire.entry(0x55) is None and wire.fmt(0x55, False) is None
     assert wire.fmt(wire.MSG_PROFILE_CHUNK, False) == ("<I", True)
     assert wire.fmt(wire.MSG_STATUS, True)[1] is False
+
+
+def test_board_profile_format_and_ranges_are_the_named_fields():
+    # protocol/profile_bin.py is what the device checks with; profile's
+    # HEADER_FIELDS and PHASE_FIELDS are what the host names and explains
+    for fields, f, ranges in ((profile.HEADER_FIELDS, profile.HEADER_FMT, profile.HEADER_RANGES),
+                              (profile.PHASE_FIELDS, profile.PHASE_FMT, profile.PHASE_RANGES)):
+        assert f == _fmt(fields)
+        flat = []
+        for x in fields:
+            flat += [x[3], x[4]]
+        assert list(ranges) == flat
+    names = [x[0] for x in profile.HEADER_FIELDS]
+    for n in ("probe_min", "kp_heat", "safe_heat", "battery_low", "shock", "lid_s",
+              "cumulative_s", "control", "min_probes", "safe_mode", "name"):
+        assert names.index(n) == getattr(profile, "H_" + n.upper()), n
+    assert profile.H_POLICY == names.index("full_policy")

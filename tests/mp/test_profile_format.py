@@ -21,7 +21,8 @@ def test_valid_profile_is_read_back_field_by_field():
                           low=36000, high=38000, abs_low=30000, abs_high=45000)])
     p = pf.check(data)
     assert isinstance(p, pf.Profile), p
-    assert p.nphases == 2 and p.min_probes == 2 and p.control == codes.MODE_PID
+    h = p.header
+    assert h[pf.H_NPHASES] == 2 and h[pf.H_MIN_PROBES] == 2 and h[pf.H_CONTROL] == codes.MODE_PID
     assert p.phase_name(0) == "pad" and p.phase_name(1) == "orbit"
     assert p.phases[1][pf.P_SETPOINT] == 37000 and p.phases[0][pf.P_DURATION] == 3600
     assert p.crc == pf.ident(data) == struct.unpack("<I", data[-4:])[0]
