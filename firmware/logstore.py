@@ -44,8 +44,13 @@ class LogStore:
         self.dropped = 0  # segments dropped by the overwrite policy
         self.damaged_tail = 0  # bytes after the last good block at boot
         self._sealed = False  # newest segment takes no more blocks
+        self._buf = None  # open()'s scratch block buffer
 
-    def open(self):
+    def open(self, scratch=None):
+        """Find the segments and where appending resumes. scratch: a
+        BLOCK_MAX buffer to read blocks into (the boot lends the recorder's,
+        idle until then), else one is made."""
+        self._buf = scratch
         try:
             os.mkdir(self.dir)
         except OSError:
@@ -60,7 +65,8 @@ class LogStore:
             os.remove(self.dir + "/" + _name(self.segments.pop()[0]))
         if self.segments:
             self._resume()
-        else:
+        self._buf = None
+        if not self.segments:
             kept = storefile.read(self.root, NEXT_SEQ)
             if kept and len(kept) == 4:
                 self.next_seq = struct.unpack("<I", kept)[0]
@@ -70,7 +76,9 @@ class LogStore:
         """(bytes of good blocks, seq after the last, its MAC or None) of a
         segment, one block-sized read at a time: a whole segment would not
         fit the board's heap."""
-        buf = bytearray(log.BLOCK_MAX)
+        buf = self._buf
+        if buf is None:
+            buf = bytearray(log.BLOCK_MAX)
         at = 0
         seq = first
         mac = None

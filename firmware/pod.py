@@ -90,6 +90,19 @@ class Pod:
     def boot(self):
         root = self.root
         self.guard = Guard(root).load()
+        # The long-lived buffers first (link frames, block writers, upload),
+        # while the heap is one free run: made after boot's transient reads
+        # and scans they would have to fit between the leftovers, and in a
+        # 64 KiB heap they did not (tests/test_firmware_heap.py).
+        from firmware.commands import handlers
+        from firmware.link import LinkServer
+
+        self.link = LinkServer(self._link_write, handlers(self))
+        self.link.auth = self.guard.check
+        self.link.on_refused = self._refused
+        self.out = None  # the transport's write(bytes), set by the main loop
+        self.store = LogStore(root, self.log_budget)
+        self.recorder = Recorder(self.store, self.events, 0)
         for name in (PROFILE, MISSION, BOOTS):
             storefile.clean(root, name)
         boots = storefile.read(root, BOOTS)
@@ -99,8 +112,9 @@ class Pod:
         data = storefile.read(root, PROFILE)
         prof = pf.check(data) if data else None
         policy = prof.header[pf.H_POLICY] if isinstance(prof, pf.Profile) else pf.POLICY_STOP
-        self.store = LogStore(root, self.log_budget, policy == pf.POLICY_OVERWRITE).open()
-        self.recorder = Recorder(self.store, self.events, self.boot_count)
+        self.store.overwrite = policy == pf.POLICY_OVERWRITE
+        self.store.open(self.recorder.writer.block)  # its block as the scan's buffer
+        self.recorder.boot = self.boot_count
         if self.guard.hmac is not None:
             self.recorder.hmac = self.guard.hmac
         import firmware
@@ -116,13 +130,6 @@ class Pod:
             self.events.push(0, log.EV_PROFILE_REFUSED, prof[0], prof[1], pf.ident(data))
         if isinstance(prof, pf.Profile):
             self._apply(prof, resume=True)
-        from firmware.commands import handlers
-        from firmware.link import LinkServer
-
-        self.link = LinkServer(self._link_write, handlers(self))
-        self.link.auth = self.guard.check
-        self.link.on_refused = self._refused
-        self.out = None  # the transport's write(bytes), set by the main loop
         self.recorder.flush()
         return self
 

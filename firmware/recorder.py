@@ -19,6 +19,10 @@ from protocol.auth import Hmac
 # the key record and int8 deltas: (980 - 19) // 10 + 1 = 97
 RECORDS_MAX = (log.PAYLOAD_MAX - (2 * log.NCHAN + 1)) // (log.NCHAN + 1) + 1
 
+# event blocks: 17 events each (24 + 17 x 12 + 20 bytes); a burst bigger than
+# that (a boot with a profile refusal and a resumed phase is 4) takes two
+EVENT_BLOCK = 256
+
 UNPROVISIONED = Hmac(b"\x00" * 32)  # a board without a key still logs
 
 
@@ -29,7 +33,7 @@ class Recorder:
         self.boot = boot
         self.hmac = UNPROVISIONED
         self.writer = log.BlockWriter()
-        self.ev_writer = log.BlockWriter()
+        self.ev_writer = log.BlockWriter(EVENT_BLOCK)
         self.open = False  # a sample block is being filled
         self.pending = [0] * log.NCHAN  # record that did not fit
         self.pending_status = 0

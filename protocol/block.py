@@ -113,8 +113,12 @@ class BlockWriter:
     returns False, then seal() and write block[:n], then start again.
     """
 
-    def __init__(self):
-        self.block = bytearray(BLOCK_MAX)
+    def __init__(self, size=BLOCK_MAX):
+        # size: the largest block this writer makes (at most BLOCK_MAX); the
+        # firmware's event writer is smaller, since events are sealed in the
+        # loop pass they were raised in and seldom come more than a few
+        self.block = bytearray(size)
+        self.payload_max = size - HEADER_LEN - TRAILER_LEN
         self._last = [0] * NCHAN  # previous record, for deltas
         self.kind = 0
         self.fmt = 0
@@ -145,7 +149,7 @@ class BlockWriter:
         """Append a record; False (nothing written) if it would not fit."""
         width = self.fmt
         size = NCHAN * width + 1
-        if self.length + size > PAYLOAD_MAX:
+        if self.length + size > self.payload_max:
             return False
         last = self._last
         lo = -128 if width == 1 else -32768
@@ -178,7 +182,7 @@ class BlockWriter:
         self.count = 0
 
     def add_event(self, t, code, a=0, b=0, value=0):
-        if self.length + EVENT_LEN > PAYLOAD_MAX:
+        if self.length + EVENT_LEN > self.payload_max:
             return False
         if self.count == 0:
             self.t0 = t

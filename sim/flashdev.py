@@ -50,9 +50,11 @@ def mount(path, fresh=False, block_size=BLOCK_SIZE, num_blocks=BLOCK_COUNT, at=M
     except OSError:
         exists = False
     if fresh or not exists:
-        erased = b"\xff" * block_size
+        # erased flash, 256 bytes at a time: a 4 KiB buffer is more than a
+        # 64 KiB heap spares once the firmware is loaded
+        erased = b"\xff" * 256
         with open(path, "wb") as f:
-            for _ in range(num_blocks):
+            for _ in range(num_blocks * block_size // 256):
                 f.write(erased)
     bd = FileBlockDev(path, block_size, num_blocks)
     if fresh or not exists:

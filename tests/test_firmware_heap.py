@@ -11,21 +11,61 @@ is the data measured here. `make bench` reports both and the smallest heap
 that runs the mission on the unix port (fw_min_heap_kb)."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from host import bundle, upy
+from host import bundle, romfs, upy
 
 HERE = Path(__file__).resolve().parent / "mp"
 HELPERS = [HERE / n for n in ("_fakehal.py", "_profiles.py", "_support.py")]
 
 
-def run_mission(tmp: Path, seconds: int, heap: str | None) -> upy.Result:
+def mission_profile(tmp: Path) -> Path:
+    """The mission's profile bytes, built on the host (as podctl does)."""
+    sys.path.insert(0, str(HERE))
+    try:
+        import _profiles
+    finally:
+        sys.path.remove(str(HERE))
+    path = tmp / "profile.bin"
+    path.write_bytes(_profiles.make([
+        _profiles.phase(b"pad", 3600, interval=60),
+        _profiles.phase(b"orbit", 6 * 3600, interval=60),
+        _profiles.phase(b"return", 0, interval=60),
+    ]))
+    return path
+
+
+def run_mission(tmp: Path, seconds: int, heap: str | None, rom: bool = False) -> upy.Result:
+    """The day mission with the firmware as .mpy files loaded into the heap,
+    or (rom) from a ROMFS image mapped outside it, as on the board."""
+    if rom:
+        return run_mission_rom(tmp, seconds, heap)
     lib = tmp / "lib"
     bundle.compile_tree(lib, bundle.sources())
     bundle.compile_tree(lib, HELPERS, base=HERE)
     bundle.compile_tree(lib, [upy.ROOT / "sim" / "__init__.py", upy.ROOT / "sim" / "flashdev.py"])
-    return upy.run(HERE / "_mission.py", str(tmp / "flash.img"), str(seconds),
+    return upy.run(HERE / "_mission.py", str(tmp / "flash.img"), str(seconds), str(mission_profile(tmp)),
                    heapsize=heap, extra_path=(lib,), cwd=tmp, lib_first=True)
+
+
+def run_mission_rom(tmp: Path, seconds: int, heap: str | None) -> upy.Result:
+    img = tmp / "rom.img"
+    if not img.exists():
+        img.write_bytes(romfs.firmware_image([
+            (HERE, [HERE / "_fakehal.py", HERE / "_mission.py"]),
+            (upy.ROOT, [upy.ROOT / "sim" / "__init__.py", upy.ROOT / "sim" / "flashdev.py"]),
+        ]))
+    cmd = [sys.executable, "-m", "host.romfs", str(img)]
+    if heap:
+        cmd += ["-X", f"heapsize={heap}"]
+    cmd += ["-c", romfs.MOUNT + "from firmware import main, pod, commands, link\nimport _fakehal, sim.flashdev\nimport _mission\n", str(tmp / "flash.img"), str(seconds),
+            str(mission_profile(tmp))]
+    env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp, timeout=600)
+    return upy.Result(p.returncode, p.stdout, p.stderr)
 
 
 DATA_BUDGET = 64 * 1024

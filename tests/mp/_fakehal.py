@@ -1,7 +1,7 @@
 # A scripted HAL for firmware tests (MicroPython-compatible): a virtual
 # clock the test advances, probe readings the test sets, outputs recorded.
 from firmware.hal import NPROBES, Hal
-from protocol import log
+from protocol import block as log
 
 
 class FakeHal(Hal):

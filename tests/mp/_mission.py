@@ -1,17 +1,19 @@
 # A day-long mission of the whole firmware on a one-node plant, on a littlefs
 # image file, for the heap-size test and make bench:
-#   micropython [-X heapsize=64K] tests/mp/_mission.py IMAGE SECONDS
-# prints one JSON line of figures.
+#   micropython [-X heapsize=64K] tests/mp/_mission.py IMAGE SECONDS PROFILE
+# or imported from a ROMFS image (host/romfs.py), where argv is
+# ['-c', IMAGE, SECONDS, PROFILE]; prints one JSON line of figures. PROFILE is
+# the profile's bytes, built by the test on the host as podctl builds one:
+# the board never carries the host's named profile tables.
 import gc
 import json
 import sys
 import time
 
-sys.path.append(__file__[: __file__.rfind("/")] if "/" in __file__ else ".")
-import _profiles
+if not __file__.startswith("/rom"):
+    sys.path.append(__file__[: __file__.rfind("/")] if "/" in __file__ else ".")
 from _fakehal import FakeHal, Plant
-from _profiles import phase
-from _support import flash_image
+from sim.flashdev import mount
 
 from firmware import storefile
 from firmware.guard import Guard
@@ -19,15 +21,12 @@ from firmware.pod import Pod
 
 from firmware import commands, link, main  # every module the board loads
 
-image, seconds = sys.argv[1], int(sys.argv[2])
+image, seconds, profile = sys.argv[-3], int(sys.argv[-2]), sys.argv[-1]
 gc.collect()
 code_bytes = gc.mem_alloc()  # modules loaded: what freezing puts in flash
-root = flash_image(image)
-storefile.write(root, "profile", _profiles.make([
-    phase(b"pad", 3600, interval=60),
-    phase(b"orbit", 6 * 3600, interval=60),
-    phase(b"return", 0, interval=60),
-]))
+root = mount(image, fresh=True)
+with open(profile, "rb") as f:
+    storefile.write(root, "profile", f.read())
 Guard(root).provision(b"POD00042", bytes(range(32)))
 hal = FakeHal(root, 15000)
 hal.noise = 20
