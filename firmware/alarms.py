@@ -40,7 +40,7 @@ class Alarms:
 
     def clear_all(self, t, phase, events):
         """A new profile starts a new judgement: unlatch and log each."""
-        for n in range(len(codes.ALARMS)):
+        for n in range(codes.NALARMS):
             if self.latched >> n & 1:
                 events.push(t, log.EV_ALARM_CLEARED, n, phase)
         self.latched = 0

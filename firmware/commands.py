@@ -154,9 +154,9 @@ def handlers(pod):
         s = pod.store
         if offset > s.size:
             return -c.ERR_OUT_OF_RANGE
-        data = s.read(offset, min(length, READ_MAX))
         n = message.pack_into(buf, at, c.MSG_LOG_READ, True, offset, s.size)
-        return _tail(buf, at, n, data)
+        got = s.read_into(offset, memoryview(buf)[at + n : at + n + min(length, READ_MAX)])
+        return n + got
 
     def log_erase(values, buf, at):
         pod.recorder.flush(force=True)

@@ -166,13 +166,22 @@ class LogStore:
 
     def read(self, offset, length):
         """Bytes [offset, offset + length) of the log as one stream (oldest
-        segment first), for LOG_READ; short at the end."""
-        out = b""
+        segment first); short at the end."""
+        buf = bytearray(length)
+        return bytes(buf[: self.read_into(offset, memoryview(buf))])
+
+    def read_into(self, offset, dest):
+        """Read the log from offset into dest (a memoryview) as one stream,
+        across segments; return the bytes read (fewer at the end). LOG_READ
+        reads straight into the reply frame: no KiB-sized copy on the heap."""
+        got = 0
+        want = len(dest)
         base = 0
         for first, size in self.segments:
-            if offset < base + size and length > len(out):
+            if offset + got < base + size and got < want:
                 with open(self.dir + "/" + _name(first), "rb") as f:
-                    f.seek(max(0, offset - base))
-                    out += f.read(length - len(out))
+                    f.seek(max(0, offset + got - base))
+                    n = f.readinto(dest[got : min(want, base + size - offset)])
+                    got += n or 0
             base += size
-        return out
+        return got

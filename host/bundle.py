@@ -34,7 +34,12 @@ def compile_tree(dest: Path, files: list[Path], base: Path = ROOT, march: str | 
         rel = src.relative_to(base).with_suffix(".mpy")
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [mpy_cross(), "-o", str(target), str(src), "-s", str(rel.with_suffix(".py"))]
+        # the source name tracebacks show is the module's dotted name: a
+        # string the import interns anyway, where "firmware/pod.py" would be
+        # one more qstr per module (28 of them; the unix port's qstr pool
+        # grows by 7 KiB past about 620, and a 64 KiB heap cannot spare it)
+        name = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        cmd = [mpy_cross(), "-o", str(target), str(src), "-s", name]
         if march:
             cmd.insert(1, f"-march={march}")
         p = subprocess.run(cmd, capture_output=True, text=True)

@@ -14,7 +14,7 @@ from rich.text import Text
 from host.device import Device, add_port_args, open_device
 from host.errors import LinkError
 from protocol import catalogue as c
-from protocol import codes, log
+from protocol import codes, log, names
 
 
 def add_parser(sub) -> None:
@@ -127,13 +127,13 @@ def phase_names(dev: Device) -> list[str]:
     return [prof.phase_name(i) for i in range(len(prof.phases))]
 
 
-def status_table(dev_id: str, st: dict, names: list[str] | None = None) -> Table:
+def status_table(dev_id: str, st: dict, phases: list[str] | None = None) -> Table:
     t = Table(show_header=False, title=f"container {dev_id}")
     t.add_column(style="bold")
     t.add_column()
     band = f"{st['band_low'] / 1000:.1f} .. {st['band_high'] / 1000:.1f} degC"
-    phase = names[st["phase"]] if names and st["phase"] < len(names) else str(st["phase"])
-    t.add_row("phase", f"{phase}   mode {codes.name(codes.MODES, st['mode'])}")
+    phase = phases[st["phase"]] if phases and st["phase"] < len(phases) else str(st["phase"])
+    t.add_row("phase", f"{phase}   mode {names.name(names.MODES, st['mode'])}")
     t.add_row("payload", f"{_deg(st['payload_temp'])} degC (setpoint {st['setpoint'] / 1000:.1f}, band {band})")
     probes = []
     for i in range(4):
@@ -142,7 +142,7 @@ def status_table(dev_id: str, st: dict, names: list[str] | None = None) -> Table
     t.add_row("probes", "   ".join(probes))
     t.add_row("outputs", f"heater {st['heater'] / 10:.0f}%   Peltier {st['peltier'] / 10:+.0f}% (+ cools)")
     t.add_row("battery", f"{st['battery'] / 1000:.2f} V")
-    alarms = _names(codes.ALARMS, st["alarms"])
+    alarms = _names(names.ALARMS, st["alarms"])
     t.add_row("alarms", Text(alarms, style="bold red" if st["alarms"] else "green"))
     t.add_row("flags", _flags(st["flags"]))
     t.add_row("out of band", f"{st['out_of_band'] / 60:.1f} min in total")
@@ -156,13 +156,13 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     with open_device(args) as dev:
         st = dev.status()
         dev_id = dev.device_id
-        names = phase_names(dev)
+        phases = phase_names(dev)
     if args.json:
         import json
 
         console.print_json(json.dumps({k: (v.hex() if isinstance(v, bytes) else v) for k, v in st.items()}))
     else:
-        console.print(status_table(dev_id, st, names))
+        console.print(status_table(dev_id, st, phases))
     return 0
 
 
@@ -172,7 +172,7 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
     url = serialport.resolve(args.port)
     dev: Device | None = None
     polls = 0
-    names: list[str] = []
+    phases: list[str] = []
     note = Text("")
     with Live(Text(f"connecting to {url} ..."), console=console, refresh_per_second=4) as live:
         try:
@@ -180,10 +180,10 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
                 try:
                     if dev is None:
                         dev = Device(url, args.keystore, timeout=1.0)
-                        names = phase_names(dev)
+                        phases = phase_names(dev)
                     st = dev.status()
                     note = Text(f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave", style="dim")
-                    live.update(Group(status_table(dev.device_id, st, names), note))
+                    live.update(Group(status_table(dev.device_id, st, phases), note))
                 except LinkError as e:
                     if dev is not None:
                         dev.close()

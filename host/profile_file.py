@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
-from protocol import codes
+from protocol import codes, names
 from protocol import profile as pf
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "examples" / "profiles"
@@ -282,7 +282,7 @@ def explain(reason: int, at: int) -> tuple[str, str]:
             f"phase[{(at >> 4) & 15}].absolute_c",
             "must lie inside probes.min_c .. probes.max_c",
         )
-    text = codes.name(tuple((r[0], r[2]) for r in pf.REFUSALS), reason)
+    text = names.name(tuple((r[0], r[2]) for r in pf.REFUSALS), reason)
     return (pf.where(reason, at) or "profile", text)
 
 

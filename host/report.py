@@ -45,7 +45,7 @@ import numpy as np
 
 from host import __version__
 from host.logdata import LogData
-from protocol import catalogue, codes, log
+from protocol import catalogue, codes, log, names
 from protocol import profile as pf
 
 DELTA_H = 83144.0  # J/mol, USP <1079>
@@ -519,7 +519,7 @@ def _event_rows(data: LogData, phase_of: Any, bands: list[Band], own_ident: int)
         ph = phase_of(e)
         if e.code == log.EV_ALARM_RAISED or e.code == log.EV_ALARM_CLEARED:
             cat = "alarm"
-            name = codes.name(codes.ALARMS, e.a)
+            name = names.name(names.ALARMS, e.a)
             what = f"{name} {'raised' if e.code == log.EV_ALARM_RAISED else 'cleared'}"
             ph = pname(e.b)
             if e.code == log.EV_ALARM_RAISED:
@@ -541,7 +541,7 @@ def _event_rows(data: LogData, phase_of: Any, bands: list[Band], own_ident: int)
         elif e.code in (log.EV_PROBE_FAULT, log.EV_PROBE_RECOVERED):
             cat = "probe"
             if e.code == log.EV_PROBE_FAULT:
-                kind = codes.name(codes.FAULTS, e.b)
+                kind = names.name(names.FAULTS, e.b)
                 what = f"probe {e.a} fault: {kind}"
                 v = _signed(e.value)
                 detail = "no reading" if e.value == (log.NO_READING_MDEG & 0xFFFFFFFF) else f"read {v / 1000:.2f} degC"
@@ -563,7 +563,7 @@ def _event_rows(data: LogData, phase_of: Any, bands: list[Band], own_ident: int)
             last_off.setdefault(e.boot, off)
         elif e.code == log.EV_MODE:
             cat = "mode"
-            new, old = codes.name(codes.MODES, e.a), codes.name(codes.MODES, e.b)
+            new, old = names.name(names.MODES, e.a), names.name(names.MODES, e.b)
             what = f"mode {new}"
             detail = f"from {old}" + ("; safe mode" if e.a in codes.SAFE_MODES else "")
         elif e.code in (log.EV_STORAGE_FULL, log.EV_LOG_ERASED):

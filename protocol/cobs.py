@@ -17,29 +17,39 @@ def max_encoded(n):
     return n + n // _RUN + 1
 
 
-def encode_into(src, n, dst):
-    """Encode src[:n] into dst (at least max_encoded(n) long); return length.
+def in_place_offset(n):
+    """Where n bytes must start in a buffer for encode_into to encode them
+    into the same buffer from 0: the output is never more than this ahead."""
+    return n // _RUN + 2
 
-    src must be bytes or bytearray (it needs .find).
+
+def encode_into(src, n, dst, at=0):
+    """Encode src[at:at + n] into dst (at least max_encoded(n) long) from
+    dst[0]; return the encoded length.
+
+    src must be bytes or bytearray (it needs .find). dst may be src itself
+    when at >= in_place_offset(n): each code byte is written behind the
+    data still to be read, and each run is copied out before it is written.
     """
     out = 0
-    i = 0
+    i = at
+    end = at + n
     while True:
-        z = src.find(b"\x00", i, n)
+        z = src.find(b"\x00", i, end)
         if z < 0:
-            z = n
+            z = end
         while z - i >= _RUN:
             dst[out] = 0xFF
             dst[out + 1 : out + 1 + _RUN] = src[i : i + _RUN]
             out += _RUN + 1
             i += _RUN
-            if i == n:  # data ended on a full block: no trailing 01
+            if i == end:  # data ended on a full block: no trailing 01
                 return out
         k = z - i
         dst[out] = k + 1
         dst[out + 1 : out + 1 + k] = src[i:z]
         out += k + 1
-        if z >= n:
+        if z >= end:
             return out
         i = z + 1
 

@@ -1,6 +1,6 @@
 # Numbers the firmware reports in STATUS and in log events: controller modes,
-# alarms, probe fault kinds. Defined once, here; the host names them from
-# these tables.
+# alarms, probe fault kinds. Defined once, here; protocol/names.py gives the
+# host their names (kept off the board, where every table costs heap).
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -17,14 +17,6 @@ MODE_HOLD = const(3)  # safe mode: keep the last outputs
 MODE_PASSIVE = const(4)  # safe mode: outputs off, insulation only
 MODE_HEAT_ONLY = const(5)  # safe mode: heater only, never cool
 
-MODES = (
-    (MODE_IDLE, "idle"),
-    (MODE_PID, "pid"),
-    (MODE_ONOFF, "onoff"),
-    (MODE_HOLD, "hold"),
-    (MODE_PASSIVE, "passive"),
-    (MODE_HEAT_ONLY, "heat_only"),
-)
 SAFE_MODES = (MODE_HOLD, MODE_PASSIVE, MODE_HEAT_ONLY)
 
 # Alarms: bit n of STATUS.alarms is alarm n; EV_ALARM_* carry n in `a`.
@@ -39,19 +31,7 @@ ALARM_LID = const(6)  # lid open longer than the profile's delay
 ALARM_BATTERY_LOW = const(7)
 ALARM_PROBES = const(8)  # fewer good probes than the profile needs
 ALARM_STORAGE = const(9)  # log full (stop policy) or flash failed
-
-ALARMS = (
-    (ALARM_HIGH, "high"),
-    (ALARM_LOW, "low"),
-    (ALARM_CUMULATIVE, "cumulative"),
-    (ALARM_ABS_HIGH, "abs_high"),
-    (ALARM_ABS_LOW, "abs_low"),
-    (ALARM_SHOCK, "shock"),
-    (ALARM_LID, "lid"),
-    (ALARM_BATTERY_LOW, "battery_low"),
-    (ALARM_PROBES, "probes"),
-    (ALARM_STORAGE, "storage"),
-)
+NALARMS = const(10)  # bits 0 .. NALARMS - 1 of STATUS.alarms
 
 # Probe fault kinds (EV_PROBE_FAULT b).
 FAULT_READ = const(1)  # open or short circuit: the HAL could not read it
@@ -59,25 +39,3 @@ FAULT_RANGE = const(2)  # outside the profile's plausible range
 FAULT_RATE = const(3)  # changed faster than physics allows
 FAULT_STUCK = const(4)  # same value for longer than the profile allows
 FAULT_DISAGREE = const(5)  # far from the median of the others
-
-FAULTS = (
-    (FAULT_READ, "read"),
-    (FAULT_RANGE, "range"),
-    (FAULT_RATE, "rate"),
-    (FAULT_STUCK, "stuck"),
-    (FAULT_DISAGREE, "disagree"),
-)
-
-
-def name(table, number):
-    for n, s in table:
-        if n == number:
-            return s
-    return str(number)
-
-
-def number(table, label):
-    for n, s in table:
-        if s == label:
-            return n
-    return None

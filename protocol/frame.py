@@ -106,16 +106,23 @@ class Reject:
         return "Reject(%s detail=%d)" % (self.reason(), self.detail)
 
 
+# The encoder keeps the frame before COBS inside its wire buffer, this far in,
+# and encodes it in place: one buffer instead of two (a KiB of the board's
+# heap).
+_RAW_AT = cobs.in_place_offset(MAX_RAW)
+
+
 class Encoder:
-    """Builds frames in two buffers made once.
+    """Builds frames in one buffer made once.
 
     Pack the payload into .raw at .payload_at(flags), then call finish();
     the wire bytes are .wire[:n] and are overwritten by the next frame.
+    .raw is a view into .wire.
     """
 
     def __init__(self):
-        self.raw = bytearray(MAX_RAW)
-        self.wire = bytearray(MAX_WIRE + 1)
+        self.wire = bytearray(max(MAX_WIRE + 1, _RAW_AT + MAX_RAW))
+        self.raw = memoryview(self.wire)[_RAW_AT:]
 
     @staticmethod
     def payload_at(flags):
@@ -134,11 +141,11 @@ class Encoder:
             end += COUNTER_LEN
             if hmac is None:
                 raise ValueError("an authenticated frame needs a key")
-            raw[end : end + TAG_LEN] = hmac.tag(memoryview(raw)[:end])
+            raw[end : end + TAG_LEN] = hmac.tag(raw[:end])
             end += TAG_LEN
-        struct.pack_into("<I", raw, end, crc32(memoryview(raw)[:end]))
+        struct.pack_into("<I", raw, end, crc32(raw[:end]))
         end += CRC_LEN
-        n = cobs.encode_into(raw, end, self.wire)
+        n = cobs.encode_into(self.wire, end, self.wire, _RAW_AT)
         self.wire[n] = 0
         return n + 1
 

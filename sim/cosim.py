@@ -21,7 +21,7 @@ import firmware
 from firmware import storefile
 from firmware.guard import Guard
 from protocol import catalogue as cat
-from protocol import codes, frame, log, message
+from protocol import codes, frame, log, message, names
 from protocol import profile as pf
 from protocol.auth import Hmac
 from sim.container import Container
@@ -174,7 +174,7 @@ class CoSim:
         return self.summary()
 
     def _alarms(self, latched, t):
-        for n, name in codes.ALARMS:
+        for n, name in names.ALARMS:
             if latched >> n & 1 and name not in self.alarms:
                 self.alarms[name] = t
 
@@ -182,7 +182,7 @@ class CoSim:
         self._good = probes.good
         for i in range(probes.n):
             if probes.fault[i] and str(i) not in self.probe_faults:
-                self.probe_faults[str(i)] = [t, codes.name(codes.FAULTS, probes.fault[i])]
+                self.probe_faults[str(i)] = [t, names.name(names.FAULTS, probes.fault[i])]
 
     def _row(self, t, idx):
         box = self.box

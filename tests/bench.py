@@ -149,7 +149,9 @@ def _mission(tmp: Path, seconds: int, heap: str) -> dict | None:
     r = run_mission(tmp, seconds, heap)
     if r.returncode != 0:
         return None
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    from tests.test_firmware_heap import figures
+
+    return figures(r)
 
 
 def firmware_figures(log: dict[str, float]) -> dict[str, float]:

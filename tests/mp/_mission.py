@@ -1,10 +1,21 @@
 # A day-long mission of the whole firmware on a one-node plant, on a littlefs
 # image file, for the heap-size test and make bench:
-#   micropython [-X heapsize=64K] tests/mp/_mission.py IMAGE SECONDS PROFILE
+#   micropython [-X heapsize=64K] tests/mp/_mission.py IMAGE SECONDS PROFILE REQUESTS
 # or imported from a ROMFS image (host/romfs.py), where argv is
-# ['-c', IMAGE, SECONDS, PROFILE]; prints one JSON line of figures. PROFILE is
-# the profile's bytes, built by the test on the host as podctl builds one:
-# the board never carries the host's named profile tables.
+# ['-c', IMAGE, SECONDS, PROFILE, REQUESTS]; prints one JSON line of figures.
+# PROFILE is the profile's bytes, built by the test on the host as podctl
+# builds one: the board never carries the host's named profile tables.
+#
+# REQUESTS holds the wire frames of a host that talks to the board every hour,
+# as a crew watching it on the bench would: STATUS, LOG_INFO, a full-size
+# LOG_READ, and (four times a day) an authenticated TIME_SET, fed between
+# ticks; the figures count what was served. The host made them (tests/
+# test_firmware_heap.py): a host's memory is not the board's.
+#
+# The figures are printed as a JSON list in the order of FIGURES (in
+# tests/test_firmware_heap.py), and the mission's state lives in a function's
+# locals: every global or dict key name is a qstr, and past about 620 qstrs
+# the unix port adds a 7 KiB qstr pool, which a 64 KiB heap cannot spare.
 import gc
 import json
 import sys
@@ -19,51 +30,72 @@ from firmware import storefile
 from firmware.guard import Guard
 from firmware.pod import Pod
 
-from firmware import commands, link, main  # every module the board loads
+from firmware import commands, link, main  # noqa: F401 every module the board loads
 
-image, seconds, profile = sys.argv[-3], int(sys.argv[-2]), sys.argv[-1]
-gc.collect()
-code_bytes = gc.mem_alloc()  # modules loaded: what freezing puts in flash
-root = mount(image, fresh=True)
-with open(profile, "rb") as f:
-    storefile.write(root, "profile", f.read())
-Guard(root).provision(b"POD00042", bytes(range(32)))
-hal = FakeHal(root, 15000)
-hal.noise = 20
-pod = Pod(hal).boot()
-plant = Plant(hal, 15.0, 20.0, tau=3000.0, k_heat=1e-5, k_cool=1e-5)
-tick_us = 0
-alloc = 0
-ticks = 0
-live = 0
-WARMUP = 120  # the first ticks open the first blocks: not steady state
-for s in range(seconds):
-    hal.now_ms += 1000
-    plant.step()
-    plant.ambient = 20.0 + 15.0 * ((s // 2700) & 1)  # orbit day / night
-    if s % 3600 == 0:
-        gc.collect()
-        live = max(live, gc.mem_alloc() - code_bytes)
-    gc.disable()
-    a0 = gc.mem_alloc()
-    t0 = time.ticks_us()
-    pod.tick()
-    tick_us += time.ticks_diff(time.ticks_us(), t0)
-    if s >= WARMUP:
-        alloc += gc.mem_alloc() - a0
-    gc.enable()
-    ticks += 1
-    pod.service()
-gc.collect()
-live = max(live, gc.mem_alloc() - code_bytes)
-print(json.dumps({
-    "ticks": ticks,
-    "tick_us": tick_us / ticks,
-    "alloc_bytes_per_tick": alloc / (ticks - WARMUP),
-    "code_bytes": code_bytes,
-    "data_bytes": live,
-    "records": pod.recorder.records,
-    "lost": pod.recorder.lost,
-    "log_bytes": pod.store.size,
-    "in_band": 2000 <= pod.probes.estimate <= 8000,
-}))
+
+def fly(image, seconds, profile, requests):
+    gc.collect()
+    code_bytes = gc.mem_alloc()  # modules loaded (in ROMFS: the objects they made)
+    root = mount(image, fresh=True)
+    with open(profile, "rb") as f:
+        storefile.write(root, "profile", f.read())
+    Guard(root).provision(b"POD00042", bytes(range(32)))
+    with open(requests, "rb") as f:
+        wire = f.read()
+    frames = []
+    at = 0
+    while at < len(wire):
+        end = wire.index(b"\x00", at) + 1
+        frames.append(wire[at:end])
+        at = end
+    del wire
+    sent = [0, 0]  # reply bytes, replies
+
+    def host_reads(data):
+        sent[0] += len(data)
+        sent[1] += 1
+
+    hal = FakeHal(root, 15000)
+    hal.noise = 20
+    pod = Pod(hal).boot()
+    pod.out = host_reads
+    fed = 0
+    plant = Plant(hal, 15.0, 20.0, tau=3000.0, k_heat=1e-5, k_cool=1e-5)
+    tick_us = 0
+    alloc = 0
+    live = 0
+    warmup = 120  # the first ticks open the first blocks: not steady state
+    for s in range(seconds):
+        hal.now_ms += 1000
+        plant.step()
+        plant.ambient = 20.0 + 15.0 * ((s // 2700) & 1)  # orbit day / night
+        if s % 3600 == 0:
+            gc.collect()
+            live = max(live, gc.mem_alloc() - code_bytes)
+        gc.disable()
+        a0 = gc.mem_alloc()
+        t0 = time.ticks_us()
+        pod.tick()
+        tick_us += time.ticks_diff(time.ticks_us(), t0)
+        if s >= warmup:
+            alloc += gc.mem_alloc() - a0
+        gc.enable()
+        pod.service()
+        if s % 3600 == 1800:  # STATUS, LOG_INFO, LOG_READ; TIME_SET every 6 h
+            for k in range(3):
+                pod.link.feed(frames[k])
+                fed += 1
+            if s % 21600 == 1800:
+                pod.link.feed(frames[3 + s // 21600])
+                fed += 1
+    gc.collect()
+    live = max(live, gc.mem_alloc() - code_bytes)
+    return [
+        seconds, tick_us / seconds, alloc / (seconds - warmup), code_bytes, live,
+        pod.recorder.records, pod.recorder.lost, pod.store.size,
+        2000 <= pod.probes.estimate <= 8000,
+        fed, pod.link.served, pod.link.refused, sent[1], sent[0],
+    ]
+
+
+print(json.dumps(fly(sys.argv[-4], int(sys.argv[-3]), sys.argv[-2], sys.argv[-1])))

@@ -1,7 +1,7 @@
 # The struct formats are spelled out for speed; they must equal the tables.
 import struct
 
-from protocol import catalogue, frame, log, message, profile, wire
+from protocol import catalogue, codes, frame, log, message, names, profile, wire
 
 
 def _fmt(fields):
@@ -75,3 +75,11 @@ def test_board_profile_format_and_ranges_are_the_named_fields():
               "cumulative_s", "control", "min_probes", "safe_mode", "name"):
         assert names.index(n) == getattr(profile, "H_" + n.upper()), n
     assert profile.H_POLICY == names.index("full_policy")
+
+
+def test_every_alarm_and_mode_has_a_name():
+    assert [a[0] for a in names.ALARMS] == list(range(codes.NALARMS))
+    for n, label in names.ALARMS + names.MODES + names.FAULTS:
+        assert isinstance(n, int) and label
+    assert names.name(names.MODES, codes.MODE_HEAT_ONLY) == "heat_only"
+    assert names.number(names.ALARMS, "storage") == codes.ALARM_STORAGE

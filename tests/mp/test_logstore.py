@@ -51,6 +51,18 @@ def test_append_and_read_back():
     assert s.read(100, 50) == written[100:150]
     seqs, ok = _verify(s.read(0, s.size))
     assert seqs == list(range(30)) and ok
+    # LOG_READ's path: into a view of a bigger buffer, across every segment
+    # boundary, short at the end of the log
+    buf = bytearray(1200)
+    base = 0
+    for first, size in s.segments:
+        for off in (base - 1, base, base + size - 7):
+            if 0 <= off <= s.size:
+                n = s.read_into(off, memoryview(buf)[100:1116])
+                assert n == min(1016, s.size - off), (off, n)
+                assert bytes(buf[100 : 100 + n]) == written[off : off + n], off
+        base += size
+    assert s.read_into(s.size, memoryview(buf)[:10]) == 0
 
 
 def test_resume_after_reboot():
