@@ -23,8 +23,8 @@ class Upload:
     chunk at an offset already received is taken again, so a host that lost
     a reply resends it), COMMIT. The buffer is made once at boot."""
 
-    def __init__(self):
-        self.buf = bytearray(pf.MAX_SIZE)
+    def __init__(self, buf=None):
+        self.buf = buf if buf is not None else bytearray(pf.MAX_SIZE)
         self.size = 0
         self.crc = 0
         self.received = 0
@@ -37,8 +37,8 @@ def _tail(buf, at, fixed, data):
     return fixed + n
 
 
-def handlers(pod):
-    up = Upload()
+def handlers(pod, upload=None):
+    up = Upload(upload)
 
     def _probe(i):
         if pod.probes.failed >> i & 1:

@@ -13,11 +13,11 @@ from protocol import frame, message
 
 
 class LinkServer:
-    def __init__(self, write, handlers):
+    def __init__(self, write, handlers, rx=None, tx=None):
         self._write = write
         self._handlers = handlers  # {msg type: handler}
-        self._deframer = frame.Deframer()
-        self._enc = frame.Encoder()
+        self._deframer = frame.Deframer(rx)
+        self._enc = frame.Encoder(tx)
         # auth(frame) -> 0 to accept or an ERR_* code; None refuses every
         # state-changing request (no key provisioned yet).
         self.auth = None

@@ -16,11 +16,18 @@
 import os
 import struct
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
 from firmware import storefile
 from protocol import block as log
 
 _DIR = "log"
-SEGMENT_BYTES = 64 * 1024
+_SEGMENT_BYTES = const(64 * 1024)
 NEXT_SEQ = "logseq"  # next seq, kept while the log is empty after an erase
 
 
@@ -30,7 +37,7 @@ def _name(seq):
 
 
 class LogStore:
-    def __init__(self, root, budget, overwrite=False, segment_bytes=SEGMENT_BYTES):
+    def __init__(self, root, budget, overwrite=False, segment_bytes=_SEGMENT_BYTES):
         self.root = root
         self.dir = root + "/" + _DIR
         self.budget = budget  # bytes the log may hold on flash

@@ -15,6 +15,14 @@
 # seconds behind in the phase timeline.
 import struct
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 from firmware import storefile
 from firmware.alarms import Alarms
 from firmware.control import Controller
@@ -37,8 +45,8 @@ STATE_S = 600
 # littlefs metadata and the small records (identity, counter, profile,
 # mission state). At 10.55 bytes a record this is 91.7 days of 1-minute
 # samples (make bench: log_bytes_per_record).
-LOG_BUDGET = 1360 * 1024
-TICK_WRAP = 0x3FFFFFFF  # ticks_ms wraps at 2**30 on MicroPython ports
+_LOG_BUDGET = const(1360 * 1024)
+_TICK_WRAP = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on MicroPython ports
 
 
 def _clamp16(v):
@@ -46,7 +54,7 @@ def _clamp16(v):
 
 
 class Pod:
-    def __init__(self, hal, fw_hash=None, log_budget=LOG_BUDGET):
+    def __init__(self, hal, fw_hash=None, log_budget=_LOG_BUDGET):
         self.hal = hal
         if fw_hash is None:
             try:  # written by podctl flash: the deployed bundle's SHA-256
@@ -94,15 +102,16 @@ class Pod:
         # while the heap is one free run: made after boot's transient reads
         # and scans they would have to fit between the leftovers, and in a
         # 64 KiB heap they did not (tests/test_firmware_heap.py).
+        from firmware import ram  # made before the imports, if the board's main did
         from firmware.commands import handlers
         from firmware.link import LinkServer
 
-        self.link = LinkServer(self._link_write, handlers(self))
+        self.link = LinkServer(self._link_write, handlers(self, ram.UPLOAD), ram.RX, ram.TX)
         self.link.auth = self.guard.check
         self.link.on_refused = self._refused
         self.out = None  # the transport's write(bytes), set by the main loop
         self.store = LogStore(root, self.log_budget)
-        self.recorder = Recorder(self.store, self.events, 0)
+        self.recorder = Recorder(self.store, self.events, 0, ram.BLOCK, ram.EVENTS)
         for name in (PROFILE, MISSION, BOOTS):
             storefile.clean(root, name)
         boots = storefile.read(root, BOOTS)
@@ -194,7 +203,7 @@ class Pod:
         ran. Allocation-free in steady state."""
         hal = self.hal
         now = hal.uptime_ms()
-        self._ms_acc += (now - self._last_ms) & TICK_WRAP
+        self._ms_acc += (now - self._last_ms) & _TICK_WRAP
         self._last_ms = now
         dt = self._ms_acc // 1000
         if dt <= 0:

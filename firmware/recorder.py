@@ -27,13 +27,13 @@ UNPROVISIONED = Hmac(b"\x00" * 32)  # a board without a key still logs
 
 
 class Recorder:
-    def __init__(self, store, events, boot):
+    def __init__(self, store, events, boot, block=None, ev_block=None):
         self.store = store
         self.events = events
         self.boot = boot
         self.hmac = UNPROVISIONED
-        self.writer = log.BlockWriter()
-        self.ev_writer = log.BlockWriter(EVENT_BLOCK)
+        self.writer = log.BlockWriter(log.BLOCK_MAX, block)
+        self.ev_writer = log.BlockWriter(EVENT_BLOCK, ev_block)
         self.open = False  # a sample block is being filled
         self.pending = [0] * log.NCHAN  # record that did not fit
         self.pending_status = 0

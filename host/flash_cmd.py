@@ -33,11 +33,23 @@ from host.link import DeviceRefused
 from protocol import catalogue as c
 
 STEP_S = 6.0  # longest one file's copy and check may take before the link is deemed gone
-BOARD_MAIN = b"""# podctl firmware entry (written by podctl flash)
-from firmware.main import main
+# What the board's /main.py does before it starts the firmware: a collection
+# every 4 KiB allocated, so the imports' scratch is freed before the next
+# module's objects land (left to one collection at the end, it scatters 16
+# KiB of holes that no KiB buffer fits), then the big buffers (firmware/
+# ram.py). tests/test_firmware_heap.py runs the same lines in a 64 KiB heap.
+BOARD_PRELUDE = """import gc
 
-main()
+gc.threshold(4096)
+from firmware import ram
+
+ram.reserve()
 """
+BOARD_MAIN = (
+    "# podctl firmware entry (written by podctl flash)\n"
+    + BOARD_PRELUDE
+    + "from firmware.main import main\n\nmain()\n"
+).encode()
 
 
 def add_parser(sub) -> None:

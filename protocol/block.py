@@ -113,11 +113,12 @@ class BlockWriter:
     returns False, then seal() and write block[:n], then start again.
     """
 
-    def __init__(self, size=BLOCK_MAX):
+    def __init__(self, size=BLOCK_MAX, buf=None):
         # size: the largest block this writer makes (at most BLOCK_MAX); the
         # firmware's event writer is smaller, since events are sealed in the
         # loop pass they were raised in and seldom come more than a few
-        self.block = bytearray(size)
+        # buf: size bytes to fill (the board's, made early)
+        self.block = buf if buf is not None else bytearray(size)
         self.payload_max = size - HEADER_LEN - TRAILER_LEN
         self._last = [0] * NCHAN  # previous record, for deltas
         self.kind = 0

@@ -15,6 +15,13 @@
 import binascii
 import struct
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
 from protocol import cobs, wire
 from protocol.wire import (
     ERR_BAD_COBS,
@@ -39,11 +46,11 @@ HEADER_FIELDS = (
 )
 HEADER_FMT = "<BBBHH"  # the codes above; tests/mp/test_layout_tables.py checks
 HEADER_LEN = 7
-COUNTER_LEN = 4
+_COUNTER_LEN = const(4)
 CRC_LEN = 4
 MAX_PAYLOAD = 1024
 # Largest frame before COBS: header, counter, payload, tag, CRC.
-MAX_RAW = HEADER_LEN + COUNTER_LEN + MAX_PAYLOAD + TAG_LEN + CRC_LEN
+MAX_RAW = HEADER_LEN + _COUNTER_LEN + MAX_PAYLOAD + TAG_LEN + CRC_LEN
 # Largest frame on the wire, delimiter excluded.
 MAX_WIRE = cobs.max_encoded(MAX_RAW)
 
@@ -110,6 +117,7 @@ class Reject:
 # and encodes it in place: one buffer instead of two (a KiB of the board's
 # heap).
 _RAW_AT = cobs.in_place_offset(MAX_RAW)
+ENCODER_BYTES = max(MAX_WIRE + 1, _RAW_AT + MAX_RAW)
 
 
 class Encoder:
@@ -120,13 +128,14 @@ class Encoder:
     .raw is a view into .wire.
     """
 
-    def __init__(self):
-        self.wire = bytearray(max(MAX_WIRE + 1, _RAW_AT + MAX_RAW))
+    def __init__(self, buf=None):
+        # buf: ENCODER_BYTES to build frames in (the board's, made early)
+        self.wire = buf if buf is not None else bytearray(ENCODER_BYTES)
         self.raw = memoryview(self.wire)[_RAW_AT:]
 
     @staticmethod
     def payload_at(flags):
-        return HEADER_LEN + (COUNTER_LEN if flags & FLAG_AUTH else 0)
+        return HEADER_LEN + (_COUNTER_LEN if flags & FLAG_AUTH else 0)
 
     def finish(self, msg_type, seq, flags, length, counter=0, hmac=None):
         """Complete the frame whose payload is already in .raw; return the
@@ -138,7 +147,7 @@ class Encoder:
         end = HEADER_LEN + length
         if flags & FLAG_AUTH:
             struct.pack_into("<I", raw, HEADER_LEN, counter)
-            end += COUNTER_LEN
+            end += _COUNTER_LEN
             if hmac is None:
                 raise ValueError("an authenticated frame needs a key")
             raw[end : end + TAG_LEN] = hmac.tag(raw[:end])
@@ -168,8 +177,9 @@ class Deframer:
     sender may lead with 0x00 to flush a peer's partial frame.
     """
 
-    def __init__(self):
-        self._buf = bytearray(MAX_WIRE)
+    def __init__(self, buf=None):
+        # buf: MAX_WIRE bytes to gather a frame in (the board's, made early)
+        self._buf = buf if buf is not None else bytearray(MAX_WIRE)
         self._n = 0
         self._oversize = False
         self.rejected = 0  # count of Reject verdicts, for link statistics
@@ -220,7 +230,7 @@ class Deframer:
         version, msg_type, flags, seq, length = struct.unpack_from(HEADER_FMT, buf, 0)
         if version != PROTOCOL_VERSION:
             return Reject(ERR_BAD_VERSION, version, msg_type, seq, flags)
-        extra = COUNTER_LEN + TAG_LEN if flags & FLAG_AUTH else 0
+        extra = _COUNTER_LEN + TAG_LEN if flags & FLAG_AUTH else 0
         if HEADER_LEN + extra + length + CRC_LEN != m:
             return Reject(ERR_BAD_LENGTH, length, msg_type, seq, flags)
         if length > MAX_PAYLOAD:  # fits MAX_WIRE only because it is unsigned
@@ -232,7 +242,7 @@ class Deframer:
         signed = None
         if flags & FLAG_AUTH:
             counter = struct.unpack_from("<I", buf, HEADER_LEN)[0]
-            at += COUNTER_LEN
+            at += _COUNTER_LEN
             signed = bytes(buf[: at + length])
             tag = bytes(buf[at + length : at + length + TAG_LEN])
         payload = bytes(buf[at : at + length])

@@ -114,7 +114,7 @@ H_POLICY = const(5)
 H_MIN_PROBES = const(6)
 H_NAME = const(8)
 H_PROBE_MIN = const(9)
-H_PROBE_MAX = const(10)
+_H_PROBE_MAX = const(10)
 H_KP_HEAT = const(15)  # kp_heat .. safe_heat: the controller's nine
 H_SAFE_HEAT = const(23)
 H_BATTERY_LOW = const(24)
@@ -190,7 +190,7 @@ def check(data):
             ph[P_ABS_LOW] <= ph[P_BAND_LOW] < ph[P_SETPOINT] < ph[P_BAND_HIGH] <= ph[P_ABS_HIGH]
         ):
             return (REFUSE_BAND, 0x800 | p << 4)
-        if not header[H_PROBE_MIN] < ph[P_ABS_LOW] or not ph[P_ABS_HIGH] < header[H_PROBE_MAX]:
+        if not header[H_PROBE_MIN] < ph[P_ABS_LOW] or not ph[P_ABS_HIGH] < header[_H_PROBE_MAX]:
             return (REFUSE_PROBES, 0x800 | p << 4)
         phases.append(ph)
     return Profile(data, header, phases)
