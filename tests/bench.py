@@ -143,41 +143,57 @@ print(bd.erases - e0)
 """
 
 
-def _mission(tmp: Path, seconds: int, heap: str) -> dict | None:
-    from tests.test_firmware_heap import run_mission
+def _mission(tmp: Path, seconds: int, heap: str, rom: bool) -> dict | None:
+    from tests.test_firmware_heap import figures, run_mission
 
-    r = run_mission(tmp, seconds, heap)
+    r = run_mission(tmp, seconds, heap, rom=rom)
     if r.returncode != 0:
         return None
-    from tests.test_firmware_heap import figures
-
     return figures(r)
+
+
+def _min_heap(tmp: Path, lo: int, hi: int, step: int, rom: bool) -> int:
+    """Smallest heap (KiB, to `step`) in which the day mission runs: hi is
+    known to run, lo known not to."""
+    while hi - lo > step:
+        mid = (lo + hi) // 2 // step * step
+        if _mission(tmp, 86400, f"{mid}K", rom) is not None:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def firmware_figures(log: dict[str, float]) -> dict[str, float]:
     """The whole firmware, precompiled as deployed, on the micropython binary:
-    a day-long mission on a one-node plant (tests/mp/_mission.py)."""
+    a day-long mission on a one-node plant with a host reading it every hour
+    (tests/mp/_mission.py), from a ROMFS image in a 64 KiB heap as a board
+    runs it, and as .mpy files loaded into the heap."""
     import tempfile
 
     from firmware.pod import STATE_S
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as d:
-        got = _mission(Path(d), 86400, "512K")
+        got = _mission(Path(d), 86400, "64K", rom=True)
         if got is None:
-            raise SystemExit("bench: firmware mission failed")
+            raise SystemExit("bench: the firmware's day mission failed in a 64 KiB heap")
         out["fw_tick_us_micropython"] = round(got["tick_us"], 1)
         out["fw_tick_alloc_bytes"] = got["alloc_bytes_per_tick"]
+        out["fw_import_heap_kb_romfs"] = round(got["code_bytes"] / 1024, 1)
+        out["fw_heap_in_use_kb_romfs"] = round((got["code_bytes"] + got["data_bytes"]) / 1024, 1)
+        out["fw_min_heap_kb"] = _min_heap(Path(d), 32, 64, 2, rom=True)
+        got = _mission(Path(d), 86400, "512K", rom=False)
+        if got is None:
+            raise SystemExit("bench: firmware mission (.mpy in the heap) failed")
         out["fw_data_heap_kb"] = round(got["data_bytes"] / 1024, 1)
-        out["fw_code_heap_kb_unix64"] = round(got["code_bytes"] / 1024, 1)
-        lo, hi = 64, 512  # KiB: smallest heap that runs the day, to 8 KiB
-        while hi - lo > 8:
-            mid = (lo + hi) // 2 // 8 * 8
-            if _mission(Path(d), 86400, f"{mid}K") is not None:
-                hi = mid
-            else:
-                lo = mid
-        out["fw_min_heap_kb"] = hi
+        out["fw_code_heap_kb_mpy"] = round(got["code_bytes"] / 1024, 1)
+        out["fw_min_heap_kb_mpy"] = _min_heap(Path(d), 64, 512, 8, rom=False)
+    # names the firmware puts in the qstr pools (tests/test_firmware_heap.py)
+    from tests.test_firmware_heap import qstr_count
+
+    with tempfile.TemporaryDirectory() as d:
+        out["fw_qstrs"] = qstr_count(Path(d))
     n = 200
     r = upy.run(_STATE, str(n), extra_path=(upy.ROOT / "tests" / "mp",), timeout=600)
     if r.returncode != 0:

@@ -1,58 +1,49 @@
 # The hardware boundary. Everything the firmware knows of the world goes
-# through one object with these methods; the board (firmware/hal/rp2.py),
-# the simulator and the tests each provide one. Units are fixed-point
-# integers so the tick never allocates: milli-degrees Celsius, per-mille
-# duty, millivolts, milli-g.
+# through one object with the methods below; the board (firmware/hal/rp2.py),
+# the simulator (sim/simhal.py) and the tests each provide one. Units are
+# fixed-point integers so the tick never allocates: milli-degrees Celsius,
+# per-mille duty, millivolts, milli-g.
 #
 # Nothing here touches hardware at import time: a HAL does its set-up in
 # its constructor, called once by the firmware's boot code.
+#
+#   uptime_ms()         monotonic milliseconds since boot (wraps like ticks_ms)
+#   read_probes(out)    write NPROBES temperatures (mdegC) into the list out;
+#                       return a bitmask of probes that could not be read
+#                       (open or short circuit)
+#   read_env(out)       write [humidity permille RH, pressure in 0.1 hPa] into
+#                       out; return 0, or 1 if the sensor did not answer
+#   battery_mv()        battery voltage, mV
+#   lid_open()          True while the lid switch is open
+#   shock_mg()          peak acceleration magnitude since the last call, milli-g
+#   set_heater(p)       heater duty 0..1000 per mille
+#   set_peltier(p)      Peltier duty -1000..1000: positive cools the payload
+#   feed_watchdog()
+#   reset_cause()       one of protocol.block.RESET_*
+#   storage_root()      path of the littlefs filesystem holding log, profile,
+#                       identity
+#
+# The interface is this list, not a base class with methods that raise: on
+# the board every function object costs heap, and a missing method fails on
+# first use all the same (AttributeError). tests/test_sim_sensors.py checks
+# that every HAL has every method.
 
 NPROBES = 4
 
+METHODS = (
+    "uptime_ms",
+    "read_probes",
+    "read_env",
+    "battery_mv",
+    "lid_open",
+    "shock_mg",
+    "set_heater",
+    "set_peltier",
+    "feed_watchdog",
+    "reset_cause",
+    "storage_root",
+)
+
 
 class Hal:
-    """The interface; methods a HAL must provide. Defaults raise so a
-    missing method is found on first use, not guessed."""
-
-    def uptime_ms(self):
-        """Monotonic milliseconds since boot (wraps like ticks_ms)."""
-        raise NotImplementedError
-
-    def read_probes(self, out):
-        """Write NPROBES temperatures (mdegC) into the list out; return a
-        bitmask of probes that could not be read (open/short circuit)."""
-        raise NotImplementedError
-
-    def read_env(self, out):
-        """Write [humidity permille RH, pressure in 0.1 hPa] into out;
-        return 0, or 1 if the sensor did not answer."""
-        raise NotImplementedError
-
-    def battery_mv(self):
-        raise NotImplementedError
-
-    def lid_open(self):
-        raise NotImplementedError
-
-    def shock_mg(self):
-        """Peak acceleration magnitude since the last call, milli-g."""
-        raise NotImplementedError
-
-    def set_heater(self, permille):
-        """Heater duty 0..1000."""
-        raise NotImplementedError
-
-    def set_peltier(self, permille):
-        """Peltier duty -1000..1000: positive cools the payload."""
-        raise NotImplementedError
-
-    def feed_watchdog(self):
-        raise NotImplementedError
-
-    def reset_cause(self):
-        """One of protocol.log.RESET_*."""
-        raise NotImplementedError
-
-    def storage_root(self):
-        """Path of the littlefs filesystem holding log, profile, identity."""
-        raise NotImplementedError
+    """Base of the HALs: the methods are listed above (METHODS)."""
