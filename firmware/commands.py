@@ -20,11 +20,16 @@ READ_MAX = frame.MAX_PAYLOAD - 8  # LOG_READ / PROFILE_READ reply: offset, size,
 
 class Upload:
     """A profile upload in progress: BEGIN, CHUNKs at rising offsets (a
-    chunk at an offset already received is taken again, so a host that lost
-    a reply resends it), COMMIT. The buffer is made once at boot."""
+    chunk that starts at or before what was received is taken from where it
+    is new, so a host that lost a reply resends it), COMMIT.
 
-    def __init__(self, buf=None):
-        self.buf = buf if buf is not None else bytearray(pf.MAX_SIZE)
+    The bytes go straight to flash, into the profile's .new file: no upload
+    buffer in RAM (a KiB of a 64 KiB heap). The profile in force is not
+    touched until COMMIT has read the upload back, checked it and renamed
+    it over; a power cut leaves a .new that boot removes."""
+
+    def __init__(self, root):
+        self.path = root + "/" + PROFILE + ".new"
         self.size = 0
         self.crc = 0
         self.received = 0
@@ -37,8 +42,8 @@ def _tail(buf, at, fixed, data):
     return fixed + n
 
 
-def handlers(pod, upload=None):
-    up = Upload(upload)
+def handlers(pod):
+    up = Upload(pod.root)
 
     def _probe(i):
         if pod.probes.failed >> i & 1:
@@ -88,6 +93,10 @@ def handlers(pod, upload=None):
             return -c.ERR_OUT_OF_RANGE
         if not (up.active and up.size == size and up.crc == crc):
             up.received = 0  # a new upload; the same one resumes where it was
+            try:
+                open(up.path, "wb").close()
+            except OSError:
+                return -c.ERR_STORAGE
         up.size = size
         up.crc = crc
         up.active = True
@@ -101,16 +110,25 @@ def handlers(pod, upload=None):
             return -c.ERR_BAD_STATE
         if offset + len(data) > up.size:
             return -c.ERR_OUT_OF_RANGE
-        up.buf[offset : offset + len(data)] = data
-        if offset + len(data) > up.received:
-            up.received = offset + len(data)
+        new = offset + len(data) - up.received
+        if new > 0:
+            try:
+                with open(up.path, "ab") as f:
+                    f.write(memoryview(data)[len(data) - new :])
+            except OSError:
+                return -c.ERR_STORAGE
+            up.received += new
         return message.pack_into(buf, at, c.MSG_PROFILE_CHUNK, True, up.received)
 
     def profile_commit(values, buf, at):
         if not up.active or up.received != up.size:
             return -c.ERR_BAD_STATE
-        data = bytes(up.buf[: up.size])
         up.active = False
+        try:
+            with open(up.path, "rb") as f:
+                data = f.read(up.size)  # read back from flash: what runs is what is stored
+        except OSError:
+            return -c.ERR_STORAGE
         got = pf.ident(data)
         if got != values[0] or got != up.crc:
             pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, got)
@@ -121,7 +139,7 @@ def handlers(pod, upload=None):
             pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, reason, where, got)
             return _bad_profile(buf, at, reason, where)
         try:
-            storefile.write(pod.root, PROFILE, data)
+            storefile.seal(pod.root, PROFILE, data)
         except OSError:
             return -c.ERR_STORAGE
         pod.accept_profile(prof)

@@ -106,7 +106,7 @@ class Pod:
         from firmware.commands import handlers
         from firmware.link import LinkServer
 
-        self.link = LinkServer(self._link_write, handlers(self, ram.UPLOAD), ram.RX, ram.TX)
+        self.link = LinkServer(self._link_write, handlers(self), ram.RX, ram.TX)
         self.link.auth = self.guard.check
         self.link.on_refused = self._refused
         self.out = None  # the transport's write(bytes), set by the main loop

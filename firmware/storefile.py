@@ -4,6 +4,7 @@
 # renamed over NAME (littlefs renames atomically), so a power cut leaves the
 # old record or the new one, never a torn one. clean() removes a .new left by
 # a cut before the rename.
+import binascii
 import os
 import struct
 
@@ -30,14 +31,47 @@ def read(root, name):
 
 
 def write(root, name, body):
-    """Replace the record atomically; raises OSError if storage fails."""
+    """Replace the record atomically; raises OSError if storage fails.
+
+    The read-back goes through a small buffer with a running CRC, not a
+    copy of the record: a profile is several hundred bytes, and a 64 KiB
+    heap mid-mission has no such run to spare."""
     tmp = _path(root, name + ".new")
-    data = bytes(body) + struct.pack("<I", crc32(body))
+    crc = crc32(body)
+    tail = struct.pack("<I", crc)
     with open(tmp, "wb") as f:
-        f.write(data)
+        f.write(body)
+        f.write(tail)
+    n = len(body)
+    chunk = bytearray(32)
+    got = 0
+    seen = 0
     with open(tmp, "rb") as f:
-        if f.read() != data:
-            raise OSError(5, "verify failed")  # EIO
+        while seen < n:
+            k = f.readinto(memoryview(chunk)[: min(32, n - seen)])
+            if not k:
+                break
+            got = binascii.crc32(memoryview(chunk)[:k], got)
+            seen += k
+        ok = seen == n and got & 0xFFFFFFFF == crc and f.read(4) == tail
+    if not ok:
+        raise OSError(5, "verify failed")  # EIO
+    os.rename(tmp, _path(root, name))
+
+
+def seal(root, name, body):
+    """Make NAME.new, which already holds body (written piece by piece, as
+    a profile upload is, and read back by the caller), the record: append
+    the CRC, check it, rename over NAME."""
+    tmp = _path(root, name + ".new")
+    tail = struct.pack("<I", crc32(body))
+    with open(tmp, "ab") as f:
+        f.write(tail)
+    with open(tmp, "rb") as f:
+        f.seek(len(body))
+        ok = f.read(5) == tail  # the CRC, and nothing after it
+    if not ok:
+        raise OSError(5, "verify failed")  # EIO
     os.rename(tmp, _path(root, name))
 
 

@@ -198,7 +198,7 @@ class Deframer:
                     self._oversize = True
                     self._n = 0
                 else:
-                    self._buf[self._n : self._n + k] = data[i:end]
+                    self._buf[self._n : self._n + k] = memoryview(data)[i:end]
                     self._n += k
             if z < 0:
                 break
@@ -243,7 +243,10 @@ class Deframer:
         if flags & FLAG_AUTH:
             counter = struct.unpack_from("<I", buf, HEADER_LEN)[0]
             at += _COUNTER_LEN
-            signed = bytes(buf[: at + length])
-            tag = bytes(buf[at + length : at + length + TAG_LEN])
-        payload = bytes(buf[at : at + length])
+            # one copy each (a bytearray slice would be a second): a
+            # request's transient copies are what a full heap must find room for
+            mv = memoryview(buf)
+            signed = bytes(mv[: at + length])
+            tag = bytes(mv[at + length : at + length + TAG_LEN])
+        payload = bytes(memoryview(buf)[at : at + length])
         return Frame(version, msg_type, flags, seq, payload, counter, tag, signed)

@@ -26,6 +26,7 @@ from pathlib import Path
 from host import bundle, romfs, upy
 from host.flash_cmd import BOARD_PRELUDE
 from protocol import frame, message, wire
+from protocol import profile_bin as pf
 from protocol.auth import Hmac
 
 HERE = Path(__file__).resolve().parent / "mp"
@@ -36,7 +37,7 @@ KEY = bytes(range(32))  # the key _mission.py provisions
 # what tests/mp/_mission.py prints, in order
 FIGURES = ("ticks", "tick_us", "alloc_bytes_per_tick", "code_bytes", "data_bytes", "records",
            "lost", "log_bytes", "in_band", "requests", "served", "refused", "replies",
-           "reply_bytes")
+           "reply_bytes", "profile_is_the_new_one")
 
 
 def figures(r: upy.Result) -> dict:
@@ -68,6 +69,19 @@ def mission_inputs(tmp: Path) -> list[str]:
                      wire.FLAG_AUTH, k + 1, mac)
         for k in range(4)
     ]
+    # at hour 20, a new profile (a warmer orbit phase), as podctl profile
+    # upload sends it: BEGIN, chunks, COMMIT, the counters after the TIME_SETs
+    new = _profiles.make([
+        _profiles.phase(b"pad", 3600, interval=60),
+        _profiles.phase(b"orbit", 6 * 3600, setpoint=6000, interval=60),
+        _profiles.phase(b"return", 0, interval=60),
+    ])
+    ident = pf.ident(new)
+    upload = [(wire.MSG_PROFILE_BEGIN, message.pack(wire.MSG_PROFILE_BEGIN, False, len(new), ident))]
+    upload += [(wire.MSG_PROFILE_CHUNK, message.pack(wire.MSG_PROFILE_CHUNK, False, at, new[at : at + 96]))
+               for at in range(0, len(new), 96)]
+    upload += [(wire.MSG_PROFILE_COMMIT, message.pack(wire.MSG_PROFILE_COMMIT, False, ident))]
+    frames += [frame.encode(t, 20 + k, p, wire.FLAG_AUTH, 5 + k, mac) for k, (t, p) in enumerate(upload)]
     reqs = tmp / "requests.bin"
     reqs.write_bytes(b"".join(frames))
     return [prof.name, reqs.name]  # short, fixed argv: the heap is not to vary with the tmp path
@@ -118,9 +132,11 @@ def _flew_the_day(got: dict) -> None:
     assert got["ticks"] == 86400 and got["lost"] == 0
     assert got["alloc_bytes_per_tick"] == 0
     assert got["in_band"]
-    assert got["records"] == 1440
-    # 24 x (STATUS, LOG_INFO, LOG_READ) + 4 TIME_SET, each answered
-    assert got["requests"] == got["served"] == got["replies"] == 76 and got["refused"] == 0
+    assert got["records"] == 1441  # one a minute, and one when the new profile took over
+    # 24 x (STATUS, LOG_INFO, LOG_READ) + 4 TIME_SET + a profile upload
+    # (BEGIN, 3 chunks, COMMIT), each answered and none refused
+    assert got["requests"] == got["served"] == got["replies"] == 81 and got["refused"] == 0
+    assert got["profile_is_the_new_one"]
 
 
 def test_whole_firmware_flies_a_day_in_a_64k_heap(tmp_path):

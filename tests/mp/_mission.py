@@ -8,8 +8,8 @@
 #
 # REQUESTS holds the wire frames of a host that talks to the board every hour,
 # as a crew watching it on the bench would: STATUS, LOG_INFO, a full-size
-# LOG_READ, and (four times a day) an authenticated TIME_SET, fed between
-# ticks; the figures count what was served. The host made them (tests/
+# LOG_READ, (four times a day) an authenticated TIME_SET and, at hour 20,
+# a profile upload, fed between ticks; the figures count what was served. The host made them (tests/
 # test_firmware_heap.py): a host's memory is not the board's.
 #
 # The figures are printed as a JSON list in the order of FIGURES (in
@@ -40,15 +40,20 @@ def fly(image, seconds, profile, requests):
     with open(profile, "rb") as f:
         storefile.write(root, "profile", f.read())
     Guard(root).provision(b"POD00042", bytes(range(32)))
+    # where each of the host's frames starts in its file; a frame is read
+    # when it is sent, as bytes arrive over USB: the host's frames are not
+    # the board's heap
+    cuts = [0]
     with open(requests, "rb") as f:
         wire = f.read()
-    frames = []
-    at = 0
-    while at < len(wire):
-        end = wire.index(b"\x00", at) + 1
-        frames.append(wire[at:end])
-        at = end
+    while cuts[-1] < len(wire):
+        cuts.append(wire.index(b"\x00", cuts[-1]) + 1)
     del wire
+
+    def feed(k):
+        with open(requests, "rb") as f:
+            f.seek(cuts[k])
+            pod.link.feed(f.read(cuts[k + 1] - cuts[k]))
     sent = [0, 0]  # reply bytes, replies
 
     def host_reads(data):
@@ -83,11 +88,15 @@ def fly(image, seconds, profile, requests):
         pod.service()
         if s % 3600 == 1800:  # STATUS, LOG_INFO, LOG_READ; TIME_SET every 6 h
             for k in range(3):
-                pod.link.feed(frames[k])
+                feed(k)
                 fed += 1
             if s % 21600 == 1800:
-                pod.link.feed(frames[3 + s // 21600])
+                feed(3 + s // 21600)
                 fed += 1
+            if s // 3600 == 20:  # a new profile, mid-mission
+                for k in range(7, len(cuts) - 1):
+                    feed(k)
+                    fed += 1
     gc.collect()
     live = max(live, gc.mem_alloc() - code_bytes)
     return [
@@ -95,6 +104,7 @@ def fly(image, seconds, profile, requests):
         pod.recorder.records, pod.recorder.lost, pod.store.size,
         2000 <= pod.probes.estimate <= 8000,
         fed, pod.link.served, pod.link.refused, sent[1], sent[0],
+        pod.profile.phases[1][2] == 6000,  # the uploaded orbit setpoint
     ]
 
 
