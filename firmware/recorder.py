@@ -23,7 +23,7 @@ RECORDS_MAX = (log.PAYLOAD_MAX - (2 * log.NCHAN + 1)) // (log.NCHAN + 1) + 1
 # that (a boot with a profile refusal and a resumed phase is 4) takes two
 EVENT_BLOCK = 256
 
-UNPROVISIONED = Hmac(b"\x00" * 32)  # a board without a key still logs
+UNPROVISIONED = b"\x00" * 32  # the key a board without one logs under
 
 
 class Recorder:
@@ -31,7 +31,7 @@ class Recorder:
         self.store = store
         self.events = events
         self.boot = boot
-        self.hmac = UNPROVISIONED
+        self.hmac = None  # the device key's (Pod.boot sets it); None: UNPROVISIONED
         self.writer = log.BlockWriter(log.BLOCK_MAX, block)
         self.ev_writer = log.BlockWriter(EVENT_BLOCK, ev_block)
         self.open = False  # a sample block is being filled
@@ -104,6 +104,8 @@ class Recorder:
 
     def _write(self, w):
         store = self.store
+        if self.hmac is None:  # made only on a board that has no key yet
+            self.hmac = Hmac(UNPROVISIONED)
         n = w.seal(store.next_seq, self.boot, self.hmac, store.last_mac)
         try:
             done = store.append(w.block, n)
