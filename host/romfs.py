@@ -21,6 +21,7 @@ import mmap
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from mpremote.romfs import VfsRomWriter
@@ -57,7 +58,7 @@ def image(tree: Path) -> bytes:
     return bytes(w.finalise())
 
 
-def firmware_image(extra: list[tuple[Path, list[Path]]] = ()) -> bytes:  # type: ignore[assignment]
+def firmware_image(extra: Sequence[tuple[Path, list[Path]]] = ()) -> bytes:
     """The firmware bundle (protocol/ and firmware/) precompiled for the unix
     port, plus (base, files) pairs of extra modules, as one image."""
     with tempfile.TemporaryDirectory() as d:
@@ -73,8 +74,13 @@ def main(argv: list[str]) -> int:
         return 2
     import micropython_run  # the binary's interpreter, as a CPython extension
 
-    with open(argv[0], "rb") as f:
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    try:
+        with open(argv[0], "rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError) as e:  # absent, unreadable, or empty
+        print(f"host.romfs: cannot map {argv[0]}: {e}; build one with host.romfs.firmware_image()",
+              file=sys.stderr)
+        return 2
     # ACCESS_COPY so ctypes can take its address; nothing writes to it
     addr = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
     os.environ[ENV] = f"{addr}:{len(mapped)}"

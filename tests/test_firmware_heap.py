@@ -179,3 +179,25 @@ def test_day_mission_data_fits_64k_and_tick_allocates_nothing(tmp_path):
     got = figures(r)
     _flew_the_day(got)
     assert got["data_bytes"] <= DATA_BUDGET, got
+
+
+def test_romfs_keeps_the_bytecode_out_of_the_heap(tmp_path):
+    # the premise of the 64 KiB run: imported from the mapped image, the
+    # firmware's bytecode stays in the image; from .mpy files it is copied
+    # into the heap. Same modules, same binary, measured both ways.
+    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\n"
+              "from firmware import main, pod, commands, link\n"
+              "gc.collect()\nprint(gc.mem_alloc() - a)\n")
+    img = tmp_path / "rom.img"
+    img.write_bytes(romfs.firmware_image())
+    env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
+    p = subprocess.run([sys.executable, "-m", "host.romfs", str(img), "-c", romfs.MOUNT + script],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert p.returncode == 0, p.stderr
+    from_rom = int(p.stdout)
+    lib = tmp_path / "lib"
+    bundle.compile_tree(lib, bundle.sources())
+    r = upy.run(script, extra_path=(lib,), cwd=tmp_path, lib_first=True)
+    assert r.returncode == 0, r.stderr
+    from_files = int(r.stdout)
+    assert from_rom < 48 * 1024 and from_files - from_rom > 20 * 1024, (from_rom, from_files)
