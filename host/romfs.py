@@ -1,7 +1,8 @@
 """The firmware as a ROMFS image, and the unix port run with it outside the heap.
 
-On a board with ROMFS (MicroPython 1.25 on; rp2 among the ports that enable
-VfsRom) the precompiled firmware sits in a read-only flash partition that
+On a board with ROMFS (MicroPython 1.25 on; the rp2 port has VfsRom, and
+its ROMFS partition is a build option, MICROPY_HW_ROMFS_BYTES) the
+precompiled firmware sits in a read-only flash partition that
 the CPU maps into its address space, and bytecode, strings and bytes
 constants are used where they lie: only the objects a module creates when it
 runs (functions, classes, tables, dictionaries) take heap. That is how the
