@@ -101,7 +101,14 @@ def check_blocks(
     """Walk the log block by block: CRC, layout, sequence, MAC chain (with
     key). key may be the device's key history, oldest first: the chain moves
     to the next key only at a block opening with KEY_ROTATED. Returns every
-    block found and the problems, each naming a block."""
+    block found and the problems, each naming a block.
+
+    Damage does not end the walk (SPEC 8.2): from an unreadable block it
+    searches forward for the next block that passes its CRC, reports the
+    bytes between as one unreadable region (a BlockInfo with seq None) and
+    goes on from there, so a bad byte costs its block, not the rest of the
+    mission. The chain cannot be proven across the region: the first block
+    after it is "after damage", the blocks after that chain to it."""
     blocks: list[BlockInfo] = []
     problems: list[str] = []
     keys = [] if key is None else [key] if isinstance(key, (bytes, bytearray)) else list(key)
@@ -111,13 +118,23 @@ def check_blocks(
     prev_seq: int | None = None
     at = 0
     view = memoryview(raw)
+    damaged = False  # a region was skipped just before this block
     while at < len(raw):
         blk = log.parse_block(raw, at)
         if not isinstance(blk, log.Block):
-            blocks.append(BlockInfo(at, len(raw) - at, None, None, None, 0, blk))
+            resume = _next_block(raw, at + 1)
+            end = len(raw) if resume is None else resume
+            blocks.append(BlockInfo(at, end - at, None, None, None, 0, blk))
             after = f"after block {prev_seq}" if prev_seq is not None else "at the start"
-            problems.append(f"byte {at} ({after}): {blk}; the {len(raw) - at} bytes from here cannot be read")
-            break
+            if resume is None:
+                problems.append(f"byte {at} ({after}): {blk}; the {end - at} bytes from here cannot be read")
+                break
+            problems.append(f"byte {at} ({after}): {blk}; {end - at} bytes cannot be read, "
+                            f"the log resumes at byte {end}")
+            at = end
+            prev_mac = None
+            damaged = True
+            continue
         verdict = "ok"
         if prev_seq is not None and blk.seq != prev_seq + 1:
             problems.append(
@@ -139,6 +156,10 @@ def check_blocks(
             hit = next((i for i in order if log.block_mac(macs[i], chain_from, view[at:], blk.length) == want), None)
             if hit is not None:
                 current = hit
+            elif damaged:
+                # it chains to the MAC of a block lost in the region; the
+                # region is the problem, already reported
+                verdict = "after damage"
             elif prev_mac is None and blk.seq != 0:
                 # the log starts after an erase or an overwrite: the first
                 # block chains to a MAC the device no longer holds
@@ -149,8 +170,20 @@ def check_blocks(
         blocks.append(BlockInfo(at, blk.size, blk.seq, blk.boot, blk.kind, blk.count, verdict))
         prev_mac = blk.mac(raw)
         prev_seq = blk.seq
+        damaged = False
         at += blk.size
     return blocks, problems
+
+
+def _next_block(raw: bytes, start: int) -> int | None:
+    """Offset of the next block from start that passes its own checks (a
+    stray "PODL" in a payload or in damaged bytes fails its CRC), or None."""
+    at = raw.find(log.MAGIC, start)
+    while at >= 0:
+        if isinstance(log.parse_block(raw, at), log.Block):
+            return at
+        at = raw.find(log.MAGIC, at + 1)
+    return None
 
 
 def log_ends(raw: bytes, blocks: list[BlockInfo]) -> tuple[int, int, bytes] | None:

@@ -281,7 +281,7 @@ def cmd_decode(args: argparse.Namespace, console: Console) -> int:
         err.print(
             f"podctl: warning: {args.file}: {data.problems[0]}"
             + (f" (+{len(data.problems) - 1} more)" if len(data.problems) > 1 else "")
-            + "; decoded the blocks before it",
+            + "; decoded every block that could be read",
             markup=False, highlight=False, soft_wrap=True,
         )
     out = args.out or str(args.file.with_suffix("." + args.format))
@@ -454,8 +454,8 @@ def _name_bad_block(raw: bytes, blocks: list[logdata.BlockInfo], problem: str) -
     """check_blocks names an unreadable block by its byte offset; when its
     header is still there, name it by the seq it claims too (unchecked: the
     CRC failed)."""
-    bad = blocks[-1] if blocks and blocks[-1].seq is None else None
-    if bad is None or not problem.startswith(f"byte {bad.offset} "):
+    bad = next((b for b in blocks if b.seq is None and problem.startswith(f"byte {b.offset} ")), None)
+    if bad is None:
         return problem
     at = bad.offset
     if raw[at : at + 4] != log.MAGIC or len(raw) - at < log.HEADER_LEN:

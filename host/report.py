@@ -719,11 +719,10 @@ def build(
                             "its clock at the pull (no anchor in the manifest: "
                             f"{manifest.get('source', 'unknown source')}): nothing after that time is recorded, "
                             "so the payload's temperature after it is unknown")
-    if data.problems:
-        bad = next((b for b in data.blocks if b.seq is None), None)
-        if bad is not None:
-            coverage.append(f"decoding stops at byte {bad.offset}: the {bad.size} bytes after it cannot be read, "
-                            "their records are not in this report")
+    for bad in (b for b in data.blocks if b.seq is None):
+        coverage.append(f"bytes {bad.offset} to {bad.offset + bad.size} of the log cannot be read "
+                        f"({bad.verdict}): their records are not in this report"
+                        + ("" if bad.offset + bad.size == len(data.raw) else "; decoding resumes after them"))
 
     # integrity
     checks: list[Check] = []

@@ -98,6 +98,40 @@ def test_flipped_payload_byte_names_the_block(copy, capsys):
     assert want in err
 
 
+def test_damage_mid_log_costs_its_blocks_not_the_rest(copy, capsys):
+    # SPEC 8.2: one flipped byte in block 100, and 3,000 zeroed bytes over
+    # blocks 150..: the walk resumes at the next block that passes its CRC,
+    # the records after the damage are decoded, their chain is proven from
+    # there on, and verify names the regions and the blocks they cost
+    p = copy / "log.bin"
+    raw = bytearray(p.read_bytes())
+    blocks = _blocks(bytes(raw))
+    hit, wiped = blocks[100], blocks[150]
+    raw[hit.offset + log.HEADER_LEN + 30] ^= 0x01
+    raw[wiped.offset + 10 : wiped.offset + 3010] = bytes(3000)
+    p.write_bytes(raw)
+    _reseal_manifest(copy)
+    found, problems = logdata.check_blocks(bytes(raw), (copy / "key.bin").read_bytes())
+    regions = [b for b in found if b.seq is None]
+    assert [r.offset for r in regions] == [hit.offset, wiped.offset]
+    assert regions[0].size == hit.size  # the flipped byte costs its own block
+    lost = {b.seq for b in blocks} - {b.seq for b in found if b.seq is not None}
+    assert 100 in lost and 150 in lost and len(lost) == 1 + sum(
+        1 for b in blocks if wiped.offset <= b.offset < wiped.offset + 3010)
+    after = [b.verdict for b in found if b.seq is not None and b.offset > hit.offset]
+    assert after[0] == "after damage" and all(v in ("ok", "after damage", "gap") for v in after)
+    assert not [x for x in problems if "MAC does not match" in x]
+    assert found[-1].seq == blocks[-1].seq  # the walk reached the end
+    assert _verify(copy) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    assert f"block 100 (by its unchecked header) at byte {hit.offset} (after block 99): CRC mismatch" in err
+    assert "the log resumes at byte" in err
+    # decode keeps every record outside the damaged blocks
+    data = logdata.load(bytes(raw))
+    assert len(data.samples) == sum(b.count for b in found if b.seq is not None and b.kind == log.KIND_SAMPLES)
+    assert len(data.samples) > 0.9 * sum(b.count for b in blocks if b.kind == log.KIND_SAMPLES)
+
+
 def test_flipped_byte_with_a_recomputed_crc_breaks_the_mac(copy, capsys):
     p = copy / "log.bin"
     raw = bytearray(p.read_bytes())
