@@ -98,10 +98,12 @@ class Pod:
     def boot(self):
         root = self.root
         self.guard = Guard(root).load()
-        # The long-lived buffers first (link frames, block writers, upload),
-        # while the heap is one free run: made after boot's transient reads
-        # and scans they would have to fit between the leftovers, and in a
-        # 64 KiB heap they did not (tests/test_firmware_heap.py).
+        # The long-lived objects first (the link and its frame buffers, the
+        # recorder and its block writers), while the heap is in few pieces:
+        # made after boot's transient reads and scans they would have to fit
+        # between the leftovers, and in a 64 KiB heap they did not
+        # (tests/test_firmware_heap.py). The board's /main.py made the
+        # buffers themselves before any import (firmware/ram.py).
         from firmware import ram  # made before the imports, if the board's main did
         from firmware.commands import handlers
         from firmware.link import LinkServer

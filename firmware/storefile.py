@@ -53,7 +53,7 @@ def write(root, name, body):
                 break
             got = binascii.crc32(memoryview(chunk)[:k], got)
             seen += k
-        ok = seen == n and got & 0xFFFFFFFF == crc and f.read(4) == tail
+        ok = seen == n and got & 0xFFFFFFFF == crc and f.read(5) == tail  # and nothing after
     if not ok:
         raise OSError(5, "verify failed")  # EIO
     os.rename(tmp, _path(root, name))
