@@ -720,9 +720,20 @@ def build(
                             f"{manifest.get('source', 'unknown source')}): nothing after that time is recorded, "
                             "so the payload's temperature after it is unknown")
     for bad in (b for b in data.blocks if b.seq is None):
+        # records are decoded in block order: those of the sample blocks
+        # before the region come first, so k is the first record after it
+        k = sum(b.count for b in data.blocks
+                if b.seq is not None and b.kind == log.KIND_SAMPLES and b.offset < bad.offset)
+        span = ""
+        if 0 < k < n:
+            lost_from = float(utc[k - 1] + dt[k - 1])
+            lost_to = float(utc[k])
+            span = (f"; the records between {fmt_when(lost_from, int(s['boot'][k - 1]), float(s['t'][k - 1] + dt[k - 1]))}"
+                    f" and {fmt_when(lost_to, int(s['boot'][k]), float(s['t'][k]))} are lost"
+                    + (f" ({fmt_dur(lost_to - lost_from)})" if not math.isnan(lost_to - lost_from) else ""))
         coverage.append(f"bytes {bad.offset} to {bad.offset + bad.size} of the log cannot be read "
                         f"({bad.verdict}): their records are not in this report"
-                        + ("" if bad.offset + bad.size == len(data.raw) else "; decoding resumes after them"))
+                        + ("" if bad.offset + bad.size == len(data.raw) else span + "; decoding resumes after them"))
 
     # integrity
     checks: list[Check] = []

@@ -16,6 +16,9 @@ and second.
 
 from __future__ import annotations
 
+import html
+import re
+
 import argparse
 import csv
 import io
@@ -241,6 +244,13 @@ def test_a_flipped_byte_fails_and_names_the_block(nominal, tmp_path):
     assert "FAILED: the log did not verify" in text
     assert f"byte {victim.offset} (after block {victim.seq - 1})" in text
     assert "VERIFIED:" not in text
+    # the walk resumed after the damaged block: the report says what is
+    # lost, as a time span, and the rest of the mission is in it
+    lost = re.search(r"the records between (.+?) and (.+?) are lost \((\d+) min\)", html.unescape(text))
+    assert lost and "decoding resumes after them" in text, text
+    assert int(lost.group(3)) <= 100  # one block: at most 97 one-minute records
+    whole = logdata.load((run / "log.bin").read_bytes())
+    assert len(logdata.load(bytes(raw)).samples) >= len(whole.samples) - 97
 
 
 # ---------------------------------------------------------------- command line
