@@ -746,7 +746,12 @@ def build(
         if any("MAC" in p for p in data.problems):
             checks.append(Check(False, "MAC chain broken: some blocks were altered or were written under another key"))
         elif data.problems:
-            checks.append(Check(True, f"MAC chain verified for the {readable} blocks that could be read"))
+            # the first block after a damaged region chains to a MAC lost in
+            # it: its own records are not proven, those after it are
+            unproven = sum(1 for b in data.blocks if b.verdict == "after damage")
+            checks.append(Check(True, f"MAC chain verified for the {readable - unproven} blocks that could be read"
+                                + (f" and follow a proven block; {unproven} block(s) right after damage chain "
+                                   "to a lost block and are not proven" if unproven else "")))
         else:
             checks.append(Check(True, "MAC chain verified with the device's key"))
     else:

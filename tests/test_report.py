@@ -249,6 +249,7 @@ def test_a_flipped_byte_fails_and_names_the_block(nominal, tmp_path):
     lost = re.search(r"the records between (.+?) and (.+?) are lost \((\d+) min\)", html.unescape(text))
     assert lost and "decoding resumes after them" in text, text
     assert int(lost.group(3)) <= 100  # one block: at most 97 one-minute records
+    assert "1 block(s) right after damage chain to a lost block and are not proven" in text
     whole = logdata.load((run / "log.bin").read_bytes())
     assert len(logdata.load(bytes(raw)).samples) >= len(whole.samples) - 97
 
