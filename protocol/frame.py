@@ -235,7 +235,7 @@ class Deframer:
             return Reject(ERR_BAD_LENGTH, length, msg_type, seq, flags)
         if length > MAX_PAYLOAD:  # fits MAX_WIRE only because it is unsigned
             return Reject(ERR_OVERSIZE, length, msg_type, seq, flags)
-        if wire.entry(msg_type) is None:
+        if not wire.known(msg_type):
             return Reject(ERR_UNKNOWN_TYPE, msg_type, msg_type, seq, flags)
         at = HEADER_LEN
         counter = tag = None

@@ -64,37 +64,42 @@ ERR_OUT_OF_RANGE = const(14)
 ERR_STORAGE = const(15)
 ERR_BAD_PROFILE = const(16)
 
-# (id, authenticated, request format, reply format). A format is struct's
-# codes without the "<" (every payload is little-endian) and may end in "*":
-# the rest of the payload, raw bytes.
-WIRE = (
-    (MSG_IDENTIFY, False, "", "8sI8sBBH"),
-    (MSG_STATUS, False, "", "IIHBBHBBiiiiiiiiHhHII16sII"),
-    (MSG_TIME_SET, True, "I", "II"),
-    (MSG_PROFILE_BEGIN, True, "II", ""),
-    (MSG_PROFILE_CHUNK, True, "I*", "I"),
-    (MSG_PROFILE_COMMIT, True, "I", "I"),
-    (MSG_PROFILE_READ, False, "IH", "II*"),
-    (MSG_LOG_INFO, False, "", "III16s"),
-    (MSG_LOG_READ, False, "IH", "II*"),
-    (MSG_LOG_ERASE, True, "I", "I"),
-    (MSG_MAINTENANCE, True, "B", ""),
-    (MSG_PHASE_SET, True, "B", "B"),
-    (MSG_KEY_ROTATE, True, "32s", ""),
-    (MSG_ERROR, False, "", "BBH"),
+# Four items a message: id, authenticated, request format, reply format. A
+# format is struct's codes without the "<" (every payload is little-endian)
+# and may end in "*": the rest of the payload, raw bytes. One flat tuple,
+# not a tuple a message: half the heap on the board.
+WIRE = (  # type: tuple
+    MSG_IDENTIFY, False, "", "8sI8sBBH",
+    MSG_STATUS, False, "", "IIHBBHBBiiiiiiiiHhHII16sII",
+    MSG_TIME_SET, True, "I", "II",
+    MSG_PROFILE_BEGIN, True, "II", "",
+    MSG_PROFILE_CHUNK, True, "I*", "I",
+    MSG_PROFILE_COMMIT, True, "I", "I",
+    MSG_PROFILE_READ, False, "IH", "II*",
+    MSG_LOG_INFO, False, "", "III16s",
+    MSG_LOG_READ, False, "IH", "II*",
+    MSG_LOG_ERASE, True, "I", "I",
+    MSG_MAINTENANCE, True, "B", "",
+    MSG_PHASE_SET, True, "B", "B",
+    MSG_KEY_ROTATE, True, "32s", "",
+    MSG_ERROR, False, "", "BBH",
 )
 
 
-def entry(msg_type):
-    """The WIRE entry for msg_type, or None if unknown."""
-    for m in WIRE:
-        if m[0] == msg_type:
-            return m
-    return None
+def _at(msg_type):
+    """Index of msg_type's four items in WIRE, or -1 if unknown."""
+    for i in range(0, len(WIRE), 4):
+        if WIRE[i] == msg_type:
+            return i
+    return -1
+
+
+def known(msg_type):
+    return _at(msg_type) >= 0
 
 
 def authenticated(msg_type):
-    return entry(msg_type)[1]
+    return WIRE[_at(msg_type) + 1]
 
 
 def fmt(msg_type, reply):
@@ -102,10 +107,10 @@ def fmt(msg_type, reply):
 
     Returns (format, has_tail) or None for an unknown type.
     """
-    m = entry(msg_type)
-    if m is None:
+    i = _at(msg_type)
+    if i < 0:
         return None
-    f = m[3] if reply else m[2]
+    f = WIRE[i + 3] if reply else WIRE[i + 2]
     if f.endswith("*"):
         return "<" + f[:-1], True
     return "<" + f, False

@@ -50,12 +50,16 @@ def test_state_changing_messages_are_authenticated():
 def test_board_wire_formats_are_the_catalogue_fields():
     # protocol/wire.py is what the firmware packs with; catalogue.MESSAGES
     # is what the host names and decodes: one message, one layout
-    assert [w[0] for w in wire.WIRE] == [m[0] for m in catalogue.MESSAGES]
-    for w, m in zip(wire.WIRE, catalogue.MESSAGES):
+    rows = [wire.WIRE[i : i + 4] for i in range(0, len(wire.WIRE), 4)]
+    assert len(wire.WIRE) == 4 * len(rows)
+    assert [w[0] for w in rows] == [m[0] for m in catalogue.MESSAGES]
+    for w, m in zip(rows, catalogue.MESSAGES):
         assert w[1] == m[2], m[1]
         assert w[2] == "".join(f[1] for f in m[3]), m[1]
         assert w[3] == "".join(f[1] for f in m[4]), m[1]
-    assert wire.entry(0x55) is None and wire.fmt(0x55, False) is None
+    assert not wire.known(0x55) and wire.fmt(0x55, False) is None
+    assert wire.known(wire.MSG_ERROR) and wire.authenticated(wire.MSG_KEY_ROTATE)
+    assert not wire.authenticated(wire.MSG_STATUS)
     assert wire.fmt(wire.MSG_PROFILE_CHUNK, False) == ("<I", True)
     assert wire.fmt(wire.MSG_STATUS, True)[1] is False
 
