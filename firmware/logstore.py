@@ -51,13 +51,11 @@ class LogStore:
         self.dropped = 0  # segments dropped by the overwrite policy
         self.damaged_tail = 0  # bytes after the last good block at boot
         self._sealed = False  # newest segment takes no more blocks
-        self._buf = None  # open()'s scratch block buffer
 
     def open(self, scratch=None):
         """Find the segments and where appending resumes. scratch: a
         BLOCK_MAX buffer to read blocks into (the boot lends the recorder's,
         idle until then), else one is made."""
-        self._buf = scratch
         try:
             os.mkdir(self.dir)
         except OSError:
@@ -71,21 +69,17 @@ class LogStore:
         while self.segments and self.segments[-1][1] == 0:
             os.remove(self.dir + "/" + _name(self.segments.pop()[0]))
         if self.segments:
-            self._resume()
-        self._buf = None
-        if not self.segments:
+            self._resume(scratch if scratch is not None else bytearray(log.BLOCK_MAX))
+        else:
             kept = storefile.read(self.root, NEXT_SEQ)
             if kept and len(kept) == 4:
                 self.next_seq = struct.unpack("<I", kept)[0]
         return self
 
-    def _scan(self, first):
+    def _scan(self, first, buf):
         """(bytes of good blocks, seq after the last, its MAC or None) of a
         segment, one block-sized read at a time: a whole segment would not
-        fit the board's heap."""
-        buf = self._buf
-        if buf is None:
-            buf = bytearray(log.BLOCK_MAX)
+        fit the board's heap. buf: BLOCK_MAX bytes to read into."""
         at = 0
         seq = first
         mac = None
@@ -104,17 +98,17 @@ class LogStore:
                 at += blk.size
         return at, seq, mac
 
-    def _resume(self):
+    def _resume(self, buf):
         """Append after the newest segment's last good block. If even its
         first block is damaged, the chain continues from the segment before
         and that block's seq is skipped (a visible gap, which is the truth)."""
         first, size = self.segments[-1]
-        good, seq, mac = self._scan(first)
+        good, seq, mac = self._scan(first, buf)
         if mac is None:
             seq = first + 1
             mac = log.GENESIS_MAC
             if len(self.segments) > 1:
-                mac = self._scan(self.segments[-2][0])[2] or log.GENESIS_MAC
+                mac = self._scan(self.segments[-2][0], buf)[2] or log.GENESIS_MAC
         self.next_seq = seq
         self.last_mac = mac
         self.damaged_tail = size - good
@@ -174,8 +168,8 @@ class LogStore:
     def read(self, offset, length):
         """Bytes [offset, offset + length) of the log as one stream (oldest
         segment first); short at the end."""
-        buf = bytearray(length)
-        return bytes(buf[: self.read_into(offset, memoryview(buf))])
+        buf = memoryview(bytearray(length))
+        return bytes(buf[: self.read_into(offset, buf)])
 
     def read_into(self, offset, dest):
         """Read the log from offset into dest (a memoryview) as one stream,
