@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from mpremote.romfs import VfsRomWriter
 
-from host import bundle
+from host import bundle, upy
 
 ENV = "PODCTL_ROMFS"
 
@@ -67,6 +68,19 @@ def firmware_image(extra: Sequence[tuple[Path, list[Path]]] = ()) -> bytes:
         for base, files in extra:
             bundle.compile_tree(Path(d), files, base=base)
         return image(Path(d))
+
+
+def run(image: Path, script: str, *args: str, heapsize: str | None = None,
+        cwd: Path | None = None, timeout: float = 600) -> upy.Result:
+    """Run source text under the micropython binary with image mapped and
+    mounted at /rom (first on the path); the frozen modules stay reachable."""
+    cmd = [sys.executable, "-m", "host.romfs", str(image)]
+    if heapsize:
+        cmd += ["-X", f"heapsize={heapsize}"]
+    cmd += ["-c", MOUNT + script, *args]
+    env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd or upy.ROOT, timeout=timeout)
+    return upy.Result(p.returncode, p.stdout, p.stderr)
 
 
 def main(argv: list[str]) -> int:

@@ -18,8 +18,6 @@ more on the 64-bit unix port. That deployment is checked too, with the data
 smallest heap of both (fw_min_heap_kb, fw_min_heap_kb_mpy)."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -115,14 +113,8 @@ def run_mission_rom(tmp: Path, seconds: int, heap: str | None) -> upy.Result:
             (HERE, [HERE / "_fakehal.py", HERE / "_mission.py"]),
             (upy.ROOT, [upy.ROOT / "sim" / "__init__.py", upy.ROOT / "sim" / "flashdev.py"]),
         ]))
-    cmd = [sys.executable, "-m", "host.romfs", str(img)]
-    if heap:
-        cmd += ["-X", f"heapsize={heap}"]
-    cmd += ["-c", romfs.MOUNT + BOARD_IMPORTS + "import _mission\n", "flash.img", str(seconds),
-            *mission_inputs(tmp)]
-    env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp, timeout=600)
-    return upy.Result(p.returncode, p.stdout, p.stderr)
+    return romfs.run(img, BOARD_IMPORTS + "import _mission\n", "flash.img", str(seconds),
+                     *mission_inputs(tmp), heapsize=heap, cwd=tmp)
 
 
 DATA_BUDGET = 64 * 1024
@@ -153,10 +145,8 @@ def qstr_count(tmp_path: Path) -> int:
         (HERE, [HERE / "_fakehal.py"]),
         (upy.ROOT, [upy.ROOT / "sim" / "__init__.py", upy.ROOT / "sim" / "flashdev.py"]),
     ]))
-    cmd = [sys.executable, "-m", "host.romfs", str(img), "-X", "heapsize=64K", "-c",
-           romfs.MOUNT + BOARD_IMPORTS + "import micropython\nmicropython.qstr_info()\n"]
-    env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    p = romfs.run(img, BOARD_IMPORTS + "import micropython\nmicropython.qstr_info()\n",
+                  heapsize="64K", cwd=tmp_path, timeout=60)
     assert p.returncode == 0, p.stderr
     return int(p.stdout.split("n_qstr=")[1].split(",")[0])
 
@@ -190,9 +180,7 @@ def test_romfs_keeps_the_bytecode_out_of_the_heap(tmp_path):
               "gc.collect()\nprint(gc.mem_alloc() - a)\n")
     img = tmp_path / "rom.img"
     img.write_bytes(romfs.firmware_image())
-    env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
-    p = subprocess.run([sys.executable, "-m", "host.romfs", str(img), "-c", romfs.MOUNT + script],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    p = romfs.run(img, script, cwd=tmp_path, timeout=60)
     assert p.returncode == 0, p.stderr
     from_rom = int(p.stdout)
     lib = tmp_path / "lib"
