@@ -44,6 +44,15 @@ def mount(path, fresh=False, block_size=BLOCK_SIZE, num_blocks=BLOCK_COUNT, at=M
     absent); returns the mount point, the firmware's storage root."""
     import vfs
 
+    vfs.mount(vfs.VfsLfs2(device(path, fresh, block_size, num_blocks)), at)
+    return at
+
+
+def device(path, fresh=False, block_size=BLOCK_SIZE, num_blocks=BLOCK_COUNT):
+    """The image file as a block device, made (erased) and formatted first
+    if fresh or absent."""
+    import vfs
+
     try:
         open(path, "rb").close()
         exists = True
@@ -59,5 +68,4 @@ def mount(path, fresh=False, block_size=BLOCK_SIZE, num_blocks=BLOCK_COUNT, at=M
     bd = FileBlockDev(path, block_size, num_blocks)
     if fresh or not exists:
         vfs.VfsLfs2.mkfs(bd)
-    vfs.mount(vfs.VfsLfs2(bd), at)
-    return at
+    return bd

@@ -152,21 +152,8 @@ def main(path):
     import os
     import vfs
 
-    image = cfg["image"]
-    fresh = cfg.get("fresh", False)
-    try:
-        os.stat(image)
-    except OSError:
-        fresh = True
-    bd = None
-    if fresh:
-        erased = b"\xff" * flashdev.BLOCK_SIZE
-        with open(image, "wb") as f:
-            for _ in range(flashdev.BLOCK_COUNT):
-                f.write(erased)
-    bd = flashdev.FileBlockDev(image)
-    if fresh:
-        vfs.VfsLfs2.mkfs(bd)
+    # the device first: once "/" is the image, the host's files are gone
+    bd = flashdev.device(cfg["image"], cfg.get("fresh", False))
     vfs.umount("/")
     vfs.mount(vfs.VfsLfs2(bd), "/")
     os.chdir("/")
