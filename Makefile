@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/python -m mypy --config-file mypy-board.ini
 
 demo: $(STAMP)
-	$(BIN)/python -m host.demo
+	$(BIN)/python -m podctl.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -1,7 +1,7 @@
 # The message catalogue: every message on the USB link, defined once.
 #
 # Runs on MicroPython (board, unix port) and CPython. The host builds its
-# construct definitions from MESSAGES (host/codec.py); the firmware packs and
+# construct definitions from MESSAGES (host/podctl/codec.py); the firmware packs and
 # unpacks with the formats of protocol/wire.py, which a test holds to these
 # fields. Nothing else in the project may restate a message id, a field or an
 # error code.

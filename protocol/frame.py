@@ -36,7 +36,7 @@ from protocol.wire import (
 )
 from protocol.auth import TAG_LEN
 
-# (name, struct code): the header in wire order; host/codec.py reads it too.
+# (name, struct code): the header in wire order; host/podctl/codec.py reads it too.
 HEADER_FIELDS = (
     ("version", "B"),
     ("type", "B"),

@@ -8,7 +8,7 @@ import struct
 from protocol.block import *  # noqa: F401,F403 the layout: defined there
 from protocol.block import EVENT_FMT, EVENT_LEN, FMT_DELTA8, HEADER_LEN
 
-# (name, struct code): the block header in flash order; host/codec.py reads it.
+# (name, struct code): the block header in flash order; host/podctl/codec.py reads it.
 HEADER_FIELDS = (
     ("magic", "4s"),
     ("layout", "B"),

@@ -1,7 +1,7 @@
 # Pack and unpack message payloads with struct, from the formats of
 # protocol/wire.py (the catalogue's layouts as the board carries them).
 # The host has a second, independent reading of the same catalogue in
-# construct (host/codec.py); the golden vectors hold the two together.
+# construct (host/podctl/codec.py); the golden vectors hold the two together.
 import struct
 
 from protocol import wire

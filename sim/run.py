@@ -96,7 +96,7 @@ def _cpython(sc, profile, key, seed, table, progress, every):
 
 
 def _micropython(sc, profile, key, seed, table, progress, every):
-    from host import upy  # the binary's location; sim only borrows the helper
+    from sim import upy  # the binary's location; sim only borrows the helper
 
     with tempfile.TemporaryDirectory(prefix="podsim") as d:
         cfg = {

@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from host import upy
+from sim import upy
 from protocol import catalogue as c
 from protocol import frame
 
@@ -211,7 +211,7 @@ def firmware_figures(log: dict[str, float]) -> dict[str, float]:
 def sil_figures() -> dict[str, float]:
     """The nominal scenario at its 1-second tick, the whole 10-day mission,
     on both engines (one after the other: the figures are per core)."""
-    from host.sim_cmds import load_run_inputs
+    from podctl.sim_cmds import load_run_inputs
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal")
@@ -232,7 +232,7 @@ def sil_figures() -> dict[str, float]:
 
 
 def decode_figures() -> dict[str, float]:
-    """host/decode.py on one core: records per second, timing the decode only
+    """host/podctl/decode.py on one core: records per second, timing the decode only
     (the integrity walk that lists the blocks runs once, outside the timing),
     on 4.9 MiB of full delta8 blocks (3.6 times the board's log budget)
     and on the nominal mission's log (full and partial blocks, as written)
@@ -247,8 +247,8 @@ def decode_figures() -> dict[str, float]:
     calls of fixed overhead each."""
     import numpy as np
 
-    from host import decode, logdata
-    from host.sim_cmds import load_run_inputs
+    from podctl import decode, logdata
+    from podctl.sim_cmds import load_run_inputs
     from sim import run as simrun
 
     def median_s(fn) -> float:
@@ -313,7 +313,7 @@ def decode_figures() -> dict[str, float]:
 def download_figures() -> dict[str, float]:
     """A log pull from the virtual board over its pty: the whole nominal
     mission flown at full simulator speed, then pulled while the board keeps
-    logging (host/pull_cmd.py)."""
+    logging (host/podctl/pull_cmd.py)."""
     import argparse
     import os
     import signal
@@ -321,8 +321,8 @@ def download_figures() -> dict[str, float]:
 
     from rich.console import Console
 
-    from host import cli, pull_cmd
-    from host.board_cmd import spawn
+    from podctl import cli, pull_cmd
+    from podctl.board_cmd import spawn
     from sim import scenario
 
     with tempfile.TemporaryDirectory() as d:

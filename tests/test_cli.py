@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from host.cli import main
-from host.errors import EXIT_BAD_INPUT, EXIT_TABLE, EXIT_USAGE
+from podctl.cli import main
+from podctl.errors import EXIT_BAD_INPUT, EXIT_TABLE, EXIT_USAGE
 from protocol import catalogue as c
 from protocol import frame, message
 
@@ -58,7 +58,7 @@ def test_messages_table_lists_catalogue(capsys):
 
 def test_console_script_no_traceback():
     p = subprocess.run(
-        [sys.executable, "-m", "host.cli", "protocol", "decode", "xyz"],
+        [sys.executable, "-m", "podctl.cli", "protocol", "decode", "xyz"],
         capture_output=True,
         text=True,
     )

@@ -8,7 +8,7 @@ import json
 import construct
 import pytest
 
-from host import codec
+from podctl import codec
 from protocol import catalogue, cobs, log, message
 from tests.upy import ROOT
 

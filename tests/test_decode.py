@@ -1,5 +1,5 @@
-"""host/decode.py against the reference: protocol.log's slow path
-(logdata._decode) record for record, construct (host/codec.py) for the
+"""host/podctl/decode.py against the reference: protocol.log's slow path
+(logdata._decode) record for record, construct (host/podctl/codec.py) for the
 block headers and event records, the spec's golden blocks for the values."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host import codec, decode, logdata
+from podctl import codec, decode, logdata
 from protocol import log
 from protocol.auth import Hmac
 from protocol.frame import crc32
@@ -27,7 +27,7 @@ KEY = bytes(range(32))
 @pytest.fixture(scope="module")
 def mission():
     """The nominal mission at a 60-second tick (about 1.5 s): log, key, anchor."""
-    from host.sim_cmds import load_run_inputs
+    from podctl.sim_cmds import load_run_inputs
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal", 60)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from host import serialport
-from host.cli import main
-from host.errors import EXIT_BAD_INPUT, EXIT_LINK, EXIT_OK, LinkError
+from podctl import serialport
+from podctl.cli import main
+from podctl.errors import EXIT_BAD_INPUT, EXIT_LINK, EXIT_OK, LinkError
 from tests.test_e2e import Board
 
 HERE = Path(__file__).resolve().parent
@@ -111,8 +111,8 @@ def test_flash_precompiled_then_commands(board, capsys):
 
 
 def test_pull_resumes_after_a_disconnect(board, tmp_path, capsys, monkeypatch):
-    from host import pull_cmd
-    from host.device import Device
+    from podctl import pull_cmd
+    from podctl.device import Device
 
     out = tmp_path / "pulled"
     real = Device.request
@@ -139,8 +139,8 @@ def test_pull_resumes_after_a_disconnect(board, tmp_path, capsys, monkeypatch):
 
 
 def test_monitor_waits_for_a_replugged_cable(board, capsys, monkeypatch):
-    from host import device_cmds
-    from host.device import Device
+    from podctl import device_cmds
+    from podctl.device import Device
 
     real = Device.status
     polls = {"n": 0}
@@ -171,7 +171,7 @@ def test_monitor_waits_for_a_replugged_cable(board, capsys, monkeypatch):
 
 
 def test_key_rotation_and_a_log_that_spans_it(board, tmp_path, capsys):
-    from host import keystore
+    from podctl import keystore
 
     port = ["--port", board.port]
     assert main(["status", *port]) == EXIT_OK  # flashed by the first test
@@ -188,7 +188,7 @@ def test_key_rotation_and_a_log_that_spans_it(board, tmp_path, capsys):
     assert main(["logs", "verify", str(out / "log.bin")]) == EXIT_OK
     assert "rotated" in capsys.readouterr().out
     # with the old key alone the chain breaks at the rotation, naming the block
-    from host.logdata import check_blocks
+    from podctl.logdata import check_blocks
 
     _, problems = check_blocks((out / "log.bin").read_bytes(), before[-1])
     assert problems and "MAC does not match" in problems[0]

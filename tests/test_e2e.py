@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from host.board_cmd import spawn
-from host.cli import main
-from host.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_LINK, EXIT_OK
+from podctl.board_cmd import spawn
+from podctl.cli import main
+from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_LINK, EXIT_OK
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "e2e" / "short.toml"
@@ -95,9 +95,9 @@ def test_report_matches_the_simulators_ground_truth(flown, capsys):
     html = out.read_text()
     assert "VERIFIED" in html.upper() and "MKT" in html.upper()
     # the same figures through the library, against the simulator's truth
-    from host import logdata, manifest
-    from host import report as rpt
-    from host.report_cmd import load_profile
+    from podctl import logdata, manifest
+    from podctl import report as rpt
+    from podctl.report_cmd import load_profile
 
     m = manifest.read(manifest.beside(log))
     data = logdata.load(log.read_bytes(), (tmp / "keys.json").exists() and _key(tmp, m["device_id"]), manifest.anchor(m))
@@ -120,7 +120,7 @@ def test_report_matches_the_simulators_ground_truth(flown, capsys):
 
 
 def _key(tmp, device_id):
-    from host import keystore
+    from podctl import keystore
 
     return keystore.device_key(device_id, tmp / "keys.json")
 
@@ -145,7 +145,7 @@ def test_no_device_busy_port_wrong_keystore(flown, tmp_path, capsys):
     assert main(["status", "--port", str(tmp_path / "ttyNONE")]) == EXIT_LINK
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot open the port" in err
-    from host.serialport import SerialTransport
+    from podctl.serialport import SerialTransport
 
     held = SerialTransport(board.port)
     try:
@@ -223,7 +223,7 @@ def test_flash_cut_short_then_run_again_finishes(tmp_path, capsys, monkeypatch):
         out = capsys.readouterr().out
         assert "runs firmware" in out and " unchanged" in out
         copied = int(out.split(" file(s) copied, ")[0].split()[-1])
-        from host.flash_cmd import _files
+        from podctl.flash_cmd import _files
 
         total = len(_files(False, tmp_path))
         assert copied <= total - 5  # the five files the first run copied were kept

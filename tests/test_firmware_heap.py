@@ -6,7 +6,7 @@ served.
 It runs as a board with ROMFS runs it (MicroPython 1.25 on): the
 precompiled firmware is a ROMFS image that the CPU maps like flash, so
 bytecode and constant strings are used in place and only the objects the
-modules make take heap. host/romfs.py maps the image outside the unix
+modules make take heap. host/podctl/romfs.py maps the image outside the unix
 port's heap the same way. The board's /main.py lines (host/flash_cmd.
 BOARD_PRELUDE) run first: frequent collections while importing, then the
 big buffers (firmware/ram.py).
@@ -21,8 +21,9 @@ import json
 import sys
 from pathlib import Path
 
-from host import bundle, romfs, upy
-from host.flash_cmd import BOARD_PRELUDE
+from podctl import bundle, romfs
+from sim import upy
+from podctl.flash_cmd import BOARD_PRELUDE
 from protocol import frame, message, wire
 from protocol import profile_bin as pf
 from protocol.auth import Hmac

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from host.errors import EXIT_LINK, EXIT_REFUSED, CommandError
-from host.link import DeviceRefused, Link
-from host.pipe import spawn_stdio_device
+from podctl.errors import EXIT_LINK, EXIT_REFUSED, CommandError
+from podctl.link import DeviceRefused, Link
+from podctl.pipe import spawn_stdio_device
 from protocol import catalogue as c
 
 

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from host import keystore, logdata, logs_cmds, manifest
-from host.cli import build_parser, main
-from host.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
+from podctl import keystore, logdata, logs_cmds, manifest
+from podctl.cli import build_parser, main
+from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
 from protocol import log
 from protocol.frame import crc32
 from tests.test_decode import NR, seal_log

@@ -7,9 +7,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from host import upy
-from host.link import Link
-from host.pipe import PipeTransport
+from sim import upy
+from podctl.link import Link
+from podctl.pipe import PipeTransport
 from protocol import catalogue as c
 from protocol.auth import Hmac
 

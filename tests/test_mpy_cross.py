@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from host.upy import ROOT
+from sim.upy import ROOT
 
 MODULES = sorted(
     p for d in ("protocol", "firmware") for p in (ROOT / d).rglob("*.py")

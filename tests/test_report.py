@@ -31,11 +31,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from host import logdata, manifest
-from host import report as rpt
-from host.cli import main
-from host.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE, CommandError
-from host.report_cmd import add_report_parser, cmd_report, load_profile
+from podctl import logdata, manifest
+from podctl import report as rpt
+from podctl.cli import main
+from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE, CommandError
+from podctl.report_cmd import add_report_parser, cmd_report, load_profile
 
 NOMINAL = Path("examples/profiles/nominal.toml")
 TOL_C = 0.3
@@ -147,7 +147,7 @@ def test_the_estimate_is_the_firmwares(tmp_path_factory):
     with a 60 s tick). Records stamped within a tick before a probe fault or
     recovery are left out: the probe's state in them is ambiguous from the
     log alone while another probe is already excluded (the report takes the
-    event's stamp; see host/report.py _estimate)."""
+    event's stamp; see host/podctl/report.py _estimate)."""
     run = _sim(tmp_path_factory, "probe-failure")
     rep = _report(run)
     truth = _truth(run)
@@ -258,7 +258,7 @@ def test_a_flipped_byte_fails_and_names_the_block(nominal, tmp_path):
 
 
 def _cli(argv: list[str]) -> tuple[int, str, str]:
-    """podctl logs report, as host.cli.main would run it once wired."""
+    """podctl logs report, as podctl.cli.main would run it once wired."""
     parser = argparse.ArgumentParser(prog="podctl")
     sub = parser.add_subparsers()
     logs = sub.add_parser("logs").add_subparsers()
@@ -285,7 +285,7 @@ def test_cli_writes_html_and_pdf(nominal, tmp_path):
 
 def test_cli_accepts_the_devices_profile_bytes(nominal, tmp_path):
     run, _, _, _ = nominal
-    from host import profile_file
+    from podctl import profile_file
 
     prof = tmp_path / "profile.bin"
     prof.write_bytes(profile_file.compile_file(NOMINAL))
@@ -322,7 +322,7 @@ def test_cli_errors_are_one_line(nominal, tmp_path, monkeypatch):
 
     code, _, err = _cli([log, "--profile", "examples/profiles/incubation.toml", *key, *o])
     assert code == EXIT_BAD_INPUT and "profile mismatch" in err and "4c617899" in err
-    from host import profile_file
+    from podctl import profile_file
     from protocol import profile as pf
 
     other = f"{pf.ident(profile_file.compile_file('examples/profiles/incubation.toml')):08x}"
@@ -343,10 +343,10 @@ def test_cli_errors_are_one_line(nominal, tmp_path, monkeypatch):
 
 
 def test_register_adds_report_to_logs():
-    logs_cmds = pytest.importorskip("host.logs_cmds")
+    logs_cmds = pytest.importorskip("podctl.logs_cmds")
     if not hasattr(logs_cmds, "EXTRA"):
-        pytest.skip("host/logs_cmds.py has no EXTRA yet")
-    from host import report_cmd
+        pytest.skip("host/podctl/logs_cmds.py has no EXTRA yet")
+    from podctl import report_cmd
 
     before = list(logs_cmds.EXTRA)
     try:

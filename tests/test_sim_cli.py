@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from host.cli import main
-from host.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
+from podctl.cli import main
+from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
 from sim import flashimage
 
 

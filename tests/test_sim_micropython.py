@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from host import upy
+from sim import upy
 
 # Prints the raw IEEE-754 bytes of every float so the comparison is exact
 # (the two interpreters format floats differently).

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from host.sim_cmds import load_run_inputs
+from podctl.sim_cmds import load_run_inputs
 from protocol import log as layout
 from sim import run as simrun
 from sim import scenario

@@ -1,5 +1,5 @@
-"""Test helper: run code under the real micropython binary (see host.upy)."""
+"""Test helper: run code under the real micropython binary (see sim.upy)."""
 
-from host.upy import ROOT, Result, binary, micropypath, run
+from sim.upy import ROOT, Result, binary, micropypath, run
 
 __all__ = ["ROOT", "Result", "binary", "micropypath", "run"]

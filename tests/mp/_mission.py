@@ -1,7 +1,7 @@
 # A day-long mission of the whole firmware on a one-node plant, on a littlefs
 # image file, for the heap-size test and make bench:
 #   micropython [-X heapsize=64K] tests/mp/_mission.py IMAGE SECONDS PROFILE REQUESTS
-# or imported from a ROMFS image (host/romfs.py), where argv is
+# or imported from a ROMFS image (host/podctl/romfs.py), where argv is
 # ['-c', IMAGE, SECONDS, PROFILE, REQUESTS]; prints one JSON line of figures.
 # PROFILE is the profile's bytes, built by the test on the host as podctl
 # builds one: the board never carries the host's named profile tables.

@@ -26,9 +26,10 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from host import cli, selftest, upy
-from host.board_cmd import last_status, spawn
-from host.errors import CommandError, LinkError
+from podctl import cli, selftest
+from sim import upy
+from podctl.board_cmd import last_status, spawn
+from podctl.errors import CommandError, LinkError
 
 OUT = upy.ROOT / "build" / "demo"
 

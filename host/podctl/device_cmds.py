@@ -11,8 +11,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from host.device import Device, add_port_args, open_device
-from host.errors import LinkError
+from podctl.device import Device, add_port_args, open_device
+from podctl.errors import LinkError
 from protocol import catalogue as c
 from protocol import codes, log, names
 
@@ -94,7 +94,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         st = dev.status()
         li = dev.request(c.MSG_LOG_INFO)
         names = phase_names(dev)
-        from host.profile_cmds import read_profile
+        from podctl.profile_cmds import read_profile
         from protocol import profile as pf
 
         prof = pf.check(read_profile(dev))
@@ -118,7 +118,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 def phase_names(dev: Device) -> list[str]:
     """The names of the phases of the profile in force ([] if none)."""
-    from host.profile_cmds import read_profile
+    from podctl.profile_cmds import read_profile
     from protocol import profile as pf
 
     prof = pf.check(read_profile(dev))
@@ -167,7 +167,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
-    from host import serialport
+    from podctl import serialport
 
     url = serialport.resolve(args.port)
     dev: Device | None = None
@@ -214,8 +214,8 @@ def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
 def cmd_key_rotate(args: argparse.Namespace, console: Console) -> int:
     import os
 
-    from host import keystore
-    from host.link import DeviceRefused
+    from podctl import keystore
+    from podctl.link import DeviceRefused
 
     with open_device(args) as dev:
         dev_id = dev.device_id

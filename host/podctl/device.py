@@ -3,7 +3,7 @@ authenticated commands signed with its key from the keystore.
 
 The counter of an authenticated request must exceed the last one the device
 accepted; STATUS reports that, so a session starts from it and counts up
-(every resend gets a fresh one: see host/link.py).
+(every resend gets a fresh one: see host/podctl/link.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from host import keystore, serialport
-from host.link import Link
+from podctl import keystore, serialport
+from podctl.link import Link
 from protocol import catalogue as c
 from protocol.auth import Hmac
 

@@ -1,7 +1,7 @@
 """podctl: flash, configure, watch and certify payload containers.
 
 The one place that prints errors and chooses exit statuses: every command
-raises host.errors.CommandError (or a subclass) and main() turns it into a
+raises podctl.errors.CommandError (or a subclass) and main() turns it into a
 single line `podctl: <what is wrong and what to do>` and a documented status.
 """
 
@@ -12,7 +12,7 @@ import sys
 
 from rich.console import Console
 
-from host import (
+from podctl import (
     __version__,
     board_cmd,
     device_cmds,
@@ -22,8 +22,8 @@ from host import (
     selftest,
     sim_cmds,
 )
-from host import logs_cmds, pull_cmd, report_cmd
-from host.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
+from podctl import logs_cmds, pull_cmd, report_cmd
+from podctl.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
 from protocol.catalogue import PROTOCOL_VERSION
 
 _EPILOG = "exit status:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_TABLE)

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from host.logdata import CHANNEL_NAMES, SAMPLE_DTYPE, BlockInfo
+from podctl.logdata import CHANNEL_NAMES, SAMPLE_DTYPE, BlockInfo
 from protocol import log
 
 _NP_CODES = {"B": "u1", "b": "i1", "H": "<u2", "h": "<i2", "I": "<u4", "i": "<i4"}

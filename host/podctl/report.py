@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from host import __version__
-from host.logdata import LogData
+from podctl import __version__
+from podctl.logdata import LogData
 from protocol import catalogue, codes, log, names
 from protocol import profile as pf
 

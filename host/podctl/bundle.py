@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from host.upy import ROOT
+from sim.upy import ROOT
 
 PACKAGES = ("protocol", "firmware")
 

@@ -13,7 +13,7 @@ import os
 import serial
 import serial.tools.list_ports
 
-from host.errors import LinkError
+from podctl.errors import LinkError
 
 # Raspberry Pi (RP2040) USB vendor id; MicroPython's CDC product ids
 USB_VID = 0x2E8A

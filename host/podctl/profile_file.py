@@ -20,7 +20,7 @@ from typing import Any, Callable
 from protocol import codes, names
 from protocol import profile as pf
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "examples" / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "examples" / "profiles"
 
 
 class ProfileError(ValueError):

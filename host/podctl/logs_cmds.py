@@ -6,8 +6,8 @@
   podctl logs extract IMAGE [-o DIR]
   podctl logs info FILE
 
-Thin verbs over host/logdata.py (the checks and the UTC rebuild) and
-host/decode.py (the vectorised decoder). Every bad input ends as one
+Thin verbs over host/podctl/logdata.py (the checks and the UTC rebuild) and
+host/podctl/decode.py (the vectorised decoder). Every bad input ends as one
 BadInput / CommandError line; a log that does not verify exits 1.
 
 Verification policy (logs verify; SPEC 8.3). A log verifies when every block
@@ -48,8 +48,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from host import decode, keystore, logdata, manifest
-from host.errors import EXIT_CHECK_FAILED, BadInput, CommandError
+from podctl import decode, keystore, logdata, manifest
+from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
 from protocol import log
 from protocol.auth import Hmac
 from protocol.frame import crc32

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from host.errors import BadInput
+from podctl.errors import BadInput
 from protocol import catalogue, frame, message
 
 

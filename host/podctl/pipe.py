@@ -10,7 +10,7 @@ import subprocess
 
 def spawn_stdio_device(device_id: str) -> "PipeTransport":
     """Start firmware.stdio_link on the micropython binary; return its link."""
-    from host import upy
+    from sim import upy
 
     env = dict(os.environ, MICROPYPATH=upy.micropypath())
     proc = subprocess.Popen(

@@ -1,5 +1,5 @@
 """The error ladder: every failure a user can cause ends as one CommandError,
-which host.cli.main() prints as one line and turns into an exit status.
+which podctl.cli.main() prints as one line and turns into an exit status.
 
 Exit statuses (documented in README.md and `podctl --help`; scripts rely on
 them, so they never change meaning):

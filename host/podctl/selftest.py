@@ -13,8 +13,8 @@ import time
 
 from rich.console import Console
 
-from host import upy
-from host.errors import EXIT_CHECK_FAILED, CommandError
+from sim import upy
+from podctl.errors import EXIT_CHECK_FAILED, CommandError
 
 # Runs on either interpreter: prints one line per vector group, exits 1 on
 # the first mismatch (with the vector's name).

@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
-from host import profile_file
-from host.device import add_port_args, open_device
-from host.errors import BadInput, CommandError
-from host.link import DeviceRefused
+from podctl import profile_file
+from podctl.device import add_port_args, open_device
+from podctl.errors import BadInput, CommandError
+from podctl.link import DeviceRefused
 from protocol import catalogue as c
 from protocol import profile as pf
 

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from host import profile_file
-from host.errors import EXIT_CHECK_FAILED, BadInput, CommandError
+from podctl import profile_file
+from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
 from sim import run as simrun
 from sim import scenario
 
@@ -193,7 +193,7 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
     log's end from the log itself, as an extract does."""
     import hashlib
 
-    from host import bundle, logdata, manifest
+    from podctl import bundle, logdata, manifest
 
     s = res.summary
     blocks, _ = logdata.check_blocks(res.log, None)

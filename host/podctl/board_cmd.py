@@ -26,8 +26,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from host import upy
-from host.errors import BadInput, CommandError
+from sim import upy
+from podctl.errors import BadInput, CommandError
 from sim import scenario
 
 REBOOT_EXIT = 75  # sim/vboard.py: MAINTENANCE REBOOT or a power cycle
@@ -75,7 +75,7 @@ def spawn(scenario_name: str, speed: float, image: Path, port_file: Path, log=su
     """Start `podctl board` as a child process; (process, pty path) once it
     accepts connections. Its board.log lands beside the image."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "host.cli", "board", str(scenario_name), "--speed", str(speed),
+        [sys.executable, "-m", "podctl.cli", "board", str(scenario_name), "--speed", str(speed),
          "--flash", str(image), "--port-file", str(port_file)],
         stdout=log, stderr=subprocess.STDOUT, text=True,
     )

@@ -26,10 +26,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from host import bundle, keystore, serialport
-from host.device import Device, add_port_args
-from host.errors import BadInput, CommandError, LinkError
-from host.link import DeviceRefused
+from podctl import bundle, keystore, serialport
+from podctl.device import Device, add_port_args
+from podctl.errors import BadInput, CommandError, LinkError
+from podctl.link import DeviceRefused
 from protocol import catalogue as c
 
 STEP_S = 6.0  # longest one file's copy and check may take before the link is deemed gone

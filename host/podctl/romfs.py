@@ -8,7 +8,7 @@ constants are used where they lie: only the objects a module creates when it
 runs (functions, classes, tables, dictionaries) take heap. That is how the
 firmware fits a 64 KiB heap (tests/test_firmware_heap.py).
 
-The unix port has VfsRom but no flash: `python -m host.romfs IMAGE ARGS...`
+The unix port has VfsRom but no flash: `python -m podctl.romfs IMAGE ARGS...`
 maps IMAGE into the process read-only, as the board maps its partition,
 names its address in PODCTL_ROMFS, and runs the same micropython binary with
 ARGS. Scripts mount it with mount() below (the board's port does that at
@@ -28,7 +28,8 @@ from pathlib import Path
 
 from mpremote.romfs import VfsRomWriter
 
-from host import bundle, upy
+from podctl import bundle
+from sim import upy
 
 ENV = "PODCTL_ROMFS"
 
@@ -74,7 +75,7 @@ def run(image: Path, script: str, *args: str, heapsize: str | None = None,
         cwd: Path | None = None, timeout: float = 600) -> upy.Result:
     """Run source text under the micropython binary with image mapped and
     mounted at /rom (first on the path); the frozen modules stay reachable."""
-    cmd = [sys.executable, "-m", "host.romfs", str(image)]
+    cmd = [sys.executable, "-m", "podctl.romfs", str(image)]
     if heapsize:
         cmd += ["-X", f"heapsize={heapsize}"]
     cmd += ["-c", MOUNT + script, *args]
@@ -85,7 +86,7 @@ def run(image: Path, script: str, *args: str, heapsize: str | None = None,
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
-        print("usage: python -m host.romfs IMAGE [micropython args...]", file=sys.stderr)
+        print("usage: python -m podctl.romfs IMAGE [micropython args...]", file=sys.stderr)
         return 2
     import micropython_run  # the binary's interpreter, as a CPython extension
 
@@ -93,7 +94,7 @@ def main(argv: list[str]) -> int:
         with open(argv[0], "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
     except (OSError, ValueError) as e:  # absent, unreadable, or empty
-        print(f"host.romfs: cannot map {argv[0]}: {e}; build one with host.romfs.firmware_image()",
+        print(f"podctl.romfs: cannot map {argv[0]}: {e}; build one with podctl.romfs.firmware_image()",
               file=sys.stderr)
         return 2
     # ACCESS_COPY so ctypes can take its address; nothing writes to it

@@ -15,7 +15,7 @@ pull's anchor (the manifest's device uptime and host UTC) if it is the last
 boot; otherwise its records have no UTC (NaN) and the report says so.
 
 This module is the reference decoder (protocol.log's slow path, one record
-at a time); host/decode.py is the vectorised one checked against it.
+at a time); host/podctl/decode.py is the vectorised one checked against it.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def load(
     raw: bytes, key: bytes | list[bytes] | None = None, anchor: Anchor | None = None, decoder: Any = None
 ) -> LogData:
     """Check and decode a raw log. decoder(raw, blocks) -> (samples, events)
-    may replace the slow path (host/decode.py)."""
+    may replace the slow path (host/podctl/decode.py)."""
     blocks, problems = check_blocks(raw, key)
     samples, events = (decoder or _decode)(raw, blocks)
     offsets, clock = rebuild_utc(samples, events, anchor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Protocol
 
-from host.errors import EXIT_REFUSED, CommandError, LinkError
+from podctl.errors import EXIT_REFUSED, CommandError, LinkError
 from protocol import catalogue as c
 from protocol import frame, message
 from protocol.auth import Hmac

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from host.errors import BadInput
-from host.logdata import Anchor
+from podctl.errors import BadInput
+from podctl.logdata import Anchor
 
 FORMAT = "podctl-log-manifest/1"
 

@@ -7,7 +7,7 @@ with DIR/pull.json saying where the pull stands: after a disconnect, the same
 command continues from there (if the log's first block is still the same;
 an erase or an overwrite in between starts it over). At the end the log is
 checked against what the device reported (the last block's seq and MAC) and
-saved with its manifest (host/manifest.py) and the profile in force.
+saved with its manifest (host/podctl/manifest.py) and the profile in force.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from host import logdata, manifest
-from host.device import add_port_args, open_device
-from host.errors import CommandError, LinkError
-from host.profile_cmds import read_profile
+from podctl import logdata, manifest
+from podctl.device import add_port_args, open_device
+from podctl.errors import CommandError, LinkError
+from podctl.profile_cmds import read_profile
 from protocol import catalogue as c
 from protocol import profile as pf
 

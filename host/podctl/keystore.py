@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from host.errors import BadInput
+from podctl.errors import BadInput
 
 
 def path() -> Path:

@@ -18,16 +18,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from host import keystore, logdata, manifest, profile_file
-from host import report as rpt
-from host.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
+from podctl import keystore, logdata, manifest, profile_file
+from podctl import report as rpt
+from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
 from protocol import profile as pf
 
 
 def register() -> None:
-    """Add `report` to `podctl logs`: host/logs_cmds.py calls each of its
+    """Add `report` to `podctl logs`: host/podctl/logs_cmds.py calls each of its
     EXTRA with the logs subparsers. Call before building the parser."""
-    from host import logs_cmds
+    from podctl import logs_cmds
 
     if add_report_parser not in logs_cmds.EXTRA:
         logs_cmds.EXTRA.append(add_report_parser)
