@@ -5,13 +5,12 @@
 #
 # Every handler returns quickly: the longest is one log read of at most
 # READ_MAX bytes or one profile store, so the tick is never held up.
-import struct
-
+#
+# The handlers hold the pod but never import firmware.pod (the pod imports
+# this module), and ask it only what the Commands docstring lists.
 from firmware import storefile
 from firmware.identity import identify_handler
-from firmware.pod import PROFILE
 from protocol import wire as c
-from protocol import block as log
 from protocol import frame, message
 from protocol import profile_bin as pf
 
@@ -29,7 +28,7 @@ class Upload:
     it over; a power cut leaves a .new that boot removes."""
 
     def __init__(self, root):
-        self.path = root + "/" + PROFILE + ".new"
+        self.path = root + "/" + storefile.PROFILE + ".new"
         self.size = 0
         self.crc = 0
         self.received = 0
@@ -42,53 +41,43 @@ def _tail(buf, at, fixed, data):
     return fixed + n
 
 
+def _bad_profile(reason, where):
+    # the reason rides in the ERROR's detail (firmware/link.py)
+    return -(c.ERR_BAD_PROFILE | (reason << 12 | (where & 0xFFF)) << 8)
+
+
 class Commands:
     """The handlers, as methods: the LinkServer holds them bound, which costs
-    a fraction of the closures they were (a KiB of the board's heap)."""
+    a fraction of the closures they were (a KiB of the board's heap).
+
+    What the link may ask of the pod: these, and nothing else of it.
+
+      root            the folder its records live in (the upload goes there)
+      uptime          seconds since boot
+      phase           the phase running
+      profile         the profile in force (pf.Profile), or None
+      store           the log, to read: size, first(), last_seq, last_mac,
+                      read_into(offset, dest)
+      repl_requested, reboot_requested   set True to ask the main loop
+      status_into(buf, at)      pack STATUS's reply; its length
+      set_time(utc)             the UTC it believed before (0: never set)
+      set_phase(i)              run phase i (i < len(profile.phases))
+      accept_profile(prof)      a checked profile, stored: run it
+      refuse_profile(reason, where, crc)   log why an upload was refused
+      flush()                   seal the open block: the log holds it all
+      erase_through(seq)        erase the log through seq; the bytes erased
+      rotate(key)               sign with a new key from now on
+
+    The last two raise OSError if the flash fails. The pod implements them
+    (firmware/pod.py, "what the link may ask"); a test pod implements only
+    them (tests/mp/test_pod_interface.py)."""
 
     def __init__(self, pod):
         self.pod = pod
         self.up = Upload(pod.root)
 
-    def _probe(self, i):
-        pod = self.pod
-        if pod.probes.failed >> i & 1:
-            return log.NO_READING_MDEG  # not the stale value of a dead channel
-        return pod.probes.reading[i]
-
     def status(self, values, buf, at):
-        pod = self.pod
-        ph = pod.profile.phases[pod.phase] if pod.profile is not None else None
-        return message.pack_into(
-            buf,
-            at,
-            c.MSG_STATUS,
-            True,
-            pod.uptime,
-            pod.utc_at_boot & 0xFFFFFFFF,
-            pod.boot_count,
-            pod.phase,
-            pod.mode,
-            pod.alarms.latched,
-            pod.probes.good,
-            pod.status_flags(),
-            pod.probes.estimate,
-            ph[pf.P_SETPOINT] if ph else 0,
-            ph[pf.P_BAND_LOW] if ph else 0,
-            ph[pf.P_BAND_HIGH] if ph else 0,
-            self._probe(0),
-            self._probe(1),
-            self._probe(2),
-            self._probe(3),
-            pod.control.heater,
-            pod.control.peltier,
-            pod.battery,
-            pod.alarms.out_s,
-            pod.store.last_seq & 0xFFFFFFFF,
-            pod.store.last_mac,
-            pod.store.size,
-            pod.guard.counter,
-        )
+        return self.pod.status_into(buf, at)
 
     def time_set(self, values, buf, at):
         pod = self.pod
@@ -143,25 +132,19 @@ class Commands:
             return -c.ERR_STORAGE
         got = pf.ident(data)
         if got != values[0] or got != up.crc:
-            pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, got)
-            return self._bad_profile(buf, at, pf.REFUSE_CRC, 0)
+            pod.refuse_profile(pf.REFUSE_CRC, 0, got)
+            return _bad_profile(pf.REFUSE_CRC, 0)
         prof = pf.check(data)
         if not isinstance(prof, pf.Profile):
             reason, where = prof
-            pod.events.push(pod.uptime, log.EV_PROFILE_REFUSED, reason, where, got)
-            return self._bad_profile(buf, at, reason, where)
+            pod.refuse_profile(reason, where, got)
+            return _bad_profile(reason, where)
         try:
-            storefile.seal(pod.root, PROFILE, data)
+            storefile.seal(pod.root, storefile.PROFILE, data)
         except OSError:
             return -c.ERR_STORAGE
         pod.accept_profile(prof)
         return message.pack_into(buf, at, c.MSG_PROFILE_COMMIT, True, got)
-
-    def _bad_profile(self, buf, at, reason, where):
-        # the reason rides in the ERROR's detail; the server sends it
-        pod = self.pod
-        pod.link.detail = reason << 12 | (where & 0xFFF)
-        return -c.ERR_BAD_PROFILE
 
     def profile_read(self, values, buf, at):
         pod = self.pod
@@ -175,17 +158,15 @@ class Commands:
 
     def log_info(self, values, buf, at):
         pod = self.pod
-        pod.recorder.flush(force=True)  # the host gets every record to now
+        pod.flush()  # the host gets every record to now
         s = pod.store
-        first = s.segments[0][0] if s.segments else s.next_seq
         return message.pack_into(
-            buf, at, c.MSG_LOG_INFO, True, s.size, first, s.last_seq & 0xFFFFFFFF, s.last_mac
+            buf, at, c.MSG_LOG_INFO, True, s.size, s.first(), s.last_seq & 0xFFFFFFFF, s.last_mac
         )
 
     def log_read(self, values, buf, at):
-        pod = self.pod
         offset, length = values
-        s = pod.store
+        s = self.pod.store
         if offset > s.size:
             return -c.ERR_OUT_OF_RANGE
         n = message.pack_into(buf, at, c.MSG_LOG_READ, True, offset, s.size)
@@ -193,15 +174,10 @@ class Commands:
         return n + got
 
     def log_erase(self, values, buf, at):
-        pod = self.pod
-        pod.recorder.flush(force=True)
         try:
-            erased = pod.store.erase_through(values[0])
+            erased = self.pod.erase_through(values[0])
         except OSError:
             return -c.ERR_STORAGE
-        if erased:
-            pod.recorder.full = False  # room again: the next block will tell
-        pod.events.push(pod.uptime, log.EV_LOG_ERASED, 0, 0, erased)
         return message.pack_into(buf, at, c.MSG_LOG_ERASE, True, erased)
 
     def maintenance(self, values, buf, at):
@@ -223,23 +199,19 @@ class Commands:
         return message.pack_into(buf, at, c.MSG_PHASE_SET, True, pod.phase)
 
     def key_rotate(self, values, buf, at):
-        # blocks already sealed keep the old key's MACs; seal what is open
-        # with it, then the KEY_ROTATED event is the first under the new key
-        pod = self.pod
-        pod.recorder.flush(force=True)
         try:
-            pod.guard.rotate(values[0])
+            self.pod.rotate(values[0])  # the open block sealed with the old key first
         except OSError:
             return -c.ERR_STORAGE
-        pod.recorder.hmac = pod.guard.hmac
-        pod.events.push(pod.uptime, log.EV_KEY_ROTATED, 0, 0, pod.guard.counter)
         return 0
 
 
-def handlers(pod):
+def handlers(pod, device_id, fw_hash):
+    """{msg type: handler} for a LinkServer serving pod (see Commands for
+    what they ask of it); IDENTIFY answers with device_id and fw_hash."""
     h = Commands(pod)
     return {
-        c.MSG_IDENTIFY: identify_handler(pod.guard.device_id, pod.fw_hash),
+        c.MSG_IDENTIFY: identify_handler(device_id, fw_hash),
         c.MSG_STATUS: h.status,
         c.MSG_TIME_SET: h.time_set,
         c.MSG_PROFILE_BEGIN: h.profile_begin,

@@ -3,7 +3,8 @@
 # The transport (USB CDC on the board, a pipe or pty on the unix port) feeds
 # received bytes to feed() and gives a write function for replies. Handlers
 # are per message type: handler(values, buf, at) packs its reply payload into
-# buf at offset at and returns its length, or -ERR_* to refuse.
+# buf at offset at and returns its length, or -ERR_* to refuse; a refusal
+# that has more to say returns -(ERR_* | detail << 8), the ERROR's detail.
 #
 # Noise (bad COBS, truncated, bad CRC, oversize) gets no reply: the header is
 # not trustworthy, so the host times out and resends. Everything with a
@@ -25,8 +26,6 @@ class LinkServer:
         # a COMMAND_REFUSED event for every refused request.
         self.on_refused = None
         self.served = 0
-        # a handler refusing with -ERR may set this first: the ERROR's detail
-        self.detail = 0
         self.refused = 0
 
     @property
@@ -61,9 +60,8 @@ class LinkServer:
         at = self._enc.payload_at(c.FLAG_REPLY)
         n = handler(values, self._enc.raw, at)
         if n < 0:
-            detail = self.detail
-            self.detail = 0
-            return self.error(f.seq, f.type, -n, detail, f.counter or 0)
+            n = -n  # ERR_* | detail << 8
+            return self.error(f.seq, f.type, n & 0xFF, n >> 8, f.counter or 0)
         self.served += 1
         self._send(f.type, f.seq, n)
 

@@ -115,6 +115,10 @@ class LogStore:
         # never append after damage: the next block opens a new segment
         self._sealed = self.damaged_tail > 0
 
+    def first(self):
+        """Seq of the oldest block held; the next block's if none is."""
+        return self.segments[0][0] if self.segments else self.next_seq
+
     @property
     def last_seq(self):
         return self.next_seq - 1

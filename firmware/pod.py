@@ -9,6 +9,11 @@
 #                         allocate and may stall on a flash erase
 #         pod.link.feed(bytes from the host)   between ticks
 #
+# The link's handlers (firmware/commands.py) ask the pod for what a request
+# needs through the short list of methods and attributes in "what the link
+# may ask" below, never through its parts: the import runs pod -> commands
+# only, and the pod may keep its state as it likes.
+#
 # Mission state (phase, time in phase, cumulative out-of-band time, latched
 # alarms) is saved on every change of phase or alarms and every STATE_S
 # seconds, so a reboot resumes the mission where it was, at most STATE_S
@@ -36,7 +41,6 @@ from protocol import block as log
 from protocol import codes
 from protocol import profile_bin as pf
 
-PROFILE = "profile"
 MISSION = "mission"
 BOOTS = "boots"
 MISSION_FMT = "<IBBHIII"  # profile crc, phase, mode, alarms, phase_s, mission_s, out_s
@@ -108,19 +112,20 @@ class Pod:
         from firmware.commands import handlers
         from firmware.link import LinkServer
 
-        self.link = LinkServer(self._link_write, handlers(self), ram.RX, ram.TX)
+        served = handlers(self, self.guard.device_id, self.fw_hash)
+        self.link = LinkServer(self._link_write, served, ram.RX, ram.TX)
         self.link.auth = self.guard.check
         self.link.on_refused = self._refused
         self.out = None  # the transport's write(bytes), set by the main loop
         self.store = LogStore(root, self.log_budget)
         self.recorder = Recorder(self.store, self.events, 0, ram.BLOCK, ram.EVENTS)
-        for name in (PROFILE, MISSION, BOOTS):
+        for name in (storefile.PROFILE, MISSION, BOOTS):
             storefile.clean(root, name)
         boots = storefile.read(root, BOOTS)
         self.boot_count = (struct.unpack("<H", boots)[0] + 1) & 0xFFFF if boots else 1
         storefile.write(root, BOOTS, struct.pack("<H", self.boot_count))
         self._last_ms = self.hal.uptime_ms()
-        data = storefile.read(root, PROFILE)
+        data = storefile.read(root, storefile.PROFILE)
         prof = pf.check(data) if data else None
         policy = prof.header[pf.H_POLICY] if isinstance(prof, pf.Profile) else pf.POLICY_STOP
         self.store.overwrite = policy == pf.POLICY_OVERWRITE
@@ -135,10 +140,10 @@ class Pod:
             0, log.EV_BOOT, self.hal.reset_cause(), self.boot_count, v[0] << 16 | v[1] << 8 | v[2]
         )
         if data is False:  # the stored record failed its own CRC
-            self.events.push(0, log.EV_PROFILE_REFUSED, pf.REFUSE_CRC, 0, 0)
+            self.refuse_profile(pf.REFUSE_CRC, 0, 0)
         elif data and isinstance(prof, tuple):
             # stored by older firmware, or damaged: run without, say why
-            self.events.push(0, log.EV_PROFILE_REFUSED, prof[0], prof[1], pf.ident(data))
+            self.refuse_profile(prof[0], prof[1], pf.ident(data))
         if isinstance(prof, pf.Profile):
             self._apply(prof, resume=True)
         self.recorder.flush()
@@ -342,7 +347,7 @@ class Pod:
         it (the open block sealed and the state saved first), else None."""
         if not (self.repl_requested or self.reboot_requested):
             return None
-        self.recorder.flush(force=True)
+        self.flush()
         if self.profile is not None:
             self.save_state()
         return "repl" if self.repl_requested else "reboot"
@@ -371,7 +376,89 @@ class Pod:
         self._state_dirty = False
         self._state_at = self.uptime
 
-    # --- what commands change -----------------------------------------------
+    # --- what the link may ask ---------------------------------------------
+    #
+    # firmware/commands.py uses these and nothing else of the pod (its
+    # Commands docstring lists them, tests/mp/test_pod_interface.py holds it
+    # to that): root, uptime, phase, profile and store (the log, for reading)
+    # to read; repl_requested and reboot_requested to set; the methods below.
+
+    def status_into(self, buf, at):
+        """Pack STATUS's reply into buf at at; returns its length."""
+        # imported here, not as globals: the module's dict is heap on the board
+        from protocol import message, wire
+
+        prof = self.profile
+        ph = prof.phases[self.phase] if prof is not None else None
+        probes = self.probes
+        ctl = self.control
+        store = self.store
+        return message.pack_into(
+            buf,
+            at,
+            wire.MSG_STATUS,
+            True,
+            self.uptime,
+            self.utc_at_boot & 0xFFFFFFFF,
+            self.boot_count,
+            self.phase,
+            self.mode,
+            self.alarms.latched,
+            probes.good,
+            self.status_flags(),
+            probes.estimate,
+            ph[pf.P_SETPOINT] if ph else 0,
+            ph[pf.P_BAND_LOW] if ph else 0,
+            ph[pf.P_BAND_HIGH] if ph else 0,
+            self._probe(0),
+            self._probe(1),
+            self._probe(2),
+            self._probe(3),
+            ctl.heater,
+            ctl.peltier,
+            self.battery,
+            self.alarms.out_s,
+            store.last_seq & 0xFFFFFFFF,
+            store.last_mac,
+            store.size,
+            self.guard.counter,
+        )
+
+    def _probe(self, i):
+        if self.probes.failed >> i & 1:
+            return log.NO_READING_MDEG  # not the stale value of a dead channel
+        return self.probes.reading[i]
+
+    def flush(self):
+        """Seal the open block: the log then holds every record to now."""
+        self.recorder.flush(force=True)
+
+    def erase_through(self, seq):
+        """The host holds the log through seq: erase what it may (see
+        LogStore.erase_through) and log it. Returns the bytes erased; raises
+        OSError if the flash fails."""
+        self.flush()
+        erased = self.store.erase_through(seq)
+        if erased:
+            self.recorder.full = False  # room again: the next block will tell
+        self.events.push(self.uptime, log.EV_LOG_ERASED, 0, 0, erased)
+        return erased
+
+    def rotate(self, key):
+        """Sign from now on with a new key. Blocks already sealed keep the
+        old key's MACs; the open one is sealed with it first, so the
+        KEY_ROTATED event is the first under the new key. Raises OSError if
+        the key could not be stored (the old one stays)."""
+        self.flush()
+        guard = self.guard
+        guard.rotate(key)
+        self.recorder.hmac = guard.hmac
+        self.events.push(self.uptime, log.EV_KEY_ROTATED, 0, 0, guard.counter)
+
+    def refuse_profile(self, reason, where, crc):
+        """A profile failed its check (pf.REFUSE_*, where in it, its CRC):
+        log why. The profile in force stays."""
+        self.events.push(self.uptime, log.EV_PROFILE_REFUSED, reason, where, crc)
 
     def accept_profile(self, prof):
         """A checked profile was stored: run it from its first phase."""

@@ -10,6 +10,10 @@ import struct
 
 from protocol.frame import crc32
 
+# The profile in force: the pod reads it at boot, a link upload seals it.
+# Here, not in pod.py or commands.py, so both can name it.
+PROFILE = "profile"
+
 
 def _path(root, name):
     return root + "/" + name
