@@ -289,7 +289,7 @@ def decode_figures() -> dict[str, float]:
 
     out: dict[str, float] = {}
     raw = full_delta8_log(5000)
-    blocks, problems = logdata.check_blocks(raw, None)
+    blocks, problems = walk(raw)
     if problems:
         raise SystemExit(f"bench: synthetic log damaged: {problems[0]}")
     records = sum(b.count for b in blocks if b.kind == 1)
@@ -303,7 +303,7 @@ def decode_figures() -> dict[str, float]:
     sc, prof = load_run_inputs("nominal", 60)
     mission = simrun.run(sc, prof, "cpython").log
     raw = mission * (len(raw) // len(mission))  # seq repeats: decode does not mind
-    blocks, _ = logdata.check_blocks(raw, None)
+    blocks, _ = walk(raw)
     records = sum(b.count for b in blocks if b.kind == 1)
     t_mix = median_s(lambda: decode.decode(raw, blocks))
     out["decode_records_per_s_mission_log"] = round(records / t_mix)

@@ -188,7 +188,7 @@ def test_key_rotation_and_a_log_that_spans_it(board, tmp_path, capsys):
     assert main(["logs", "verify", str(out / "log.bin")]) == EXIT_OK
     assert "rotated" in capsys.readouterr().out
     # with the old key alone the chain breaks at the rotation, naming the block
-    from podctl.logdata import check_blocks
+    from podctl.blocks import walk
 
-    _, problems = check_blocks((out / "log.bin").read_bytes(), before[-1])
-    assert problems and "MAC does not match" in problems[0]
+    _, problems = walk((out / "log.bin").read_bytes(), [before[-1]])
+    assert problems and "MAC does not match" in str(problems[0])

@@ -95,13 +95,16 @@ def test_report_matches_the_simulators_ground_truth(flown, capsys):
     html = out.read_text()
     assert "VERIFIED" in html.upper() and "MKT" in html.upper()
     # the same figures through the library, against the simulator's truth
-    from podctl import logdata, manifest
+    from podctl import manifest
     from podctl import report as rpt
     from podctl.report_cmd import load_profile
 
+    from podctl import open_pulled, verify
+
     m = manifest.read(manifest.beside(log))
-    data = logdata.load(log.read_bytes(), (tmp / "keys.json").exists() and _key(tmp, m["device_id"]), manifest.anchor(m))
-    rep = rpt.build(data, load_profile(None, log), m, log_name=str(log))
+    pulled = open_pulled(log)
+    verdict = verify(pulled, _key(tmp, m["device_id"]) if (tmp / "keys.json").exists() else None)
+    rep = rpt.build(pulled.data(), verdict, load_profile(None, log), m, log_name=str(log))
     assert rep.green
     boot = int(rep.boot.max())
     mine = rep.t[rep.boot == boot]

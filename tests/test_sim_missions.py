@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from podctl.sim_cmds import load_run_inputs
+from podctl.verdict import log_intact
 from protocol import log as layout
 from sim import run as simrun
 from sim import scenario
@@ -31,8 +32,8 @@ def test_scenario_on_both_engines(name):
     sc, prof = load_run_inputs(name, TICK_S)
     assert sc["expects"], f"{name} states no expectations"
     with ThreadPoolExecutor(1) as pool:  # the micropython run uses the other core
-        mp = pool.submit(simrun.run, sc, prof, "micropython")
-        cp = simrun.run(sc, prof, "cpython")
+        mp = pool.submit(simrun.run, sc, prof, "micropython", verify_log=log_intact)
+        cp = simrun.run(sc, prof, "cpython", verify_log=log_intact)
         upy = mp.result()
     for res in (cp, upy):
         failed = [text for ok, text in res.checks if not ok]
@@ -46,9 +47,9 @@ def test_scenario_on_both_engines(name):
 def test_seed_changes_the_run_and_repeats_it():
     sc, prof = load_run_inputs("nominal", 60)
     sc["duration_s"] = 2 * 86400  # two days are enough to see the noise
-    a = simrun.run(sc, prof, "cpython", seed=7)
-    b = simrun.run(sc, prof, "cpython", seed=7)
-    c = simrun.run(sc, prof, "cpython", seed=8)
+    a = simrun.run(sc, prof, "cpython", seed=7, verify_log=log_intact)
+    b = simrun.run(sc, prof, "cpython", seed=7, verify_log=log_intact)
+    c = simrun.run(sc, prof, "cpython", seed=8, verify_log=log_intact)
     assert a.log == b.log and a.summary == b.summary
     assert a.log != c.log
 
@@ -57,6 +58,6 @@ def test_a_failed_expectation_is_reported():
     sc, prof = load_run_inputs("nominal", 60)
     sc["duration_s"] = 86400
     sc["expects"] = [{"kind": "alarm", "alarm": "high"}, {"kind": "in_band", "min_percent": 99}]
-    res = simrun.run(sc, prof, "cpython")
+    res = simrun.run(sc, prof, "cpython", verify_log=log_intact)
     assert [ok for ok, _ in res.checks] == [False, True]
     assert not res.passed and "never raised" in res.checks[0][1]

@@ -22,7 +22,7 @@ from podctl import (
     selftest,
     sim_cmds,
 )
-from podctl import logs_cmds, pull_cmd, report_cmd
+from podctl import logs_cmds
 from podctl.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, CommandError
 from protocol.catalogue import PROTOCOL_VERSION
 
@@ -54,10 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     flash_cmd.add_parser(sub)
     device_cmds.add_parser(sub)
     profile_cmds.add_parser(sub)
-    # logs pull and logs report plug into the logs group
-    if pull_cmd.add_parser not in logs_cmds.EXTRA:
-        logs_cmds.EXTRA.insert(0, pull_cmd.add_parser)
-    report_cmd.register()
     logs_cmds.add_parser(sub)
     return p
 

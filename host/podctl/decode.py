@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from podctl.logdata import CHANNEL_NAMES, SAMPLE_DTYPE, BlockInfo
+from podctl.blocks import BlockInfo
+from podctl.logdata import CHANNEL_NAMES, SAMPLE_DTYPE
 from protocol import log
 
 _NP_CODES = {"B": "u1", "b": "i1", "H": "<u2", "h": "<i2", "I": "<u4", "i": "<i4"}
@@ -77,7 +78,7 @@ def _rows(buf: np.ndarray, offsets: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _headers(buf: np.ndarray, blocks: list[BlockInfo]) -> tuple[np.ndarray, np.ndarray]:
-    offs = np.fromiter((b.offset for b in blocks if b.seq is not None), np.int64)
+    offs = np.fromiter((b.offset for b in blocks if b.decodable), np.int64)
     return offs, _rows(buf, offs, HEADER_DTYPE)
 
 

@@ -1,11 +1,10 @@
 """A pulled log as data: its blocks checked, its samples and events decoded
 with units and UTC, its integrity problems named by block.
 
-  data = load(raw, key=None, anchor=None)
+  data = load(raw, blocks=None, anchor=None)
   data.samples      numpy structured array, one row per sample record
   data.events       list of Event
-  data.blocks       list of BlockInfo, in log order
-  data.problems     integrity problems, each naming the block (empty = intact)
+  data.blocks       list of BlockInfo, in log order (podctl.blocks.walk)
   data.clock        how UTC was rebuilt, for the report
 
 UTC: the board keeps uptime seconds per boot and a UTC offset set by
@@ -26,8 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from podctl.blocks import BlockInfo, walk
+from podctl.pulled import Anchor
 from protocol import log
-from protocol.auth import Hmac
+
+__all__ = ["Anchor", "BlockInfo", "Event", "LogData", "load", "rebuild_utc"]
 
 CHANNEL_NAMES = [c[0] for c in log.CHANNELS]
 # the sample array: boot, uptime second, UTC (NaN unknown), channels in
@@ -37,17 +39,6 @@ SAMPLE_DTYPE = np.dtype(
     + [(n, "<f8") for n in CHANNEL_NAMES]
     + [("status", "u1")]
 )
-
-
-@dataclass
-class BlockInfo:
-    offset: int
-    size: int
-    seq: int | None
-    boot: int | None
-    kind: int | None
-    count: int
-    verdict: str  # "ok", a parse verdict, "MAC mismatch", ...
 
 
 @dataclass
@@ -63,138 +54,13 @@ class Event:
 
 
 @dataclass
-class Anchor:
-    """The pull's clock reading: at host UTC `utc`, boot `boot` of the
-    device had been up `uptime` seconds."""
-
-    boot: int
-    uptime: int
-    utc: float
-
-
-@dataclass
 class LogData:
     raw: bytes
     sha256: str
     blocks: list[BlockInfo]
     samples: np.ndarray
     events: list[Event]
-    problems: list[str] = field(default_factory=list)
     clock: list[str] = field(default_factory=list)
-    authenticated: bool = False
-
-    @property
-    def intact(self) -> bool:
-        return not self.problems
-
-
-def _rotation_block(raw: bytes, blk: log.Block) -> bool:
-    """Whether blk is where the device switched keys: the firmware seals all
-    it holds under the old key, so the first block under the new one is an
-    event block opening with KEY_ROTATED."""
-    return blk.kind == log.KIND_EVENTS and blk.count > 0 and log.events(raw, blk)[0][1] == log.EV_KEY_ROTATED
-
-
-def check_blocks(
-    raw: bytes, key: bytes | list[bytes] | None
-) -> tuple[list[BlockInfo], list[str]]:
-    """Walk the log block by block: CRC, layout, sequence, MAC chain (with
-    key). key may be the device's key history, oldest first: the chain moves
-    to the next key only at a block opening with KEY_ROTATED. Returns every
-    block found and the problems, each naming a block.
-
-    Damage does not end the walk (SPEC 8.2): from an unreadable block it
-    searches forward for the next block that passes its CRC, reports the
-    bytes between as one unreadable region (a BlockInfo with seq None) and
-    goes on from there, so a bad byte costs its block, not the rest of the
-    mission. The chain cannot be proven across the region: the first block
-    after it is "after damage", the blocks after that chain to it."""
-    blocks: list[BlockInfo] = []
-    problems: list[str] = []
-    keys = [] if key is None else [key] if isinstance(key, (bytes, bytearray)) else list(key)
-    macs = [Hmac(k) for k in keys]
-    current: int | None = None  # index of the key in force, once known
-    prev_mac: bytes | None = None
-    prev_seq: int | None = None
-    at = 0
-    view = memoryview(raw)
-    damaged = False  # a region was skipped just before this block
-    while at < len(raw):
-        blk = log.parse_block(raw, at)
-        if not isinstance(blk, log.Block):
-            resume = _next_block(raw, at + 1)
-            end = len(raw) if resume is None else resume
-            blocks.append(BlockInfo(at, end - at, None, None, None, 0, blk))
-            after = f"after block {prev_seq}" if prev_seq is not None else "at the start"
-            if resume is None:
-                problems.append(f"byte {at} ({after}): {blk}; the {end - at} bytes from here cannot be read")
-                break
-            problems.append(f"byte {at} ({after}): {blk}; {end - at} bytes cannot be read, "
-                            f"the log resumes at byte {end}")
-            at = end
-            prev_mac = None
-            damaged = True
-            continue
-        verdict = "ok"
-        if prev_seq is not None and blk.seq != prev_seq + 1:
-            problems.append(
-                f"block {blk.seq} at byte {at}: sequence jumps from {prev_seq} to {blk.seq} "
-                f"({blk.seq - prev_seq - 1} block(s) missing)"
-                if blk.seq > prev_seq
-                else f"block {blk.seq} at byte {at}: sequence goes back from {prev_seq}"
-            )
-            verdict = "gap"
-        if macs:
-            chain_from = prev_mac if prev_mac is not None else log.GENESIS_MAC
-            want = blk.mac(raw)
-            # the key in force; then, at a rotation block, the ones after it;
-            # before any block has verified, every key of the history
-            if current is None:
-                order = list(range(len(macs)))
-            else:
-                order = [current] + (list(range(current + 1, len(macs))) if _rotation_block(raw, blk) else [])
-            hit = next((i for i in order if log.block_mac(macs[i], chain_from, view[at:], blk.length) == want), None)
-            if hit is not None:
-                current = hit
-            elif damaged:
-                # it chains to the MAC of a block lost in the region; the
-                # region is the problem, already reported
-                verdict = "after damage"
-            elif prev_mac is None and blk.seq != 0:
-                # the log starts after an erase or an overwrite: the first
-                # block chains to a MAC the device no longer holds
-                verdict = "unanchored start"
-            else:
-                problems.append(f"block {blk.seq} at byte {at}: MAC does not match (altered, or another key)")
-                verdict = "MAC mismatch"
-        blocks.append(BlockInfo(at, blk.size, blk.seq, blk.boot, blk.kind, blk.count, verdict))
-        prev_mac = blk.mac(raw)
-        prev_seq = blk.seq
-        damaged = False
-        at += blk.size
-    return blocks, problems
-
-
-def _next_block(raw: bytes, start: int) -> int | None:
-    """Offset of the next block from start that passes its own checks (a
-    stray "PODL" in a payload or in damaged bytes fails its CRC), or None."""
-    at = raw.find(log.MAGIC, start)
-    while at >= 0:
-        if isinstance(log.parse_block(raw, at), log.Block):
-            return at
-        at = raw.find(log.MAGIC, at + 1)
-    return None
-
-
-def log_ends(raw: bytes, blocks: list[BlockInfo]) -> tuple[int, int, bytes] | None:
-    """(first seq, last seq, last MAC) of the readable blocks as the log
-    itself shows them, or None if it has none."""
-    good = [b for b in blocks if b.seq is not None]
-    if not good:
-        return None
-    last = good[-1]
-    end = last.offset + last.size
-    return good[0].seq or 0, last.seq or 0, bytes(raw[end - log.MAC_LEN : end])
 
 
 def _decode(raw: bytes, blocks: list[BlockInfo]) -> tuple[np.ndarray, list[tuple]]:
@@ -203,7 +69,7 @@ def _decode(raw: bytes, blocks: list[BlockInfo]) -> tuple[np.ndarray, list[tuple
     events: list[tuple] = []
     scales = [c[2] for c in log.CHANNELS]
     for b in blocks:
-        if b.seq is None:
+        if not b.decodable:
             continue
         blk = log.parse_block(raw, b.offset)
         assert isinstance(blk, log.Block)
@@ -244,11 +110,15 @@ def rebuild_utc(
 
 
 def load(
-    raw: bytes, key: bytes | list[bytes] | None = None, anchor: Anchor | None = None, decoder: Any = None
+    raw: bytes, blocks: list[BlockInfo] | None = None, anchor: Anchor | None = None,
+    decoder: Any = None,
 ) -> LogData:
-    """Check and decode a raw log. decoder(raw, blocks) -> (samples, events)
-    may replace the slow path (host/podctl/decode.py)."""
-    blocks, problems = check_blocks(raw, key)
+    """Decode a raw log's readable blocks (blocks: from podctl.blocks.walk,
+    walked here if not given). decoder(raw, blocks) -> (samples, events)
+    may replace the slow path (host/podctl/decode.py). Whether the log is
+    complete and authentic is podctl.verify's to say, not this."""
+    if blocks is None:
+        blocks = walk(raw)[0]
     samples, events = (decoder or _decode)(raw, blocks)
     offsets, clock = rebuild_utc(samples, events, anchor)
     if len(samples):
@@ -264,7 +134,5 @@ def load(
         blocks=blocks,
         samples=samples,
         events=evs,
-        problems=problems,
         clock=clock,
-        authenticated=key is not None,
     )

@@ -1,11 +1,12 @@
-"""The manifest saved beside a pulled log: who the log is from and what the
-device said about its end when it was pulled.
+"""The manifest saved beside a pulled log, as the commands that write it
+(logs pull, logs extract, sim run) make it. The type and its strict
+reading are podctl.pulled.Manifest; this is the dict-shaped face of it.
 
 A hash chain cannot see a dropped tail, so the manifest records the last
-block's sequence number and MAC as the device reported them (STATUS /
-LOG_INFO), and the SHA-256 of the raw bytes; logs verify checks the log
-against both. The anchor (host UTC at a known device uptime) lets the
-decoder put UTC on a boot that never had its clock set.
+block's sequence number and MAC as the device reported them (LOG_INFO),
+and the SHA-256 of the raw bytes; podctl.verify checks the log against
+both. The anchor (host UTC at a known device uptime) lets the decoder put
+UTC on a boot that never had its clock set.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from podctl.errors import BadInput
-from podctl.logdata import Anchor
+from podctl.pulled import FORMAT, Anchor, LogEnd, Manifest, manifest_beside, read_manifest
 
-FORMAT = "podctl-log-manifest/1"
+__all__ = ["FORMAT", "anchor", "beside", "make", "read", "write"]
 
 
 def make(
@@ -34,24 +34,10 @@ def make(
     anchor: Anchor | None,
     source: str,
 ) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "device_id": device_id,
-        "fw_version": fw_version,
-        "fw_hash": fw_hash,
-        "profile_ident": None if profile_ident is None else f"{profile_ident:08x}",
-        "source": source,  # "pull PORT", "extract IMAGE", "sim SCENARIO"
-        "log": {
-            "bytes": log_bytes,
-            "sha256": log_sha256,
-            "first_seq": first_seq,
-            "last_seq": last_seq,
-            "last_mac": last_mac.hex(),
-        },
-        "anchor": None
-        if anchor is None
-        else {"boot": anchor.boot, "uptime": anchor.uptime, "utc": anchor.utc},
-    }
+    return Manifest(
+        device_id, fw_version, fw_hash, profile_ident, source,
+        LogEnd(log_bytes, log_sha256, first_seq, last_seq, bytes(last_mac)), anchor,
+    ).to_json()
 
 
 def write(path: Path, manifest: dict[str, Any]) -> None:
@@ -59,22 +45,13 @@ def write(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def read(path: Path) -> dict[str, Any]:
-    try:
-        m = json.loads(path.read_text())
-    except OSError as e:
-        raise BadInput(f"{path}: cannot read the manifest: {e.strerror}") from None
-    except ValueError as e:
-        raise BadInput(f"{path}: manifest is not JSON: {e}") from None
-    if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise BadInput(f"{path}: not a podctl log manifest (format {FORMAT})")
-    return m
+    """The manifest at path, checked field by field (BadInput if any is
+    wrong), as its JSON document."""
+    return read_manifest(path).to_json()
 
 
 def anchor(m: dict[str, Any]) -> Anchor | None:
-    a = m.get("anchor")
-    return None if not a else Anchor(int(a["boot"]), int(a["uptime"]), float(a["utc"]))
+    return Manifest.parse(m).anchor
 
 
-def beside(log_path: Path) -> Path:
-    """The manifest's conventional place: LOG.manifest.json next to LOG."""
-    return log_path.with_name(log_path.name + ".manifest.json")
+beside = manifest_beside

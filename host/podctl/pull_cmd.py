@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from podctl import logdata, manifest
+from podctl.blocks import log_ends, walk
 from podctl.device import add_port_args, open_device
 from podctl.errors import CommandError, LinkError
 from podctl.profile_cmds import read_profile
@@ -92,8 +93,8 @@ def pull(args: argparse.Namespace, console: Console) -> dict:
         payload = dev.link.payload_bytes_in - pay0
         profile = read_profile(dev)
     raw = part.read_bytes()[: info["size"]]
-    blocks, problems = logdata.check_blocks(raw, None)
-    ends = logdata.log_ends(raw, blocks)
+    blocks, problems = walk(raw)
+    ends = log_ends(raw, blocks)
     if ends is None or ends[1:] != (info["last_seq"], info["last_mac"]):
         raise CommandError(
             f"the pulled log ends at block {ends[1] if ends else None}, the device reported "

@@ -26,10 +26,8 @@ build() judges the log's records against the handling profile's bands:
   side, same phase, no data gap inside); its duration is the time those
   records stand for, its peak the reading furthest outside.
 
-The integrity verdict is VERIFIED only with no block problem, the MAC chain
-checked with the device key, and the log equal to what the manifest says
-the device reported (SHA-256, size, last block and MAC); without a key it
-is NOT AUTHENTICATED, with any problem FAILED. Never green otherwise.
+The integrity verdict is podctl.verify's (the one place that decides it):
+the report words its findings and never judges integrity itself.
 """
 
 from __future__ import annotations
@@ -45,6 +43,7 @@ import numpy as np
 
 from podctl import __version__
 from podctl.logdata import LogData
+from podctl.verdict import FAILED, NOT_AUTHENTICATED, VERIFIED, Verdict
 from protocol import catalogue, codes, log, names
 from protocol import profile as pf
 
@@ -54,9 +53,6 @@ KELVIN = 273.15
 NPROBES = 4
 DEFAULT_INTERVAL = 60  # s, for records before any PHASE event
 
-VERIFIED = "VERIFIED"
-NOT_AUTHENTICATED = "NOT AUTHENTICATED"
-FAILED = "FAILED"
 
 # alarm -> how its ALARM_RAISED value reads (firmware/alarms.py, pod.py)
 _TEMP_ALARMS = (codes.ALARM_HIGH, codes.ALARM_LOW, codes.ALARM_CUMULATIVE,
@@ -478,36 +474,6 @@ def _stats(ps: PhaseStats, sel: np.ndarray, est: np.ndarray, dt: np.ndarray, utc
         ps.out_band_s = float(wv[~inb].sum())
 
 
-def _manifest_checks(data: LogData, manifest: dict[str, Any]) -> list[Check]:
-    checks: list[Check] = []
-    m_log = manifest.get("log") or {}
-    if m_log.get("sha256") == data.sha256:
-        checks.append(Check(True, "SHA-256 of the log equals the manifest's"))
-    else:
-        checks.append(Check(False, f"SHA-256 of the log ({data.sha256[:16]}...) differs from the manifest's "
-                                   f"({str(m_log.get('sha256'))[:16]}...): the file is not the one pulled"))
-    if m_log.get("bytes") is not None and int(m_log["bytes"]) != len(data.raw):
-        checks.append(Check(False, f"log is {len(data.raw)} bytes, the manifest says {m_log['bytes']}"))
-    good = [b for b in data.blocks if b.seq is not None]
-    if good and m_log.get("last_seq") is not None:
-        last = good[-1]
-        mac = data.raw[last.offset + last.size - log.MAC_LEN : last.offset + last.size].hex()
-        if last.seq != int(m_log["last_seq"]):
-            checks.append(Check(False, f"log ends at block {last.seq}, the device reported block "
-                                       f"{m_log['last_seq']} as its last: blocks are missing or extra"))
-        elif m_log.get("last_mac") and mac != m_log["last_mac"]:
-            checks.append(Check(False, f"last block {last.seq}: its MAC differs from the one the device reported"))
-        else:
-            checks.append(Check(True, f"log ends at block {last.seq} with the MAC the device reported"))
-    if good and m_log.get("first_seq") is not None and good[0].seq != int(m_log["first_seq"]):
-        checks.append(Check(False, f"log starts at block {good[0].seq}, the manifest says {m_log['first_seq']}"))
-    if any(b.verdict == "unanchored start" for b in data.blocks):
-        checks.append(Check(True, f"log starts at block {good[0].seq} after an erase or overwrite: its first "
-                                  "block chains to a MAC the device no longer holds, so that block alone is "
-                                  "checked by CRC only", warn=True))
-    return checks
-
-
 def _event_rows(data: LogData, phase_of: Any, bands: list[Band], own_ident: int) -> list[EventRow]:
     def pname(i: int) -> str:
         return f"{i} {bands[i].name}" if 0 <= i < len(bands) else str(i)
@@ -601,8 +567,29 @@ def _event_rows(data: LogData, phase_of: Any, bands: list[Band], own_ident: int)
     return rows
 
 
+def _integrity_checks(verdict: Verdict) -> list[Check]:
+    """The verdict's findings as the report's checklist: one line per
+    finding, and what held when nothing failed."""
+    checks = [Check(f.severity != "fail", str(f), warn=f.severity == "warn") for f in verdict.findings]
+    readable = len(verdict.readable)
+    if not any(f.code in ("unreadable", "seq_gap", "seq_back", "empty") for f in verdict.findings):
+        checks.insert(0, Check(True, f"{readable} blocks: CRC, layout and sequence intact"))
+    if verdict.authenticated and not any(f.code == "mac" for f in verdict.findings):
+        unproven = verdict.unproven
+        checks.insert(1, Check(True, "MAC chain verified with the device's key"
+                                + (f" for {readable - unproven} of {readable} blocks; {unproven} block(s) "
+                                   "chain to a block that is not in the log and are not proven"
+                                   if unproven else "")))
+    if verdict.end_checked and not any(f.code in ("tail_missing", "tail_extra", "last_mac", "hash",
+                                                  "head_missing", "head_extra") for f in verdict.findings):
+        checks.append(Check(True, "the log is the file pulled (SHA-256) and ends at the block and MAC "
+                                  "the device reported"))
+    return checks
+
+
 def build(
     data: LogData,
+    verdict: Verdict,
     profile: pf.Profile,
     manifest: dict[str, Any],
     *,
@@ -702,7 +689,7 @@ def build(
     if n:
         last = n - 1
         last_end = float(utc[last] + dt[last])
-        if anchor and data.problems:
+        if anchor and not verdict.ok:
             coverage.append(f"pulled at {fmt_utc(float(anchor['utc']))}; the readable part of the log ends "
                             f"{fmt_dur(float(anchor['utc']) - last_end)} before that")
         elif anchor:
@@ -735,31 +722,9 @@ def build(
                         f"({bad.verdict}): their records are not in this report"
                         + ("" if bad.offset + bad.size == len(data.raw) else span + "; decoding resumes after them"))
 
-    # integrity
-    checks: list[Check] = []
-    if data.problems:
-        checks.append(Check(False, f"{len(data.problems)} block problem(s) in {len(data.blocks)} blocks"))
-    else:
-        checks.append(Check(True, f"{len(data.blocks)} blocks: CRC, layout and sequence intact"))
-    if data.authenticated:
-        readable = sum(1 for b in data.blocks if b.seq is not None)
-        if any("MAC" in p for p in data.problems):
-            checks.append(Check(False, "MAC chain broken: some blocks were altered or were written under another key"))
-        elif data.problems:
-            # the first block after a damaged region chains to a MAC lost in
-            # it: its own records are not proven, those after it are
-            unproven = sum(1 for b in data.blocks if b.verdict == "after damage")
-            checks.append(Check(True, f"MAC chain verified for the {readable - unproven} blocks that could be read"
-                                + (f" and follow a proven block; {unproven} block(s) right after damage chain "
-                                   "to a lost block and are not proven" if unproven else "")))
-        else:
-            checks.append(Check(True, "MAC chain verified with the device's key"))
-    else:
-        checks.append(Check(False, "MAC chain NOT checked: no device key was given, so the log is not "
-                                   "authenticated (anyone could have written it)", warn=True))
-    checks += _manifest_checks(data, manifest)
-    failed = any(not c.ok and not c.warn for c in checks)
-    verdict = FAILED if failed else (VERIFIED if data.authenticated else NOT_AUTHENTICATED)
+    # integrity: podctl.verify decided it; the report only words it
+    checks = _integrity_checks(verdict)
+    verdict_text = verdict.status
 
     own_ident = pf.ident(profile.data)
     m_ident = manifest.get("profile_ident")
@@ -812,9 +777,9 @@ def build(
         span_end=fmt_utc(span_end),
         span_seconds=span_end - span_start,
         clock=clock,
-        verdict=verdict,
+        verdict=verdict_text,
         checks=checks,
-        problems=list(data.problems),
+        problems=[str(f) for f in verdict.failures],
         bands=bands,
         phases=phases,
         mission=mission,

@@ -1,11 +1,12 @@
 """`podctl logs report LOG`: the QA report a reviewer signs off.
 
   podctl logs report LOG [-o report.html] [--pdf] [--profile FILE]
-                         [--key FILE | --keystore FILE | --no-key]
+                         [--key-file FILE | --keystore FILE | --no-key]
 
 Reads LOG, its manifest (LOG.manifest.json), the profile it ran (--profile:
 TOML or the device's bytes; default: profile.bin beside LOG) and the
-device's key (--key FILE, or the keystore entry of the manifest's device).
+device's key (--key-file FILE, or the keystore entry of the manifest's
+device). Integrity is podctl.verify's verdict, the same as logs verify's.
 Writes the HTML report with its plots beside it (and the PDF with --pdf).
 Exit 0 when the log verified; 1 when the report was written but the log
 FAILED verification or was not authenticated (--no-key); 2, 4 as usual.
@@ -18,19 +19,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from podctl import keystore, logdata, manifest, profile_file
+from podctl import profile_file
 from podctl import report as rpt
 from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
+from podctl.pulled import open_pulled
 from protocol import profile as pf
-
-
-def register() -> None:
-    """Add `report` to `podctl logs`: host/podctl/logs_cmds.py calls each of its
-    EXTRA with the logs subparsers. Call before building the parser."""
-    from podctl import logs_cmds
-
-    if add_report_parser not in logs_cmds.EXTRA:
-        logs_cmds.EXTRA.append(add_report_parser)
 
 
 def add_report_parser(logs_sub) -> None:
@@ -44,6 +37,10 @@ def add_report_parser(logs_sub) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
+            "examples:\n"
+            "  podctl logs report build/pulled --pdf\n"
+            "  podctl logs report run/log.bin --key-file run/key.bin --profile nominal.toml\n"
+            "  podctl logs report build/pulled -o qa/batch-17.html\n\n"
             "exit status: 0 the log verified; 1 the report was written but the log FAILED\n"
             "verification or is NOT AUTHENTICATED (--no-key); 2 usage; 4 bad input"
         ),
@@ -55,21 +52,11 @@ def add_report_parser(logs_sub) -> None:
     p.add_argument("--profile", type=Path, default=None,
                    help="the profile the device ran: .toml, or its bytes (.bin, as PROFILE_READ returns); "
                         "default: profile.bin beside LOG")
-    keys = p.add_mutually_exclusive_group()
-    keys.add_argument("--key", type=Path, default=None, help="the device key file (32 bytes)")
-    keys.add_argument("--keystore", type=Path, default=None, help="keystore to take the device's key from")
-    keys.add_argument("--no-key", action="store_true",
-                      help="report without the key: the log is then NOT AUTHENTICATED")
+    from podctl.logs_cmds import add_anchor_args, add_key_args
+
+    add_key_args(p, no_key=True)
+    add_anchor_args(p)
     p.set_defaults(run=cmd_report)
-
-
-def _read_log(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such log file") from None
-    except OSError as e:
-        raise BadInput(f"{path}: cannot read the log: {e.strerror}") from None
 
 
 def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
@@ -98,36 +85,25 @@ def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
     return got
 
 
-def _key(args: argparse.Namespace, device_id: str) -> bytes | list[bytes] | None:
-    if args.no_key:
-        return None
-    if args.key is not None:
-        return keystore.read_key_file(args.key)
-    return keystore.device_keys(device_id, args.keystore)
-
-
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    raw = _read_log(args.log)
-    m_path = manifest.beside(args.log)
-    if not m_path.exists():
-        raise BadInput(f"{m_path}: no manifest beside the log (logs pull writes it; it names the device)")
-    m = manifest.read(m_path)
-    if not isinstance(m.get("device_id"), str):
-        raise BadInput(f"{m_path}: the manifest names no device")
-    try:
-        anchor = manifest.anchor(m)
-    except (KeyError, TypeError, ValueError):
-        raise BadInput(f"{m_path}: the manifest's anchor is malformed") from None
+    from podctl.logs_cmds import keys_for, load_data, verdict_for
+
+    pulled = open_pulled(args.log, require_manifest=True)
+    m = pulled.manifest
+    assert m is not None
+    args.log = pulled.log_path
     prof = load_profile(args.profile, args.log)
-    ident = f"{pf.ident(prof.data):08x}"
-    if m.get("profile_ident") is not None and m["profile_ident"] != ident:
+    ident = pf.ident(prof.data)
+    if m.profile_ident is not None and m.profile_ident != ident:
         raise BadInput(
-            f"profile mismatch: {args.profile or 'profile.bin'} is {ident}, "
-            f"the device ran {m['profile_ident']} ({m_path.name}): give the profile the device ran"
+            f"profile mismatch: {args.profile or 'profile.bin'} is {ident:08x}, "
+            f"the device ran {m.profile_ident:08x} ({pulled.manifest_path.name}): give the profile "
+            "the device ran"
         )
-    key = _key(args, m["device_id"])
-    data = logdata.load(raw, key, anchor)
-    rep = rpt.build(data, prof, m, log_name=str(args.log))
+    keys, _ = keys_for(args, m)
+    verdict = verdict_for(args, pulled, keys)
+    data = load_data(pulled)
+    rep = rpt.build(data, verdict, prof, m.to_json(), log_name=str(args.log))
 
     out = args.out or args.log.with_name("report.html")
     want_pdf = args.pdf or out.suffix == ".pdf"

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from podctl import profile_file
 from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
+from podctl.verdict import log_intact
 from sim import run as simrun
 from sim import scenario
 
@@ -160,7 +161,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         try:
             res = simrun.run(
                 sc, prof, engine=args.engine, seed=args.seed, table=csv_path,
-                progress=progress, progress_every=6 * 3600,
+                progress=progress, progress_every=6 * 3600, verify_log=log_intact,
             )
         except simrun.RunError as e:
             raise CommandError(str(e)) from None
@@ -194,10 +195,11 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
     import hashlib
 
     from podctl import bundle, logdata, manifest
+    from podctl.blocks import log_ends, walk
 
     s = res.summary
-    blocks, _ = logdata.check_blocks(res.log, None)
-    first_seq, last_seq, last_mac = logdata.log_ends(res.log, blocks) or (0, 0, b"")
+    blocks, _ = walk(res.log)
+    first_seq, last_seq, last_mac = log_ends(res.log, blocks) or (0, 0, bytes(16))
     if s["anchor"] is not None:
         last_seq, last_mac = s["log_last_seq"], bytes.fromhex(s["log_last_mac"])
         anchor = logdata.Anchor(*s["anchor"])
