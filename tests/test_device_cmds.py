@@ -63,14 +63,14 @@ def test_port_discovery(monkeypatch):
             self.device, self.vid, self.pid = device, vid, pid
 
     monkeypatch.delenv("PODCTL_PORT", raising=False)
-    monkeypatch.setattr(serialport.serial.tools.list_ports, "comports", lambda: [P("/dev/ttyS0", None, None)])
+    monkeypatch.setattr(serialport, "comports", lambda: [P("/dev/ttyS0", None, None)])
     with pytest.raises(LinkError, match="no container found"):
         serialport.resolve(None)
     two = [P("/dev/ttyACM0", 0x2E8A, 0x0005), P("/dev/ttyACM1", 0x2E8A, 0x0005)]
-    monkeypatch.setattr(serialport.serial.tools.list_ports, "comports", lambda: two)
+    monkeypatch.setattr(serialport, "comports", lambda: two)
     with pytest.raises(LinkError, match="several containers"):
         serialport.resolve(None)
-    monkeypatch.setattr(serialport.serial.tools.list_ports, "comports", lambda: two[:1])
+    monkeypatch.setattr(serialport, "comports", lambda: two[:1])
     assert serialport.resolve(None) == "/dev/ttyACM0"
     monkeypatch.setenv("PODCTL_PORT", "socket://localhost:9")
     assert serialport.resolve(None) == "socket://localhost:9"

@@ -1,5 +1,15 @@
-"""The error ladder: every failure a user can cause ends as one CommandError,
-which podctl.cli.main() prints as one line and turns into an exit status.
+"""The error ladder: every failure podctl reports is a PodctlError, one line
+of text with its exit status. The library raises them and never prints or
+exits; podctl.cli.main() is the one place that prints `podctl: <message>`
+and returns the status, by the class, never by matching the text.
+
+    PodctlError            (1 unless a subclass says otherwise)
+    +-- CheckFailed        1  the command ran; what it checked is not right
+    +-- UsageError         2  bad command line
+    +-- LinkError          3  no device, busy port, timeout, cable pulled
+    |   +-- DeviceMismatch 3  the device answers but speaks another version
+    +-- BadInput           4  a file or value given to podctl is malformed
+    +-- DeviceRefused      5  the device refused the request (auth, replay, state)
 
 Exit statuses (documented in README.md and `podctl --help`; scripts rely on
 them, so they never change meaning):
@@ -26,19 +36,50 @@ EXIT_TABLE = (
 )
 
 
-class CommandError(Exception):
-    """A failure to report to the user as one line, with an exit status."""
+class PodctlError(Exception):
+    """A failure to report as one line; `status` is the exit status."""
 
-    def __init__(self, message: str, status: int = EXIT_CHECK_FAILED):
+    status = EXIT_CHECK_FAILED
+
+    def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
-        self.status = status
+        if status is not None:
+            self.status = status
 
 
-class BadInput(CommandError):
-    def __init__(self, message: str):
-        super().__init__(message, EXIT_BAD_INPUT)
+# The name the command modules have always raised; the same class.
+CommandError = PodctlError
 
 
-class LinkError(CommandError):
-    def __init__(self, message: str):
-        super().__init__(message, EXIT_LINK)
+class CheckFailed(PodctlError):
+    status = EXIT_CHECK_FAILED
+
+
+class UsageError(PodctlError):
+    status = EXIT_USAGE
+
+
+class LinkError(PodctlError):
+    status = EXIT_LINK
+
+
+class DeviceMismatch(LinkError):
+    """The device answers, but its protocol, layout or bytecode version is
+    not this podctl's: update one side."""
+
+
+class BadInput(PodctlError):
+    status = EXIT_BAD_INPUT
+
+
+class DeviceRefused(PodctlError):
+    """The device answered ERROR: `code` is one of protocol.catalogue's
+    ERR_*, `detail` its code-specific number, `msg_type` what was refused."""
+
+    status = EXIT_REFUSED
+
+    def __init__(self, message: str, code: int, detail: int = 0, msg_type: int = 0):
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
+        self.msg_type = msg_type

@@ -2,15 +2,17 @@
 
 Errors are converted once, here: a silent device or a dropped transport is a
 LinkError (exit 3); an ERROR reply is a DeviceRefused naming the code and what
-to do (exit 5, or 1 for a protocol mismatch the user must fix by updating).
+to do (exit 5); a reply that does not fit this podctl's layout is a
+DeviceMismatch (exit 3: update one side).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
-from podctl.errors import EXIT_REFUSED, CommandError, LinkError
+from podctl.errors import DeviceMismatch, DeviceRefused, LinkError
 from protocol import catalogue as c
 from protocol import frame, message
 from protocol.auth import Hmac
@@ -23,21 +25,25 @@ class Transport(Protocol):
         """Return what is available (possibly b''), waiting briefly."""
         ...
 
+    def close(self) -> None: ...
 
-class DeviceRefused(CommandError):
-    def __init__(self, msg_type: int, code: int, detail: int):
-        entry = c.message(msg_type)
-        name = entry[1] if entry else f"type 0x{msg_type:02x}"
-        if code == c.ERR_BAD_VERSION:
-            text = (
-                f"device speaks protocol v{detail}, podctl speaks v{c.PROTOCOL_VERSION}: "
-                "update podctl or reflash the device"
-            )
-        else:
-            text = f"device refused {name}: {c.error_name(code)}: {c.error_hint(code)}"
-        super().__init__(text, EXIT_REFUSED)
-        self.code = code
-        self.detail = detail
+
+def refusal(msg_type: int, code: int, detail: int) -> DeviceRefused:
+    """The DeviceRefused for an ERROR reply, naming the request, the code
+    and what to do."""
+    entry = c.message(msg_type)
+    name = entry[1] if entry else f"type 0x{msg_type:02x}"
+    if code == c.ERR_BAD_VERSION:
+        text = (
+            f"device speaks protocol v{detail}, podctl speaks v{c.PROTOCOL_VERSION}: "
+            "update podctl or reflash the device"
+        )
+    else:
+        text = f"device refused {name}: {c.error_name(code)}: {c.error_hint(code)}"
+    return DeviceRefused(text, code, detail, msg_type)
+
+
+__all__ = ["DeviceRefused", "Link", "Transport", "refusal"]
 
 
 class Link:
@@ -88,10 +94,10 @@ class Link:
             )
         if reply.type == c.MSG_ERROR:
             code, _refused, detail = message.unpack(c.MSG_ERROR, True, reply.payload)
-            raise DeviceRefused(msg_type, code, detail)
+            raise refusal(msg_type, code, detail)
         fields = message.to_dict(msg_type, True, reply.payload)
         if fields is None:
-            raise CommandError(
+            raise DeviceMismatch(
                 f"device's {c.message(msg_type)[1]} reply does not fit this podctl's layout: "
                 "update podctl or reflash the device"
             )

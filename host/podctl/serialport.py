@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import os
 
-import serial
-import serial.tools.list_ports
-
 from podctl.errors import LinkError
+
+# pyserial is imported when a port is opened or searched for, not with
+# podctl: a script that only reads pulled logs never loads it.
 
 # Raspberry Pi (RP2040) USB vendor id; MicroPython's CDC product ids
 USB_VID = 0x2E8A
 USB_PIDS = (0x0005, 0x000A)
+
+
+def comports() -> list:
+    """The serial ports the system lists (pyserial's ListPortInfo)."""
+    from serial.tools import list_ports
+
+    return list(list_ports.comports())
 
 
 def resolve(port: str | None) -> str:
@@ -28,7 +35,7 @@ def resolve(port: str | None) -> str:
         return env
     found = [
         p.device
-        for p in serial.tools.list_ports.comports()
+        for p in comports()
         if p.vid == USB_VID and (p.pid in USB_PIDS or p.pid is None)
     ]
     if not found:
@@ -45,6 +52,9 @@ class SerialTransport:
     """A Link transport over pyserial."""
 
     def __init__(self, url: str, wait: float = 0.05):
+        import serial
+
+        self._error = serial.SerialException
         self.url = url
         try:
             self.port = serial.serial_for_url(url, baudrate=115200, timeout=wait, exclusive=True)
@@ -57,13 +67,15 @@ class SerialTransport:
             raise LinkError(f"{url}: cannot open the port: {text}") from None
         except ValueError as e:
             raise LinkError(f"{url}: not a usable port: {e}") from None
+        except OSError as e:  # e.g. a socket:// host that does not resolve
+            raise LinkError(f"{url}: cannot open the port: {e.strerror or e}") from None
 
     def write(self, data: bytes) -> int:
         try:
             n = self.port.write(data)
             self.port.flush()
             return n or 0
-        except serial.SerialException as e:
+        except self._error as e:
             raise OSError(5, str(e)) from None
 
     def read(self, size: int) -> bytes:
@@ -72,7 +84,7 @@ class SerialTransport:
             return self.port.read(max(1, min(size, waiting)) if waiting else 1) + (
                 self.port.read(self.port.in_waiting) if self.port.in_waiting else b""
             )
-        except serial.SerialException as e:
+        except self._error as e:
             raise OSError(5, str(e)) from None
         except OSError as e:
             raise OSError(e.errno or 5, "device unplugged") from None
@@ -80,5 +92,5 @@ class SerialTransport:
     def close(self) -> None:
         try:
             self.port.close()
-        except (OSError, serial.SerialException):
+        except (OSError, self._error):
             pass
