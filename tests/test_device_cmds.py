@@ -111,7 +111,7 @@ def test_flash_precompiled_then_commands(board, capsys):
 
 
 def test_pull_resumes_after_a_disconnect(board, tmp_path, capsys, monkeypatch):
-    from podctl import pull_cmd
+    from podctl import device
     from podctl.device import Device
 
     out = tmp_path / "pulled"
@@ -128,9 +128,9 @@ def test_pull_resumes_after_a_disconnect(board, tmp_path, capsys, monkeypatch):
         return real(self, msg_type, *values)
 
     monkeypatch.setattr(Device, "request", flaky)
-    monkeypatch.setattr(pull_cmd, "READ", 64)  # many reads for a young log
+    monkeypatch.setattr(device, "LOG_READ_SIZE", 64)  # many reads for a young log
     assert main(["logs", "pull", "--port", board.port, "-o", str(out)]) == EXIT_LINK
-    assert "run the same podctl logs pull again" in _one_line(capsys)
+    assert f"pull again into {out} to continue from byte 64" in _one_line(capsys)
     assert (out / "log.bin.part").stat().st_size > 0
     monkeypatch.setattr(Device, "request", real)
     assert main(["logs", "pull", "--port", board.port, "-o", str(out)]) == EXIT_OK
@@ -191,4 +191,4 @@ def test_key_rotation_and_a_log_that_spans_it(board, tmp_path, capsys):
     from podctl.blocks import walk
 
     _, problems = walk((out / "log.bin").read_bytes(), [before[-1]])
-    assert problems and "MAC does not match" in str(problems[0])
+    assert problems and problems[0].code == "mac" and "MAC does not match" in str(problems[0])

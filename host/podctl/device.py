@@ -1,5 +1,20 @@
-"""A session with one container: its identity, its status, and
-authenticated commands signed with its key from the keystore.
+"""One container over its link, with typed verbs.
+
+    from podctl import Device
+
+    with Device("/dev/ttyACM0") as dev:      # keys: PODCTL_KEYSTORE or ~/.config/podctl/keys.json
+        dev.info().device_id                 # DeviceInfo
+        dev.status().payload_c               # Status, units in the field names
+        dev.time_sync()                      # TimeSync: the drift it corrected
+        dev.profile_upload(blob, progress=lambda done, total: ...)
+        log = dev.pull("pulled/", progress=lambda done, total: ...)
+
+Every failure is one of podctl.errors' PodctlError: LinkError (no answer,
+port gone, busy), DeviceRefused (the device said no: code and detail),
+BadInput (no key for the device in the keystore, a profile that cannot be
+sent), CheckFailed (the pulled log does not end where the device said).
+Nothing here prints or exits; long verbs report through
+`progress(done, total)`.
 
 The counter of an authenticated request must exceed the last one the device
 accepted; STATUS reports that, so a session starts from it and counts up
@@ -8,44 +23,438 @@ accepted; STATUS reports that, so a session starts from it and counts up
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Self
 
-from podctl import keystore, serialport
-from podctl.link import Link
+from podctl.errors import BadInput, CheckFailed, DeviceRefused, LinkError
+from podctl.keystore import Keystore
+from podctl.link import Link, Transport
 from protocol import catalogue as c
+from protocol import log
+from protocol import profile as pf
 from protocol.auth import Hmac
+
+Progress = Callable[[int, int], object]  # progress(done, total), in bytes
+
+LOG_READ_SIZE = 1016  # LOG_READ data per frame (MAX_PAYLOAD - 8)
+PROFILE_CHUNK = 512
+LOG_NAME = "log.bin"
+PROFILE_NAME = "profile.bin"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """IDENTIFY: who the container is and what it runs."""
+
+    device_id: str
+    fw_version: str  # "major.minor.patch"
+    fw_hash: str  # hex: the first 8 bytes of the flashed bundle's SHA-256
+    protocol: int
+    log_layout: int
+    max_payload_bytes: int
+
+
+def _mdeg(v: int) -> int | None:
+    return None if v == log.NO_READING_MDEG else v
+
+
+@dataclass(frozen=True)
+class Status:
+    """STATUS: the container's state now. Temperatures in milli-degrees
+    Celsius (None: no reading), outputs in per mille, battery in mV."""
+
+    uptime_s: int
+    utc_at_boot: int | None  # UTC seconds of uptime 0; None: never set this boot
+    boot_count: int
+    phase: int  # index into the profile's phases
+    mode: int  # protocol.names.MODES
+    alarms: int  # latched alarm bits, protocol.names.ALARMS
+    probe_ok: int  # bit n set: probe n passes validation
+    flags: int  # the log's status flags (protocol.log.STATUS_BITS)
+    payload_mdeg: int | None  # the controller's estimate
+    setpoint_mdeg: int
+    band_low_mdeg: int
+    band_high_mdeg: int
+    probes_mdeg: tuple[int | None, ...]
+    heater_permille: int
+    peltier_permille: int  # + cools, - heats
+    battery_mv: int
+    out_of_band_s: int  # cumulative, all phases
+    log_seq: int  # last flushed block's sequence number
+    log_mac: bytes
+    log_bytes: int
+    counter: int  # last accepted authentication counter
+
+    @classmethod
+    def from_fields(cls, st: dict) -> Status:
+        return cls(
+            uptime_s=st["uptime"],
+            utc_at_boot=st["utc_at_boot"] or None,
+            boot_count=st["boot_count"],
+            phase=st["phase"],
+            mode=st["mode"],
+            alarms=st["alarms"],
+            probe_ok=st["probe_ok"],
+            flags=st["flags"],
+            payload_mdeg=_mdeg(st["payload_temp"]),
+            setpoint_mdeg=st["setpoint"],
+            band_low_mdeg=st["band_low"],
+            band_high_mdeg=st["band_high"],
+            probes_mdeg=tuple(_mdeg(st[f"probe{i}"]) for i in range(4)),
+            heater_permille=st["heater"],
+            peltier_permille=st["peltier"],
+            battery_mv=st["battery"],
+            out_of_band_s=st["out_of_band"],
+            log_seq=st["log_seq"],
+            log_mac=st["log_mac"],
+            log_bytes=st["log_bytes"],
+            counter=st["counter"],
+        )
+
+    @property
+    def payload_c(self) -> float | None:
+        return None if self.payload_mdeg is None else self.payload_mdeg / 1000
+
+    @property
+    def utc_now(self) -> int | None:
+        """The device's clock (UTC seconds), None if never set this boot."""
+        return None if self.utc_at_boot is None else self.utc_at_boot + self.uptime_s
+
+    def to_json(self) -> dict:
+        """The fields as JSON values (the MAC as hex)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["log_mac"] = self.log_mac.hex()
+        out["probes_mdeg"] = list(self.probes_mdeg)
+        return out
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    """LOG_INFO (asking seals the open block first)."""
+
+    size_bytes: int
+    first_seq: int
+    last_seq: int
+    last_mac: bytes
+
+
+@dataclass(frozen=True)
+class TimeSync:
+    utc: int  # what the device's clock was set to
+    previous_utc: int | None  # what it read just before; None: never set this boot
+    uptime_s: int
+
+    @property
+    def drift_s(self) -> int | None:
+        """How far the device's clock was off (+ fast), None if unset."""
+        return None if self.previous_utc is None else self.previous_utc - self.utc
+
+
+@dataclass(frozen=True)
+class PullStats:
+    """The last pull's figures (Device.last_pull)."""
+
+    log_path: Path
+    log_bytes: int  # the whole log
+    transferred_bytes: int  # this time (less when resumed)
+    resumed_from: int
+    seconds: float
+    wire_bytes: int  # bytes read off the link meanwhile
+    first_seq: int
+    last_seq: int
+    profile: bool  # profile.bin written beside the log
+    notes: tuple[str, ...]  # what the end check saw besides the end
+
+    @property
+    def kib_per_s(self) -> float:
+        return self.transferred_bytes / 1024 / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def efficiency(self) -> float:
+        """Log bytes over bytes on the wire."""
+        return self.transferred_bytes / self.wire_bytes if self.wire_bytes else 0.0
+
+
+def _version(v: int) -> str:
+    return f"{v >> 16}.{v >> 8 & 255}.{v & 255}"
 
 
 class Device:
-    def __init__(self, url: str, keys: Path | None = None, timeout: float = 2.0):
+    """A session with one container: `url` is a serial port or pyserial URL
+    (/dev/ttyACM0, socket://host:port, the virtual board's pty); `keystore`
+    a Keystore, its file, or None for the default one. Opening the port
+    raises LinkError (missing, busy)."""
+
+    def __init__(
+        self,
+        url: str,
+        keystore: Keystore | str | os.PathLike[str] | None = None,
+        timeout: float = 2.0,
+        *,
+        transport: Transport | None = None,
+    ):
         self.url = url
-        self.keys = keys
-        self.transport = serialport.SerialTransport(url)
-        self.link = Link(self.transport, timeout=timeout)
+        self.keystore = keystore if isinstance(keystore, Keystore) else Keystore(keystore)
+        if transport is None:
+            from podctl.serialport import SerialTransport
+
+            transport = SerialTransport(url)
+        self.transport = transport
+        self.link = Link(transport, timeout=timeout)
         self._ident: dict | None = None
         self._hmac: Hmac | None = None
         self._counter: int | None = None
+        self.last_pull: PullStats | None = None
 
-    def identify(self) -> dict:
-        if self._ident is None:
-            self._ident = self.link.request(c.MSG_IDENTIFY)
-        return self._ident
+    # -- what the device is and how it is
+
+    def info(self) -> DeviceInfo:
+        i = self._identify()
+        return DeviceInfo(
+            device_id=self.device_id,
+            fw_version=_version(i["fw_version"]),
+            fw_hash=i["fw_hash"].hex(),
+            protocol=i["protocol"],
+            log_layout=i["log_layout"],
+            max_payload_bytes=i["max_payload"],
+        )
 
     @property
     def device_id(self) -> str:
-        return self.identify()["device_id"].rstrip(b"\x00").decode(errors="replace")
+        return self._identify()["device_id"].rstrip(b"\x00").decode(errors="replace")
 
-    @property
-    def fw_version(self) -> str:
-        v = self.identify()["fw_version"]
-        return f"{v >> 16}.{v >> 8 & 255}.{v & 255}"
-
-    def status(self) -> dict:
-        st = self.link.request(c.MSG_STATUS)
+    def status(self) -> Status:
+        st = self.request(c.MSG_STATUS)
         if self._counter is None or st["counter"] > self._counter:
             self._counter = st["counter"]
-        return st
+        return Status.from_fields(st)
+
+    def log_info(self) -> LogInfo:
+        """The log's extent; the device seals its open block first."""
+        li = self.request(c.MSG_LOG_INFO)
+        return LogInfo(li["size"], li["first_seq"], li["last_seq"], bytes(li["last_mac"]))
+
+    def profile(self) -> bytes:
+        """The bytes of the profile in force (b"" if none)."""
+        out = b""
+        size = None
+        while size is None or len(out) < size:
+            got = self.request(c.MSG_PROFILE_READ, len(out), LOG_READ_SIZE)
+            size = got["size"]
+            if not got["data"] and len(out) < size:
+                raise LinkError("the device's profile read stopped short: retry")
+            out += got["data"]
+        return out
+
+    # -- the authenticated verbs
+
+    def time_sync(self, utc: int | None = None) -> TimeSync:
+        """Set the device's UTC (default: this computer's clock)."""
+        now = int(time.time()) if utc is None else int(utc)
+        got = self.command(c.MSG_TIME_SET, now)
+        return TimeSync(now, got["previous_utc"] or None, got["uptime"])
+
+    def profile_upload(self, blob: bytes, progress: Progress | None = None) -> int:
+        """Send a profile and put it in force; returns its identity. An
+        upload of the same profile cut short resumes where the device is
+        (progress starts there). BadInput if the device's own check refuses
+        blob here; DeviceRefused naming the field if the device does."""
+        from podctl import profile_file
+
+        checked = pf.check(blob)
+        if not isinstance(checked, pf.Profile):
+            field, rule = profile_file.explain(*checked)
+            raise BadInput(f"profile not sent, the device would refuse it: {field}: {rule}")
+        ident = pf.ident(blob)
+        try:
+            self.command(c.MSG_PROFILE_BEGIN, len(blob), ident)
+            at = self.command(c.MSG_PROFILE_CHUNK, 0, b"")["received"]
+            if progress:
+                progress(at, len(blob))
+            while at < len(blob):
+                got = self.command(c.MSG_PROFILE_CHUNK, at, blob[at : at + PROFILE_CHUNK])["received"]
+                if got == at:
+                    raise LinkError(f"the device took none of the profile at byte {at}: upload again")
+                at = got
+                if progress:
+                    progress(at, len(blob))
+            self.command(c.MSG_PROFILE_COMMIT, ident)
+        except DeviceRefused as e:
+            if e.code != c.ERR_BAD_PROFILE:
+                raise
+            field, rule = profile_file.explain(e.detail >> 12, e.detail & 0xFFF)
+            raise DeviceRefused(
+                f"{self.device_id} refused the profile: {field}: {rule}", e.code, e.detail, e.msg_type
+            ) from None
+        return ident
+
+    def key_rotate(self, new_key: bytes | None = None) -> Path:
+        """Give the device a new key (default: 32 random bytes). The key
+        joins the keystore's history before it is sent, so it is never
+        lost; a refused rotation takes it back. Returns the keystore path."""
+        dev_id = self.device_id
+        if self._counter is None:
+            self.status()
+        self._load_key()  # the old key, before the history grows
+        new = os.urandom(32) if new_key is None else bytes(new_key)
+        path = self.keystore.append(dev_id, new)
+        try:
+            self.command(c.MSG_KEY_ROTATE, new)
+        except DeviceRefused:
+            self.keystore.drop_newest(dev_id)
+            raise
+        except LinkError:
+            raise LinkError(
+                f"the link dropped during the rotation: {dev_id} may hold the old key or the new one; "
+                f"both are in {path} (STATUS works either way)"
+            ) from None
+        self._hmac = Hmac(new)
+        return path
+
+    def erase(self, through_seq: int) -> int:
+        """Erase the log's blocks up to through_seq, the newest block the
+        host holds (pulled and verified); returns the bytes freed. The
+        device keeps any block it has not been shown to be held."""
+        return self.command(c.MSG_LOG_ERASE, int(through_seq))["erased"]
+
+    def maintenance(self, action: str) -> None:
+        """"repl": stop serving and wait at the REPL (for mpremote);
+        "reboot": reset."""
+        codes = {"repl": c.MAINT_REPL, "reboot": c.MAINT_REBOOT}
+        if action not in codes:
+            raise BadInput(f"maintenance action {action!r}: choose repl or reboot")
+        self.command(c.MSG_MAINTENANCE, codes[action])
+
+    # -- the log
+
+    def pull(self, out_dir: str | os.PathLike[str], progress: Progress | None = None) -> Path:
+        """Download the whole log into out_dir while the device keeps
+        logging: log.bin, its manifest beside it and profile.bin. The bytes
+        land in log.bin.part with pull.json saying where the pull stands, so
+        after a lost link the same call continues (if the log's first block
+        is still the same). Returns log.bin's path; the figures are in
+        last_pull."""
+        from podctl import manifest
+
+        out = Path(out_dir)
+        ident = self._identify()
+        dev_id = self.device_id
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"{out}: cannot create the folder: {e.strerror}") from None
+        info = self.log_info()  # seals the open block first
+        st = self.status()
+        part = out / (LOG_NAME + ".part")
+        state_path = out / "pull.json"
+        have = _resume(state_path, part, dev_id, info)
+        t0 = time.monotonic()
+        wire0 = self.link.wire_bytes_in
+        try:
+            if not have:
+                part.write_bytes(b"")
+            state_path.write_text(
+                json.dumps({"device_id": dev_id, "first_seq": info.first_seq, "size": info.size_bytes})
+            )
+            if progress:
+                progress(have, info.size_bytes)
+            with open(part, "ab") as f:
+                at = have
+                while at < info.size_bytes:
+                    try:
+                        got = self.request(c.MSG_LOG_READ, at, min(LOG_READ_SIZE, info.size_bytes - at))
+                    except LinkError as e:
+                        raise LinkError(f"{e}; pull again into {out} to continue from byte {at}") from None
+                    data = got["data"]
+                    if got["offset"] != at or not data:
+                        raise LinkError(
+                            f"device answered offset {got['offset']} with {len(data)} bytes for {at}: pull again"
+                        )
+                    f.write(data)
+                    at += len(data)
+                    if progress:
+                        progress(at, info.size_bytes)
+            seconds = time.monotonic() - t0
+            wire = self.link.wire_bytes_in - wire0
+            profile = self.profile()
+            raw = part.read_bytes()[: info.size_bytes]
+            notes = _check_end(raw, info)
+            log_path = out / LOG_NAME
+            log_path.write_bytes(raw)
+            part.unlink()
+            state_path.unlink()
+            prof_path = out / PROFILE_NAME
+            if profile:
+                prof_path.write_bytes(profile)
+            elif prof_path.exists():
+                prof_path.unlink()  # an earlier pull's: not this device's profile now
+            m = manifest.make(
+                device_id=dev_id,
+                fw_version=_version(ident["fw_version"]),
+                fw_hash=ident["fw_hash"].hex(),
+                profile_ident=pf.ident(profile) if profile else None,
+                log_sha256=hashlib.sha256(raw).hexdigest(),
+                log_bytes=len(raw),
+                first_seq=info.first_seq,
+                last_seq=info.last_seq,
+                last_mac=info.last_mac,
+                anchor=_anchor(st),
+                source=f"pull {self.url}",
+            )
+            manifest.write(manifest.beside(log_path), m)
+        except OSError as e:
+            raise BadInput(f"{out}: cannot write the pulled log: {e.strerror or e}") from None
+        self.last_pull = PullStats(
+            log_path=log_path,
+            log_bytes=len(raw),
+            transferred_bytes=len(raw) - have,
+            resumed_from=have,
+            seconds=seconds,
+            wire_bytes=wire,
+            first_seq=info.first_seq,
+            last_seq=info.last_seq,
+            profile=bool(profile),
+            notes=tuple(notes),
+        )
+        return log_path
+
+    # -- requests, for what the verbs above do not cover
+
+    def request(self, msg_type: int, *values) -> dict:
+        """One request and its reply's fields (LinkError, DeviceRefused)."""
+        return self.link.request(msg_type, *values)
+
+    def command(self, msg_type: int, *values) -> dict:
+        """An authenticated request, signed with the device's newest key
+        (BadInput when the keystore has none for it)."""
+        self._load_key()
+        if self._counter is None:
+            self.status()
+        return self.link.request(msg_type, *values, hmac=self._hmac, counter=self._next_counter)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _identify(self) -> dict:
+        if self._ident is None:
+            self._ident = self.request(c.MSG_IDENTIFY)
+        return self._ident
+
+    def _load_key(self) -> None:
+        if self._hmac is None:
+            self._hmac = Hmac(self.keystore.key(self.device_id))
 
     def _next_counter(self) -> int:
         if self._counter is None:
@@ -54,36 +463,41 @@ class Device:
         self._counter += 1
         return self._counter
 
-    def load_key(self) -> None:
-        """The key in force, from the keystore (BadInput if absent)."""
-        if self._hmac is None:
-            self._hmac = Hmac(keystore.device_key(self.device_id, self.keys))
 
-    def command(self, msg_type: int, *values) -> dict:
-        """An authenticated request (raises DeviceRefused, LinkError,
-        BadInput when the key is missing)."""
-        self.load_key()
-        if self._counter is None:
-            self.status()
-        return self.link.request(msg_type, *values, hmac=self._hmac, counter=self._next_counter)
+def _anchor(st: Status):
+    """The pull's clock reading: this boot's uptime against the host's UTC."""
+    from podctl.pulled import Anchor
 
-    def request(self, msg_type: int, *values) -> dict:
-        return self.link.request(msg_type, *values)
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def __enter__(self) -> "Device":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    return Anchor(st.boot_count, st.uptime_s, time.time())
 
 
-def add_port_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", help="serial port or pyserial URL (default: $PODCTL_PORT, else the one attached board)")
-    p.add_argument("--keystore", type=Path, help="keystore file (default: $PODCTL_KEYSTORE or ~/.config/podctl/keys.json)")
+def _resume(state_path: Path, part: Path, dev_id: str, info: LogInfo) -> int:
+    """Bytes already pulled that still belong to this log, or 0."""
+    try:
+        st = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        return 0
+    if (
+        not isinstance(st, dict)
+        or st.get("device_id") != dev_id
+        or st.get("first_seq") != info.first_seq
+        or not part.is_file()
+    ):
+        return 0
+    return min(part.stat().st_size, info.size_bytes)
 
 
-def open_device(args: argparse.Namespace, timeout: float = 2.0) -> Device:
-    return Device(serialport.resolve(args.port), getattr(args, "keystore", None), timeout)
+def _check_end(raw: bytes, info: LogInfo) -> list[str]:
+    """CheckFailed unless raw ends at the block and MAC the device reported
+    (LOG_INFO); else what the key-less walk noticed on the way, as notes.
+    The one place the pull judges what it got: podctl.verify replaces it."""
+    from podctl.blocks import log_ends, walk
+
+    blocks, found = walk(raw)
+    ends = log_ends(raw, blocks)
+    if ends is None or ends[1:] != (info.last_seq, info.last_mac):
+        raise CheckFailed(
+            f"the pulled log ends at block {ends[1] if ends else None}, the device reported "
+            f"{info.last_seq}: pull again"
+        )
+    return [str(f) for f in found]

@@ -1,38 +1,57 @@
-"""Commands that look at a container: info, status, monitor, time sync."""
+"""Commands that look at a container or set it: info, status, monitor,
+maintenance, key rotate, time sync. Each opens a podctl.Device and prints
+what its typed verbs return."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from podctl.device import Device, add_port_args, open_device
+from podctl.cli_common import add_port_args, examples, finite_float, open_device, whole
+from podctl.device import Device, Status
 from podctl.errors import LinkError
-from protocol import catalogue as c
-from protocol import codes, log, names
+from protocol import log, names
+from protocol import profile as pf
 
 
 def add_parser(sub) -> None:
-    i = sub.add_parser("info", help="who the container is: id, firmware, log, profile")
+    raw = argparse.RawDescriptionHelpFormatter
+    i = sub.add_parser(
+        "info",
+        help="who the container is: id, firmware, log, profile",
+        formatter_class=raw,
+        epilog=examples("podctl info", "podctl info --port /dev/ttyACM0"),
+    )
     add_port_args(i)
     i.set_defaults(run=cmd_info)
-    s = sub.add_parser("status", help="the container's state now: probes, band, outputs, alarms, phase")
+    s = sub.add_parser(
+        "status",
+        help="the container's state now: probes, band, outputs, alarms, phase",
+        formatter_class=raw,
+        epilog=examples("podctl status", "podctl status --json --port /dev/ttyACM0"),
+    )
     add_port_args(s)
-    s.add_argument("--json", action="store_true", help="print the raw STATUS fields as JSON")
+    s.add_argument("--json", action="store_true", help="print the status fields as JSON (units in the names)")
     s.set_defaults(run=cmd_status)
     m = sub.add_parser(
         "monitor",
         help="live dashboard of probes, band, outputs, alarms and phase (Ctrl-C to leave)",
         description="Polls STATUS every --every seconds; a replugged cable is waited for, not fatal.",
+        formatter_class=raw,
+        epilog=examples("podctl monitor", "podctl monitor --every 5 --port $(cat build/board/port)"),
     )
     add_port_args(m)
-    m.add_argument("--every", type=float, default=1.0, help="seconds between polls (default 1)")
-    m.add_argument("--count", type=int, default=0, help="stop after this many polls (default: until Ctrl-C)")
+    m.add_argument("--every", type=finite_float(0.05, 3600, "--every"), default=1.0,
+                   help="seconds between polls (default 1)")
+    m.add_argument("--count", type=whole(0, 10**9, "--count"), default=0,
+                   help="stop after this many polls (default: until Ctrl-C)")
     m.set_defaults(run=cmd_monitor)
     mt = sub.add_parser(
         "maintenance",
@@ -42,11 +61,17 @@ def add_parser(sub) -> None:
             "so `mpremote connect PORT resume ...` can work on it; a reset brings the firmware back. "
             "reboot: the board resets. Both authenticated."
         ),
+        formatter_class=raw,
+        epilog=examples(
+            "podctl maintenance repl && mpremote connect /dev/ttyACM0 resume exec \"print(1)\"",
+            "podctl maintenance reboot",
+        ),
     )
     mt.add_argument("action", choices=("repl", "reboot"))
     add_port_args(mt)
     mt.set_defaults(run=cmd_maintenance)
-    k = sub.add_parser("key", help="the container's secret key")
+    k = sub.add_parser("key", help="the container's secret key", formatter_class=raw,
+                       epilog=examples("podctl key rotate"))
     ksub = k.add_subparsers(dest="key_cmd", required=True, metavar="ACTION")
     kr = ksub.add_parser(
         "rotate",
@@ -56,15 +81,20 @@ def add_parser(sub) -> None:
             "the device seals its log under the old key and switches. Logs that span the "
             "rotation verify with the history. A refused rotation takes the key back."
         ),
+        formatter_class=raw,
+        epilog=examples("podctl key rotate", "podctl key rotate --keystore ~/lab/keys.json"),
     )
     add_port_args(kr)
     kr.set_defaults(run=cmd_key_rotate)
-    t = sub.add_parser("time", help="the container's clock")
+    t = sub.add_parser("time", help="the container's clock", formatter_class=raw,
+                       epilog=examples("podctl time sync"))
     tsub = t.add_subparsers(dest="time_cmd", required=True, metavar="ACTION")
     ts = tsub.add_parser(
         "sync",
         help="set the container's UTC from this computer's clock (authenticated)",
         description="Sets the device clock and reports the drift it corrected; each set is logged on the device.",
+        formatter_class=raw,
+        epilog=examples("podctl time sync", "podctl time sync --port /dev/ttyACM0"),
     )
     add_port_args(ts)
     ts.set_defaults(run=cmd_time_sync)
@@ -73,7 +103,7 @@ def add_parser(sub) -> None:
 def utc(ts: float | None) -> str:
     if not ts:
         return "never set"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _names(table, bits: int) -> str:
@@ -84,71 +114,67 @@ def _flags(bits: int) -> str:
     return ", ".join(name for b, name in log.STATUS_BITS if bits & b) or "-"
 
 
-def _deg(mdeg: int) -> str:
-    return "no reading" if mdeg == log.NO_READING_MDEG else f"{mdeg / 1000:.2f}"
+def _deg(mdeg: int | None) -> str:
+    return "no reading" if mdeg is None else f"{mdeg / 1000:.2f}"
 
 
-def cmd_info(args: argparse.Namespace, console: Console) -> int:
-    with open_device(args) as dev:
-        ident = dev.identify()
-        st = dev.status()
-        li = dev.request(c.MSG_LOG_INFO)
-        names = phase_names(dev)
-        from podctl.profile_cmds import read_profile
-        from protocol import profile as pf
-
-        prof = pf.check(read_profile(dev))
-    t = Table(show_header=False, title=f"container {dev.device_id} on {dev.url}")
-    t.add_column(style="bold")
-    t.add_column()
-    t.add_row("firmware", f"{dev.fw_version}, bundle {ident['fw_hash'].hex()}")
-    t.add_row("protocol", f"v{ident['protocol']}, log layout v{ident['log_layout']}, frames up to {ident['max_payload']} B")
-    if isinstance(prof, pf.Profile):
-        name = prof.header[pf.H_NAME].rstrip(b"\x00").decode(errors="replace")
-        t.add_row("profile", f"{name} ({pf.ident(prof.data):08x}), phases: {', '.join(names)}")
-    else:
-        t.add_row("profile", "none uploaded")
-    t.add_row("log", f"{li['size']} bytes, blocks {li['first_seq']}..{li['last_seq']}")
-    t.add_row("up", f"{st['uptime'] / 3600:.1f} h this boot, boot #{st['boot_count']}")
-    clock = st["utc_at_boot"] + st["uptime"] if st["utc_at_boot"] else None
-    t.add_row("clock", utc(clock))
-    console.print(t)
-    return 0
+def _profile(dev: Device) -> pf.Profile | None:
+    prof = pf.check(dev.profile())
+    return prof if isinstance(prof, pf.Profile) else None
 
 
 def phase_names(dev: Device) -> list[str]:
     """The names of the phases of the profile in force ([] if none)."""
-    from podctl.profile_cmds import read_profile
-    from protocol import profile as pf
-
-    prof = pf.check(read_profile(dev))
-    if not isinstance(prof, pf.Profile):
-        return []
-    return [prof.phase_name(i) for i in range(len(prof.phases))]
+    prof = _profile(dev)
+    return [] if prof is None else [prof.phase_name(i) for i in range(len(prof.phases))]
 
 
-def status_table(dev_id: str, st: dict, phases: list[str] | None = None) -> Table:
+def cmd_info(args: argparse.Namespace, console: Console) -> int:
+    with open_device(args) as dev:
+        info = dev.info()
+        st = dev.status()
+        li = dev.log_info()
+        prof = _profile(dev)
+    t = Table(show_header=False, title=f"container {info.device_id} on {dev.url}")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("firmware", f"{info.fw_version}, bundle {info.fw_hash}")
+    t.add_row("protocol", f"v{info.protocol}, log layout v{info.log_layout}, "
+                          f"frames up to {info.max_payload_bytes} B")
+    if prof is not None:
+        name = prof.header[pf.H_NAME].rstrip(b"\x00").decode(errors="replace")
+        phases = ", ".join(prof.phase_name(i) for i in range(len(prof.phases)))
+        t.add_row("profile", f"{name} ({pf.ident(prof.data):08x}), phases: {phases}")
+    else:
+        t.add_row("profile", "none uploaded")
+    t.add_row("log", f"{li.size_bytes} bytes, blocks {li.first_seq}..{li.last_seq}")
+    t.add_row("up", f"{st.uptime_s / 3600:.1f} h this boot, boot #{st.boot_count}")
+    t.add_row("clock", utc(st.utc_now))
+    console.print(t)
+    return 0
+
+
+def status_table(dev_id: str, st: Status, phases: list[str] | None = None) -> Table:
     t = Table(show_header=False, title=f"container {dev_id}")
     t.add_column(style="bold")
     t.add_column()
-    band = f"{st['band_low'] / 1000:.1f} .. {st['band_high'] / 1000:.1f} degC"
-    phase = phases[st["phase"]] if phases and st["phase"] < len(phases) else str(st["phase"])
-    t.add_row("phase", f"{phase}   mode {names.name(names.MODES, st['mode'])}")
-    t.add_row("payload", f"{_deg(st['payload_temp'])} degC (setpoint {st['setpoint'] / 1000:.1f}, band {band})")
-    probes = []
-    for i in range(4):
-        ok = st["probe_ok"] >> i & 1
-        probes.append(f"{_deg(st[f'probe{i}'])}{'' if ok else ' (excluded)'}")
+    band = f"{st.band_low_mdeg / 1000:.1f} .. {st.band_high_mdeg / 1000:.1f} degC"
+    phase = phases[st.phase] if phases and st.phase < len(phases) else str(st.phase)
+    t.add_row("phase", f"{phase}   mode {names.name(names.MODES, st.mode)}")
+    t.add_row("payload", f"{_deg(st.payload_mdeg)} degC (setpoint {st.setpoint_mdeg / 1000:.1f}, band {band})")
+    probes = [
+        f"{_deg(v)}{'' if st.probe_ok >> i & 1 else ' (excluded)'}" for i, v in enumerate(st.probes_mdeg)
+    ]
     t.add_row("probes", "   ".join(probes))
-    t.add_row("outputs", f"heater {st['heater'] / 10:.0f}%   Peltier {st['peltier'] / 10:+.0f}% (+ cools)")
-    t.add_row("battery", f"{st['battery'] / 1000:.2f} V")
-    alarms = _names(names.ALARMS, st["alarms"])
-    t.add_row("alarms", Text(alarms, style="bold red" if st["alarms"] else "green"))
-    t.add_row("flags", _flags(st["flags"]))
-    t.add_row("out of band", f"{st['out_of_band'] / 60:.1f} min in total")
-    t.add_row("log", f"{st['log_bytes']} bytes, last block {st['log_seq']}")
-    clock = st["utc_at_boot"] + st["uptime"] if st["utc_at_boot"] else None
-    t.add_row("clock", f"{utc(clock)}   up {st['uptime'] / 3600:.1f} h, boot #{st['boot_count']}")
+    t.add_row("outputs", f"heater {st.heater_permille / 10:.0f}%   "
+                         f"Peltier {st.peltier_permille / 10:+.0f}% (+ cools)")
+    t.add_row("battery", f"{st.battery_mv / 1000:.2f} V")
+    alarms = _names(names.ALARMS, st.alarms)
+    t.add_row("alarms", Text(alarms, style="bold red" if st.alarms else "green"))
+    t.add_row("flags", _flags(st.flags))
+    t.add_row("out of band", f"{st.out_of_band_s / 60:.1f} min in total")
+    t.add_row("log", f"{st.log_bytes} bytes, last block {st.log_seq}")
+    t.add_row("clock", f"{utc(st.utc_now)}   up {st.uptime_s / 3600:.1f} h, boot #{st.boot_count}")
     return t
 
 
@@ -156,11 +182,9 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     with open_device(args) as dev:
         st = dev.status()
         dev_id = dev.device_id
-        phases = phase_names(dev)
+        phases = [] if args.json else phase_names(dev)
     if args.json:
-        import json
-
-        console.print_json(json.dumps({k: (v.hex() if isinstance(v, bytes) else v) for k, v in st.items()}))
+        console.print_json(json.dumps({"device_id": dev_id, **st.to_json()}))
     else:
         console.print(status_table(dev_id, st, phases))
     return 0
@@ -171,9 +195,9 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
 
     url = serialport.resolve(args.port)
     dev: Device | None = None
-    polls = 0
+    polls = seen = 0
+    last: LinkError | None = None
     phases: list[str] = []
-    note = Text("")
     with Live(Text(f"connecting to {url} ..."), console=console, refresh_per_second=4) as live:
         try:
             while not args.count or polls < args.count:
@@ -184,7 +208,9 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
                     st = dev.status()
                     note = Text(f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave", style="dim")
                     live.update(Group(status_table(dev.device_id, st, phases), note))
+                    seen += 1
                 except LinkError as e:
+                    last = e
                     if dev is not None:
                         dev.close()
                         dev = None
@@ -196,62 +222,45 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
         finally:
             if dev is not None:
                 dev.close()
+    if args.count and not seen and last is not None:
+        raise last  # --count polls and not one answered: say why, as any verb would
     return 0
 
 
 def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
-    action = c.MAINT_REPL if args.action == "repl" else c.MAINT_REBOOT
     with open_device(args) as dev:
-        dev.command(c.MSG_MAINTENANCE, action)
+        dev.maintenance(args.action)
         dev_id = dev.device_id
-    if action == c.MAINT_REPL:
-        console.print(f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume", highlight=False)
+    if args.action == "repl":
+        console.print(f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume",
+                      highlight=False)
     else:
         console.print(f"{dev_id} is rebooting", highlight=False)
     return 0
 
 
 def cmd_key_rotate(args: argparse.Namespace, console: Console) -> int:
-    import os
-
-    from podctl import keystore
-    from podctl.link import DeviceRefused
-
     with open_device(args) as dev:
+        path = dev.key_rotate()
         dev_id = dev.device_id
-        dev.status()  # the counter
-        dev.load_key()  # the old key, before the history grows
-        new = os.urandom(32)
-        path = keystore.append(dev_id, new, args.keystore)
-        try:
-            dev.command(c.MSG_KEY_ROTATE, new)
-        except DeviceRefused:
-            keystore.drop_newest(dev_id, args.keystore)
-            raise
-        except LinkError:
-            raise LinkError(
-                f"the link dropped during the rotation: {dev_id} may hold the old key or the new one; "
-                f"both are in {path} (podctl status works either way)"
-            ) from None
     console.print(f"{dev_id}: new key in force; the history is in {path}", highlight=False)
     return 0
 
 
 def cmd_time_sync(args: argparse.Namespace, console: Console) -> int:
     with open_device(args) as dev:
-        st = dev.status()
-        now = int(time.time())
-        got = dev.command(c.MSG_TIME_SET, now)
+        got = dev.time_sync()
         dev_id = dev.device_id
-    before = got["previous_utc"]
-    if before:
-        drift = before - now
+    if got.drift_s is not None:
+        drift = got.drift_s
         console.print(
-            f"{dev_id}: clock set to {utc(now)}; it was {abs(drift)} s {'fast' if drift > 0 else 'slow'}"
-            f" ({utc(before)})",
+            f"{dev_id}: clock set to {utc(got.utc)}; it was {abs(drift)} s {'fast' if drift > 0 else 'slow'}"
+            f" ({utc(got.previous_utc)})",
             highlight=False,
         )
     else:
-        console.print(f"{dev_id}: clock set to {utc(now)} (it had never been set this boot, uptime {st['uptime']} s)",
-                      highlight=False)
+        console.print(
+            f"{dev_id}: clock set to {utc(got.utc)} (it had never been set this boot, uptime {got.uptime_s} s)",
+            highlight=False,
+        )
     return 0

@@ -26,10 +26,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from podctl import bundle, keystore, serialport
-from podctl.device import Device, add_port_args
-from podctl.errors import BadInput, CommandError, LinkError
-from podctl.link import DeviceRefused
+from podctl import bundle, serialport
+from podctl.cli_common import add_port_args, examples
+from podctl.device import Device, DeviceInfo
+from podctl.errors import BadInput, CheckFailed, DeviceMismatch, DeviceRefused, LinkError
+from podctl.keystore import Keystore
 from protocol import catalogue as c
 
 STEP_S = 6.0  # longest one file's copy and check may take before the link is deemed gone
@@ -57,66 +58,82 @@ def add_parser(sub) -> None:
         "flash",
         help="deploy this firmware to a container (provisions it on first flash)",
         description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
+        epilog=__doc__.split("\n\n", 1)[1]
+        + "\n"
+        + examples(
+            "podctl flash                                  # the one board attached by USB",
+            "podctl flash --port $(cat build/board/port)   # the virtual board",
+            "podctl flash --mpy --device-id POD00042 --keystore ~/lab/keys.json",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_port_args(p)
-    p.add_argument("--device-id", help="id to give a new device (8 characters; default POD + 5 random hex)")
+    p.add_argument("--device-id", type=_device_id,
+                   help="id to give a new device (up to 8 characters; default POD + 5 random hex)")
     p.add_argument("--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version")
     p.set_defaults(run=cmd_flash)
 
 
-def _files(mpy: bool, tmp: Path) -> list[tuple[str, bytes]]:
-    """(device path, bytes) of the bundle, and its hash module."""
-    srcs = bundle.sources()
-    digest = bundle.digest(srcs)
+def _device_id(text: str) -> str:
+    if not text or len(text.encode()) > 8 or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"device id must be 1 to 8 printable bytes, got {text!r}")
+    return text
+
+
+def _files(mpy: bool, tmp: Path) -> tuple[list[tuple[str, bytes]], bytes]:
+    """(device path, bytes) of the bundle with its hash module, and the
+    bundle hash (8 bytes). Every source is read once, into tmp, and the
+    hash, the compiled modules and the copies are made from that snapshot:
+    a checkout edited during the flash cannot make them disagree."""
+    snap = tmp / "src"
+    srcs = []
+    for p in bundle.sources():
+        dst = snap / p.relative_to(bundle.ROOT)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(p.read_bytes())
+        srcs.append(dst)
+    digest = bundle.digest(srcs, snap)[:8]
     out: list[tuple[str, bytes]] = []
     if mpy:
-        compiled = bundle.compile_tree(tmp, srcs)
+        built = tmp / "mpy"
+        try:
+            compiled = bundle.compile_tree(built, srcs, snap)
+        except RuntimeError as e:  # mpy-cross refused a module of this checkout
+            raise BadInput(str(e)) from None
         for p in compiled:
-            out.append(("lib/" + p.relative_to(tmp).as_posix(), p.read_bytes()))
+            out.append(("lib/" + p.relative_to(built).as_posix(), p.read_bytes()))
     else:
         for p in srcs:
-            out.append(("lib/" + p.relative_to(bundle.ROOT).as_posix(), p.read_bytes()))
-    out.append(("lib/firmware/_bundle.py", b"# written by podctl flash\nHASH = %r\n" % digest[:8]))
+            out.append(("lib/" + p.relative_to(snap).as_posix(), p.read_bytes()))
+    out.append(("lib/firmware/_bundle.py", b"# written by podctl flash\nHASH = %r\n" % digest))
     out.append(("main.py", BOARD_MAIN))
-    return out
+    return out, digest
 
 
-def _stop_firmware(url: str, keys: Path | None, console: Console) -> str | None:
+def _stop_firmware(url: str, keys: Keystore, console: Console) -> str | None:
     """Ask a running podctl firmware to drop to the REPL; its device id, or
     None if nothing answered (blank board, or already at the REPL)."""
-    try:
-        dev = Device(url, keys, timeout=0.7)
-    except LinkError:
-        raise
-    try:
+    with Device(url, keys, timeout=0.7) as dev:
         try:
-            ident = dev.identify()
+            info = dev.info()
         except LinkError:
             return None
-        dev_id = dev.device_id
         try:
-            dev.command(c.MSG_MAINTENANCE, c.MAINT_REPL)
+            dev.maintenance("repl")
         except BadInput:
             raise BadInput(
-                f"device {dev_id} is provisioned, but its key is not in "
-                f"{args_keystore(keys)}: wrong board, or give the keystore it was flashed with (--keystore)"
+                f"device {info.device_id} is provisioned, but its key is not in "
+                f"{keys.path}: wrong board, or give the keystore it was flashed with (--keystore)"
             ) from None
         except DeviceRefused as e:
-            raise CommandError(
-                f"device {dev_id} refused maintenance ({c.error_name(e.code)}): it was provisioned with "
-                "another key: wrong board, or another host's keystore (--keystore)"
+            raise DeviceRefused(
+                f"device {info.device_id} refused maintenance ({c.error_name(e.code)}): it was provisioned "
+                "with another key: wrong board, or another host's keystore (--keystore)",
+                e.code, e.detail, e.msg_type,
             ) from None
-        console.print(f"device {dev_id} (firmware {ident['fw_version'] >> 16}.{ident['fw_version'] >> 8 & 255}."
-                      f"{ident['fw_version'] & 255}) stopped for maintenance", highlight=False)
-        return dev_id
-    finally:
-        dev.close()
-
-
-def args_keystore(keys: Path | None) -> Path:
-    return keys or keystore.path()
+        console.print(f"device {info.device_id} (firmware {info.fw_version}) stopped for maintenance",
+                      highlight=False)
+        return info.device_id
 
 
 def _transport(url: str):
@@ -146,10 +163,10 @@ def _check_mpy_version(t) -> None:
 
     mpy = t.eval("__import__('sys').implementation._mpy")
     board = f"{mpy & 0xFF}.{mpy >> 8 & 3}"
-    out = subprocess.run([bundle.mpy_cross(), "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([bundle.mpy_cross(), "--version"], capture_output=True, text=True, check=False).stdout
     ours = out.rsplit("mpy v", 1)[-1].strip()
     if board != ours:
-        raise CommandError(
+        raise DeviceMismatch(
             f"the board loads .mpy v{board}, this mpy-cross makes v{ours}: flash without --mpy, "
             "or install the mpy-cross of the board's MicroPython"
         )
@@ -172,16 +189,17 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
     from mpremote.transport import TransportError
 
     url = serialport.resolve(args.port)
-    dev_id = _stop_firmware(url, args.keystore, console)
+    keys = Keystore(args.keystore)
+    _stop_firmware(url, keys, console)
     t = _transport(url)
     try:
         if args.mpy:
             _check_mpy_version(t)
         with tempfile.TemporaryDirectory() as tmp:
-            files = _files(args.mpy, Path(tmp))
+            files, digest = _files(args.mpy, Path(tmp))
         try:
             copied, skipped = _deploy(t, files, console)
-            provisioned = _provision(t, dev_id, args, console)
+            provisioned = _provision(t, args.device_id, keys, console)
         except TransportError as e:
             raise LinkError(f"{url}: the link dropped while flashing ({e}): replug and run podctl flash again") from None
         except _Stalled:
@@ -199,17 +217,16 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
             t.close()
         except OSError:
             pass
-    want = bundle.digest(bundle.sources())[:8]
-    ident = _await_firmware(url, args.keystore)
-    if ident["fw_hash"] != want:
-        raise CommandError(
-            f"the device runs firmware {ident['fw_hash'].hex()}, not the bundle just flashed ({want.hex()}): "
+    want = digest.hex()
+    info = _await_firmware(url, keys)
+    if info.fw_hash != want:
+        raise CheckFailed(
+            f"the device runs firmware {info.fw_hash}, not the bundle just flashed ({want}): "
             "run podctl flash again"
         )
-    v = ident["fw_version"]
     console.print(
-        f"device {ident['device_id'].rstrip(bytes(1)).decode()} runs firmware {v >> 16}.{v >> 8 & 255}.{v & 255} "
-        f"bundle {want.hex()}" + (" (provisioned now)" if provisioned else ""),
+        f"device {info.device_id} runs firmware {info.fw_version} bundle {want}"
+        + (" (provisioned now)" if provisioned else ""),
         highlight=False,
     )
     return 0
@@ -265,42 +282,40 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
                     tmp = path + ".new"
                     t.fs_writefile(tmp, data, chunk_size=1024)
                     if t.fs_hashfile(tmp, "sha256") != want:
-                        raise CommandError(f"{path}: SHA-256 on the device differs after copying: run podctl flash again")
-                    t.exec("import os\nos.rename(%r, %r)" % ("/" + tmp, "/" + path))
+                        raise LinkError(f"{path}: SHA-256 on the device differs after copying: run podctl flash again")
+                    t.exec(f"import os\nos.rename({'/' + tmp!r}, {'/' + path!r})")
                     copied += 1
             bar.advance(task, len(data))
     # every file, copied or not, checked once more where it now lies
     for path, data in files:
         with _Deadline(STEP_S):
             if t.fs_hashfile(path, "sha256") != hashlib.sha256(data).digest():
-                raise CommandError(f"{path}: SHA-256 on the device does not match: run podctl flash again")
+                raise LinkError(f"{path}: SHA-256 on the device does not match: run podctl flash again")
     return copied, skipped
 
 
-def _provision(t, dev_id: str | None, args: argparse.Namespace, console: Console) -> bool:
+def _provision(t, device_id: str | None, keys: Keystore, console: Console) -> bool:
     """Give a new device its id and key, once. Returns True if it did."""
     if t.fs_exists("identity"):
         return False
-    new_id = args.device_id or ("POD" + os.urandom(3).hex()[:5].upper())
-    if len(new_id.encode()) > 8:
-        raise CommandError(f"device id {new_id!r} is longer than 8 bytes")
+    new_id = device_id or ("POD" + os.urandom(3).hex()[:5].upper())
     key = os.urandom(32)
-    path = keystore.add(new_id, key, args.keystore)  # the key is safe on the host first
+    path = keys.add(new_id, key)  # the key is safe on the host first
     t.exec(
-        "from firmware.guard import Guard\nGuard('').provision(%r, bytes(%r))"
-        % ((new_id.encode() + bytes(8))[:8], key)
+        "from firmware.guard import Guard\n"
+        f"Guard('').provision({(new_id.encode() + bytes(8))[:8]!r}, bytes({key!r}))"
     )
     console.print(f"provisioned device {new_id}; its key is in {path}", highlight=False)
     return True
 
 
-def _await_firmware(url: str, keys: Path | None, seconds: float = 20.0) -> dict:
+def _await_firmware(url: str, keys: Keystore, seconds: float = 20.0) -> DeviceInfo:
     deadline = time.monotonic() + seconds
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
             with Device(url, keys, timeout=1.0) as dev:
-                return dev.identify()
+                return dev.info()
         except LinkError as e:
             last = e
             time.sleep(0.5)

@@ -14,37 +14,55 @@ import difflib
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.table import Table
 
 from podctl import profile_file
-from podctl.device import add_port_args, open_device
-from podctl.errors import BadInput, CommandError
-from podctl.link import DeviceRefused
-from protocol import catalogue as c
+from podctl.cli_common import add_port_args, examples, open_device, progress_bar
+from podctl.errors import BadInput, CheckFailed, DeviceMismatch
 from protocol import profile as pf
-
-CHUNK = 512
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("profile", help="validate, upload or show handling profiles")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "profile",
+        help="validate, upload or show handling profiles",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=raw,
+        epilog=examples(
+            "podctl profile validate nominal",
+            "podctl profile upload examples/profiles/nominal.toml",
+            "podctl profile show --diff nominal",
+        ),
+    )
     psub = p.add_subparsers(dest="profile_cmd", required=True, metavar="ACTION")
     v = psub.add_parser(
         "validate",
         help="check a TOML profile by the device's own rules",
         description="Exit 0 and show the phases if the device would take FILE; else name the field and the rule.",
+        formatter_class=raw,
+        epilog=examples("podctl profile validate nominal", "podctl profile validate my-profile.toml"),
     )
     v.add_argument("file", help="profile TOML file, or a name from examples/profiles/")
     v.set_defaults(run=cmd_validate)
     u = psub.add_parser(
         "upload",
         help="send a profile to the container (authenticated; resumes an interrupted upload)",
+        description="Validate FILE, send it in authenticated chunks and put it in force; the same "
+        "upload cut short resumes where the device is.",
+        formatter_class=raw,
+        epilog=examples("podctl profile upload nominal", "podctl profile upload my-profile.toml --port /dev/ttyACM0"),
     )
-    u.add_argument("file")
+    u.add_argument("file", help="profile TOML file, or a name from examples/profiles/")
     add_port_args(u)
     u.set_defaults(run=cmd_upload)
-    s = psub.add_parser("show", help="the profile in force on the container")
+    s = psub.add_parser(
+        "show",
+        help="the profile in force on the container",
+        description="Show the profile in force; with --diff, how it differs from FILE (exit 1 if it does).",
+        formatter_class=raw,
+        epilog=examples("podctl profile show", "podctl profile show --diff nominal"),
+    )
     add_port_args(s)
     s.add_argument("--diff", metavar="FILE", help="show how it differs from a TOML profile")
     s.set_defaults(run=cmd_show)
@@ -88,45 +106,21 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_upload(args: argparse.Namespace, console: Console) -> int:
     blob = _compile(args.file)
-    ident = pf.ident(blob)
     with open_device(args) as dev:
         dev_id = dev.device_id
-        try:
-            dev.command(c.MSG_PROFILE_BEGIN, len(blob), ident)
-            # the same upload interrupted before resumes where the device is
-            have = dev.command(c.MSG_PROFILE_CHUNK, 0, b"")["received"]
-            if have:
-                console.print(f"resuming at byte {have} of {len(blob)}", highlight=False)
-            with Progress(TextColumn("[bold]uploading"), BarColumn(), DownloadColumn(),
-                          console=console, transient=True) as bar:
-                task = bar.add_task("up", total=len(blob), completed=have)
-                at = have
-                while at < len(blob):
-                    got = dev.command(c.MSG_PROFILE_CHUNK, at, blob[at : at + CHUNK])["received"]
-                    at = got
-                    bar.update(task, completed=at)
-            dev.command(c.MSG_PROFILE_COMMIT, ident)
-        except DeviceRefused as e:
-            if e.code == c.ERR_BAD_PROFILE:
-                reason, where = e.detail >> 12, e.detail & 0xFFF
-                field, rule = profile_file.explain(reason, where)
-                raise CommandError(f"{dev_id} refused the profile: {field}: {rule}", e.status) from None
-            raise
+        first = True
+        with progress_bar(console, "uploading") as bar:
+
+            def progress(done: int, total: int) -> None:
+                nonlocal first
+                if first and done:
+                    console.print(f"resuming at byte {done} of {total}", highlight=False)
+                first = False
+                bar(done, total)
+
+            ident = dev.profile_upload(blob, progress)
     console.print(f"{dev_id}: profile {profile_file.decompile(blob)['name']!r} ({ident:08x}) in force", highlight=False)
     return 0
-
-
-def read_profile(dev) -> bytes:
-    """The device's profile bytes (b"" if none)."""
-    out = b""
-    size = None
-    while size is None or len(out) < size:
-        got = dev.request(c.MSG_PROFILE_READ, len(out), 1016)
-        size = got["size"]
-        if not got["data"] and len(out) < size:
-            raise CommandError("the device's profile read stopped short: retry")
-        out += got["data"]
-    return out
 
 
 def _toml_lines(tables: dict[str, Any]) -> list[str]:
@@ -146,14 +140,17 @@ def _toml_lines(tables: dict[str, Any]) -> list[str]:
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    other = _compile(args.diff) if args.diff else None  # a bad FILE before the device
     with open_device(args) as dev:
-        blob = read_profile(dev)
+        blob = dev.profile()
         dev_id = dev.device_id
     if not blob:
-        raise CommandError(f"{dev_id} has no profile: upload one with podctl profile upload FILE")
-    tables = profile_file.decompile(blob)
-    if args.diff:
-        other = _compile(args.diff)
+        raise CheckFailed(f"{dev_id} has no profile: upload one with podctl profile upload FILE")
+    try:
+        tables = profile_file.decompile(blob)
+    except profile_file.ProfileError as e:
+        raise DeviceMismatch(f"{dev_id}: {e}: its profile is not one this podctl reads") from None
+    if other is not None:
         if other == blob:
             console.print(f"{dev_id}: the profile in force is {args.diff} exactly ({pf.ident(blob):08x})", highlight=False)
             return 0

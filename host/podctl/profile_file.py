@@ -14,8 +14,9 @@ The layout is documented in examples/profiles/README.md.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from protocol import codes, names
 from protocol import profile as pf
@@ -218,7 +219,7 @@ def compile_data(data: dict[str, Any]) -> bytes:
 
 
 def _range_text(field: tuple, value: int) -> str:
-    name, _, unit, lo, hi = field
+    _name, _, unit, lo, hi = field
     return f"{value} {unit} is outside {lo}..{hi} {unit}".replace("  ", " ")
 
 
