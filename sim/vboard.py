@@ -76,7 +76,8 @@ class Board:
         self.box.step(t, 1)
         if t % 60 == 0:
             # ground truth for whoever checks the board's log afterwards
-            sys.stderr.write("truth %d %.4f %d\n" % (t, self.box.plant.t_payload, 1 if self.pod is not None else 0))
+            # % rather than an f-string: this runs on MicroPython
+            sys.stderr.write("truth %d %.4f %d\n" % (t, self.box.plant.t_payload, 1 if self.pod is not None else 0))  # noqa: UP031
 
     def status(self):
         """One line on stderr for the supervisor (stderr is a host file,
@@ -150,6 +151,7 @@ def main(path):
     board = Board(cfg)
     # the flash replaces the host's filesystem: mount it at "/"
     import os
+
     import vfs
 
     # the device first: once "/" is the image, the host's files are gone

@@ -10,12 +10,18 @@ USB-attached container. Ctrl-C or SIGTERM stops it cleanly.
 
 A fresh image holds no firmware: the board waits at the REPL like a blank
 Pico until `podctl flash --port PTY` deploys it.
+
+One board per image: the image is locked (an OS file lock on IMAGE.lock,
+held by the board for its life), so a second board on the same image
+refuses to start rather than corrupt the log of the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import math
 import os
 import signal
 import subprocess
@@ -26,9 +32,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sim import upy
-from podctl.errors import BadInput, CommandError
-from sim import scenario
+from podctl.errors import BadInput, LinkError
+from sim import flashdev, scenario, upy
 
 REBOOT_EXIT = 75  # sim/vboard.py: MAINTENANCE REBOOT or a power cycle
 
@@ -65,9 +70,59 @@ def _speed(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"speed must be a number, got {text!r}") from None
-    if v < 0 or v > 1e6:
-        raise argparse.ArgumentTypeError("speed must be 0 (as fast as possible) to 1e6")
+    if not math.isfinite(v) or v < 0 or v > 1e6:
+        raise argparse.ArgumentTypeError(f"speed must be 0 (as fast as possible) to 1e6, got {text!r}")
     return v
+
+
+IMAGE_BYTES = flashdev.BLOCK_SIZE * flashdev.BLOCK_COUNT
+
+
+def check_image(image: Path) -> None:
+    """BadInput unless image is absent (a new board) or a board's flash:
+    a file of the board's size with a littlefs superblock."""
+    if image.is_dir():
+        raise BadInput(f"{image}: is a folder: --flash takes the image file, e.g. {image / 'flash.img'}")
+    if not image.exists():
+        return
+    if not image.is_file():
+        raise BadInput(f"{image}: not a regular file: --flash takes a flash image file")
+    size = image.stat().st_size
+    try:
+        with open(image, "rb") as f:
+            head = f.read(2 * flashdev.BLOCK_SIZE)
+    except OSError as e:
+        raise BadInput(f"{image}: cannot read the flash image: {e.strerror}") from None
+    # littlefs keeps its superblock in block 0 or 1, the name at byte 8
+    magic = b"littlefs"
+    if size != IMAGE_BYTES or magic not in (head[8:16], head[flashdev.BLOCK_SIZE + 8 : flashdev.BLOCK_SIZE + 16]):
+        raise BadInput(
+            f"{image}: not a board's flash image ({size} bytes, a littlefs of {IMAGE_BYTES} is): "
+            "give another --flash, or --erase to start this one blank"
+        )
+
+
+def lock_image(image: Path) -> int:
+    """An exclusive lock on IMAGE.lock for as long as the returned fd is
+    open (the board process inherits it); LinkError if another board holds
+    it. The lock file stays: removing it would race the next board."""
+    lock = image.with_name(image.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise BadInput(f"{lock}: cannot make the image's lock file: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise LinkError(
+            f"{image}: in use by another virtual board{f' (pid {holder})' if holder else ''}: "
+            "stop it first, or give this one another --flash"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def spawn(scenario_name: str, speed: float, image: Path, port_file: Path, log=subprocess.DEVNULL,
@@ -83,7 +138,7 @@ def spawn(scenario_name: str, speed: float, image: Path, port_file: Path, log=su
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise CommandError(f"the virtual board did not start (see {image.parent / 'board.log'})")
+            raise LinkError(f"the virtual board did not start (see {image.parent / 'board.log'})")
         time.sleep(0.1)
     return proc, port_file.read_text().strip()
 
@@ -109,8 +164,10 @@ class VirtualBoard:
     """The supervisor: owns the pty and restarts the board process on a
     reboot (a power cycle keeps the pty and the flash image)."""
 
-    def __init__(self, sc: dict, image: Path, speed: float, seed: int | None, workdir: Path):
+    def __init__(self, sc: dict, image: Path, speed: float, seed: int | None, workdir: Path,
+                 lock_fd: int | None = None):
         self.sc = sc
+        self.lock_fd = lock_fd  # handed to each board process: the lock lives while one does
         self.image = image.resolve()
         self.speed = speed
         self.seed = seed
@@ -138,16 +195,16 @@ class VirtualBoard:
     def start(self, fresh: bool = False) -> None:
         cfg = self._config(fresh)
         env = dict(os.environ, MICROPYPATH=upy.micropypath())
-        err = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen(
-            [upy.binary(), "-i", str(upy.ROOT / "sim" / "vboard.py"), str(cfg)],
-            stdin=self.master,
-            stdout=self.master,
-            stderr=err,
-            env=env,
-            cwd=self.workdir,
-        )
-        err.close()
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(
+                [upy.binary(), "-i", str(upy.ROOT / "sim" / "vboard.py"), str(cfg)],
+                stdin=self.master,
+                stdout=self.master,
+                stderr=err,
+                env=env,
+                cwd=self.workdir,
+                pass_fds=() if self.lock_fd is None else (self.lock_fd,),
+            )
         self.boots += 1
 
     def poll(self) -> int | None:
@@ -177,14 +234,29 @@ def cmd_board(args: argparse.Namespace, console: Console) -> int:
     except scenario.ScenarioError as e:
         raise BadInput(str(e)) from None
     image: Path = args.flash
+    if image.is_dir():
+        check_image(image)
     try:
         image.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BadInput(f"{image.parent}: cannot create: {e.strerror}") from None
+    lock = lock_image(image)
+    try:
+        return _run(args, console, sc, image, lock)
+    finally:
+        os.close(lock)
+
+
+def _run(args: argparse.Namespace, console: Console, sc: dict, image: Path, lock: int) -> int:
     if args.erase and image.exists():
         image.unlink()
-    workdir = image.parent
-    vb = VirtualBoard(sc, image, args.speed, args.seed, workdir)
+    check_image(image)
+    if args.port_file:
+        try:
+            args.port_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"{args.port_file.parent}: cannot create: {e.strerror}") from None
+    vb = VirtualBoard(sc, image, args.speed, args.seed, image.parent, lock)
     stop = {"sig": None}
 
     def on_signal(signum, _frame):
@@ -195,12 +267,11 @@ def cmd_board(args: argparse.Namespace, console: Console) -> int:
         vb.start(fresh=not image.exists())
         time.sleep(0.3)
         if vb.poll() is not None and vb.poll() != REBOOT_EXIT:
-            raise CommandError(f"virtual board failed to start: see {vb.stderr_path}")
+            raise LinkError(f"virtual board failed to start: see {vb.stderr_path}")
         speed = "as fast as it goes" if args.speed == 0 else f"{args.speed:g}x real time"
         console.print(f"virtual board {sc['name']} on [bold]{vb.path}[/bold] ({speed}); flash {image}", highlight=False)
         console.print(f"  mpremote connect {vb.path} resume ...   |   podctl status --port {vb.path}", highlight=False)
         if args.port_file:
-            args.port_file.parent.mkdir(parents=True, exist_ok=True)
             args.port_file.write_text(vb.path + "\n")
         last = 0.0
         while stop["sig"] is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from podctl.cli_common import examples
 from podctl.errors import BadInput
 from protocol import catalogue, frame, message
 
@@ -19,11 +20,17 @@ def add_parser(sub) -> None:
         "protocol",
         help="show the message catalogue or decode captured frames",
         description="Inspect the link protocol (protocol/SPEC.md) without a device.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples("podctl protocol messages", "podctl protocol decode --file capture.bin"),
     )
     psub = p.add_subparsers(dest="protocol_cmd", required=True, metavar="ACTION")
-    m = psub.add_parser("messages", help="list every message with its fields and units")
+    m = psub.add_parser("messages", help="list every message with its fields and units",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("podctl protocol messages"))
     m.set_defaults(run=cmd_messages)
-    e = psub.add_parser("errors", help="list the error codes a device or decoder reports")
+    e = psub.add_parser("errors", help="list the error codes a device or decoder reports",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("podctl protocol errors"))
     e.set_defaults(run=cmd_errors)
     d = psub.add_parser(
         "decode",
@@ -32,6 +39,12 @@ def add_parser(sub) -> None:
             "Split a byte stream at 0x00 delimiters and show each frame with its "
             "fields, or why it was refused. Give hex on the command line, or "
             "--file with raw bytes as captured from the serial port."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples(
+            "podctl protocol decode '03 01 01 02 00'",
+            "podctl protocol decode --file capture.bin",
+            "xxd -p capture.bin | podctl protocol decode",
         ),
     )
     d.add_argument("hex", nargs="?", help="wire bytes as hex (spaces allowed)")

@@ -13,8 +13,9 @@ import time
 
 from rich.console import Console
 
+from podctl.cli_common import examples
+from podctl.errors import CheckFailed
 from sim import upy
-from podctl.errors import EXIT_CHECK_FAILED, CommandError
 
 # Runs on either interpreter: prints one line per vector group, exits 1 on
 # the first mismatch (with the vector's name).
@@ -63,6 +64,7 @@ def add_parser(sub) -> None:
         help="check the protocol's golden vectors on CPython and MicroPython",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples("podctl selftest"),
     )
     p.set_defaults(run=cmd_selftest)
 
@@ -70,7 +72,7 @@ def add_parser(sub) -> None:
 def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     vectors = upy.ROOT / "protocol" / "vectors" / "golden.json"
     if not vectors.exists():
-        raise CommandError(f"golden vectors missing at {vectors}: reinstall podctl")
+        raise CheckFailed(f"golden vectors missing at {vectors}: reinstall podctl")
     counts = {k: len(v) for k, v in json.loads(vectors.read_text()).items() if k != "key"}
     console.print(f"golden vectors: {vectors} ({counts})")
     failed = False
@@ -83,7 +85,7 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
                       f"  ({ms:.0f} ms)")
         failed |= not ok
     if failed:
-        raise CommandError("golden vectors do not match on every interpreter", EXIT_CHECK_FAILED)
+        raise CheckFailed("golden vectors do not match on every interpreter")
     return 0
 
 
@@ -96,5 +98,5 @@ def _run_micropython(vectors) -> tuple[bool, str]:
     try:
         r = upy.run(_CHECK, str(vectors))
     except FileNotFoundError as e:
-        raise CommandError(str(e), EXIT_CHECK_FAILED) from None
+        raise CheckFailed(str(e)) from None
     return r.returncode == 0, r.stdout + r.stderr

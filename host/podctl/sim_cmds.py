@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -21,7 +22,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from podctl import profile_file
-from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
+from podctl.cli_common import examples
+from podctl.errors import EXIT_LINK, BadInput, CheckFailed, PodctlError
 from podctl.verdict import log_intact
 from sim import run as simrun
 from sim import scenario
@@ -36,9 +38,13 @@ def add_parser(sub) -> None:
             "simulated container (thermal network, sensors, battery, faults) "
             "through a mission scenario from sim/scenarios/."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples("podctl sim list", "podctl sim run nominal --tick-s 10 -o build/sim/nominal"),
     )
     ssub = p.add_subparsers(dest="sim_cmd", required=True, metavar="ACTION")
-    ls = ssub.add_parser("list", help="list the scenarios and what each exercises")
+    ls = ssub.add_parser("list", help="list the scenarios and what each exercises",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog=examples("podctl sim list"))
     ls.set_defaults(run=cmd_list)
     r = ssub.add_parser(
         "run",
@@ -57,7 +63,12 @@ def add_parser(sub) -> None:
             "  flash.img      the board's littlefs image (podctl logs extract reads it)\n"
             "  truth.csv      true vs measured values every minute (--table parquet: .parquet)\n"
             "  summary.json   the run's figures and each expectation's verdict\n"
-            "  key.bin        the simulated device's key (mode 0600), for logs verify"
+            "  key.bin        the simulated device's key (mode 0600), for logs verify\n\n"
+            + examples(
+                "podctl sim run nominal",
+                "podctl sim run probe-failure --engine micropython --tick-s 10 -o build/sim/pf",
+                "podctl sim run my-scenario.toml --seed 7 --table parquet",
+            )
         ),
     )
     r.add_argument("scenario", help="scenario name or path to a .toml file")
@@ -164,12 +175,28 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 progress=progress, progress_every=6 * 3600, verify_log=log_intact,
             )
         except simrun.RunError as e:
-            raise CommandError(str(e)) from None
+            # the simulated device failed (its interpreter, not a check): a device problem
+            raise PodctlError(str(e), EXIT_LINK) from None
+    try:
+        table = _write_outputs(out, sc, res, args, csv_path)
+    except OSError as e:
+        raise BadInput(f"{out}: cannot write the run's outputs: {e.strerror or e}") from None
+    _print_summary(console, sc, res)
+    console.print(f"wrote {out}/log.bin, flash.img, {table.name}, summary.json", highlight=False)
+    if not res.passed:
+        failed = sum(1 for ok, _ in res.checks if not ok)
+        raise CheckFailed(f"{sc['name']}: {failed} expectation(s) not met")
+    return 0
+
+
+def _write_outputs(out: Path, sc: dict, res: simrun.Result, args: argparse.Namespace, csv_path: Path) -> Path:
     (out / "log.bin").write_bytes(res.log)
     write_manifest(out / "log.bin", sc, res)
     (out / "flash.img").write_bytes(res.image)
     key = out / "key.bin"
-    key.write_bytes(res.key)
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(fd, "wb") as f:
+        f.write(res.key)
     key.chmod(0o600)
     table = csv_path
     if args.table == "parquet":
@@ -179,12 +206,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     summary["engine"] = args.engine
     summary["expectations"] = [{"passed": ok, "text": text} for ok, text in res.checks]
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    _print_summary(console, sc, res)
-    console.print(f"wrote {out}/log.bin, flash.img, {table.name}, summary.json", highlight=False)
-    if not res.passed:
-        failed = sum(1 for ok, _ in res.checks if not ok)
-        raise CommandError(f"{sc['name']}: {failed} expectation(s) not met", EXIT_CHECK_FAILED)
-    return 0
+    return table
 
 
 def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
