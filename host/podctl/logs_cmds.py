@@ -372,6 +372,8 @@ def add_info(lsub) -> None:
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     pulled = open_pulled(args.file, args.manifest)
     verdict = verify(pulled, None)
+    if not verdict.readable:
+        raise BadInput(f"{pulled.log_path}: no readable block: {verdict.first_failure()}")
     data = load_data(pulled)
     raw, m = pulled.raw, pulled.manifest
     good = verdict.readable

@@ -150,8 +150,8 @@ class _Fields:
     def utc(self, name: str) -> float:
         v = self.doc.get(name)
         # UTC seconds up to the year 2106 (the device's 32-bit clock)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                or not 0 <= v <= _U32:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= _U32 \
+                or not math.isfinite(v):
             raise self._bad(name, "UTC seconds (a number 0..4294967295)")
         return float(v)
 
