@@ -47,7 +47,8 @@ def test_import_podctl_loads_no_serial_argparse_or_rich():
 
 
 def test_the_public_names():
-    assert podctl.Device is Device and podctl.Keystore is Keystore
+    assert podctl.Device is Device and podctl.Keystore is Keystore and podctl.Status is Status
+    assert podctl.PodctlError is PodctlError and podctl.DeviceRefused is DeviceRefused
     with pytest.raises(AttributeError):
         podctl.NoSuchThing  # noqa: B018
 

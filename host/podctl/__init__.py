@@ -32,6 +32,13 @@ _EXPORTS = {
     "LogData": "podctl.logdata",
     "Keystore": "podctl.keystore",
     "Device": "podctl.device",
+    "DeviceInfo": "podctl.device",
+    "Status": "podctl.device",
+    "PodctlError": "podctl.errors",
+    "CheckFailed": "podctl.errors",
+    "LinkError": "podctl.errors",
+    "BadInput": "podctl.errors",
+    "DeviceRefused": "podctl.errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

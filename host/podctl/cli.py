@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from podctl.errors import EXIT_INTERRUPTED, EXIT_TABLE, EXIT_USAGE, PodctlError
+from podctl.errors import EXIT_INTERRUPTED, EXIT_TABLE, PodctlError, UsageError
 
 if TYPE_CHECKING:
     import argparse
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     class Parser(argparse.ArgumentParser):
         def error(self, message: str):  # one line, status 2, no usage dump
-            raise PodctlError(f"{message} (see {self.prog} --help)", EXIT_USAGE)
+            raise UsageError(f"{message} (see {self.prog} --help)")
 
     p = Parser(
         prog="podctl",
