@@ -17,21 +17,18 @@ podctl.decode decode. LOG is the log file or the folder `logs pull` wrote.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import struct
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from podctl import decode, export, keystore, logdata, manifest, pull_cmd, report_cmd
-from podctl.blocks import log_ends, walk
+from podctl import decode, export, extract, keystore, logdata, pull_cmd, report_cmd
+from podctl.blocks import walk
 from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
-from podctl.pulled import Manifest, Pulled, open_pulled, read_manifest
+from podctl.pulled import Manifest, Pulled, manifest_beside, open_pulled, read_manifest
 from podctl.verdict import Verdict, verify
 from protocol import log
-from protocol.frame import crc32
 
 
 def add_parser(sub) -> None:
@@ -270,78 +267,22 @@ def add_extract(lsub) -> None:
     x.set_defaults(run=cmd_extract)
 
 
-def _record(files: dict[str, bytes], name: str) -> bytes | None:
-    """A firmware/storefile.py record's body (body + CRC-32 LE), or None."""
-    data = files.get(name)
-    if data is None or len(data) < 4:
-        return None
-    body = data[:-4]
-    return body if crc32(body) == struct.unpack("<I", data[-4:])[0] else None
-
-
-def _device_name(raw_id: bytes) -> str:
-    text = raw_id.rstrip(b"\x00")
-    if text and all(0x21 <= c < 0x7F for c in text):
-        return text.decode()
-    return raw_id.hex()
-
-
 def cmd_extract(args: argparse.Namespace, console: Console) -> int:
-    from protocol import profile
-    from sim import flashimage
-
-    try:
-        image = args.image.read_bytes()
-    except IsADirectoryError:
-        raise BadInput(f"{args.image}: is a folder, not a flash image") from None
-    except OSError as e:
-        raise BadInput(f"{args.image}: cannot read the image: {e.strerror}") from None
-    try:
-        files = flashimage.files(image)
-        raw = flashimage.log_bytes(image)
-    except flashimage.ImageError as e:
-        raise BadInput(f"{args.image}: {e}") from None
+    got = extract.from_image(args.image)
     out = args.out or args.image.with_name(args.image.stem + "-extract")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "log.bin").write_bytes(raw)
+        (out / "log.bin").write_bytes(got.raw)
+        got.manifest.write(manifest_beside(out / "log.bin"))
     except OSError as e:
         raise BadInput(f"{out}: cannot write: {e.strerror}") from None
-    ident = _record(files, "identity")  # 8-byte device id + 32-byte key: never shown
-    device = _device_name(ident[:8]) if ident is not None and len(ident) == 40 else "unknown"
-    prof = _record(files, "profile")
-    blocks, found = walk(raw)
-    good = [b for b in blocks if b.seq is not None]
-    first_seq, last_seq, last_mac = log_ends(raw, blocks) or (0, 0, bytes(log.MAC_LEN))
-    fw = "unknown"
-    for b in reversed(good):  # firmware version from the newest BOOT event
-        if b.kind == log.KIND_EVENTS:
-            blk = log.parse_block(raw, b.offset)
-            assert isinstance(blk, log.Block)
-            boots = [e for e in log.events(raw, blk) if e[1] == log.EV_BOOT]
-            if boots:
-                v = boots[-1][4]
-                fw = f"{v >> 16 & 0xFF}.{v >> 8 & 0xFF}.{v & 0xFF}"
-                break
-    m = manifest.make(
-        device_id=device,
-        fw_version=fw,
-        fw_hash="",
-        profile_ident=profile.ident(prof) if prof is not None and len(prof) > 4 else None,
-        log_sha256=hashlib.sha256(raw).hexdigest(),
-        log_bytes=len(raw),
-        first_seq=first_seq,
-        last_seq=last_seq,
-        last_mac=last_mac,
-        anchor=None,
-        source=f"extract {args.image}",
-    )
-    manifest.write(manifest.beside(out / "log.bin"), m)
-    span = f"blocks {first_seq}..{last_seq}" if good else "no blocks"
+    end = got.manifest.log
+    found = walk(got.raw)[1]
+    span = f"blocks {end.first_seq}..{end.last_seq}" if got.raw else "no blocks"
     console.print(
-        f"wrote {out}/log.bin ({len(raw)} bytes, {span}) and log.bin.manifest.json, "
-        f"device {device}"
-        + ("" if ident is not None else " (identity record missing or damaged)"),
+        f"wrote {out}/log.bin ({len(got.raw)} bytes, {span}) and log.bin.manifest.json, "
+        f"device {got.manifest.device_id}"
+        + ("" if got.identity_ok else " (identity record missing or damaged)"),
         highlight=False,
     )
     if found:

@@ -87,6 +87,33 @@ class Manifest:
             else {"boot": self.anchor.boot, "uptime": self.anchor.uptime, "utc": self.anchor.utc},
         }
 
+    @classmethod
+    def of_log(
+        cls,
+        raw: bytes,
+        *,
+        device_id: str,
+        fw_version: str,
+        fw_hash: str,
+        profile_ident: int | None,
+        source: str,
+        anchor: Anchor | None = None,
+        ends: tuple[int, int, bytes] | None = None,
+    ) -> Manifest:
+        """The manifest of raw: its size and hash, and its end as the device
+        reported it (ends: first seq, last seq, last MAC), or, for a log the
+        device cannot report on (a flash image, a simulation), as the log
+        itself shows it."""
+        import hashlib
+
+        if ends is None:
+            from podctl.blocks import log_ends
+
+            ends = log_ends(raw, walk(raw)[0]) or (0, 0, bytes(log.MAC_LEN))
+        first, last, mac = ends
+        return cls(device_id, fw_version, fw_hash, profile_ident, source,
+                   LogEnd(len(raw), hashlib.sha256(raw).hexdigest(), first, last, bytes(mac)), anchor)
+
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
 

@@ -1,0 +1,92 @@
+"""The log of a board that no longer boots, read out of a raw image of its
+flash (littlefs, as dumped from the chip or written by `podctl sim run`).
+
+  got = podctl.extract.from_image(Path("dump.img"))
+  got.raw, got.manifest, got.identity_ok
+
+The manifest takes the log's end from the log itself: the board cannot
+report it, so a verify of an extracted log proves the chain, not that no
+block was lost at the end. Library code: BadInput for an image it cannot
+read, nothing printed.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from podctl.errors import BadInput
+from podctl.pulled import Manifest
+from protocol import log
+from protocol import profile as pf
+from protocol.frame import crc32
+
+
+@dataclass
+class Extracted:
+    raw: bytes
+    manifest: Manifest
+    identity_ok: bool  # the identity record was there and intact
+    profile: bytes | None
+
+
+def _record(files: dict[str, bytes], name: str) -> bytes | None:
+    """A firmware/storefile.py record's body (body + CRC-32 LE), or None."""
+    data = files.get(name)
+    if data is None or len(data) < 4:
+        return None
+    body = data[:-4]
+    return body if crc32(body) == struct.unpack("<I", data[-4:])[0] else None
+
+
+def _device_name(raw_id: bytes) -> str:
+    text = raw_id.rstrip(b"\x00")
+    if text and all(0x21 <= c < 0x7F for c in text):
+        return text.decode()
+    return raw_id.hex()
+
+
+def _fw_version(raw: bytes) -> str:
+    """The firmware version of the newest BOOT event, or "unknown"."""
+    from podctl.blocks import walk
+
+    for b in reversed(walk(raw)[0]):
+        if b.seq is None or b.kind != log.KIND_EVENTS:
+            continue
+        blk = log.parse_block(raw, b.offset)
+        if not isinstance(blk, log.Block):
+            continue
+        boots = [e for e in log.events(raw, blk) if e[1] == log.EV_BOOT]
+        if boots:
+            v = boots[-1][4]
+            return f"{v >> 16 & 0xFF}.{v >> 8 & 0xFF}.{v & 0xFF}"
+    return "unknown"
+
+
+def from_image(path: Path) -> Extracted:
+    from sim import flashimage
+
+    try:
+        image = path.read_bytes()
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a folder, not a flash image") from None
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read the image: {e.strerror}") from None
+    try:
+        files = flashimage.files(image)
+        raw = flashimage.log_bytes(image)
+    except flashimage.ImageError as e:
+        raise BadInput(f"{path}: {e}") from None
+    ident = _record(files, "identity")  # 8-byte device id + 32-byte key: never shown
+    ok = ident is not None and len(ident) == 40
+    prof = _record(files, "profile")
+    m = Manifest.of_log(
+        raw,
+        device_id=_device_name(ident[:8]) if ident is not None and ok else "unknown",
+        fw_version=_fw_version(raw),
+        fw_hash="",
+        profile_ident=pf.ident(prof) if prof is not None and len(prof) > 4 else None,
+        source=f"extract {path}"[:200],
+    )
+    return Extracted(raw, m, ok, prof)
