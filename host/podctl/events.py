@@ -1,0 +1,114 @@
+"""A log event as a reviewer reads it: what it is about named, its reading
+signed and scaled, with its unit (SPEC 7.7, 9.2).
+
+The log stores an event as (t, code, a, b, value), all unsigned integers;
+what a, b and value mean depends on the code. `read(code, a, b, value)`
+gives the meaning once, for the decoded tables (CSV, Parquet, JSON) and
+anyone who scripts podctl:
+
+  subject    what a names: "probe 2", "alarm high", "mode pid", "phase 1", ...
+  detail     what b names: "fault rate", "phase 3", "error BAD_TAG", ...
+  value      value scaled to its unit and signed where it is a reading
+             (NaN for an event without one, or a probe with no reading)
+  unit       degC, V, g, s, bytes, count, UTC s, ... ("" without a value)
+  text       what value is when it is not a quantity: a profile identity
+             in hex, a firmware version
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from protocol import catalogue, log, names
+from protocol import codes as c
+
+RESETS = {
+    log.RESET_UNKNOWN: "unknown",
+    log.RESET_POWER_ON: "power-on",
+    log.RESET_WATCHDOG: "watchdog",
+    log.RESET_SOFT: "soft reset",
+    log.RESET_BROWNOUT: "brownout",
+}
+PHASE_SOURCES = {0: "timeline", 1: "command", 2: "resumed at boot"}
+NAN = math.nan
+
+# ALARM_RAISED value per alarm: (scale to the unit, unit, signed)
+_ALARM_VALUES = {
+    c.ALARM_HIGH: (0.001, "degC", True),
+    c.ALARM_LOW: (0.001, "degC", True),
+    c.ALARM_CUMULATIVE: (0.001, "degC", True),
+    c.ALARM_ABS_HIGH: (0.001, "degC", True),
+    c.ALARM_ABS_LOW: (0.001, "degC", True),
+    c.ALARM_SHOCK: (0.001, "g", False),
+    c.ALARM_LID: (1, "s", False),
+    c.ALARM_BATTERY_LOW: (0.001, "V", False),
+    c.ALARM_PROBES: (1, "count", False),
+    c.ALARM_STORAGE: (1, "bytes", False),
+}
+
+
+class Reading(NamedTuple):
+    subject: str
+    detail: str
+    value: float
+    unit: str
+    text: str
+
+
+def signed(v: int) -> int:
+    """A u32 field that holds a signed reading (SPEC 7.7)."""
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def version(v: int) -> str:
+    return f"{v >> 16 & 0xFF}.{v >> 8 & 0xFF}.{v & 0xFF}"
+
+
+def _message(t: int) -> str:
+    m = catalogue.message(t)
+    return m[1] if m else f"message {t}"
+
+
+def read(code: int, a: int, b: int, value: int) -> Reading:
+    """The meaning of one event's fields (module docstring)."""
+    if code == log.EV_BOOT:
+        return Reading(f"reset {RESETS.get(a, f'cause {a}')}", f"boot {b}", NAN, "", version(value))
+    if code == log.EV_PHASE:
+        return Reading(f"phase {a}", PHASE_SOURCES.get(b, f"source {b}"), NAN, "", "")
+    if code in (log.EV_ALARM_RAISED, log.EV_ALARM_CLEARED):
+        subject, detail = f"alarm {names.name(names.ALARMS, a)}", f"phase {b}"
+        if code == log.EV_ALARM_CLEARED:
+            return Reading(subject, detail, NAN, "", "")
+        scale, unit, is_signed = _ALARM_VALUES.get(a, (1, "", False))
+        v = signed(value) if is_signed else value
+        return Reading(subject, detail, v * scale, unit, "")
+    if code == log.EV_PROFILE_ACCEPTED:
+        return Reading("profile", "", NAN, "", f"{value:08x}")
+    if code == log.EV_PROFILE_REFUSED:
+        from protocol import profile as pf
+
+        reason = next((r[1] for r in pf.REFUSALS if r[0] == a), f"reason {a}")
+        return Reading("profile", f"{reason} {pf.where(a, b) or ''}".strip(), NAN, "", f"{value:08x}")
+    if code == log.EV_PROBE_FAULT:
+        v = signed(value)
+        reading = NAN if v == log.NO_READING_MDEG else v / 1000
+        return Reading(f"probe {a}", f"fault {names.name(names.FAULTS, b)}", reading, "degC", "")
+    if code == log.EV_PROBE_RECOVERED:
+        return Reading(f"probe {a}", "recovered", NAN, "", "")
+    if code == log.EV_TIME_SET:
+        return Reading("clock", "", float(value), "UTC s", "")
+    if code == log.EV_LOG_ERASED:
+        return Reading("log", "", float(value), "bytes", "")
+    if code == log.EV_COMMAND_REFUSED:
+        return Reading(_message(a), f"error {catalogue.error_name(b)}", float(value), "counter", "")
+    if code == log.EV_MODE:
+        new, old = names.name(names.MODES, a), names.name(names.MODES, b)
+        return Reading(f"mode {new}", f"from {old}", NAN, "", "")
+    if code == log.EV_STORAGE_FULL:
+        if a == 0:
+            return Reading("log", "policy stop", float(value), "bytes", "")
+        return Reading("log", "policy overwrite", float(value), "segments", "")
+    if code == log.EV_KEY_ROTATED:
+        return Reading("key", "", float(value), "counter", "")
+    return Reading(f"a {a}", f"b {b}", float(value), "", "")
