@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from podctl import cli
 from podctl.cli import main
 from podctl.errors import (

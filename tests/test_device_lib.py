@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 
-import podctl
 import pytest
+
+import podctl
 from podctl import errors, profile_file
 from podctl.cli import main
 from podctl.device import Device, DeviceInfo, LogInfo, Status, TimeSync
@@ -27,7 +28,6 @@ from podctl.errors import (
     PodctlError,
 )
 from podctl.keystore import Keystore
-
 from protocol import catalogue as c
 from protocol import profile as pf
 from tests.test_e2e import Board

@@ -80,7 +80,7 @@ def flown(tmp_path_factory):
 
 
 def test_pulled_log_verifies(flown, capsys):
-    board, tmp = flown
+    _, tmp = flown
     log = tmp / "pulled" / "log.bin"
     assert log.exists() and (tmp / "pulled" / "log.bin.manifest.json").exists()
     assert main(["logs", "verify", str(log)]) == EXIT_OK
@@ -95,11 +95,9 @@ def test_report_matches_the_simulators_ground_truth(flown, capsys):
     html = out.read_text()
     assert "VERIFIED" in html.upper() and "MKT" in html.upper()
     # the same figures through the library, against the simulator's truth
-    from podctl import manifest
+    from podctl import manifest, open_pulled, verify
     from podctl import report as rpt
     from podctl.report_cmd import load_profile
-
-    from podctl import open_pulled, verify
 
     m = manifest.read(manifest.beside(log))
     pulled = open_pulled(log)
@@ -129,7 +127,7 @@ def _key(tmp, device_id):
 
 
 def test_one_changed_byte_fails_verify_naming_the_block(flown, capsys):
-    board, tmp = flown
+    _, tmp = flown
     log = tmp / "pulled" / "log.bin"
     bad = tmp / "bad" / "log.bin"
     bad.parent.mkdir(exist_ok=True)
@@ -176,7 +174,7 @@ def test_mpremote_works_on_the_board_and_writes_into_its_image(tmp_path, capsys)
         r = subprocess.run(
             [sys.executable, "-m", "mpremote", "connect", board.port, "resume", "exec",
              "f = open('hello.txt', 'w'); f.write('from mpremote'); f.close(); import os; print(sorted(os.listdir('/')))"],
-            capture_output=True, text=True, timeout=30, cwd=tmp_path,
+            capture_output=True, text=True, timeout=30, cwd=tmp_path, check=False,
         )
         assert r.returncode == 0, r.stderr
         assert "hello.txt" in r.stdout and "lib" in r.stdout
@@ -187,7 +185,7 @@ def test_mpremote_works_on_the_board_and_writes_into_its_image(tmp_path, capsys)
         assert files["hello.txt"] == b"from mpremote"
         # a reset brings the firmware back
         subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, "resume", "exec",
-                        "import sys; sys.exit(75)"], capture_output=True, timeout=30)
+                        "import sys; sys.exit(75)"], capture_output=True, timeout=30, check=False)
         deadline = time.monotonic() + 20
         while main(["status", *port]) != EXIT_OK:
             assert time.monotonic() < deadline

@@ -4,6 +4,7 @@ profiles and arguments (golden text)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from podctl.cli import main
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
@@ -32,11 +33,11 @@ def test_malformed_scenario_names_file_and_field(capsys, tmp_path):
 
 def test_scenario_naming_a_broken_profile(capsys, tmp_path):
     prof = tmp_path / "p.toml"
-    src = open("examples/profiles/nominal.toml").read().replace("setpoint_c = 5.0", "setpoint_c = 9.0", 1)
+    src = Path("examples/profiles/nominal.toml").read_text().replace("setpoint_c = 5.0", "setpoint_c = 9.0", 1)
     prof.write_text(src)
     sc = tmp_path / "s.toml"
     sc.write_text(
-        open("sim/scenarios/nominal.toml").read().replace('profile = "nominal"', f'profile = "{prof}"')
+        Path("sim/scenarios/nominal.toml").read_text().replace('profile = "nominal"', f'profile = "{prof}"')
     )
     assert main(["sim", "run", str(sc)]) == EXIT_BAD_INPUT
     err = _err(capsys)
