@@ -243,14 +243,9 @@ def _parsers():
 PARSERS = _parsers()
 
 
-def _logs(path) -> list:
-    # the log verbs' help is the logs group owner's (issue 12): not failing here
-    return [pytest.mark.xfail(strict=False, reason="logs verbs: their own epilogs")] if path[:1] == ("logs",) else []
-
-
 @pytest.mark.parametrize(
     "path, parser",
-    [pytest.param(path, p, marks=_logs(path), id=" ".join(path) or "podctl") for path, p in PARSERS],
+    [pytest.param(path, p, id=" ".join(path) or "podctl") for path, p in PARSERS],
 )
 def test_every_help_has_examples(path, parser):
     text = parser.format_help()

@@ -29,7 +29,9 @@ from podctl.errors import (
 )
 from podctl.keystore import Keystore
 from protocol import catalogue as c
+from protocol import log
 from protocol import profile as pf
+from tests.test_decode import seal_log
 from tests.test_e2e import Board
 
 
@@ -211,12 +213,25 @@ def test_pull_with_progress_then_resumed(board, tmp_path, monkeypatch):
     assert verdict.ok, [str(f) for f in verdict.findings]
 
 
-def test_pull_end_check_is_one_function(monkeypatch, tmp_path):
-    from podctl.device import _check_end
+def test_the_pull_judges_what_it_got_with_verify(tmp_path):
+    """A pull whose bytes end short of the block the device reported fails
+    with podctl.verify's finding (pull again); the log's own damage is a
+    note, not a failed transfer."""
+    from podctl.device import Device as Dev
+    from podctl.pulled import Manifest, Pulled
 
-    info = LogInfo(0, 0, 7, bytes(16))
-    with pytest.raises(CheckFailed, match="device reported 7: pull again"):
-        _check_end(b"", info)
+    dev = Dev.__new__(Dev)
+    dev.keystore = Keystore(tmp_path / "none.json")
+    raw = seal_log([("e", 1, [(0, log.EV_BOOT, 1, 0, 0)])] * 3)
+    for ends, fails in (((0, 2, raw[-16:]), False), ((0, 7, bytes(16)), True)):
+        m = Manifest.of_log(raw, device_id="D", fw_version="0.1.0", fw_hash="", profile_ident=None,
+                            source="pull test", ends=ends)
+        pulled = Pulled(tmp_path / "log.bin", raw, m, tmp_path / "m.json")
+        if fails:
+            with pytest.raises(CheckFailed, match="7 as its last: 5 block.s. missing.*pull again"):
+                dev._check_pull(pulled)
+        else:
+            assert dev._check_pull(pulled) == []
 
 
 def test_refusal_and_missing_key_through_the_library_and_the_cli(board, tmp_path, capsys):

@@ -23,7 +23,6 @@ accepted; STATUS reports that, so a session starts from it and counts up
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -35,10 +34,16 @@ from typing import Self
 from podctl.errors import BadInput, CheckFailed, DeviceRefused, LinkError
 from podctl.keystore import Keystore
 from podctl.link import Link, Transport
+from podctl.pulled import Manifest, Pulled, manifest_beside
+from podctl.verdict import verify
 from protocol import catalogue as c
 from protocol import log
 from protocol import profile as pf
 from protocol.auth import Hmac
+
+# findings that say the bytes pulled are not the log the device reported:
+# the transfer went wrong, and pulling again mends it
+_TRANSFER = frozenset(("empty", "tail_missing", "tail_extra", "last_mac", "head_missing", "head_extra"))
 
 Progress = Callable[[int, int], object]  # progress(done, total), in bytes
 
@@ -340,8 +345,6 @@ class Device:
         after a lost link the same call continues (if the log's first block
         is still the same). Returns log.bin's path; the figures are in
         last_pull."""
-        from podctl import manifest
-
         out = Path(out_dir)
         ident = self._identify()
         dev_id = self.device_id
@@ -384,8 +387,18 @@ class Device:
             wire = self.link.wire_bytes_in - wire0
             profile = self.profile()
             raw = part.read_bytes()[: info.size_bytes]
-            notes = _check_end(raw, info)
             log_path = out / LOG_NAME
+            m = Manifest.of_log(
+                raw,
+                device_id=dev_id,
+                fw_version=_version(ident["fw_version"]),
+                fw_hash=ident["fw_hash"].hex(),
+                profile_ident=pf.ident(profile) if profile else None,
+                source=f"pull {self.url}",
+                anchor=_anchor(st),
+                ends=(info.first_seq, info.last_seq, info.last_mac),
+            )
+            notes = self._check_pull(Pulled(log_path, raw, m, manifest_beside(log_path)))
             log_path.write_bytes(raw)
             part.unlink()
             state_path.unlink()
@@ -394,20 +407,7 @@ class Device:
                 prof_path.write_bytes(profile)
             elif prof_path.exists():
                 prof_path.unlink()  # an earlier pull's: not this device's profile now
-            m = manifest.make(
-                device_id=dev_id,
-                fw_version=_version(ident["fw_version"]),
-                fw_hash=ident["fw_hash"].hex(),
-                profile_ident=pf.ident(profile) if profile else None,
-                log_sha256=hashlib.sha256(raw).hexdigest(),
-                log_bytes=len(raw),
-                first_seq=info.first_seq,
-                last_seq=info.last_seq,
-                last_mac=info.last_mac,
-                anchor=_anchor(st),
-                source=f"pull {self.url}",
-            )
-            manifest.write(manifest.beside(log_path), m)
+            m.write(manifest_beside(log_path))
         except OSError as e:
             raise BadInput(f"{out}: cannot write the pulled log: {e.strerror or e}") from None
         self.last_pull = PullStats(
@@ -447,6 +447,23 @@ class Device:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _check_pull(self, pulled: Pulled) -> list[str]:
+        """What the pull got, judged by podctl.verify against the device's
+        LOG_INFO (with the key when the keystore has it): CheckFailed when
+        the bytes do not end where the device said (pull again); what the
+        log itself holds (damage on the device's flash) as notes."""
+        assert pulled.manifest is not None
+        try:
+            keys: list[bytes] | None = self.keystore.keys(pulled.manifest.device_id)
+        except BadInput:
+            keys = None  # no key here: the end and the blocks are still checked
+        verdict = verify(pulled, keys)
+        transfer = [f for f in verdict.failures if f.code in _TRANSFER]
+        if transfer:
+            raise CheckFailed(f"the pulled log does not end as the device reported: {transfer[0]}: "
+                              "pull again")
+        return [str(f) for f in verdict.findings if f.code not in ("no_key",)]
+
     def _identify(self) -> dict:
         if self._ident is None:
             self._ident = self.request(c.MSG_IDENTIFY)
@@ -485,19 +502,3 @@ def _resume(state_path: Path, part: Path, dev_id: str, info: LogInfo) -> int:
     ):
         return 0
     return min(part.stat().st_size, info.size_bytes)
-
-
-def _check_end(raw: bytes, info: LogInfo) -> list[str]:
-    """CheckFailed unless raw ends at the block and MAC the device reported
-    (LOG_INFO); else what the key-less walk noticed on the way, as notes.
-    The one place the pull judges what it got: podctl.verify replaces it."""
-    from podctl.blocks import log_ends, walk
-
-    blocks, found = walk(raw)
-    ends = log_ends(raw, blocks)
-    if ends is None or ends[1:] != (info.last_seq, info.last_mac):
-        raise CheckFailed(
-            f"the pulled log ends at block {ends[1] if ends else None}, the device reported "
-            f"{info.last_seq}: pull again"
-        )
-    return [str(f) for f in found]

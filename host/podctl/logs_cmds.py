@@ -37,6 +37,14 @@ def add_parser(sub) -> None:
         help="pull, verify, decode, extract, summarise and report a log",
         description="Read a log as `podctl logs pull` or `podctl sim run` saved it (a folder with "
         "log.bin and log.bin.manifest.json), or out of a board's flash image.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  podctl logs pull -o build/pulled\n"
+            "  podctl logs verify build/pulled\n"
+            "  podctl logs report build/pulled --pdf\n"
+            "  podctl logs decode build/pulled --format parquet -o mission.parquet"
+        ),
     )
     lsub = p.add_subparsers(dest="logs_cmd", required=True, metavar="ACTION")
     for add in VERBS:
