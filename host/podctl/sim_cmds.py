@@ -214,36 +214,31 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
     account of its log (its STATUS at the mission's end). A board that died
     (battery) cannot be asked: its manifest anchors nothing and takes the
     log's end from the log itself, as an extract does."""
-    import hashlib
-
-    from podctl import bundle, logdata, manifest
+    from podctl import bundle
     from podctl.blocks import log_ends, walk
+    from podctl.pulled import Anchor, Manifest, manifest_beside
 
     s = res.summary
-    blocks, _ = walk(res.log)
-    first_seq, last_seq, last_mac = log_ends(res.log, blocks) or (0, 0, bytes(16))
+    ends = None
+    anchor = None
+    source = f"sim {sc['name']} ({res.engine}), board dead at the end: log read from its flash image"
     if s["anchor"] is not None:
-        last_seq, last_mac = s["log_last_seq"], bytes.fromhex(s["log_last_mac"])
-        anchor = logdata.Anchor(*s["anchor"])
+        first = (log_ends(res.log, walk(res.log)[0]) or (0, 0, b""))[0]
+        ends = (first, s["log_last_seq"], bytes.fromhex(s["log_last_mac"]))
+        anchor = Anchor(*s["anchor"])
         source = f"sim {sc['name']} ({res.engine})"
-    else:
-        anchor = None
-        source = f"sim {sc['name']} ({res.engine}), board dead at the end: log read from its flash image"
-    m = manifest.make(
+    m = Manifest.of_log(
+        res.log,
         device_id=s["device_id"],
         fw_version=s["fw_version"],
         fw_hash=bundle.digest(bundle.sources())[:8].hex(),
         profile_ident=s["profile_ident"],
-        log_sha256=hashlib.sha256(res.log).hexdigest(),
-        log_bytes=len(res.log),
-        first_seq=first_seq,
-        last_seq=last_seq,
-        last_mac=last_mac,
-        anchor=anchor,
         source=source,
+        anchor=anchor,
+        ends=ends,
     )
-    path = manifest.beside(log_path)
-    manifest.write(path, m)
+    path = manifest_beside(log_path)
+    m.write(path)
     return path
 
 
