@@ -97,7 +97,7 @@ def rebuild_utc(
                     f"boot {boot}: clock set again at uptime {t} s, correcting {off - offsets[boot]:+.0f} s"
                 )
             offsets.setdefault(boot, off)
-    boots = sorted({int(b) for b in samples["boot"]} | {e[0] for e in events})
+    boots = sorted(set(_boots(samples)) | {e[0] for e in events})
     for boot in boots:
         if boot in offsets:
             notes.append(f"boot {boot}: UTC from the device's TIME_SET events")
@@ -107,6 +107,31 @@ def rebuild_utc(
         else:
             notes.append(f"boot {boot}: clock never set; its records have no UTC")
     return offsets, notes
+
+
+def _boot_runs(samples: np.ndarray) -> tuple[list[int], list[int]]:
+    """Where each run of records of one boot starts (and the end), and its
+    boot: a log holds a few boots, each in long runs, so UTC is one
+    vector add per run instead of a lookup per record."""
+    boot = samples["boot"]
+    if not len(boot):
+        return [0], []
+    starts = [0, *(np.flatnonzero(boot[1:] != boot[:-1]) + 1).tolist(), len(boot)]
+    return starts, boot[starts[:-1]].tolist()
+
+
+def _boots(samples: np.ndarray) -> list[int]:
+    """The boots the samples come from."""
+    return sorted(set(_boot_runs(samples)[1]))
+
+
+def set_utc(samples: np.ndarray, offsets: dict[int, float]) -> None:
+    """samples["utc"] = t + the offset of the record's boot (NaN where the
+    boot has none), in place."""
+    utc, t = samples["utc"], samples["t"]
+    starts, boots = _boot_runs(samples)
+    for a, b, boot in zip(starts, starts[1:], boots):
+        np.add(t[a:b], offsets.get(boot, np.nan), out=utc[a:b])
 
 
 def load(
@@ -121,9 +146,7 @@ def load(
         blocks = walk(raw)[0]
     samples, events = (decoder or _decode)(raw, blocks)
     offsets, clock = rebuild_utc(samples, events, anchor)
-    if len(samples):
-        off = np.array([offsets.get(int(b), np.nan) for b in samples["boot"]])
-        samples["utc"] = samples["t"] + off
+    set_utc(samples, offsets)
     evs = [
         Event(boot, t, t + offsets.get(boot, np.nan), code, log.event_name(code), a, b, value)
         for boot, t, code, a, b, value in events
