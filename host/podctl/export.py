@@ -1,8 +1,16 @@
-"""Decoded logs as tables and files: the samples and events of a
-podctl.logdata.LogData as pyarrow tables with units in the column names
-and UTC, written as CSV, Parquet or JSON.
+"""Decoded logs as tables and files: the samples and events of a log as
+pyarrow tables with units in the column names and UTC, written as CSV,
+Parquet or JSON.
 
-  export.write(data, "csv", "out.csv")     # -> the paths written
+  export.write(data, "csv", "out.csv")              # a LogData -> the paths written
+  export.write_log(raw, blocks, anchor, "csv", "out.csv")   # straight from the log
+
+Both write in chunks of about CHUNK records: a chunk is decoded (or cut
+from the LogData), made a table and appended to the file, so what is held
+at once is the log, its events and one chunk, not the decoded log and its
+table of strings (a 100 MB log decodes to 850 MB of float64 samples). The
+bytes written do not depend on the chunk size, except that a Parquet file
+holds a row group per chunk (tests/test_export.py).
 
 Library code: no printing, no exits; a write that fails raises OSError.
 """
@@ -10,15 +18,21 @@ Library code: no printing, no exits; a write that fails raises OSError.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from podctl import logdata
+from podctl.blocks import BlockInfo
+from podctl.pulled import Anchor
 from protocol import log
 
 FORMATS = ("csv", "parquet", "json")
+# records per chunk: about 6 MB of decoded samples and their strings
+CHUNK = 1 << 16
 
 
 def _unit(u: str) -> str:
@@ -49,9 +63,13 @@ def _flags(status: np.ndarray) -> list[str]:
 def samples_table(data: logdata.LogData, utc_type: str = "string"):
     """The samples as a pyarrow table: boot, uptime_s, utc, channels in display
     units (null: no reading), status and its flags."""
+    return table_of_samples(data.samples, utc_type)
+
+
+def table_of_samples(s: np.ndarray, utc_type: str = "string"):
+    """samples_table of a SAMPLE_DTYPE array (a chunk of a log)."""
     import pyarrow as pa
 
-    s = data.samples
     cols: dict[str, Any] = {
         "boot": pa.array(s["boot"]),
         "uptime_s": pa.array(s["t"]),
@@ -66,9 +84,12 @@ def samples_table(data: logdata.LogData, utc_type: str = "string"):
 
 
 def events_table(data: logdata.LogData, utc_type: str = "string"):
+    return table_of_events(data.events, utc_type)
+
+
+def table_of_events(ev: list[logdata.Event], utc_type: str = "string"):
     import pyarrow as pa
 
-    ev = data.events
     return pa.table(
         {
             "boot": pa.array([e.boot for e in ev], pa.uint16()),
@@ -98,40 +119,129 @@ def _events_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.events{out.suffix}")
 
 
+@dataclass(frozen=True)
+class Written:
+    """What write_log wrote: the paths (none for standard output) and how
+    many samples and events went into them."""
+
+    paths: list[str]
+    samples: int
+    events: int
+
+
 def write(data: logdata.LogData, fmt: str, out: str, stdout: IO[str] | None = None) -> list[str]:
     """Write data as fmt to out ('-': stdout, JSON only); the paths written."""
+    s = data.samples
+    chunks = (s[i : i + CHUNK] for i in range(0, len(s), CHUNK))
+    return _write(fmt, out, stdout, chunks, data.events, data.clock).paths
+
+
+def write_log(
+    raw: bytes, blocks: list[BlockInfo], anchor: Anchor | None, fmt: str, out: str,
+    stdout: IO[str] | None = None, *, chunk: int = CHUNK,
+) -> Written:
+    """Decode raw's readable blocks (blocks: podctl.blocks.walk's) and write
+    them as fmt to out, as write() would write logdata.load(raw, blocks,
+    anchor), holding one chunk of `chunk` records decoded at a time: the
+    events and the clock come first, from the event blocks alone."""
+    c = logdata.clock(raw, blocks, anchor)
+    return _write(fmt, out, stdout, logdata.sample_chunks(raw, blocks, c.offsets, chunk),
+                  c.events, c.notes)
+
+
+def _write(
+    fmt: str, out: str, stdout: IO[str] | None, chunks: Iterable[np.ndarray],
+    events: list[logdata.Event], clock: list[str],
+) -> Written:
+    if fmt not in FORMATS:
+        raise ValueError(f"--format {fmt}: one of {', '.join(FORMATS)}")
     if fmt == "json":
-        doc = {
-            "samples": samples_table(data).to_pylist(),
-            "events": events_table(data).to_pylist(),
-            "clock": data.clock,
-        }
-        text = json.dumps(doc, indent=None, separators=(",", ":"))
         if out == "-":
             assert stdout is not None
-            stdout.write(text + "\n")
-            return []
-        Path(out).write_text(text + "\n")
-        return [out]
+            n = _write_json(stdout, chunks, events, clock)
+            return Written([], n, len(events))
+        with open(out, "w") as f:
+            n = _write_json(f, chunks, events, clock)
+        return Written([out], n, len(events))
     if out == "-":
         raise ValueError(f"-o -: standard output takes --format json only, not {fmt}")
-    path = Path(out)
-    tables = ((path, samples_table), (_events_path(path), events_table))
+    path, ev_path = Path(out), _events_path(Path(out))
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for p, make in tables:
-            pq.write_table(make(data, "timestamp"), p)
+        n = _write_parquet(path, _tables(chunks, "timestamp"), table_of_samples(_EMPTY, "timestamp"))
+        _write_parquet(ev_path, iter([table_of_events(events, "timestamp")]), None)
     else:
-        import pyarrow.csv as pcsv
-
-        for p, make in tables:
-            t = make(data)
-            with open(p, "wb") as f:
-                f.write((",".join(t.column_names) + "\n").encode())
-                # no string here holds a comma or a quote: none is quoted
-                pcsv.write_csv(t, f, pcsv.WriteOptions(include_header=False, quoting_style="none"))
-    return [str(p) for p, _ in tables]
+        n = _write_csv(path, _tables(chunks, "string"), table_of_samples(_EMPTY))
+        _write_csv(ev_path, iter([table_of_events(events)]), None)
+    return Written([str(path), str(ev_path)], n, len(events))
 
 
-# -- verify ------------------------------------------------------------------
+_EMPTY = np.zeros(0, logdata.SAMPLE_DTYPE)
+
+
+def _tables(chunks: Iterable[np.ndarray], utc_type: str) -> Iterator[Any]:
+    for s in chunks:
+        if len(s):
+            yield table_of_samples(s, utc_type)
+
+
+def _write_csv(path: Path, tables: Iterator[Any], empty: Any) -> int:
+    """The tables as one CSV: a header line, then every table's rows."""
+    import pyarrow.csv as pcsv
+
+    first = next(tables, None)
+    shape = first if first is not None else empty
+    rows = 0
+    with open(path, "wb") as f:
+        f.write((",".join(shape.column_names) + "\n").encode())
+        # no string here holds a comma or a quote: none is quoted
+        opts = pcsv.WriteOptions(include_header=False, quoting_style="none")
+        with pcsv.CSVWriter(f, shape.schema, write_options=opts) as w:
+            for t in _chain(first, tables):
+                w.write_table(t)
+                rows += t.num_rows
+    return rows
+
+
+def _write_parquet(path: Path, tables: Iterator[Any], empty: Any) -> int:
+    """The tables as one Parquet file, a row group (or more) per table;
+    one table gives the bytes of pyarrow.parquet.write_table."""
+    import pyarrow.parquet as pq
+
+    first = next(tables, None)
+    if first is None:
+        first = empty
+    rows = 0
+    with pq.ParquetWriter(path, first.schema) as w:
+        for t in _chain(first, tables):
+            w.write_table(t)
+            rows += t.num_rows
+    return rows
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _write_json(f: IO[str], chunks: Iterable[np.ndarray], events: list[logdata.Event],
+                clock: list[str]) -> int:
+    """{"samples": [...], "events": [...], "clock": [...]} and a newline,
+    the samples written a chunk at a time: the text json.dumps gives for
+    the whole document (no spaces)."""
+
+    def dumps(x: Any) -> str:
+        return json.dumps(x, indent=None, separators=(",", ":"))
+
+    f.write('{"samples":[')
+    rows = 0
+    for s in chunks:
+        if not len(s):
+            continue
+        if rows:
+            f.write(",")
+        f.write(dumps(table_of_samples(s).to_pylist())[1:-1])
+        rows += len(s)
+    f.write('],"events":' + dumps(table_of_events(events).to_pylist()))
+    f.write(',"clock":' + dumps(clock) + "}\n")
+    return rows

@@ -7,19 +7,24 @@ with units and UTC, its integrity problems named by block.
   data.blocks       list of BlockInfo, in log order (podctl.blocks.walk)
   data.clock        how UTC was rebuilt, for the report
 
+  c = clock(raw, blocks, anchor)               # a log too big to hold decoded:
+  for s in sample_chunks(raw, blocks, c.offsets): ...   # about 65k records at a time
+
 UTC: the board keeps uptime seconds per boot and a UTC offset set by
 TIME_SET; each TIME_SET event (uptime t, value utc) anchors the records of
 its boot: utc = value + (t_record - t). A boot with no TIME_SET takes the
 pull's anchor (the manifest's device uptime and host UTC) if it is the last
 boot; otherwise its records have no UTC (NaN) and the report says so.
 
-This module is the reference decoder (protocol.log's slow path, one record
-at a time); host/podctl/decode.py is the vectorised one checked against it.
+load() decodes with host/podctl/decode.py, the vectorised decoder; this
+module's _decode is the reference (protocol.log's slow path, one record at
+a time) it is checked against.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +34,8 @@ from podctl.blocks import BlockInfo, walk
 from podctl.pulled import Anchor
 from protocol import log
 
-__all__ = ["Anchor", "BlockInfo", "Event", "LogData", "load", "rebuild_utc"]
+__all__ = ["Anchor", "BlockInfo", "Clock", "Event", "LogData", "clock", "load", "rebuild_utc",
+           "sample_chunks"]
 
 CHANNEL_NAMES = [c[0] for c in log.CHANNELS]
 # the sample array: boot, uptime second, UTC (NaN unknown), channels in
@@ -87,6 +93,14 @@ def rebuild_utc(
     samples: np.ndarray, events: list[tuple], anchor: Anchor | None
 ) -> tuple[dict[int, float], list[str]]:
     """UTC of uptime 0 for each boot, and a description of the clock."""
+    return clock_of(_boots(samples), events, anchor)
+
+
+def clock_of(
+    sample_boots: Iterable[int], events: list[tuple], anchor: Anchor | None
+) -> tuple[dict[int, float], list[str]]:
+    """rebuild_utc from the boots the samples come from: what a streaming
+    decode knows before it decodes a sample (the block headers say)."""
     offsets: dict[int, float] = {}
     notes: list[str] = []
     for boot, t, code, _a, _b, value in events:
@@ -97,7 +111,7 @@ def rebuild_utc(
                     f"boot {boot}: clock set again at uptime {t} s, correcting {off - offsets[boot]:+.0f} s"
                 )
             offsets.setdefault(boot, off)
-    boots = sorted(set(_boots(samples)) | {e[0] for e in events})
+    boots = sorted(set(sample_boots) | {e[0] for e in events})
     for boot in boots:
         if boot in offsets:
             notes.append(f"boot {boot}: UTC from the device's TIME_SET events")
@@ -131,7 +145,21 @@ def set_utc(samples: np.ndarray, offsets: dict[int, float]) -> None:
     utc, t = samples["utc"], samples["t"]
     starts, boots = _boot_runs(samples)
     for a, b, boot in zip(starts, starts[1:], boots):
-        np.add(t[a:b], offsets.get(boot, np.nan), out=utc[a:b])
+        # a float: u32 + a Python int would be done in u32
+        np.add(t[a:b], float(offsets.get(boot, np.nan)), out=utc[a:b])
+
+
+def _fast_decoder():
+    from podctl import decode  # it imports this module
+
+    return decode.decode
+
+
+def events_of(events: list[tuple], offsets: dict[int, float]) -> list[Event]:
+    return [
+        Event(boot, t, t + offsets.get(boot, np.nan), code, log.event_name(code), a, b, value)
+        for boot, t, code, a, b, value in events
+    ]
 
 
 def load(
@@ -139,23 +167,68 @@ def load(
     decoder: Any = None,
 ) -> LogData:
     """Decode a raw log's readable blocks (blocks: from podctl.blocks.walk,
-    walked here if not given). decoder(raw, blocks) -> (samples, events)
-    may replace the slow path (host/podctl/decode.py). Whether the log is
-    complete and authentic is podctl.verify's to say, not this."""
+    walked here if not given). decoder(raw, blocks) -> (samples, events):
+    host/podctl/decode.py's unless given (_decode, this module's reference,
+    is the slow path it is tested against). Whether the log is complete and
+    authentic is podctl.verify's to say, not this."""
     if blocks is None:
         blocks = walk(raw)[0]
-    samples, events = (decoder or _decode)(raw, blocks)
+    samples, events = (decoder or _fast_decoder())(raw, blocks)
     offsets, clock = rebuild_utc(samples, events, anchor)
     set_utc(samples, offsets)
-    evs = [
-        Event(boot, t, t + offsets.get(boot, np.nan), code, log.event_name(code), a, b, value)
-        for boot, t, code, a, b, value in events
-    ]
     return LogData(
         raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(),
         blocks=blocks,
         samples=samples,
-        events=evs,
+        events=events_of(events, offsets),
         clock=clock,
     )
+
+
+@dataclass
+class Clock:
+    """What a streaming decode needs before its first sample: the events
+    (few: decoded from the event blocks alone), UTC of uptime 0 per boot
+    and how UTC was rebuilt."""
+
+    events: list[Event]
+    offsets: dict[int, float]
+    notes: list[str]
+
+
+def clock(raw: bytes, blocks: list[BlockInfo], anchor: Anchor | None = None, decoder: Any = None) -> Clock:
+    """The Clock of a log, from its event blocks and the boots its sample
+    blocks' headers name: the same offsets and notes load() finds."""
+    ev_blocks = [b for b in blocks if b.decodable and b.kind == log.KIND_EVENTS]
+    events = (decoder or _fast_decoder())(raw, ev_blocks)[1]
+    boots = {b.boot for b in blocks if b.decodable and b.kind == log.KIND_SAMPLES and b.count}
+    offsets, notes = clock_of((int(b) for b in boots if b is not None), events, anchor)
+    return Clock(events_of(events, offsets), offsets, notes)
+
+
+def sample_chunks(
+    raw: bytes, blocks: list[BlockInfo], offsets: dict[int, float], records: int = 1 << 16,
+    decoder: Any = None,
+) -> Iterator[np.ndarray]:
+    """The samples of the log in log order, about `records` at a time
+    (whole blocks), UTC set from offsets (Clock.offsets): a decode that
+    holds one chunk, not the whole log."""
+    decode = decoder or _fast_decoder()
+    group: list[BlockInfo] = []
+    held = 0
+    for b in blocks:
+        if b.decodable and b.kind == log.KIND_SAMPLES:
+            group.append(b)
+            held += b.count
+            if held >= records:
+                yield _chunk(decode, raw, group, offsets)
+                group, held = [], 0
+    if group:
+        yield _chunk(decode, raw, group, offsets)
+
+
+def _chunk(decode, raw: bytes, group: list[BlockInfo], offsets: dict[int, float]) -> np.ndarray:
+    samples = decode(raw, group)[0]
+    set_utc(samples, offsets)
+    return samples
