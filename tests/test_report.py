@@ -16,28 +16,26 @@ and second.
 
 from __future__ import annotations
 
-import html
-import re
-
 import argparse
 import csv
+import html
 import io
 import json
 import math
+import re
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from rich.console import Console
-
-from podctl import logdata, manifest
+from podctl import analysis, logdata, manifest
 from podctl import report as rpt
 from podctl.cli import main
-from podctl.pulled import open_pulled
-from podctl.verdict import verify
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE, CommandError
+from podctl.pulled import open_pulled
 from podctl.report_cmd import add_report_parser, cmd_report, load_profile
+from podctl.verdict import verify
+from rich.console import Console
 
 NOMINAL = Path("examples/profiles/nominal.toml")
 TOL_C = 0.3
@@ -56,20 +54,20 @@ MKT_REFERENCE = [
 @pytest.mark.parametrize("readings,expected", MKT_REFERENCE)
 def test_mkt_matches_the_worked_examples(readings, expected):
     # R = 8.3144598 rather than the reference's 8.3144 moves MKT by < 0.0004 degC
-    assert rpt.mkt(readings) == pytest.approx(expected, abs=5e-4)
+    assert analysis.mkt(readings) == pytest.approx(expected, abs=5e-4)
 
 
 @pytest.mark.parametrize("temp", [-20.0, 0.0, 5.0, 25.0, 37.0])
 def test_mkt_of_a_constant_temperature_is_that_temperature(temp):
-    assert rpt.mkt([temp] * 50) == pytest.approx(temp, abs=1e-9)
-    assert rpt.mkt([temp] * 3, weights=[1, 60, 600]) == pytest.approx(temp, abs=1e-9)
+    assert analysis.mkt([temp] * 50) == pytest.approx(temp, abs=1e-9)
+    assert analysis.mkt([temp] * 3, weights=[1, 60, 600]) == pytest.approx(temp, abs=1e-9)
 
 
 def test_mkt_weights_and_warm_bias():
     # a reading standing for twice the time counts as two readings
-    assert rpt.mkt([2, 8, 25], weights=[1, 1, 2]) == pytest.approx(rpt.mkt([2, 8, 25, 25]))
-    assert rpt.mkt([2, 8, 25, 5]) > np.mean([2, 8, 25, 5])
-    assert math.isnan(rpt.mkt([math.nan, math.nan]))
+    assert analysis.mkt([2, 8, 25], weights=[1, 1, 2]) == pytest.approx(analysis.mkt([2, 8, 25, 25]))
+    assert analysis.mkt([2, 8, 25, 5]) > np.mean([2, 8, 25, 5])
+    assert math.isnan(analysis.mkt([math.nan, math.nan]))
 
 
 # ---------------------------------------------------------------- missions
@@ -120,7 +118,7 @@ def test_per_phase_figures_agree_with_the_true_payload(nominal):
         assert ps.t_max == pytest.approx(truth["payload_c"][mine].max(), abs=TOL_C), ps.band.name
         assert sp["min_c"] <= ps.t_min + TOL_C and ps.t_max - TOL_C <= sp["max_c"], ps.band.name
         assert ps.t_mean == pytest.approx(float(np.mean(truth["payload_c"][mine])), abs=TOL_C), ps.band.name
-        assert ps.mkt == pytest.approx(rpt.mkt(truth["payload_c"][mine]), abs=TOL_C), ps.band.name
+        assert ps.mkt == pytest.approx(analysis.mkt(truth["payload_c"][mine]), abs=TOL_C), ps.band.name
         # time in band: the same share, and the same seconds within one tick
         # at each end of the phase, and the pull's unsealed tail
         assert ps.in_band_pct == pytest.approx(100 * sp["in_band_s"] / sp["seconds"], abs=0.01)
@@ -173,7 +171,7 @@ def test_the_estimate_is_the_firmwares(tmp_path_factory):
 
 
 def test_stranded_shows_battery_low_and_where_the_log_ends(stranded):
-    run, rep, summary, truth = stranded
+    _run, rep, summary, truth = stranded
     assert rep.verdict == rpt.VERIFIED
     names = [a.what for a in rep.alarms]
     assert "battery_low raised" in names
@@ -232,7 +230,7 @@ def test_without_a_key_it_is_never_green(nominal, tmp_path):
 
 
 def test_a_flipped_byte_fails_and_names_the_block(nominal, tmp_path):
-    run, rep, _, _ = nominal
+    run, _rep, _, _ = nominal
     bad = tmp_path / "log.bin"
     raw = bytearray((run / "log.bin").read_bytes())
     data = logdata.load(bytes(raw))
@@ -240,7 +238,7 @@ def test_a_flipped_byte_fails_and_names_the_block(nominal, tmp_path):
     raw[victim.offset + 40] ^= 0x01
     bad.write_bytes(raw)
     manifest.beside(bad).write_text(manifest.beside(run / "log.bin").read_text())
-    code, out, err = _cli([str(bad), "--profile", str(NOMINAL), "--key-file", str(run / "key.bin"),
+    code, _out, err = _cli([str(bad), "--profile", str(NOMINAL), "--key-file", str(run / "key.bin"),
                            "-o", str(tmp_path / "out" / "report.html")])
     assert code == EXIT_CHECK_FAILED and "FAILED" in err and f"after block {victim.seq - 1}" in err
     text = (tmp_path / "out" / "report.html").read_text()
@@ -326,6 +324,7 @@ def test_cli_errors_are_one_line(nominal, tmp_path, monkeypatch):
     code, _, err = _cli([log, "--profile", "examples/profiles/incubation.toml", *key, *o])
     assert code == EXIT_BAD_INPUT and "profile mismatch" in err and "4c617899" in err
     from podctl import profile_file
+
     from protocol import profile as pf
 
     other = f"{pf.ident(profile_file.compile_file('examples/profiles/incubation.toml')):08x}"

@@ -1,0 +1,663 @@
+"""The figures of a log against its handling profile, as numbers: the
+payload estimate and phase of every record, per-phase statistics, MKT, time
+in band, excursions, data gaps and what the log covers. Whole-array numpy
+over the decode (podctl.decode), no Python loop per record, so a 90-day log
+costs what a 10-day one does, times nine.
+
+  a = analysis.analyse(data, profile)     # data: pulled.data() or logs_cmds.load_data
+  a.phases[2].mkt, a.mission.in_band_s, a.excursions, a.gaps
+  analysis.estimate(data)                 # the payload estimate, per record
+  analysis.phase_per_record(data)         # the profile's phase, per record
+  analysis.mkt([2, 8, 25, 5])             # 15.216 degC (USP <1079>)
+
+The rules, each the firmware's own or the cold-chain convention:
+
+- Payload estimate: the mean of the probes the firmware trusted for that
+  record: a channel with a reading (not NO_READING) and not excluded by the
+  firmware's probe validation (between its PROBE_FAULT and PROBE_RECOVERED
+  events, or the end of that boot). That is firmware/probes.py's own
+  estimate, so the figures judge what the controller saw, and a faulted
+  probe that still reads (stuck, disagreeing) cannot pull them.
+- Each record stands for the time until the next record of the same boot; a
+  silence longer than twice the sampling interval (the phase's, or the
+  log's usual spacing when the tick is coarser) is a data gap, and the
+  record before it counts for one interval. Time in band, means and MKT are
+  weighted by that time. In band: band_low <= T <= band_high, as the
+  firmware's alarms judge it. Time without a trusted reading is neither in
+  nor out of band.
+- MKT per USP <1079>: (dH/R) / -ln(sum w_i exp(-dH / (R T_i)) / sum w_i),
+  T in kelvin, dH = 83.144 kJ/mol, R = 8.3144598 J/(mol K); with equal
+  intervals this is the textbook form.
+- An excursion is a contiguous run of records out of the phase's band (same
+  side, same phase, no data gap inside); its duration is the time those
+  records stand for, its peak the reading furthest outside.
+
+Whether the log is complete and authentic is podctl.verify's to say; this
+module takes the records it is given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from podctl import fmt
+from podctl.logdata import Event, LogData
+from protocol import log
+from protocol import profile as pf
+
+DELTA_H = 83144.0  # J/mol, USP <1079>
+GAS_R = 8.3144598  # J/(mol K)
+KELVIN = 273.15
+NPROBES = 4
+DEFAULT_INTERVAL = 60  # s, for records before any PHASE event
+
+
+def mkt(temps_c: Any, weights: Any = None) -> float:
+    """Mean kinetic temperature (degC) of readings in degC; weights are the
+    time each reading stands for (equal when None). NaN readings are
+    skipped; NaN when none is left."""
+    t = np.asarray(temps_c, dtype=float)
+    w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=float)
+    ok = ~np.isnan(t) & (w > 0)
+    if not ok.any():
+        return math.nan
+    k = DELTA_H / GAS_R
+    x = -k / (t[ok] + KELVIN)
+    # factor out the warmest term so the exponentials cannot underflow
+    top = x.max()
+    s = np.sum(w[ok] * np.exp(x - top)) / np.sum(w[ok])
+    return float(k / -(top + math.log(s)) - KELVIN)
+
+
+# ---------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class Band:
+    """One phase of the handling profile: what it accepts, in degC."""
+
+    index: int
+    name: str
+    setpoint: float
+    low: float
+    high: float
+    abs_low: float
+    abs_high: float
+    event_s: int  # the excursion delay: out of band longer than this raises the alarm
+    interval: int  # sampling interval, s
+    duration_s: int  # 0: until a command
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment as the log knows it: boot and uptime always, UTC when that
+    boot's clock is known (NaN otherwise). Prints as UTC, or as boot and
+    uptime when there is none."""
+
+    boot: int
+    t: float  # uptime, s
+    utc: float
+
+    def __str__(self) -> str:
+        return fmt.when(self.utc, self.boot, self.t)
+
+
+@dataclass(frozen=True)
+class Excursion:
+    phase: int
+    phase_name: str
+    side: str  # "above" or "below"
+    start: When
+    end: When
+    seconds: float
+    peak: float  # degC, the reading furthest outside
+    beyond_delay: bool  # at least as long as the phase's excursion delay
+    open_end: bool  # the run ends at a data gap or the end of the log
+
+    @property
+    def start_utc(self) -> float:
+        return self.start.utc
+
+    @property
+    def end_utc(self) -> float:
+        return self.end.utc
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A silence between two records: start is where the record before it
+    stops standing for time, end the next record."""
+
+    start: When
+    end: When
+    seconds: float | None  # None: length unknown (a boot without UTC)
+
+    @property
+    def restart(self) -> bool:
+        return self.start.boot != self.end.boot
+
+
+@dataclass(frozen=True)
+class UnclockedBoot:
+    """A boot whose clock was never set and that the pull did not anchor:
+    its records have no UTC, only bounds from the records around them."""
+
+    boot: int
+    records: int
+    seconds: float
+    after_utc: float  # the latest known UTC before its records (NaN: none)
+    before_utc: float  # the earliest known UTC after them (NaN: none)
+
+
+@dataclass(frozen=True)
+class LostRegion:
+    """Bytes of the log the block walk could not read, and the records
+    around them: what the damage cost, as a span of time."""
+
+    offset: int
+    size: int
+    why: str  # the walk's verdict on the bytes
+    last_before: When | None  # where the last record before them stops
+    first_after: When | None  # the first record after them
+    at_end: bool  # the region runs to the end of the log
+
+    @property
+    def seconds(self) -> float:
+        if self.last_before is None or self.first_after is None:
+            return math.nan
+        return self.first_after.utc - self.last_before.utc
+
+
+@dataclass
+class PhaseStats:
+    """The figures of one phase (or, with band index -1, the whole mission)."""
+
+    band: Band
+    visits: int = 0
+    start: When | None = None
+    end: When | None = None
+    seconds: float = 0.0  # time the board was recording in this phase
+    records: int = 0
+    t_min: float = math.nan
+    t_max: float = math.nan
+    t_mean: float = math.nan
+    mkt: float = math.nan
+    in_band_s: float = 0.0
+    out_band_s: float = 0.0
+    no_reading_s: float = 0.0  # neither in nor out of band
+    no_utc_records: int = 0
+    excursions: list[Excursion] = field(default_factory=list)
+
+    @property
+    def start_utc(self) -> float:
+        return math.nan if self.start is None else self.start.utc
+
+    @property
+    def end_utc(self) -> float:
+        return math.nan if self.end is None else self.end.utc
+
+    @property
+    def in_band_pct(self) -> float:
+        """Share of the judged time (with a trusted reading) in band."""
+        judged = self.in_band_s + self.out_band_s
+        return 100.0 * self.in_band_s / judged if judged else math.nan
+
+    @property
+    def out_band_pct(self) -> float:
+        judged = self.in_band_s + self.out_band_s
+        return 100.0 * self.out_band_s / judged if judged else math.nan
+
+
+@dataclass
+class Analysis:
+    bands: list[Band]
+    phases: list[PhaseStats]
+    mission: PhaseStats
+    excursions: list[Excursion]
+    gaps: list[Gap]
+    unclocked: list[UnclockedBoot]
+    lost: list[LostRegion]
+    start_utc: float  # the first record or event with a UTC (NaN: none)
+    end_utc: float  # where the last one stops standing for time
+    unjudged_phases: list[int]  # phase indices the profile does not have
+    before_first_phase: int  # records before the first PHASE event (not judged)
+    # per record, in log order
+    utc: np.ndarray
+    boot: np.ndarray
+    t: np.ndarray
+    estimate: np.ndarray  # degC, NaN: no trusted probe
+    probes: np.ndarray  # (n, 4) degC, NaN when absent or excluded
+    phase: np.ndarray  # phase index, -1 before the first PHASE event
+    dt: np.ndarray  # seconds each record stands for
+    gap_after: np.ndarray  # a data gap (or the end) follows the record
+    battery: np.ndarray  # V
+
+    @property
+    def records(self) -> int:
+        return len(self.t)
+
+    @property
+    def boots(self) -> int:
+        return len(np.unique(self.boot))
+
+    @property
+    def recorded_s(self) -> float:
+        return float(self.dt.sum())
+
+    @property
+    def last(self) -> When | None:
+        """Where the last record stops standing for time."""
+        if not len(self.t):
+            return None
+        end = float(self.t[-1] + self.dt[-1])
+        return When(int(self.boot[-1]), end, float(self.utc[-1] + self.dt[-1]))
+
+
+def bands_of(profile: pf.Profile) -> list[Band]:
+    return [
+        Band(i, profile.phase_name(i), ph[pf.P_SETPOINT] / 1000, ph[pf.P_BAND_LOW] / 1000,
+             ph[pf.P_BAND_HIGH] / 1000, ph[pf.P_ABS_LOW] / 1000, ph[pf.P_ABS_HIGH] / 1000,
+             ph[pf.P_EVENT_S], ph[pf.P_INTERVAL], ph[pf.P_DURATION])
+        for i, ph in enumerate(profile.phases)
+    ]
+
+
+# ---------------------------------------------------------------- per record
+
+
+def _keys(boot: Any, t: Any) -> np.ndarray:
+    """One sortable number for (boot, uptime): boots follow each other in
+    the log, uptime restarts at each."""
+    return (np.asarray(boot, dtype=np.int64) << 32) | np.asarray(t, dtype=np.int64)
+
+
+def _record_keys(data: LogData) -> np.ndarray:
+    s = data.samples
+    return _keys(s["boot"], s["t"]) if len(s) else np.zeros(0, dtype=np.int64)
+
+
+def _exclusions(events: list[Event]) -> list[tuple[list[int], list[int]]]:
+    """Per probe, where the firmware's exclusions start and end (record
+    keys): from PROBE_FAULT to PROBE_RECOVERED or the end of that boot (a
+    reboot validates every probe afresh). A loop over events, not records."""
+    spans: list[tuple[list[int], list[int]]] = [([], []) for _ in range(NPROBES)]
+    open_at: dict[int, int] = {}
+    boot = None
+    for e in events:
+        if e.boot != boot:
+            for p, k in open_at.items():
+                spans[p][0].append(k)
+                spans[p][1].append(int(_keys(e.boot, 0)))
+            open_at = {}
+            boot = e.boot
+        if e.code == log.EV_PROBE_FAULT and e.a < NPROBES:
+            open_at.setdefault(e.a, int(_keys(e.boot, e.t)))
+        elif e.code == log.EV_PROBE_RECOVERED and e.a in open_at:
+            spans[e.a][0].append(open_at.pop(e.a))
+            spans[e.a][1].append(int(_keys(e.boot, e.t)))
+    for p, k in open_at.items():
+        spans[p][0].append(k)
+        spans[p][1].append(1 << 62)
+    return spans
+
+
+def trusted_probes(data: LogData) -> np.ndarray:
+    """(n, 4) probe readings in degC, NaN where there is no reading or the
+    firmware had excluded the probe for that record."""
+    s = data.samples
+    n = len(s)
+    if not n:
+        return np.zeros((0, NPROBES))
+    probes = np.column_stack([s[f"probe{i}"] for i in range(NPROBES)]).astype(float)
+    rk = _record_keys(data)
+    excluded = np.zeros(probes.shape, dtype=bool)
+    for p, (starts, ends) in enumerate(_exclusions(data.events)):
+        if starts:
+            # inside a span: more of the probe's spans started than ended by then
+            began = np.searchsorted(np.sort(np.array(starts, dtype=np.int64)), rk, side="right")
+            ended = np.searchsorted(np.sort(np.array(ends, dtype=np.int64)), rk, side="right")
+            excluded[:, p] = began > ended
+    # Each record's status says whether any probe was excluded when it was
+    # read. A record is stamped with its scheduled second but read at the
+    # first tick at or after it (a whole tick late with a coarse tick), so a
+    # fault raised in that tick is stamped after the record: a record that
+    # says "excluded" with no fault in force takes the faults raised before
+    # the next record; one that says "none excluded" trusts every probe.
+    flag = (s["status"] & log.STATUS_PROBE_FAULT) != 0
+    unexplained = flag & ~excluded.any(axis=1)
+    faults = [e for e in data.events if e.code == log.EV_PROBE_FAULT and e.a < NPROBES]
+    if unexplained.any() and faults:
+        fb = np.array([e.boot for e in faults])
+        r = np.searchsorted(rk, _keys(fb, [e.t for e in faults]), side="left") - 1
+        hit = r >= 0
+        rr = np.maximum(r, 0)
+        hit &= unexplained[rr] & (s["boot"][rr] == fb)
+        excluded[rr[hit], np.array([e.a for e in faults])[hit]] = True
+    excluded[~flag] = False
+    probes[excluded] = np.nan
+    return probes
+
+
+def _mean_of(probes: np.ndarray) -> np.ndarray:
+    good = ~np.isnan(probes)
+    n = good.sum(axis=1)
+    est = np.full(len(probes), np.nan)
+    np.divide(np.where(good, probes, 0.0).sum(axis=1), n, out=est, where=n > 0)
+    return est
+
+
+def estimate(data: LogData) -> np.ndarray:
+    """The payload estimate per record (degC; NaN when no probe was trusted):
+    the mean of the trusted probes, as the firmware computed it."""
+    return _mean_of(trusted_probes(data))
+
+
+def _phase_events(data: LogData) -> tuple[np.ndarray, np.ndarray, list[Event]]:
+    """The PHASE events in (boot, uptime) order: their keys, the phase each
+    enters, and the events."""
+    pev = [e for e in data.events if e.code == log.EV_PHASE]
+    pk = _keys([e.boot for e in pev], [e.t for e in pev])
+    order = np.argsort(pk, kind="stable")
+    return pk[order], np.array([pev[i].a for i in order], dtype=int), [pev[i] for i in order]
+
+
+def _phase_at(pk: np.ndarray, pidx: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The phase in force at each key (the latest PHASE at or before it), -1
+    before the first."""
+    if not len(pk):
+        return np.full(len(keys), -1, dtype=int)
+    at = np.searchsorted(pk, keys, side="right") - 1
+    return np.where(at >= 0, pidx[np.maximum(at, 0)], -1)
+
+
+def phase_per_record(data: LogData) -> np.ndarray:
+    """The profile's phase index of each record, -1 before the first PHASE
+    event."""
+    pk, pidx, _ = _phase_events(data)
+    return _phase_at(pk, pidx, _record_keys(data))
+
+
+def phase_of_events(data: LogData) -> np.ndarray:
+    """The phase in force at each of data.events, -1 before the first."""
+    pk, pidx, _ = _phase_events(data)
+    ek = _keys([e.boot for e in data.events], [e.t for e in data.events])
+    return _phase_at(pk, pidx, ek)
+
+
+def _per_phase(bands: list[Band], phase: np.ndarray, attr: str, outside: float) -> np.ndarray:
+    """A band's field for each record's phase; `outside` for records in no
+    phase of the profile."""
+    table = np.array([float(getattr(b, attr)) for b in bands] + [outside])
+    known = (phase >= 0) & (phase < len(bands))
+    return table[np.where(known, phase, len(bands))]
+
+
+def _durations(
+    s: np.ndarray, phase: np.ndarray, bands: list[Band], phase_keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time each record stands for, and where a data gap follows it;
+    phase_keys: the sorted (boot, t) keys of the PHASE events."""
+    n = len(s)
+    interval = _per_phase(bands, phase, "interval", DEFAULT_INTERVAL)
+    dt = interval.copy()
+    gap_after = np.zeros(n, dtype=bool)
+    if n == 0:
+        return dt, gap_after
+    t = s["t"].astype(float)
+    same = s["boot"][1:] == s["boot"][:-1]
+    diff = t[1:] - t[:-1]
+    usual = float(np.median(diff[same])) if same.any() else DEFAULT_INTERVAL
+    limit = 2 * np.maximum(interval[:-1], usual)
+    cont = same & (diff <= limit)
+    dt[:-1] = np.where(cont, diff, np.minimum(interval[:-1], np.where(same, diff, interval[:-1])))
+    gap_after[:-1] = ~cont
+    gap_after[-1] = True
+    # a record does not stand for time past the next phase change of its boot
+    if len(phase_keys):
+        rk = _keys(s["boot"], s["t"])
+        nxt = np.searchsorted(phase_keys, rk, side="right")
+        has = nxt < len(phase_keys)
+        nk = phase_keys[np.minimum(nxt, len(phase_keys) - 1)]
+        same_boot = has & ((nk >> 32) == (rk >> 32))
+        bound = np.where(same_boot, (nk & 0xFFFFFFFF) - (rk & 0xFFFFFFFF), np.inf)
+        dt = np.minimum(dt, bound)
+    return dt, gap_after
+
+
+def record_durations(data: LogData, profile: pf.Profile) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds each record stands for, and whether a data gap (or the end of
+    the log) follows it."""
+    pk, _, _ = _phase_events(data)
+    return _durations(data.samples, phase_per_record(data), bands_of(profile), pk)
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+def _excursions(
+    est: np.ndarray, phase: np.ndarray, dt: np.ndarray, gap_after: np.ndarray,
+    utc: np.ndarray, s: np.ndarray, bands: list[Band],
+) -> list[Excursion]:
+    n = len(est)
+    if not n:
+        return []
+    lo = _per_phase(bands, phase, "low", -np.inf)
+    hi = _per_phase(bands, phase, "high", np.inf)
+    with np.errstate(invalid="ignore"):
+        side = np.where(est > hi, 1, np.where(est < lo, -1, 0))
+    # a run starts where the side, the phase or the continuity changes
+    out = side != 0
+    cont = np.zeros(n, dtype=bool)
+    cont[1:] = ~gap_after[:-1] & (side[1:] == side[:-1]) & (phase[1:] == phase[:-1])
+    starts = np.flatnonzero(out & ~cont)
+    if not len(starts):
+        return []
+    nxt_cont = np.zeros(n, dtype=bool)
+    nxt_cont[:-1] = cont[1:]
+    ends = np.flatnonzero(out & ~nxt_cont)
+    csum = np.concatenate([[0.0], np.cumsum(dt)])
+    secs = csum[ends + 1] - csum[starts]
+    # the reading furthest outside: the largest side * T within the run
+    dev = np.where(out, side * np.nan_to_num(est), -np.inf)
+    peaks = side[starts] * np.maximum.reduceat(dev, starts)
+    t = s["t"].astype(float)
+    boot = s["boot"].astype(int)
+    found = []
+    for i, j, sec, peak in zip(starts.tolist(), ends.tolist(), secs.tolist(), peaks.tolist()):
+        b = bands[int(phase[i])]
+        found.append(Excursion(
+            phase=b.index, phase_name=b.name, side="above" if side[i] > 0 else "below",
+            start=When(int(boot[i]), float(t[i]), float(utc[i])),
+            end=When(int(boot[j]), float(t[j] + dt[j]), float(utc[j] + dt[j])),
+            seconds=sec, peak=float(peak), beyond_delay=sec >= b.event_s,
+            open_end=bool(gap_after[j]),
+        ))
+    return found
+
+
+def _figures(
+    group: np.ndarray, groups: int, est: np.ndarray, dt: np.ndarray, utc: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray, into: list[PhaseStats],
+) -> None:
+    """Fill each group's statistics (into[g] for records with group g; -1:
+    none) in a few bincounts over the whole log."""
+    mine = group >= 0
+    g = group[mine]
+    have = mine & ~np.isnan(est)
+    gh, ev, wv = group[have], est[have], dt[have]
+
+    def total(idx: np.ndarray, w: Any = None) -> np.ndarray:
+        return np.bincount(idx, weights=w, minlength=groups)[:groups]
+
+    records = total(g)
+    no_utc = total(g, np.isnan(utc[mine]).astype(float))
+    blind = mine & np.isnan(est)
+    no_reading = total(group[blind], dt[blind])
+    count = total(gh)
+    t_min = np.full(groups, np.inf)
+    t_max = np.full(groups, -np.inf)
+    np.minimum.at(t_min, gh, ev)
+    np.maximum.at(t_max, gh, ev)
+    wsum = total(gh, wv)
+    plain = total(gh, ev)
+    weighted = total(gh, ev * wv)
+    # MKT: the warmest term of each group factored out (see mkt())
+    k = DELTA_H / GAS_R
+    pos = wv > 0
+    x = -k / (ev[pos] + KELVIN)
+    top = np.full(groups, -np.inf)
+    np.maximum.at(top, gh[pos], x)
+    terms = total(gh[pos], wv[pos] * np.exp(x - top[gh[pos]]))
+    wpos = total(gh[pos], wv[pos])
+    inb = (ev >= lo[have]) & (ev <= hi[have])
+    in_band = total(gh[inb], wv[inb])
+    out_band = total(gh[~inb], wv[~inb])
+    for i, ps in enumerate(into):
+        ps.records = int(records[i])
+        ps.no_utc_records = int(no_utc[i])
+        ps.no_reading_s = float(no_reading[i])
+        if not count[i]:
+            continue
+        ps.t_min, ps.t_max = float(t_min[i]), float(t_max[i])
+        ps.t_mean = float(weighted[i] / wsum[i]) if wsum[i] > 0 else float(plain[i] / count[i])
+        if wpos[i] > 0:
+            ps.mkt = float(k / -(top[i] + math.log(terms[i] / wpos[i])) - KELVIN)
+        ps.in_band_s, ps.out_band_s = float(in_band[i]), float(out_band[i])
+
+
+def _visits(
+    ps: PhaseStats, pev: list[Event], s: np.ndarray, rk: np.ndarray, rec_end: np.ndarray
+) -> None:
+    """Each visit of the phase runs from its PHASE event to the next PHASE
+    event of that boot, or to the end of that boot's records."""
+    for k, e in enumerate(pev):
+        if e.a != ps.band.index:
+            continue
+        nxt = pev[k + 1] if k + 1 < len(pev) else None
+        if nxt is not None and nxt.boot == e.boot:
+            end_t = float(nxt.t)
+        else:
+            mine = (s["boot"] == e.boot) & (rk >= _keys(e.boot, e.t))
+            end_t = float(rec_end[mine].max()) if mine.any() else float(e.t)
+        ps.visits += 1
+        ps.seconds += end_t - e.t
+        if ps.visits == 1:
+            ps.start = When(e.boot, float(e.t), e.utc)
+        ps.end = When(e.boot, end_t, e.utc + (end_t - e.t))
+
+
+def _gaps(s: np.ndarray, dt: np.ndarray, gap_after: np.ndarray, utc: np.ndarray) -> list[Gap]:
+    if len(s) < 2:
+        return []
+    t = s["t"].astype(float)
+    boot = s["boot"].astype(int)
+    gaps = []
+    for i in np.flatnonzero(gap_after[:-1]).tolist():
+        start = When(int(boot[i]), float(t[i] + dt[i]), float(utc[i] + dt[i]))
+        end = When(int(boot[i + 1]), float(t[i + 1]), float(utc[i + 1]))
+        if start.boot == end.boot:
+            seconds: float | None = end.t - start.t
+        else:
+            seconds = None if math.isnan(end.utc - start.utc) else end.utc - start.utc
+        gaps.append(Gap(start, end, seconds))
+    return gaps
+
+
+def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray) -> list[UnclockedBoot]:
+    out = []
+    known = ~np.isnan(utc)
+    for b in sorted(set(s["boot"][~known].tolist())):
+        mine = s["boot"] == b
+        first, last = np.flatnonzero(mine)[[0, -1]]
+        before = utc[:first] + dt[:first]
+        after = utc[last + 1:]
+        out.append(UnclockedBoot(
+            boot=int(b), records=int(mine.sum()), seconds=float(dt[mine].sum()),
+            after_utc=float(np.nanmax(before)) if (~np.isnan(before)).any() else math.nan,
+            before_utc=float(np.nanmin(after)) if (~np.isnan(after)).any() else math.nan,
+        ))
+    return out
+
+
+def _lost(data: LogData, dt: np.ndarray, utc: np.ndarray) -> list[LostRegion]:
+    """The unreadable regions, each with the records on either side: records
+    are decoded in block order, so the records of the sample blocks before a
+    region come first."""
+    s = data.samples
+    n = len(s)
+    out = []
+    before = 0
+    for b in data.blocks:
+        if b.decodable and b.kind == log.KIND_SAMPLES:
+            before += b.count
+        if b.seq is not None:
+            continue
+        k = before  # the first record after the region
+        last = first = None
+        if 0 < k <= n:
+            last = When(int(s["boot"][k - 1]), float(s["t"][k - 1] + dt[k - 1]), float(utc[k - 1] + dt[k - 1]))
+        if k < n:
+            first = When(int(s["boot"][k]), float(s["t"][k]), float(utc[k]))
+        out.append(LostRegion(b.offset, b.size, b.verdict, last, first,
+                              b.offset + b.size == len(data.raw)))
+    return out
+
+
+def analyse(data: LogData, profile: pf.Profile) -> Analysis:
+    """Every figure of the log against the profile's bands."""
+    bands = bands_of(profile)
+    s = data.samples
+    n = len(s)
+    probes = trusted_probes(data)
+    est = _mean_of(probes)
+    pk, pidx, pev = _phase_events(data)
+    rk = _record_keys(data)
+    phase = _phase_at(pk, pidx, rk)
+    dt, gap_after = _durations(s, phase, bands, pk)
+    utc = s["utc"].astype(float)
+
+    judged = (phase >= 0) & (phase < len(bands))
+    lo = _per_phase(bands, phase, "low", np.nan)
+    hi = _per_phase(bands, phase, "high", np.nan)
+    excursions = _excursions(est, phase, dt, gap_after, utc, s, bands)
+    phases = [PhaseStats(b) for b in bands]
+    _figures(np.where(judged, phase, -1), len(bands), est, dt, utc, lo, hi, phases)
+    rec_end = s["t"].astype(float) + dt
+    for ps in phases:
+        ps.excursions = [x for x in excursions if x.phase == ps.band.index]
+        _visits(ps, pev, s, rk, rec_end)
+    mission = PhaseStats(Band(-1, "whole mission", math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, 0))
+    _figures(np.where(judged, 0, -1), 1, est, dt, utc, lo, hi, [mission])
+    mission.seconds = sum(p.seconds for p in phases)
+    mission.visits = sum(p.visits for p in phases)
+    mission.excursions = excursions
+
+    ev_utc = np.array([e.utc for e in data.events], dtype=float)
+    ends = np.concatenate([utc + dt, ev_utc])
+    anything = bool((~np.isnan(ends)).any())
+    return Analysis(
+        bands=bands,
+        phases=phases,
+        mission=mission,
+        excursions=excursions,
+        gaps=_gaps(s, dt, gap_after, utc),
+        unclocked=_unclocked(s, dt, utc),
+        lost=_lost(data, dt, utc),
+        start_utc=float(np.nanmin(np.concatenate([utc, ev_utc]))) if anything else math.nan,
+        end_utc=float(np.nanmax(ends)) if anything else math.nan,
+        unjudged_phases=sorted(int(p) for p in np.unique(phase[phase >= len(bands)])),
+        before_first_phase=int((phase < 0).sum()),
+        utc=utc,
+        boot=s["boot"].astype(int),
+        t=s["t"].astype(float),
+        estimate=est,
+        probes=probes,
+        phase=phase,
+        dt=dt,
+        gap_after=gap_after,
+        battery=s["battery"].astype(float) if n else np.zeros(0),
+    )

@@ -1,0 +1,266 @@
+"""What the QA report says: the analysis's figures, the narrated events,
+podctl.verify's verdict in words, and what the log covers and does not.
+No files are written here (podctl.report.render does that).
+
+The integrity verdict is podctl.verify's (the one place that decides it):
+the report words its findings and never judges integrity itself.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from podctl import __version__, fmt, narration
+from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, analyse
+from podctl.logdata import LogData
+from podctl.narration import EventRow
+from podctl.verdict import VERIFIED, Verdict
+from protocol import log
+from protocol import profile as pf
+
+
+@dataclass
+class Check:
+    ok: bool
+    text: str
+    warn: bool = False  # not a failure, but not green either
+
+
+@dataclass
+class Report:
+    device_id: str
+    fw_version: str
+    fw_hash: str
+    profile_name: str
+    profile_ident: str
+    manifest_profile_ident: str | None
+    log_sha256: str
+    log_bytes: int
+    blocks: int
+    source: str
+    log_name: str
+    generated: str
+    podctl_version: str
+    span_start: str
+    span_end: str
+    span_seconds: float
+    clock: list[str]
+    verdict: str
+    checks: list[Check]
+    problems: list[str]
+    events: list[EventRow]
+    alarms: list[EventRow]
+    coverage: list[str]
+    notes: list[str]
+    analysis: Analysis
+    battery_low_v: float
+    plots: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def green(self) -> bool:
+        return self.verdict == VERIFIED
+
+    @property
+    def failure(self) -> str:
+        """The first reason the log failed verification, or ''."""
+        if self.problems:
+            return self.problems[0]
+        return next((c.text for c in self.checks if not c.ok and not c.warn), "")
+
+    def category_rows(self) -> list[tuple[str, str, list[EventRow]]]:
+        return [(key, title, [e for e in self.events if e.category == key])
+                for key, title in narration.CATEGORIES]
+
+    # the analysis's figures, under the names the template and plots use
+    @property
+    def bands(self) -> list[Band]:
+        return self.analysis.bands
+
+    @property
+    def phases(self) -> list[PhaseStats]:
+        return self.analysis.phases
+
+    @property
+    def mission(self) -> PhaseStats:
+        return self.analysis.mission
+
+    @property
+    def excursions(self) -> list[Excursion]:
+        return self.analysis.excursions
+
+    @property
+    def gaps(self) -> list[Gap]:
+        return self.analysis.gaps
+
+    @property
+    def utc(self) -> np.ndarray:
+        return self.analysis.utc
+
+    @property
+    def boot(self) -> np.ndarray:
+        return self.analysis.boot
+
+    @property
+    def t(self) -> np.ndarray:
+        return self.analysis.t
+
+    @property
+    def estimate(self) -> np.ndarray:
+        return self.analysis.estimate
+
+    @property
+    def probes(self) -> np.ndarray:
+        return self.analysis.probes
+
+    @property
+    def phase(self) -> np.ndarray:
+        return self.analysis.phase
+
+    @property
+    def dt(self) -> np.ndarray:
+        return self.analysis.dt
+
+    @property
+    def battery(self) -> np.ndarray:
+        return self.analysis.battery
+
+
+def profile_name(profile: pf.Profile) -> str:
+    raw = bytes(profile.header[pf.H_NAME])
+    return raw.split(b"\x00", 1)[0].decode(errors="replace")
+
+
+def integrity_checks(verdict: Verdict) -> list[Check]:
+    """The verdict's findings as the report's checklist: one line per
+    finding, and what held when nothing failed."""
+    checks = [Check(f.severity != "fail", str(f), warn=f.severity == "warn") for f in verdict.findings]
+    readable = len(verdict.readable)
+    if not any(f.code in ("unreadable", "seq_gap", "seq_back", "empty") for f in verdict.findings):
+        checks.insert(0, Check(True, f"{readable} blocks: CRC, layout and sequence intact"))
+    if verdict.authenticated and not any(f.code == "mac" for f in verdict.findings):
+        unproven = verdict.unproven
+        checks.insert(1, Check(True, "MAC chain verified with the device's key"
+                                + (f" for {readable - unproven} of {readable} blocks; {unproven} block(s) "
+                                   "chain to a block that is not in the log and are not proven"
+                                   if unproven else "")))
+    if verdict.end_checked and not any(f.code in ("tail_missing", "tail_extra", "last_mac", "hash",
+                                                  "head_missing", "head_extra") for f in verdict.findings):
+        checks.append(Check(True, "the log is the file pulled (SHA-256) and ends at the block and MAC "
+                                  "the device reported"))
+    return checks
+
+
+def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[str]:
+    """What the log covers, in words: its records, boots without a clock,
+    where it ends against the pull, and what damage cost."""
+    lines = []
+    if a.records:
+        lines.append(f"{a.records} sample records in {a.boots} boot(s), {fmt.dur(a.recorded_s)} of recording")
+    else:
+        lines.append("the log holds no sample record")
+    for u in a.unclocked:
+        lines.append(
+            f"boot {u.boot}: {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC: the clock was never "
+            f"set in that boot and the pull did not anchor it; they lie between {fmt.utc(u.after_utc)} and "
+            f"{fmt.utc(u.before_utc)}, count in the figures, and are not on the plots")
+    anchor = manifest.get("anchor")
+    last = a.last
+    if last is not None:
+        battery = float(a.battery[-1])
+        if anchor and not verdict.ok:
+            lines.append(f"pulled at {fmt.utc(float(anchor['utc']))}; the readable part of the log ends "
+                         f"{fmt.dur(float(anchor['utc']) - last.utc)} before that")
+        elif anchor and int(anchor["boot"]) == last.boot:
+            tail = float(anchor["uptime"]) - last.t
+            lines.append(f"pulled at {fmt.utc(float(anchor['utc']))}; the last {fmt.dur(max(tail, 0))} "
+                         "before the pull were not yet in a sealed block and are not in the log")
+        elif anchor:
+            lines.append(f"pulled at {fmt.utc(float(anchor['utc']))} in boot {anchor['boot']}, "
+                         f"but the log's last record is of boot {last.boot}")
+        else:
+            lines.append(f"the log ends at {last} with battery {fmt.degc(battery, 2)} V; the device did not "
+                         "report its clock at the pull (no anchor in the manifest: "
+                         f"{manifest.get('source', 'unknown source')}): nothing after that time is recorded, "
+                         "so the payload's temperature after it is unknown")
+    for r in a.lost:
+        span = ""
+        if r.last_before is not None and r.first_after is not None:
+            span = (f"; the records between {r.last_before} and {r.first_after} are lost"
+                    + (f" ({fmt.dur(r.seconds)})" if not math.isnan(r.seconds) else ""))
+        lines.append(f"bytes {r.offset} to {r.offset + r.size} of the log cannot be read "
+                     f"({r.why}): their records are not in this report"
+                     + ("" if r.at_end else span + "; decoding resumes after them"))
+    return lines
+
+
+def _clock(data: LogData, manifest: dict[str, Any]) -> list[str]:
+    clock = list(data.clock)
+    anchor = manifest.get("anchor")
+    if anchor:
+        offs = [e.value - e.t for e in data.events if e.code == log.EV_TIME_SET and e.boot == int(anchor["boot"])]
+        if offs:
+            drift = (float(anchor["utc"]) - float(anchor["uptime"])) - offs[-1]
+            clock.append(f"at the pull the device's clock differed from the host's by {drift:+.0f} s")
+    return clock
+
+
+def build(
+    data: LogData,
+    verdict: Verdict,
+    profile: pf.Profile,
+    manifest: dict[str, Any],
+    *,
+    log_name: str = "log.bin",
+    generated_utc: float | None = None,
+) -> Report:
+    """The report's contents from a loaded log, podctl.verify's verdict on
+    it, the profile it ran and the manifest beside it. No files are written."""
+    a = analyse(data, profile)
+    notes: list[str] = []
+    if a.unjudged_phases:
+        notes.append(f"records in phase(s) {a.unjudged_phases}, which the profile does not have: not judged")
+    if a.before_first_phase:
+        notes.append(f"{a.before_first_phase} record(s) before the first PHASE event: not judged")
+    own_ident = pf.ident(profile.data)
+    m_ident = manifest.get("profile_ident")
+    if m_ident is None:
+        notes.append("the manifest names no profile: the profile given could not be checked against the device")
+    events = narration.narrate(data, a.bands, own_ident)
+    fw_seen = sorted({narration.version(e.value) for e in data.events if e.code == log.EV_BOOT})
+    if fw_seen and manifest.get("fw_version") and fw_seen != [manifest["fw_version"]]:
+        notes.append(f"the log's BOOT events name firmware {', '.join(fw_seen)}; the manifest says "
+                     f"{manifest['fw_version']}")
+    return Report(
+        device_id=str(manifest.get("device_id", "unknown")),
+        fw_version=str(manifest.get("fw_version", "unknown")),
+        fw_hash=str(manifest.get("fw_hash", "unknown")),
+        profile_name=profile_name(profile),
+        profile_ident=f"{own_ident:08x}",
+        manifest_profile_ident=m_ident,
+        log_sha256=data.sha256,
+        log_bytes=len(data.raw),
+        blocks=len(data.blocks),
+        source=str(manifest.get("source", "unknown")),
+        log_name=log_name,
+        generated=fmt.utc(time.time() if generated_utc is None else generated_utc),
+        podctl_version=__version__,
+        span_start=fmt.utc(a.start_utc),
+        span_end=fmt.utc(a.end_utc),
+        span_seconds=a.end_utc - a.start_utc,
+        clock=_clock(data, manifest),
+        verdict=verdict.status,
+        checks=integrity_checks(verdict),
+        problems=[str(f) for f in verdict.failures],
+        events=events,
+        alarms=narration.alarms_raised(events),
+        coverage=_coverage(a, verdict, manifest),
+        notes=notes,
+        analysis=a,
+        battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000,
+    )

@@ -1,0 +1,237 @@
+"""The report's plots (matplotlib, Agg, no display needed): the whole
+mission and one per phase, as PNG files beside the report.
+
+  make_plots(rep, out_dir, stem)   # {"overview": Path, "phase0": Path, ...}
+
+Every plot shows time in UTC; records of a boot whose clock is unknown are
+left off (the report's coverage says so), and lines are broken at data
+gaps, so a silence never looks like a reading.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from podctl.analysis import NPROBES, PhaseStats
+from protocol import log
+
+if TYPE_CHECKING:
+    from podctl.report.contents import Report
+
+
+_C_EST = "#1f4e79"
+_C_BAND = "#2e7d32"
+_C_EXC = "#c62828"
+_C_ABS = "#b71c1c"
+_C_ALARM = "#e65100"
+
+
+def _dates(utc: np.ndarray) -> np.ndarray:
+    return (np.asarray(utc, dtype=float) * 1e6).astype("datetime64[us]")
+
+
+def _time_axis(ax: Any) -> None:
+    import matplotlib.dates as mdates
+
+    loc = mdates.AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc, show_offset=True))
+    ax.set_xlabel("UTC")
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+
+
+def _line_with_breaks(ax: Any, x: np.ndarray, y: np.ndarray, breaks: np.ndarray, **kw: Any) -> None:
+    """Plot y over x, not joining across data gaps."""
+    y = y.astype(float).copy()
+    cut = np.flatnonzero(breaks[:-1]) + 1 if len(breaks) > 1 else np.zeros(0, int)
+    xs = np.split(x, cut)
+    ys = np.split(y, cut)
+    first = True
+    for xx, yy in zip(xs, ys):
+        if len(xx):
+            ax.plot(xx, yy, label=kw.pop("label", None) if first else None, **kw)
+            first = False
+
+
+def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
+    from matplotlib.figure import Figure
+
+    sel = (rep.phase == ps.band.index) & ~np.isnan(rep.utc)
+    if not sel.any():
+        return None
+    b = ps.band
+    idx = np.flatnonzero(sel)
+    x = _dates(rep.utc[idx])
+    fig = Figure(figsize=(9, 3.6), dpi=110, layout="constrained")
+    ax = fig.subplots()
+    ax.axhspan(b.low, b.high, color=_C_BAND, alpha=0.12, lw=0, label=f"band {b.low:g} to {b.high:g} degC")
+    ax.axhline(b.setpoint, color=_C_BAND, lw=0.8, ls=":", label=f"setpoint {b.setpoint:g} degC")
+    # a break where the records are not contiguous (gap, reset, another phase between)
+    brk = np.ones(len(idx), dtype=bool)
+    brk[:-1] = (np.diff(idx) != 1) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]])
+    gaps = np.ones(len(idx), dtype=bool)
+    gaps[:-1] = brk[:-1] | (rep.dt[idx[:-1]] < (rep.t[idx[1:]] - rep.t[idx[:-1]]))
+    for p in range(NPROBES):
+        col = rep.probes[idx, p]
+        if np.isnan(col).all():
+            continue
+        _line_with_breaks(ax, x, col, gaps, color="#999999", lw=0.5, alpha=0.6,
+                          label="probes (trusted)" if p == 0 or np.isnan(rep.probes[idx, 0]).all() and p == 1 else None)
+    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.4, label="payload estimate")
+    # silences: no record with UTC between two plotted records
+    tt = rep.utc[idx]
+    silent = np.flatnonzero(gaps[:-1] & ((tt[1:] - tt[:-1]) > 1.5 * rep.dt[idx[:-1]]))
+    for k in silent:
+        ax.axvspan(_dates(tt[k : k + 1] + rep.dt[idx[k]])[0], x[k + 1], color="#9e9e9e", alpha=0.25, lw=0,
+                   label="no record with UTC" if k == silent[0] else None)
+    for e in rep.events:
+        if e.code == log.EV_BOOT and not math.isnan(e.utc) and tt[0] <= e.utc <= tt[-1] + rep.dt[idx[-1]]:
+            ax.axvline(_dates(np.array([e.utc]))[0], color="#6a1b9a", lw=0.9, ls="-.", label="board restart")
+    for xc in ps.excursions:
+        if math.isnan(xc.start_utc):
+            continue
+        ax.axvspan(_dates(np.array([xc.start_utc]))[0], _dates(np.array([xc.end_utc]))[0],
+                   color=_C_EXC, alpha=0.18, lw=0)
+        mask = (rep.utc[idx] >= xc.start_utc) & (rep.utc[idx] < xc.end_utc)
+        ax.plot(x[mask], rep.estimate[idx][mask], color=_C_EXC, lw=1.8)
+    if ps.excursions:
+        ax.plot([], [], color=_C_EXC, lw=1.8, label="excursion")
+    for a in rep.alarms:
+        if a.phase.split(" ")[0] == str(b.index) and not math.isnan(a.utc):
+            ax.axvline(_dates(np.array([a.utc]))[0], color=_C_ALARM, lw=0.9, ls="--")
+            ax.annotate(a.what.replace(" raised", ""), (_dates(np.array([a.utc]))[0], 1), xycoords=("data", "axes fraction"),
+                        rotation=90, va="top", ha="right", fontsize=7, color=_C_ALARM)
+    data_lo = float(np.nanmin(rep.estimate[idx])) if not np.isnan(rep.estimate[idx]).all() else b.low
+    data_hi = float(np.nanmax(rep.estimate[idx])) if not np.isnan(rep.estimate[idx]).all() else b.high
+    lo, hi = min(b.low, data_lo), max(b.high, data_hi)
+    pad = 0.12 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    for v, lab in ((b.abs_low, "absolute low"), (b.abs_high, "absolute high")):
+        if lo - pad <= v <= hi + pad:
+            ax.axhline(v, color=_C_ABS, lw=0.8, ls="--", label=lab)
+            lo, hi = min(lo, v - pad / 2), max(hi, v + pad / 2)
+    ax.set_ylim(lo, hi)
+    ax.set_ylabel("degC")
+    ax.set_title(f"phase {b.index} {b.name}: {ps.start} to {ps.end}", fontsize=10, loc="left")
+    _time_axis(ax)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    fig.savefig(path)
+    return path
+
+
+def plot_overview(rep: Report, path: Path) -> Path | None:
+    from matplotlib.figure import Figure
+
+    known = ~np.isnan(rep.utc)
+    if not known.any():
+        return None
+    idx = np.flatnonzero(known)
+    x = _dates(rep.utc[idx])
+    fig = Figure(figsize=(9, 5.2), dpi=110, layout="constrained")
+    ax, axb = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    # the band of each phase, over the span its records cover
+    brk = np.ones(len(idx), dtype=bool)
+    brk[:-1] = (np.diff(idx) != 1) | (rep.phase[idx[:-1]] != rep.phase[idx[1:]]) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]])
+    start = 0
+    labelled = False
+    for k in np.flatnonzero(brk).tolist():
+        p = rep.phase[idx[start]]
+        if 0 <= p < len(rep.bands):
+            b = rep.bands[p]
+            x0 = x[start]
+            x1 = _dates(np.array([rep.utc[idx[k]] + rep.dt[idx[k]]]))[0]
+            ax.fill_between([x0, x1], b.low, b.high, color=_C_BAND, alpha=0.12, lw=0,
+                            label=None if labelled else "band of the phase")
+            labelled = True
+        start = k + 1
+    gaps = np.ones(len(idx), dtype=bool)
+    gaps[:-1] = (np.diff(idx) != 1) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]]) | \
+        (rep.dt[idx[:-1]] < (rep.t[idx[1:]] - rep.t[idx[:-1]]))
+    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.0, label="payload estimate")
+    for xc in rep.excursions:
+        if not math.isnan(xc.start_utc):
+            ax.axvspan(_dates(np.array([xc.start_utc]))[0], _dates(np.array([xc.end_utc]))[0],
+                       color=_C_EXC, alpha=0.25, lw=0)
+    if rep.excursions:
+        ax.fill_between([], [], [], color=_C_EXC, alpha=0.25, label="excursion")
+    # phase boundaries; each phase named once, centred on its span, on the
+    # next row down when it would collide with the label before it
+    t0, t1 = float(np.nanmin(rep.utc)), float(np.nanmax(rep.utc + rep.dt))
+    width = max(t1 - t0, 1.0)
+    last_x = [-1.0, -1.0, -1.0]
+    for ps in rep.phases:
+        if math.isnan(ps.start_utc):
+            continue
+        ax.axvline(_dates(np.array([ps.start_utc]))[0], color="#555555", lw=0.6, ls=":")
+        end = ps.end_utc if not math.isnan(ps.end_utc) else ps.start_utc
+        mid = (max(ps.start_utc, t0) + min(end, t1)) / 2
+        frac = (mid - t0) / width
+        row = next((k for k in range(3) if frac - last_x[k] > 0.09), 2)
+        last_x[row] = frac
+        ax.annotate(ps.band.name, (_dates(np.array([mid]))[0], 0.985 - 0.055 * row),
+                    xycoords=("data", "axes fraction"), va="top", ha="center", fontsize=7, color="#333333",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    for a in rep.alarms:
+        if not math.isnan(a.utc):
+            xa = _dates(np.array([a.utc]))[0]
+            ax.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
+            axb.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
+            ax.annotate(a.what.replace(" raised", ""), (xa, 0.02), xycoords=("data", "axes fraction"),
+                        rotation=90, va="bottom", ha="right", fontsize=7, color=_C_ALARM)
+    ax.plot([], [], color=_C_ALARM, lw=0.9, ls="--", label="alarm raised")
+    for e in rep.events:
+        if e.category == "reset" and not math.isnan(e.utc) and e.boot != rep.boot[0]:
+            ax.axvline(_dates(np.array([e.utc]))[0], color="#6a1b9a", lw=0.9, ls="-.")
+    if any(e.category == "reset" for e in rep.events[1:]):
+        ax.plot([], [], color="#6a1b9a", lw=0.9, ls="-.", label="board restart")
+    xe = _dates(np.array([t1]))[0]
+    ax.axvline(xe, color="#212121", lw=1.0)
+    ax.annotate("log ends", (xe, 0.3), xycoords=("data", "axes fraction"), rotation=90, va="center", ha="right",
+                fontsize=7, color="#212121")
+    ax.set_ylabel("degC")
+    ax.set_title(f"{rep.device_id}: payload temperature, {rep.span_start} to {rep.span_end}", fontsize=10, loc="left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    _line_with_breaks(axb, x, rep.battery[idx], gaps, color="#37474f", lw=1.0, label="battery")
+    if rep.battery_low_v > 0:
+        axb.axhline(rep.battery_low_v, color=_C_ALARM, lw=0.8, ls="--", label=f"low alarm {rep.battery_low_v:g} V")
+    axb.set_ylabel("battery V")
+    axb.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    _time_axis(axb)
+    fig.savefig(path)
+    return path
+
+
+def make_plots(rep: Report, out_dir: Path, stem: str) -> dict[str, Path]:
+    """The overview and one plot per phase, as PNG files in out_dir."""
+    plots: dict[str, Path] = {}
+    p = plot_overview(rep, out_dir / f"{stem}-overview.png")
+    if p is not None:
+        plots["overview"] = p
+    for ps in rep.phases:
+        safe = "".join(c if c.isalnum() else "_" for c in ps.band.name)
+        p = plot_phase(rep, ps, out_dir / f"{stem}-phase{ps.band.index}-{safe}.png")
+        if p is not None:
+            plots[f"phase{ps.band.index}"] = p
+    rep.plots = plots
+    return plots
+
+
+def caption(key: str) -> str:
+    if key == "overview":
+        return ("The whole mission: payload estimate against each phase's band (green), excursions (red), "
+                "alarms (orange), board restarts, and the battery.")
+    return f"Phase {key[5:]}: payload estimate (blue), trusted probes (grey), band (green), excursions (red)."
+
+
+def plots_for(rep: Report, path: Path) -> dict[str, Path]:
+    """The report's plots beside path (made unless they are there already)."""
+    if not rep.plots or not all(p.exists() for p in rep.plots.values()):
+        make_plots(rep, path.parent, path.stem)
+    return rep.plots
+
+

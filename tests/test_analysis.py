@@ -1,0 +1,232 @@
+"""podctl.analysis on logs built record by record, against values worked out
+by hand or taken from outside the project: the MKT table of
+/work/shared/reference.md (USP <1079>, dH/R = 10,000 K), time in band as
+records times their interval, excursions and gaps where they were put.
+
+The synthetic logs are LogData as the decoder returns it (samples in display
+units, events with UTC), so the figures are checked without the simulator's
+noise; tests/test_report.py holds the same code to the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from podctl import analysis, logdata, profile_file
+
+from protocol import log
+from protocol import profile as pf
+
+T0 = 1_800_000_000.0  # UTC of uptime 0 of boot 1 (2027-01-15)
+STEP = 60  # s: the nominal profile's pad, orbit and recovery sampling interval
+BAD = log.STATUS_PROBE_FAULT
+
+# reference.md: readings at equal intervals and their MKT (degC, 3 decimals)
+MKT_REFERENCE = [
+    ([2, 8, 25, 5], 15.216),
+    ([5] * 10, 5.000),
+    ([4] * 100 + [30] * 2, 6.683),
+    ([20, 25, 30, 35, 40], 32.394),
+]
+
+
+@pytest.fixture(scope="module")
+def nominal() -> pf.Profile:
+    got = pf.check(profile_file.compile_file("examples/profiles/nominal.toml"))
+    assert isinstance(got, pf.Profile)
+    return got
+
+
+def ev(code: int, t: int, a: int = 0, b: int = 0, value: int = 0, boot: int = 1, clock: bool = True):
+    return logdata.Event(boot, t, T0 + t if clock else math.nan, code, log.event_name(code), a, b, value)
+
+
+def logof(rows, events) -> logdata.LogData:
+    """rows: (boot, t, probe readings (4, NaN = none), status); UTC as the
+    board would rebuild it from a clock set at boot 1's uptime 0."""
+    s = np.zeros(len(rows), dtype=logdata.SAMPLE_DTYPE)
+    for f in logdata.CHANNEL_NAMES:
+        s[f] = np.nan
+    s["battery"] = 12.0
+    for i, (boot, t, probes, status) in enumerate(rows):
+        s["boot"][i], s["t"][i], s["status"][i] = boot, t, status
+        s["utc"][i] = T0 + t if boot == 1 else math.nan
+        for p, v in enumerate(probes):
+            s[f"probe{p}"][i] = v
+    return logdata.LogData(b"", "", [], s, list(events))
+
+
+def series(temps, phase: int = 0, t0: int = 0):
+    """One boot, every probe reading the same temperature, PHASE at t0."""
+    rows = [(1, t0 + STEP * i, [c] * 4, 0) for i, c in enumerate(temps)]
+    return rows, [ev(log.EV_BOOT, 0, 1, 1), ev(log.EV_PHASE, t0, phase)]
+
+
+@pytest.mark.parametrize("readings,expected", MKT_REFERENCE)
+def test_phase_mkt_matches_the_worked_examples(nominal, readings, expected):
+    # equal intervals: the time-weighted per-phase MKT is the textbook one
+    a = analysis.analyse(logof(*series(readings)), nominal)
+    pad = a.phases[0]
+    assert pad.records == len(readings)
+    # R = 8.3144598 rather than the reference's 8.3144 moves MKT by < 0.0004 degC
+    assert pad.mkt == pytest.approx(expected, abs=5e-4)
+    assert a.mission.mkt == pytest.approx(expected, abs=5e-4)
+    assert pad.t_mean == pytest.approx(np.mean(readings))
+    assert (pad.t_min, pad.t_max) == (min(readings), max(readings))
+
+
+def test_each_phase_has_its_own_mkt(nominal):
+    # pad reads the first table row, orbit the third; the mission is all of it
+    pad, orbit = MKT_REFERENCE[0], MKT_REFERENCE[2]
+    rows, events = series(pad[0])
+    t1 = STEP * len(pad[0])
+    more, _ = series(orbit[0], phase=2, t0=t1)
+    a = analysis.analyse(logof(rows + more, [*events, ev(log.EV_PHASE, t1, 2)]), nominal)
+    assert a.phases[0].mkt == pytest.approx(pad[1], abs=5e-4)
+    assert a.phases[2].mkt == pytest.approx(orbit[1], abs=5e-4)
+    assert a.phases[1].records == 0 and math.isnan(a.phases[1].mkt) and a.phases[1].visits == 0
+    assert a.mission.mkt == pytest.approx(analysis.mkt(pad[0] + orbit[0]), abs=1e-9)
+    assert a.phases[0].seconds == t1 and a.phases[2].seconds == STEP * len(orbit[0])
+
+
+def test_time_in_band_and_one_excursion(nominal):
+    # 2, 8, 25, 5 in the pad's 2..8 band: 3 minutes in (the limits are in),
+    # 1 minute out, one excursion above peaking at 25, shorter than the
+    # pad's 30 min excursion delay
+    a = analysis.analyse(logof(*series([2, 8, 25, 5])), nominal)
+    pad = a.phases[0]
+    assert (pad.in_band_s, pad.out_band_s, pad.no_reading_s) == (180, 60, 0)
+    assert pad.in_band_pct == 75 and pad.out_band_pct == 25
+    (x,) = a.excursions
+    assert (x.phase, x.side, x.seconds, x.peak) == (0, "above", 60, 25)
+    assert x.start.utc == T0 + 120 and x.end.utc == T0 + 180
+    assert not x.beyond_delay and not x.open_end
+
+
+def test_excursions_split_at_a_side_a_phase_and_a_gap(nominal):
+    temps = [5, 9, 10, 1, 0.5, 5] + [12] * 35
+    rows, events = series(temps)
+    # a silence of 10 minutes (more than twice the interval) inside the warm run
+    rows = [(b, t + (600 if i >= 20 else 0), p, s) for i, (b, t, p, s) in enumerate(rows)]
+    a = analysis.analyse(logof(rows, events), nominal)
+    got = [(x.side, x.seconds, x.peak, x.beyond_delay, x.open_end) for x in a.excursions]
+    assert got == [
+        ("above", 120, 10, False, False),
+        ("below", 120, 0.5, False, False),
+        ("above", 14 * 60, 12, False, True),  # ends at the gap: open
+        ("above", 21 * 60, 12, False, True),  # ends at the end of the log
+    ]
+    (gap,) = a.gaps
+    assert gap.start.utc == T0 + 19 * STEP + STEP and gap.end.utc == T0 + 20 * STEP + 600
+    assert gap.seconds == 600 and not gap.restart
+
+
+def test_an_excursion_longer_than_the_delay(nominal):
+    a = analysis.analyse(logof(*series([5] + [9] * 30 + [5])), nominal)
+    (x,) = a.excursions
+    assert x.seconds == 1800 and x.beyond_delay  # the delay is 30 min: at it, the alarm is due
+
+
+def test_time_without_a_trusted_probe_is_neither_in_nor_out(nominal):
+    nan = math.nan
+    rows = [(1, STEP * i, [5.0] * 4 if i < 5 else [nan] * 4, 0) for i in range(8)]
+    a = analysis.analyse(logof(rows, series([])[1]), nominal)
+    pad = a.phases[0]
+    assert (pad.in_band_s, pad.out_band_s, pad.no_reading_s) == (300, 0, 180)
+    assert pad.in_band_pct == 100
+    assert pad.in_band_s + pad.out_band_s + pad.no_reading_s == pad.seconds == 480
+    assert np.isnan(a.estimate[5:]).all()
+
+
+def test_the_estimate_leaves_out_an_excluded_probe(nominal):
+    # probe 2 reads 20 degC; the firmware excluded it at 120 s, took it back
+    # at 300 s: records between say so in their status
+    rows = [(1, STEP * i, [4.0, 5.0, 20.0, 6.0], BAD if 2 <= i < 5 else 0) for i in range(7)]
+    events = [*series([])[1], ev(log.EV_PROBE_FAULT, 120, a=2, b=1, value=20000),
+              ev(log.EV_PROBE_RECOVERED, 300, a=2)]
+    data = logof(rows, events)
+    est = analysis.estimate(data)
+    assert est.tolist() == [8.75, 8.75, 5.0, 5.0, 5.0, 8.75, 8.75]
+    probes = analysis.trusted_probes(data)
+    assert np.isnan(probes[2:5, 2]).all() and not np.isnan(probes[:, [0, 1, 3]]).any()
+    assert np.array_equal(analysis.analyse(data, nominal).estimate, est)
+
+
+def test_an_exclusion_ends_with_its_boot(nominal):
+    rows = [(1, 0, [4.0, 6.0, 30.0, 5.0], 0), (1, 60, [4.0, 6.0, 30.0, 5.0], BAD),
+            (2, 0, [4.0, 6.0, 30.0, 5.0], 0)]
+    events = [*series([])[1], ev(log.EV_PROBE_FAULT, 30, a=2, b=1, value=30000),
+              ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False)]
+    est = analysis.estimate(logof(rows, events))
+    assert est.tolist() == [11.25, 5.0, 11.25]
+
+
+def test_phase_per_record_and_the_time_each_record_stands_for(nominal):
+    # pad (60 s), ascent at 120 s (10 s), orbit at 180 s (60 s)
+    rows = [(1, t, [5.0] * 4, 0) for t in (0, 60, 120, 130, 140, 150, 160, 170, 180, 240)]
+    events = [*series([])[1], ev(log.EV_PHASE, 120, 1), ev(log.EV_PHASE, 180, 2)]
+    data = logof(rows, events)
+    assert analysis.phase_per_record(data).tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 2, 2]
+    dt, gap_after = analysis.record_durations(data, nominal)
+    assert dt.tolist() == [60, 60, 10, 10, 10, 10, 10, 10, 60, 60]
+    assert gap_after.tolist() == [False] * 9 + [True]
+    a = analysis.analyse(data, nominal)
+    assert [p.seconds for p in a.phases[:3]] == [120, 60, 120]
+    assert [str(p.start) for p in a.phases[:3]] == [
+        "2027-01-15 08:00:00Z", "2027-01-15 08:02:00Z", "2027-01-15 08:03:00Z"]
+
+
+def test_a_boot_without_a_clock_is_placed_between_its_neighbours(nominal):
+    rows = [(1, 0, [5.0] * 4, 0), (1, 60, [5.0] * 4, 0), (2, 0, [5.0] * 4, 0), (2, 60, [5.0] * 4, 0)]
+    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False)]
+    a = analysis.analyse(logof(rows, events), nominal)
+    (u,) = a.unclocked
+    assert (u.boot, u.records, u.seconds, u.after_utc) == (2, 2, 120, T0 + 120)
+    assert math.isnan(u.before_utc)  # nothing after it has a clock
+    (gap,) = a.gaps
+    assert gap.restart and gap.seconds is None
+    assert str(gap.end) == "boot 2 +0 s (no UTC)"
+    # the boot's records are before any PHASE of their own boot: they keep
+    # the phase the log was in, and count
+    assert a.phases[0].records == 4 and a.phases[0].no_utc_records == 2
+
+
+def test_an_empty_log(nominal):
+    a = analysis.analyse(logof([], []), nominal)
+    assert a.records == 0 and a.excursions == [] and a.gaps == [] and a.last is None
+    assert math.isnan(a.mission.mkt) and math.isnan(a.start_utc)
+    assert analysis.estimate(logof([], [])).shape == (0,)
+
+
+def test_the_mission_figures_add_up(nominal):
+    # a mixed log: every phase's in + out + without a reading is its
+    # recorded time, and the mission is the sum of its phases
+    rng = np.random.default_rng(3)
+    temps = rng.normal(5, 3, 500).round(2)
+    temps[rng.random(500) < 0.05] = np.nan
+    rows, events = series(temps.tolist())
+    t1 = STEP * 250
+    a = analysis.analyse(logof(rows, [*events, ev(log.EV_PHASE, t1, 2)]), nominal)
+    total = 0.0
+    for ps in a.phases:
+        assert ps.in_band_s + ps.out_band_s + ps.no_reading_s == pytest.approx(ps.seconds)
+        total += ps.seconds
+    m = a.mission
+    assert m.in_band_s + m.out_band_s + m.no_reading_s == pytest.approx(total) == 500 * STEP
+    assert m.records == 500 and len(a.excursions) == len(a.phases[0].excursions) + len(a.phases[2].excursions)
+    out_s = sum(x.seconds for x in a.excursions)
+    assert out_s == pytest.approx(m.out_band_s)
+
+
+def test_a_record_read_a_tick_late_takes_the_fault_raised_in_that_tick(nominal):
+    # the record stamped 120 s was read at the next tick, after probe 2's
+    # fault at 130 s: its status says a probe was excluded, and none was in
+    # force at 120 s, so the fault raised before the next record applies
+    rows = [(1, STEP * i, [4.0, 5.0, 20.0, 6.0], BAD if i >= 2 else 0) for i in range(4)]
+    events = [*series([])[1], ev(log.EV_PROBE_FAULT, 130, a=2, b=1, value=20000)]
+    assert analysis.estimate(logof(rows, events)).tolist() == [8.75, 8.75, 5.0, 5.0]
+    # without the status flag, the record trusted every probe
+    rows[2] = (1, 120, [4.0, 5.0, 20.0, 6.0], 0)
+    assert analysis.estimate(logof(rows, events)).tolist() == [8.75, 8.75, 8.75, 5.0]

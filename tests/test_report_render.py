@@ -1,0 +1,186 @@
+"""The QA report's HTML and PDF come from one template: the PDF is the HTML
+document paged by WeasyPrint, so every heading and every figure of the one
+is in the other, a change to the template shows in both, and what the HTML
+says about time without a reading is on the page a reviewer signs.
+
+The PDF is read back as text with pypdf; the page layout (nothing wider
+than the page's text column) with WeasyPrint's own layout boxes.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from podctl import manifest
+from podctl import report as rpt
+from podctl.cli import main
+from podctl.logs_cmds import load_data
+from podctl.pulled import open_pulled
+from podctl.report import render
+from podctl.report_cmd import load_profile
+from podctl.verdict import verify
+
+pypdf = pytest.importorskip("pypdf")
+
+NOMINAL = Path("examples/profiles/nominal.toml")
+NO_READING_NOTE = "Time without any trusted probe counts neither in nor out of band"
+
+
+class _Text(html.parser.HTMLParser):
+    """The text a reader sees: body text nodes, not style, title or attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skip = 0
+        self.chunks: list[str] = []
+        self.headings: list[str] = []
+        self._heading: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "title", "head"):
+            self.skip += 1
+        if tag in ("h1", "h2", "h3"):
+            self._heading = []
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "title", "head"):
+            self.skip -= 1
+        if tag in ("h1", "h2", "h3") and self._heading is not None:
+            self.headings.append("".join(self._heading))
+            self._heading = None
+
+    def handle_data(self, data):
+        if not self.skip and data.strip():
+            self.chunks.append(data)
+            if self._heading is not None:
+                self._heading.append(data)
+
+
+def _squash(text: str) -> str:
+    """Text without whitespace or soft hyphens: line breaks fall elsewhere
+    on a page than in a browser."""
+    return re.sub(r"[\s\u00ad]+", "", text)
+
+
+def _pdf_pages(path: Path) -> list[str]:
+    return [p.extract_text() for p in pypdf.PdfReader(str(path)).pages]
+
+
+def _report(run: Path, data=None) -> rpt.Report:
+    log = run / "log.bin"
+    pulled = open_pulled(log)
+    verdict = verify(pulled, (run / "key.bin").read_bytes())
+    m = manifest.read(manifest.beside(log))
+    return rpt.build(data or load_data(pulled), verdict, load_profile(NOMINAL, log), m, generated_utc=0)
+
+
+@pytest.fixture(scope="module")
+def nominal(tmp_path_factory):
+    run = tmp_path_factory.mktemp("nominal")
+    assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(run)]) == 0
+    out = tmp_path_factory.mktemp("report")
+    rep = _report(run)
+    page = rpt.render_html(rep, out / "report.html")
+    pdf = rpt.render_pdf(rep, out / "report.pdf")
+    return run, rep, page.read_text(), pdf
+
+
+def test_the_pdf_is_the_html_document(nominal):
+    _, rep, text, _ = nominal
+    # render_pdf pages exactly what render_html writes: there is no second layout
+    assert render.document(rep, rep.plots) == text
+
+
+def test_every_heading_and_figure_of_the_html_is_in_the_pdf(nominal):
+    _, rep, text, pdf = nominal
+    seen = _Text()
+    seen.feed(text)
+    pages = _pdf_pages(pdf)
+    squashed = _squash("".join(pages))
+    missing = [c.strip() for c in seen.chunks if _squash(c) not in squashed]
+    assert missing == []
+    assert len(seen.chunks) > 200  # the whole document, not an empty page
+    # the sections in the same order
+    at = [squashed.find(_squash(h)) for h in seen.headings]
+    assert -1 not in at and at == sorted(at), list(zip(seen.headings, at))
+    for must in ("Per phase", "Excursions", "Data gaps", "Plots", "Sign-off", "Alarms", "Probe faults"):
+        assert must in seen.headings
+    # and the figures themselves, as the analysis has them
+    for ps in rep.phases:
+        assert _squash(f"{ps.band.index} {ps.band.name}") in squashed
+        assert f"{ps.mkt:.2f}" in squashed and f"{ps.t_max:.2f}" in squashed
+
+
+def test_the_note_on_time_without_a_reading_is_on_the_page_a_reviewer_signs(nominal):
+    _, _, text, pdf = nominal
+    assert NO_READING_NOTE in text
+    assert _squash(NO_READING_NOTE) in _squash("".join(_pdf_pages(pdf)))
+
+
+def test_time_without_a_reading_is_stated_in_both(nominal, tmp_path):
+    # the probes read nothing for 100 records of orbit: 100 minutes that are
+    # neither in nor out of band, and both documents say how long
+    run, _, _, _ = nominal
+    data = load_data(open_pulled(run / "log.bin"))
+    orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)[:100]
+    for p in range(4):
+        data.samples[f"probe{p}"][orbit] = np.nan
+    rep = _report(run, data)
+    assert rep.mission.no_reading_s == 100 * 60 and rep.phases[2].no_reading_s == 100 * 60
+    text = rpt.render_html(rep, tmp_path / "r.html").read_text()
+    pages = _squash("".join(_pdf_pages(rpt.render_pdf(rep, tmp_path / "r.pdf"))))
+    for said in (NO_READING_NOTE + ": the percentages are of the time with a reading, and 100 min of this "
+                 "log had none", "0 s out of band, 100 min without a reading"):
+        assert said in text and _squash(said) in pages
+
+
+def test_a_change_to_the_template_changes_both(nominal, tmp_path):
+    _, rep, _, _ = nominal
+    mine = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES, mine)
+    t = mine / render.TEMPLATE
+    marker = '<h2>Storage conditions</h2>\n<p>Labelled storage 2 to 8 degC, batch 4711-B.</p>\n'
+    t.write_text(t.read_text().replace('<div class="signoff-page keep">', marker + '<div class="signoff-page keep">'))
+    page = rpt.render_html(rep, tmp_path / "r.html", templates=mine).read_text()
+    pdf = _squash("".join(_pdf_pages(rpt.render_pdf(rep, tmp_path / "r.pdf", templates=mine))))
+    for said in ("Storage conditions", "Labelled storage 2 to 8 degC, batch 4711-B."):
+        assert said in page and _squash(said) in pdf
+
+
+def test_every_page_is_footed_and_signed_off_last(nominal):
+    _, rep, _, pdf = nominal
+    pages = _pdf_pages(pdf)
+    n = len(pages)
+    assert n >= 4
+    for i, page in enumerate(pages, 1):
+        assert f"page {i} of {n}" in page
+        assert rep.device_id in page and f"integrity {rep.verdict}" in page and rep.log_sha256[:16] in page
+    assert "VERIFIED: intact and authenticated" in pages[0]
+    last = pages[-1]
+    for field in ("Sign-off", "Reviewed by (name, role)", "Date (UTC)", "Signature",
+                  "Disposition (release / reject / investigate)", rep.log_sha256):
+        assert field in last
+    assert all("Sign-off" not in p for p in pages[:-1])
+
+
+def test_nothing_runs_past_the_text_column(nominal, tmp_path):
+    """No table, cell or plot is wider than the page's text column: on paper
+    a column past the margin is cut."""
+    from weasyprint import HTML
+
+    _, _, text, _ = nominal
+    doc = HTML(string=text).render()
+    for i, page in enumerate(doc.pages, 1):
+        box = getattr(page, "_page_box", None)
+        if box is None:
+            pytest.skip("this WeasyPrint does not expose its layout boxes")
+        right = box.margin_width() - box.margin_right
+        for b in box.descendants():
+            if getattr(b, "element_tag", None) in ("table", "tr", "td", "th", "img", "p", "li"):
+                edge = b.position_x + b.margin_width()
+                assert edge <= right + 0.5, (i, b.element_tag, edge, right)
