@@ -244,7 +244,7 @@ def walk(raw, keys: Sequence[bytes | None] | None = ()) -> tuple[list[BlockInfo]
                             undecodable = "record times run past uptime 2**32 - 1"
                         flag = flag or bool(undecodable)
                     if nk:
-                        stored = mv[end + 4 : end + tlen]
+                        stored = raw[end + 4 : end + tlen]
                         if current is not None and not (
                             current + 1 < nk and kind == events and count
                             and raw[at + _HLEN + 4] == rotation

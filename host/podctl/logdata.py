@@ -139,11 +139,13 @@ def _boots(samples: np.ndarray) -> list[int]:
     return sorted(set(_boot_runs(samples)[1]))
 
 
-def set_utc(samples: np.ndarray, offsets: dict[int, float]) -> None:
+def set_utc(
+    samples: np.ndarray, offsets: dict[int, float], runs: tuple[list[int], list[int]] | None = None
+) -> None:
     """samples["utc"] = t + the offset of the record's boot (NaN where the
-    boot has none), in place."""
+    boot has none), in place. runs: _boot_runs(samples), if known."""
     utc, t = samples["utc"], samples["t"]
-    starts, boots = _boot_runs(samples)
+    starts, boots = runs or _boot_runs(samples)
     for a, b, boot in zip(starts, starts[1:], boots):
         # a float: u32 + a Python int would be done in u32
         np.add(t[a:b], float(offsets.get(boot, np.nan)), out=utc[a:b])
@@ -174,8 +176,9 @@ def load(
     if blocks is None:
         blocks = walk(raw)[0]
     samples, events = (decoder or _fast_decoder())(raw, blocks)
-    offsets, clock = rebuild_utc(samples, events, anchor)
-    set_utc(samples, offsets)
+    runs = _boot_runs(samples)
+    offsets, clock = clock_of(runs[1], events, anchor)
+    set_utc(samples, offsets, runs)
     return LogData(
         raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(),
