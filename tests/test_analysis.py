@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from podctl import analysis, logdata, profile_file
 
 from protocol import log
@@ -230,3 +232,56 @@ def test_a_record_read_a_tick_late_takes_the_fault_raised_in_that_tick(nominal):
     # without the status flag, the record trusted every probe
     rows[2] = (1, 120, [4.0, 5.0, 20.0, 6.0], 0)
     assert analysis.estimate(logof(rows, events)).tolist() == [8.75, 8.75, 8.75, 5.0]
+
+
+@st.composite
+def _any_log(draw):
+    """A decoded log of any shape the decoder can return: boots in order,
+    uptime rising within a boot, any readings and status, and any events
+    (codes the report does not know included), in any order."""
+    rows, boot, t = [], 1, 0
+    for _ in range(draw(st.integers(0, 40))):
+        if draw(st.integers(0, 9)) == 0:
+            boot, t = boot + 1, 0
+        t += draw(st.sampled_from([0, 10, 60, 60, 60, 300]))
+        probes = [draw(st.sampled_from([math.nan, -40.0, 1.5, 5.0, 9.0, 30.0])) for _ in range(4)]
+        rows.append((boot, t, probes, draw(st.integers(0, 255))))
+    events = [
+        ev(draw(st.integers(1, 16)), draw(st.integers(0, 4000)), a=draw(st.integers(0, 255)),
+           b=draw(st.integers(0, 0xFFFF)), value=draw(st.integers(0, 0xFFFFFFFF)),
+           boot=draw(st.integers(1, boot + 1)), clock=draw(st.booleans()))
+        for _ in range(draw(st.integers(0, 12)))
+    ]
+    return logof(rows, events)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_any_log(), anchored=st.booleans())
+def test_any_log_gives_figures_that_add_up(nominal, data, anchored):
+    from podctl import narration
+    from podctl import report as rpt
+    from podctl.verdict import Verdict
+
+    a = analysis.analyse(data, nominal)
+    for ps in [*a.phases, a.mission]:
+        assert ps.in_band_s >= 0 and ps.out_band_s >= 0 and ps.no_reading_s >= 0
+        judged = a.dt[(a.phase == ps.band.index) if ps.band.index >= 0 else (a.phase >= 0) & (a.phase < 5)]
+        assert ps.in_band_s + ps.out_band_s + ps.no_reading_s == pytest.approx(float(judged.sum()))
+    assert len(a.estimate) == len(data.samples) == len(a.phase)
+    rows = narration.narrate(data, a.bands, 0)
+    assert all(r.category in dict(narration.CATEGORIES) for r in rows)
+    # and the report's words on it
+    m = {"anchor": {"boot": 2, "uptime": 600, "utc": T0 + 900}} if anchored else {}
+    rep = rpt.build(data, Verdict([], [], authenticated=False, end_checked=False), nominal, m)
+    assert rep.coverage and rep.verdict == rpt.NOT_AUTHENTICATED
+
+
+def test_a_refusal_naming_a_field_podctl_does_not_know_is_worded_not_raised(nominal):
+    from podctl import narration
+
+    rows, events = series([5.0])
+    refused = ev(log.EV_PROFILE_REFUSED, 30, a=pf.REFUSE_RANGE, b=28, value=0x1234ABCD)
+    (row,) = [r for r in narration.narrate(logof(rows, [*events, refused]), analysis.bands_of(nominal), 0)
+              if r.category == "profile"]
+    assert row.what == "profile refused" and "field 28 (unknown to podctl" in row.detail
+    assert "identity 1234abcd" in row.detail

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from podctl import fmt
+from podctl import __version__, fmt
 from podctl.analysis import Band, phase_of_events
 from podctl.logdata import Event, LogData
 from protocol import catalogue, codes, log, names
@@ -120,7 +120,10 @@ def _profile(e: Event, own_ident: int) -> tuple[str, str]:
         return "profile accepted", f"identity {e.value:08x}{other}"
     if e.code == log.EV_PROFILE_REFUSED:
         reason = next((r[1] for r in pf.REFUSALS if r[0] == e.a), str(e.a))
-        where = pf.where(e.a, e.b)
+        try:
+            where = pf.where(e.a, e.b)
+        except IndexError:  # a field this podctl's profile layout does not have (newer firmware)
+            where = f"field {e.b} (unknown to podctl {__version__})"
         return "profile refused", f"{reason}{' at ' + where if where else ''}, identity {e.value:08x}"
     return "key rotated", f"counter {e.value}"
 
