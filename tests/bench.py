@@ -12,9 +12,9 @@ import statistics
 import time
 from pathlib import Path
 
-from sim import upy
 from protocol import catalogue as c
 from protocol import frame
+from sim import upy
 
 OUT = upy.ROOT / "build" / "bench.json"
 PAYLOAD = bytes((i * 37) & 0xFF for i in range(64))
@@ -51,6 +51,251 @@ for r in range(R):
 enc_t.sort(); dec_t.sort()
 print(enc_t[R // 2], dec_t[R // 2])
 """
+
+def median_s(fn, repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+KEY = bytes(range(32))
+
+
+def synthetic_log(blocks: int, key: bytes = KEY, seed: int = 7) -> bytes:
+    """A log of `blocks` full delta8 blocks (97 records each, a random walk
+    of all nine channels, one boot, 1-minute records), a valid MAC chain
+    under key. protocol.log.BlockWriter writes 16 distinct blocks; the rest
+    are those re-sealed (seq, t0, CRC, MAC) in turn, so 100 MB takes about
+    a second instead of a few minutes of writer."""
+    import hashlib
+    import random
+    import struct
+    import zlib
+
+    from protocol import log
+    from protocol.auth import Hmac
+
+    rng = random.Random(seed)
+    w = log.BlockWriter()
+    h = Hmac(key)
+    vals = [500, 510, 490, 505, 450, 10130, 30, -10, 3700]
+    kinds = []
+    for _ in range(16):
+        w.start_samples(0, 60, vals, 0x81)
+        while True:
+            nxt = [v + rng.randint(-3, 3) for v in vals]
+            if not w.add_sample(nxt, 0x81):
+                break
+            vals = nxt
+        kinds.append(bytes(w.block[: w.seal(0, 1, h, log.GENESIS_MAC)]))
+    head = struct.Struct(log.HEADER_FMT)
+    pad = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(k ^ 0x36 for k in pad))
+    outer = hashlib.sha256(bytes(k ^ 0x5C for k in pad))
+    out = bytearray()
+    mac = log.GENESIS_MAC
+    t = 0
+    for seq in range(blocks):
+        b = bytearray(kinds[seq % len(kinds)])
+        f = list(head.unpack_from(b))
+        f[5], f[8] = seq, t
+        t += f[7] * 60
+        head.pack_into(b, 0, *f)
+        end = len(b) - log.TRAILER_LEN
+        struct.pack_into("<I", b, end, zlib.crc32(b[:end]))
+        i = inner.copy()
+        i.update(mac)
+        i.update(b[:end])
+        o = outer.copy()
+        o.update(i.digest())
+        mac = o.digest()[: log.MAC_LEN]
+        b[end + 4 :] = mac
+        out += b
+    return bytes(out)
+
+
+def every_other_damaged(raw: bytes) -> bytes:
+    """raw with a payload byte of every other block flipped: each such
+    block fails its CRC, and the one after it chains to a lost MAC."""
+    from podctl.blocks import walk
+
+    out = bytearray(raw)
+    for b in walk(raw)[0][1::2]:
+        out[b.offset + 30] ^= 0xFF
+    return bytes(out)
+
+
+def _pulled(raw: bytes, key: bytes):
+    """raw as a pulled log whose manifest is the one its pull would write."""
+    import hashlib
+
+    from podctl.blocks import log_ends, walk
+    from podctl.pulled import LogEnd, Manifest, Pulled
+
+    ends = log_ends(raw, walk(raw)[0])
+    assert ends is not None
+    m = Manifest("bench", "0", "0", None, "bench",
+                 LogEnd(len(raw), hashlib.sha256(raw).hexdigest(), *ends))
+    return Pulled(Path("log.bin"), raw, m, Path("log.bin.manifest.json"))
+
+
+def verify_figures() -> dict[str, float]:
+    """The block walk with the MAC chain checked (podctl.blocks.walk) and
+    the whole verification (podctl.verify on a pulled log with its
+    manifest), on N and 2N blocks of about 1 KiB: clean, and with every
+    other block damaged. A linear walk takes twice as long on twice the
+    blocks; the old one rescanned the log per problem (4.4 s at 8,000
+    damaged blocks, 16.8 s at 16,000)."""
+    from podctl import verify
+    from podctl.blocks import walk
+
+    out: dict[str, float] = {}
+    n = 8000
+    big = synthetic_log(2 * n)
+    small = big[: walk(big)[0][n].offset]
+    for label, make in (("", lambda r: r), ("_damaged", every_other_damaged)):
+        logs = {k: make(r) for k, r in ((n, small), (2 * n, big))}
+        walk_s = {k: median_s(lambda r=r: walk(r, [KEY])) for k, r in logs.items()}
+        pulled = {k: _pulled(r, KEY) for k, r in logs.items()}
+        full_s = {k: median_s(lambda p=p: verify(p, KEY)) for k, p in pulled.items()}
+        out[f"verify_blocks_per_s{label}"] = round(2 * n / walk_s[2 * n])
+        out[f"verify_time_ratio_2x_blocks{label}"] = round(walk_s[2 * n] / walk_s[n], 2)
+        out[f"verify_full_blocks_per_s{label}"] = round(2 * n / full_s[2 * n])
+        out[f"verify_full_time_ratio_2x_blocks{label}"] = round(full_s[2 * n] / full_s[n], 2)
+    return out
+
+
+def load_figures() -> dict[str, float]:
+    """What a user waits for: bytes in memory to verified (the MAC chain
+    checked: podctl.blocks.walk with the key) and decoded, with UTC
+    (podctl.logdata.load: the vectorised decoder, events, SHA-256), on
+    about 5 MB and 50 MB of full delta8 blocks. Baselines from the same
+    run: SHA-256 of the same bytes, and a numpy.frombuffer copy of them.
+
+    The decoded samples are 87-byte rows of float64, about 8 times the
+    log: most of the time past the MACs is writing them. In a fresh
+    process those pages are new to the machine; on this virtual machine
+    the first touch of new memory costs about 1 s per GB, so the first
+    load of a process is slower than the median (load_mb_per_s_first_run)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    import numpy as np
+    from podctl import decode, logdata
+    from podctl.blocks import walk
+
+    def load(raw: bytes) -> logdata.LogData:
+        blocks, _ = walk(raw, [KEY])
+        return logdata.load(raw, blocks)
+
+    out: dict[str, float] = {}
+    rates = []
+    for blocks, label in ((5000, "5mb"), (50000, "50mb")):
+        raw = synthetic_log(blocks)
+        data = load(raw)
+        records = len(data.samples)
+        del data
+        t_load = median_s(lambda raw=raw: load(raw), 5)
+        rate = len(raw) / 1e6 / t_load
+        rates.append(rate)
+        out[f"load_mb_per_s_end_to_end_{label}"] = round(rate, 1)
+        out[f"load_records_per_s_{label}"] = round(records / t_load)
+        if label == "5mb":
+            t_sha = median_s(lambda raw=raw: hashlib.sha256(raw).digest())
+            t_copy = median_s(lambda raw=raw: np.frombuffer(raw, np.uint8).copy())
+            out["load_vs_sha256_ratio"] = round(t_load / t_sha, 1)
+            out["load_vs_numpy_frombuffer_ratio"] = round(t_load / t_copy, 1)
+            blocks_ = walk(raw)[0]
+            out["load_walk_share"] = round(median_s(lambda raw=raw: walk(raw, [KEY])) / t_load, 2)
+            out["load_decode_share"] = round(
+                median_s(lambda raw=raw, b=blocks_: decode.decode(raw, b)) / t_load, 2)
+    out["load_mb_per_s_end_to_end"] = round(min(rates), 1)
+    # once, in a fresh process, as a command-line user meets it
+    path = upy.ROOT / "build" / "bench-load-50mb.bin"
+    path.write_bytes(raw)
+    code = (
+        "import sys, time\n"
+        "from podctl.blocks import walk\n"
+        "from podctl import logdata\n"
+        "raw = open(sys.argv[1], 'rb').read()\n"
+        "t = time.perf_counter()\n"
+        "logdata.load(raw, walk(raw, [bytes(range(32))])[0])\n"
+        "print(len(raw) / 1e6 / (time.perf_counter() - t))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       check=False)
+    path.unlink()
+    if r.returncode != 0:
+        raise SystemExit(f"bench: first-run load failed:\n{r.stderr}")
+    out["load_mb_per_s_first_run_50mb"] = round(float(r.stdout), 1)
+    return out
+
+
+# Runs argv and prints its peak RSS in KiB. A child's ru_maxrss starts at
+# the RSS of the process that spawned it (Linux counts the old address
+# space's peak at exec), so the bench, which holds a 100 MB log, spawns
+# through this small process rather than directly.
+_RSS = r"""
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_pid, status, usage = os.wait4(p.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def _peak_rss_mb(argv: list[str]) -> float:
+    """Peak resident memory of one process running argv, in MB."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _RSS, *argv], capture_output=True, text=True,
+                       check=False)
+    status, kib = (int(x) for x in r.stdout.split())
+    if r.returncode != 0 or status != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:6])} failed:\n{r.stderr}")
+    return round(kib / 1024, 1)
+
+
+def decode_rss_figures() -> dict[str, float]:
+    """Peak memory of `podctl logs decode LOG --format X -o OUT` on a
+    100 MB log (about 9.7 million records), each in its own process; and
+    the same through export.write_log, the streaming path the command is
+    to call; and, as the baseline, a process that only reads the log and
+    walks its blocks (what any command holds)."""
+    import sys
+
+    d = upy.ROOT / "build" / "bench-decode"
+    d.mkdir(parents=True, exist_ok=True)
+    log_path = d / "log.bin"
+    log_path.write_bytes(synthetic_log(100_000))
+    stream = (
+        "import sys\n"
+        "from podctl import export, open_pulled\n"
+        "p = open_pulled(sys.argv[1])\n"
+        "export.write_log(p.raw, p.blocks, None, sys.argv[2], sys.argv[3])\n"
+    )
+    base = "import sys\nfrom podctl import open_pulled\nopen_pulled(sys.argv[1]).blocks\n"
+    out: dict[str, float] = {}
+    try:
+        out["decode_baseline_peak_rss_mb_100mb_log"] = _peak_rss_mb(
+            [sys.executable, "-c", base, str(log_path)])
+        for fmt in ("csv", "parquet", "json"):
+            dest = d / f"out.{fmt}"
+            out[f"decode_{fmt}_peak_rss_mb_100mb_log_write_log"] = _peak_rss_mb(
+                [sys.executable, "-c", stream, str(log_path), fmt, str(dest)])
+            out[f"decode_{fmt}_peak_rss_mb_100mb_log"] = _peak_rss_mb(
+                [sys.executable, "-m", "podctl.cli", "logs", "decode", str(log_path),
+                 "--format", fmt, "-o", str(dest)])
+    finally:
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+    return out
+
 
 
 def frame_figures() -> dict[str, float]:
@@ -212,6 +457,7 @@ def sil_figures() -> dict[str, float]:
     """The nominal scenario at its 1-second tick, the whole 10-day mission,
     on both engines (one after the other: the figures are per core)."""
     from podctl.sim_cmds import load_run_inputs
+
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal")
@@ -246,49 +492,14 @@ def decode_figures() -> dict[str, float]:
     value; and the work runs in cache-sized chunks, with a few dozen numpy
     calls of fixed overhead each."""
     import numpy as np
-
-    from podctl import decode, logdata
+    from podctl import decode
+    from podctl.blocks import walk
     from podctl.sim_cmds import load_run_inputs
+
     from sim import run as simrun
 
-    def median_s(fn) -> float:
-        times = []
-        for _ in range(REPEATS):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
-
-    def full_delta8_log(blocks: int, seed: int = 7) -> bytes:
-        """A synthetic log of `blocks` full delta8 blocks (97 records each), a
-        random walk of all nine channels, sealed by protocol.log.BlockWriter."""
-        import random
-
-        from protocol import log
-        from protocol.auth import Hmac
-
-        rng = random.Random(seed)
-        w = log.BlockWriter()
-        hmac = Hmac(bytes(range(32)))
-        mac = log.GENESIS_MAC
-        vals = [500, 510, 490, 505, 450, 10130, 30, -10, 3700]
-        data = bytearray()
-        t = 0
-        for seq in range(blocks):
-            w.start_samples(t, 60, vals, 0x81)
-            while True:
-                t += 60
-                nxt = [v + rng.randint(-3, 3) for v in vals]
-                if not w.add_sample(nxt, 0x81):
-                    break
-                vals = nxt
-            n = w.seal(seq, 1, hmac, mac)
-            mac = bytes(w.block[n - 16 : n])
-            data += w.block[:n]
-        return bytes(data)
-
     out: dict[str, float] = {}
-    raw = full_delta8_log(5000)
+    raw = synthetic_log(5000)
     blocks, problems = walk(raw)
     if problems:
         raise SystemExit(f"bench: synthetic log damaged: {problems[0]}")
@@ -319,10 +530,10 @@ def download_figures() -> dict[str, float]:
     import signal
     import tempfile
 
-    from rich.console import Console
-
     from podctl import cli, pull_cmd
     from podctl.board_cmd import spawn
+    from rich.console import Console
+
     from sim import scenario
 
     with tempfile.TemporaryDirectory() as d:
@@ -330,7 +541,7 @@ def download_figures() -> dict[str, float]:
         os.environ["PODCTL_KEYSTORE"] = str(tmp / "keys.json")
         proc, port = spawn("nominal", 0, tmp / "flash.img", tmp / "port")
         try:
-            quiet = Console(file=open(os.devnull, "w"))
+            quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 (one run, closed at exit)
             for args in (["flash"], ["profile", "upload", "nominal"], ["time", "sync"]):
                 if cli.main([*args, "--port", port]) != 0:
                     raise SystemExit(f"bench: podctl {args[0]} failed on the virtual board")
@@ -354,15 +565,40 @@ def download_figures() -> dict[str, float]:
     }
 
 
-def main() -> None:
+GROUPS = {
+    "frame": frame_figures,
+    "log": log_figures,
+    "firmware": None,  # needs log's figures: run with them
+    "sil": sil_figures,
+    "decode": decode_figures,
+    "verify": verify_figures,
+    "load": load_figures,
+    "decode_rss": decode_rss_figures,
+    "download": download_figures,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Every group of figures, or those named (python -m tests.bench verify
+    load): the others keep their last values in build/bench.json."""
+    import sys
+
+    names = list(GROUPS) if not (argv if argv is not None else sys.argv[1:]) else (
+        argv if argv is not None else sys.argv[1:])
+    unknown = set(names) - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"bench: no group {', '.join(sorted(unknown))}; groups: {', '.join(GROUPS)}")
     figures: dict[str, float] = {}
     t = time.perf_counter()
-    figures.update(frame_figures())
-    figures.update(log_figures())
-    figures.update(firmware_figures(figures))
-    figures.update(sil_figures())
-    figures.update(decode_figures())
-    figures.update(download_figures())
+    for name in names:
+        if name == "firmware":
+            if "log_bytes_per_record" not in figures:
+                figures.update(log_figures())
+            figures.update(firmware_figures(figures))
+        else:
+            make = GROUPS[name]
+            assert make is not None
+            figures.update(make())
     OUT.parent.mkdir(exist_ok=True)
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     old.update(figures)

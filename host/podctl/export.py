@@ -31,8 +31,11 @@ from podctl.pulled import Anchor
 from protocol import log
 
 FORMATS = ("csv", "parquet", "json")
-# records per chunk: about 6 MB of decoded samples and their strings
-CHUNK = 1 << 16
+# records per chunk: 2.8 MB of decoded samples, their strings and table;
+# a Parquet row group each
+CHUNK = 1 << 15
+# rows made Python dicts at a time for the JSON text
+JSON_ROWS = 4096
 
 
 def _unit(u: str) -> str:
@@ -238,10 +241,13 @@ def _write_json(f: IO[str], chunks: Iterable[np.ndarray], events: list[logdata.E
     for s in chunks:
         if not len(s):
             continue
-        if rows:
-            f.write(",")
-        f.write(dumps(table_of_samples(s).to_pylist())[1:-1])
-        rows += len(s)
+        t = table_of_samples(s)
+        # a dict per row is ~1 KB: a few thousand rows of them at a time
+        for i in range(0, len(s), JSON_ROWS):
+            if rows:
+                f.write(",")
+            f.write(dumps(t.slice(i, JSON_ROWS).to_pylist())[1:-1])
+            rows += min(JSON_ROWS, len(s) - i)
     f.write('],"events":' + dumps(table_of_events(events).to_pylist()))
     f.write(',"clock":' + dumps(clock) + "}\n")
     return rows
