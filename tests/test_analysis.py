@@ -285,3 +285,18 @@ def test_a_refusal_naming_a_field_podctl_does_not_know_is_worded_not_raised(nomi
               if r.category == "profile"]
     assert row.what == "profile refused" and "field 28 (unknown to podctl" in row.detail
     assert "identity 1234abcd" in row.detail
+
+
+def test_estimate_and_phase_of_a_run_of_records_are_those_of_the_whole_log(nominal):
+    # a streamed decode hands the records over in runs, with all the events
+    import dataclasses
+
+    rows = [(1, STEP * i, [4.0, 5.0, 20.0 + i, 6.0], BAD if 5 <= i < 12 else 0) for i in range(20)]
+    events = [*series([])[1], ev(log.EV_PHASE, 300, 1), ev(log.EV_PHASE, 900, 2),
+              ev(log.EV_PROBE_FAULT, 300, a=2, b=1, value=25000), ev(log.EV_PROBE_RECOVERED, 720, a=2)]
+    data = logof(rows, events)
+    whole_est, whole_phase = analysis.estimate(data), analysis.phase_per_record(data)
+    for size in (1, 3, 7):
+        runs = [dataclasses.replace(data, samples=data.samples[i:i + size]) for i in range(0, 20, size)]
+        assert np.array_equal(np.concatenate([analysis.estimate(r) for r in runs]), whole_est, equal_nan=True)
+        assert np.array_equal(np.concatenate([analysis.phase_per_record(r) for r in runs]), whole_phase)

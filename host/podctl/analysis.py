@@ -352,7 +352,12 @@ def _mean_of(probes: np.ndarray) -> np.ndarray:
 
 def estimate(data: LogData) -> np.ndarray:
     """The payload estimate per record (degC; NaN when no probe was trusted):
-    the mean of the trusted probes, as the firmware computed it."""
+    the mean of the trusted probes, as the firmware computed it.
+
+    data may also be a run of the log's records with all of its events (a
+    chunk of a streamed decode): each record is judged the same, except that
+    the run's last record, when read a tick late, takes a fault raised
+    before the first record of the next run as if none came between."""
     return _mean_of(trusted_probes(data))
 
 
