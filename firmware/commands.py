@@ -60,6 +60,7 @@ class Commands:
                       read_into(offset, dest)
       repl_requested, reboot_requested   set True to ask the main loop
       status_into(buf, at)      pack STATUS's reply; its length
+      log_seal(values, buf, at) pack LOG_SEAL's reply to values; its length
       set_time(utc)             the UTC it believed before (0: never set)
       set_phase(i)              run phase i (i < len(profile.phases))
       accept_profile(prof)      a checked profile, stored: run it
@@ -164,6 +165,11 @@ class Commands:
             buf, at, c.MSG_LOG_INFO, True, s.size, s.first(), s.last_seq & 0xFFFFFFFF, s.last_mac
         )
 
+    def log_seal(self, values, buf, at):
+        pod = self.pod
+        pod.flush()  # as LOG_INFO: the seal's end is every record to now
+        return pod.log_seal(values, buf, at)
+
     def log_read(self, values, buf, at):
         offset, length = values
         s = self.pod.store
@@ -221,6 +227,7 @@ def handlers(pod, device_id, fw_hash):
         c.MSG_LOG_INFO: h.log_info,
         c.MSG_LOG_READ: h.log_read,
         c.MSG_LOG_ERASE: h.log_erase,
+        c.MSG_LOG_SEAL: h.log_seal,
         c.MSG_MAINTENANCE: h.maintenance,
         c.MSG_PHASE_SET: h.phase_set,
         c.MSG_KEY_ROTATE: h.key_rotate,

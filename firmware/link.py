@@ -9,6 +9,12 @@
 # Noise (bad COBS, truncated, bad CRC, oversize) gets no reply: the header is
 # not trustworthy, so the host times out and resends. Everything with a
 # readable header gets an ERROR reply the host can act on.
+#
+# The answer to a request whose tag checked is authenticated with the key
+# that checked it, the ERROR of a later refusal included (REPLAYED,
+# BAD_STATE, ...): the host can tell the device's word from a forgery.
+# Refusals before the tag is checked (framing, AUTH_REQUIRED, BAD_TAG) have
+# no key to sign with and go unauthenticated (SPEC 4.1).
 from protocol import wire as c
 from protocol import frame, message
 
@@ -19,8 +25,9 @@ class LinkServer:
         self._handlers = handlers  # {msg type: handler}
         self._deframer = frame.Deframer(rx)
         self._enc = frame.Encoder(tx)
-        # auth(frame) -> 0 to accept or an ERR_* code; None refuses every
-        # state-changing request (no key provisioned yet).
+        # the Guard: auth.check(frame) -> 0 to accept or an ERR_* code,
+        # auth.hmac the key it checks with (and the reply is signed with);
+        # None refuses every state-changing request (no key provisioned yet).
         self.auth = None
         # on_refused(msg type, ERR_* code, counter or 0): the firmware logs
         # a COMMAND_REFUSED event for every refused request.
@@ -45,37 +52,49 @@ class LinkServer:
     def _serve(self, f):
         if f.flags & c.FLAG_REPLY:
             return  # a device takes requests only; a stray reply is ignored
+        ctr = f.counter or 0
+        hmac = None  # the key the reply is signed with: the one that checked the tag
         if c.authenticated(f.type):
             if f.counter is None:
                 return self.error(f.seq, f.type, c.ERR_AUTH_REQUIRED)
-            code = self.auth(f) if self.auth is not None else c.ERR_BAD_TAG
+            g = self.auth
+            if g is None:  # no key provisioned: nothing to check or sign with
+                return self.error(f.seq, f.type, c.ERR_BAD_TAG, 0, ctr)
+            code = g.check(f)
+            if code != c.ERR_BAD_TAG:
+                # held now: KEY_ROTATE's handler replaces the guard's key, and
+                # its reply is signed with the key its request was checked with
+                hmac = g.hmac
             if code:
-                return self.error(f.seq, f.type, code, 0, f.counter)
+                return self.error(f.seq, f.type, code, 0, ctr, hmac)
         handler = self._handlers.get(f.type)
         if handler is None:  # in the catalogue, not served by this firmware
-            return self.error(f.seq, f.type, c.ERR_UNKNOWN_TYPE, f.type, f.counter or 0)
+            return self.error(f.seq, f.type, c.ERR_UNKNOWN_TYPE, f.type, ctr, hmac)
         values = message.unpack(f.type, False, f.payload)
         if values is None:
-            return self.error(f.seq, f.type, c.ERR_BAD_PAYLOAD, len(f.payload), f.counter or 0)
-        at = self._enc.payload_at(c.FLAG_REPLY)
+            return self.error(f.seq, f.type, c.ERR_BAD_PAYLOAD, len(f.payload), ctr, hmac)
+        at = self._enc.payload_at(c.FLAG_AUTH if hmac else 0)
         n = handler(values, self._enc.raw, at)
         if n < 0:
             n = -n  # ERR_* | detail << 8
-            return self.error(f.seq, f.type, n & 0xFF, n >> 8, f.counter or 0)
+            return self.error(f.seq, f.type, n & 0xFF, n >> 8, ctr, hmac)
         self.served += 1
-        self._send(f.type, f.seq, n)
+        self._send(f.type, f.seq, n, ctr, hmac)
 
-    def error(self, seq, msg_type, code, detail=0, counter=0):
+    def error(self, seq, msg_type, code, detail=0, counter=0, hmac=None):
+        """Refuse a request; hmac: the key that checked its tag, to sign
+        the ERROR with (None: unauthenticated)."""
         msg_type = msg_type or 0
         self.refused += 1
         if self.on_refused is not None:
             self.on_refused(msg_type, code, counter)
-        at = self._enc.payload_at(c.FLAG_REPLY)
+        at = self._enc.payload_at(c.FLAG_AUTH if hmac else 0)
         n = message.pack_into(
             self._enc.raw, at, c.MSG_ERROR, True, code, msg_type & 0xFF, detail & 0xFFFF
         )
-        self._send(c.MSG_ERROR, seq, n)
+        self._send(c.MSG_ERROR, seq, n, counter, hmac)
 
-    def _send(self, msg_type, seq, length):
-        n = self._enc.finish(msg_type, seq, c.FLAG_REPLY, length)
+    def _send(self, msg_type, seq, length, counter=0, hmac=None):
+        flags = c.FLAG_REPLY | c.FLAG_AUTH if hmac else c.FLAG_REPLY
+        n = self._enc.finish(msg_type, seq, flags, length, counter, hmac)
         self._write(memoryview(self._enc.wire)[:n])

@@ -1,6 +1,12 @@
 # The log on flash: sealed blocks appended to segment files.
 #
 # <root>/log/<first seq, 10 digits>  one segment file, blocks back to back
+# <root>/logseq    the next seq, kept while the log is empty after an erase
+# <root>/dropped   the first seq held after the overwrite policy last
+#                  dropped segments: while that is still the oldest block,
+#                  the head went by the policy, not by an erase (LOG_SEAL)
+# (the names are written where they are used: a module-level name is a qstr
+# and a dict entry on the board)
 #
 # Blocks are appended with open(..., "ab"): littlefs rewrites a file's last
 # flash block on every flush, and seeking to the end instead of appending
@@ -26,9 +32,7 @@ except ImportError:  # CPython
 from firmware import storefile
 from protocol import block as log
 
-_DIR = "log"
 _SEGMENT_BYTES = const(64 * 1024)
-NEXT_SEQ = "logseq"  # next seq, kept while the log is empty after an erase
 
 
 def _name(seq):
@@ -39,7 +43,7 @@ def _name(seq):
 class LogStore:
     def __init__(self, root, budget, overwrite=False, segment_bytes=_SEGMENT_BYTES):
         self.root = root
-        self.dir = root + "/" + _DIR
+        self.dir = root + "/log"
         self.budget = budget  # bytes the log may hold on flash
         self.overwrite = overwrite  # profile's policy when the budget is spent
         self.segment_bytes = segment_bytes
@@ -68,10 +72,11 @@ class LogStore:
         # leaves it empty: it holds nothing, so it goes
         while self.segments and self.segments[-1][1] == 0:
             os.remove(self.dir + "/" + _name(self.segments.pop()[0]))
+        storefile.clean(self.root, "dropped")  # a cut mid-write leaves its .new
         if self.segments:
             self._resume(scratch if scratch is not None else bytearray(log.BLOCK_MAX))
         else:
-            kept = storefile.read(self.root, NEXT_SEQ)
+            kept = storefile.read(self.root, "logseq")
             if kept and len(kept) == 4:
                 self.next_seq = struct.unpack("<I", kept)[0]
         return self
@@ -134,6 +139,14 @@ class LogStore:
             os.remove(self.dir + "/" + _name(first))
             self.size -= size
             self.dropped += 1
+            if self.size + n <= self.budget:
+                # rare (once a segment, days apart) and after the tick. If
+                # the write fails the head is unexplained, which a verifier
+                # takes as the worse case.
+                try:
+                    storefile.write(self.root, "dropped", struct.pack("<I", self.segments[0][0]))
+                except OSError:
+                    pass
         seq = struct.unpack_from("<I", block, 8)[0]
         if not self.segments or self._sealed or self.segments[-1][1] + n > self.segment_bytes:
             self.segments.append([seq, 0])
@@ -146,6 +159,14 @@ class LogStore:
         self.next_seq = seq + 1
         self.last_mac = bytes(block[n - log.MAC_LEN : n])
         return True
+
+    def head_dropped(self):
+        """True if the blocks before first() were dropped by the overwrite
+        policy, not erased by LOG_ERASE (an erase moves the head past the
+        seq the policy recorded)."""
+        kept = storefile.read(self.root, "dropped")
+        return bool(self.segments and kept and len(kept) == 4
+                    and struct.unpack("<I", kept)[0] == self.segments[0][0])
 
     def erase_through(self, last_seq):
         """LOG_ERASE: remove the segments whose every block is at or before
@@ -165,7 +186,7 @@ class LogStore:
             self.last_mac = log.GENESIS_MAC
             # the numbering must not restart if the board reboots while
             # the log is empty: a restarted seq would hide the erase
-            storefile.write(self.root, NEXT_SEQ, struct.pack("<I", self.next_seq))
+            storefile.write(self.root, "logseq", struct.pack("<I", self.next_seq))
         self.full = False
         return erased
 

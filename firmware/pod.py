@@ -41,8 +41,10 @@ from protocol import block as log
 from protocol import codes
 from protocol import profile_bin as pf
 
-MISSION = "mission"
-BOOTS = "boots"
+# Its records (firmware/storefile.py): "mission", the mission state below,
+# and "boots", the boot count (u16). The names are written where they are
+# used: a module-level name is a qstr and a dict entry on the board, whose
+# qstr pools have few to spare.
 MISSION_FMT = "<IBBHIII"  # profile crc, phase, mode, alarms, phase_s, mission_s, out_s
 STATE_S = 600
 # bytes the log may use of the Pico's 1408 KiB littlefs: the rest holds
@@ -114,16 +116,16 @@ class Pod:
 
         served = handlers(self, self.guard.device_id, self.fw_hash)
         self.link = LinkServer(self._link_write, served, ram.RX, ram.TX)
-        self.link.auth = self.guard.check
+        self.link.auth = self.guard  # checks tags, and signs the replies
         self.link.on_refused = self._refused
         self.out = None  # the transport's write(bytes), set by the main loop
         self.store = LogStore(root, self.log_budget)
         self.recorder = Recorder(self.store, self.events, 0, ram.BLOCK, ram.EVENTS)
-        for name in (storefile.PROFILE, MISSION, BOOTS):
+        for name in (storefile.PROFILE, "mission", "boots"):
             storefile.clean(root, name)
-        boots = storefile.read(root, BOOTS)
+        boots = storefile.read(root, "boots")
         self.boot_count = (struct.unpack("<H", boots)[0] + 1) & 0xFFFF if boots else 1
-        storefile.write(root, BOOTS, struct.pack("<H", self.boot_count))
+        storefile.write(root, "boots", struct.pack("<H", self.boot_count))
         self._last_ms = self.hal.uptime_ms()
         data = storefile.read(root, storefile.PROFILE)
         prof = pf.check(data) if data else None
@@ -174,7 +176,7 @@ class Pod:
             self.events.push(self.uptime, log.EV_MODE, h[pf.H_CONTROL], self.mode)
             self.mode = h[pf.H_CONTROL]
         phase = 0
-        state = storefile.read(self.root, MISSION) if resume else None
+        state = storefile.read(self.root, "mission") if resume else None
         if state and len(state) == struct.calcsize(MISSION_FMT):
             crc, phase, _mode, latched, phase_s, mission_s, out_s = struct.unpack(
                 MISSION_FMT, state
@@ -359,7 +361,7 @@ class Pod:
         try:
             storefile.write(
                 self.root,
-                MISSION,
+                "mission",
                 struct.pack(
                     MISSION_FMT,
                     prof.crc,
@@ -422,6 +424,40 @@ class Pod:
             store.last_mac,
             store.size,
             self.guard.counter,
+        )
+
+    def log_seal(self, values, buf, at):
+        """Pack LOG_SEAL's reply into buf at at for the request's values (its
+        nonce); returns its length. The caller flushed first, so the seal's
+        end is the log's. (Named and called as the handler is: every name is
+        a qstr, and the board has few to spare.)"""
+        from protocol import message, wire
+        from protocol.auth import key_id
+
+        store = self.store
+        guard = self.guard
+        flags = wire.SEAL_SIMULATED if self.hal.simulated() else 0
+        if store.head_dropped():
+            flags |= wire.SEAL_HEAD_DROPPED
+        utc = self.utc_at_boot + self.uptime if self.utc_at_boot else 0
+        return message.pack_into(
+            buf,
+            at,
+            wire.MSG_LOG_SEAL,
+            True,
+            guard.device_id,
+            key_id(guard.hmac),
+            self.boot_count,
+            store.first(),
+            store.last_seq & 0xFFFFFFFF,
+            store.last_mac,
+            store.size,
+            guard.counter,
+            self.uptime,
+            utc & 0xFFFFFFFF,
+            values[0],
+            self.fw_hash,
+            flags,
         )
 
     def _probe(self, i):

@@ -43,6 +43,13 @@ class Hmac:
         return self.digest(*parts)[:TAG_LEN]
 
 
+def key_id(hmac):
+    """Four bytes that name the key of hmac (an Hmac) without revealing
+    it: HMAC(key, b"podctl key id")[:4]. LOG_SEAL carries it, so a host
+    learns which key of a device's history the device holds."""
+    return hmac.digest(b"podctl key id")[:4]
+
+
 def hmac_sha256(key, data):
     return Hmac(key).digest(data)
 

@@ -120,6 +120,27 @@ MESSAGES = (
         (("erased", "I", "bytes"),),
     ),
     (
+        MSG_LOG_SEAL,
+        "LOG_SEAL",
+        True,
+        (("nonce", "16s", ""),),  # the host's fresh random, echoed
+        (
+            ("device_id", "8s", ""),
+            ("key_id", "4s", ""),  # auth.key_id: which key signs, not the key
+            ("boot_count", "H", ""),
+            ("first_seq", "I", ""),  # oldest block held
+            ("last_seq", "I", ""),  # newest block, after the open one was sealed
+            ("last_mac", "16s", ""),  # its chain MAC
+            ("size", "I", "bytes"),  # bytes in the log
+            ("counter", "I", ""),  # the request's, now the last accepted
+            ("uptime", "I", "s"),
+            ("utc", "I", "s"),  # the device's UTC now, 0 = never set
+            ("nonce", "16s", ""),  # the request's
+            ("fw_hash", "8s", ""),  # as IDENTIFY's
+            ("flags", "B", ""),  # SEAL_FLAGS
+        ),
+    ),
+    (
         MSG_MAINTENANCE,
         "MAINTENANCE",
         True,
@@ -151,6 +172,12 @@ MESSAGES = (
             ("detail", "H", ""),  # code-specific, e.g. the device's version
         ),
     ),
+)
+
+# LOG_SEAL's flag bits and their names
+SEAL_FLAGS = (
+    (SEAL_SIMULATED, "simulated"),
+    (SEAL_HEAD_DROPPED, "head_dropped"),
 )
 
 ERRORS = (

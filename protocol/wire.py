@@ -18,8 +18,9 @@ except ImportError:  # CPython
 
 # Protocol version carried in every frame header. A peer refuses any other
 # version with ERR_BAD_VERSION; the ERROR message's layout never changes, so
-# that refusal is readable by every version.
-PROTOCOL_VERSION = const(1)
+# that refusal is readable by every version. Version 2: the reply to an
+# authenticated request is authenticated too (SPEC 4.1), and LOG_SEAL.
+PROTOCOL_VERSION = const(2)
 
 # Header flags.
 FLAG_REPLY = const(0x01)  # set on every device -> host answer
@@ -36,6 +37,7 @@ MSG_PROFILE_READ = const(0x23)
 MSG_LOG_INFO = const(0x30)
 MSG_LOG_READ = const(0x31)
 MSG_LOG_ERASE = const(0x32)
+MSG_LOG_SEAL = const(0x33)
 MSG_MAINTENANCE = const(0x40)
 MSG_PHASE_SET = const(0x41)
 MSG_KEY_ROTATE = const(0x42)
@@ -44,6 +46,10 @@ MSG_ERROR = const(0x7F)
 # Maintenance actions (MSG_MAINTENANCE.action).
 MAINT_REPL = const(1)  # stop serving, restore Ctrl-C, drop to the REPL
 MAINT_REBOOT = const(2)  # machine.reset() after the reply is sent
+
+# LOG_SEAL's flags: what the device says of itself and of its log's head.
+SEAL_SIMULATED = const(0x01)  # the HAL is no real hardware (simulator, test)
+SEAL_HEAD_DROPPED = const(0x02)  # the blocks before first_seq went by the overwrite policy
 
 # Why a frame or a request was refused: the deframer's verdicts and the
 # device's ERROR codes share this one table. (code, name, what to do)
@@ -79,6 +85,7 @@ WIRE = (  # type: tuple
     MSG_LOG_INFO, False, "", "III16s",
     MSG_LOG_READ, False, "IH", "II*",
     MSG_LOG_ERASE, True, "I", "I",
+    MSG_LOG_SEAL, True, "16s", "8s4sHII16sIIII16s8sB",
     MSG_MAINTENANCE, True, "B", "",
     MSG_PHASE_SET, True, "B", "B",
     MSG_KEY_ROTATE, True, "32s", "",

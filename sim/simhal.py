@@ -81,3 +81,6 @@ class SimHal:
 
     def storage_root(self):
         return self._root
+
+    def simulated(self):
+        return True  # LOG_SEAL marks every log of the simulator as such

@@ -65,11 +65,16 @@ def mission_inputs(tmp: Path) -> list[str]:
     ] + [
         frame.encode(wire.MSG_TIME_SET, 10 + k,
                      message.pack(wire.MSG_TIME_SET, False, 1790000000 + k * 21600),
-                     wire.FLAG_AUTH, k + 1, mac)
+                     wire.FLAG_AUTH, 2 * k + 1, mac)
+        for k in range(4)
+    ] + [
+        # after each TIME_SET, a seal, as podctl logs pull asks for one
+        frame.encode(wire.MSG_LOG_SEAL, 14 + k, message.pack(wire.MSG_LOG_SEAL, False, bytes([k]) * 16),
+                     wire.FLAG_AUTH, 2 * k + 2, mac)
         for k in range(4)
     ]
     # at hour 20, a new profile (a warmer orbit phase), as podctl profile
-    # upload sends it: BEGIN, chunks, COMMIT, the counters after the TIME_SETs
+    # upload sends it: BEGIN, chunks, COMMIT, the counters after the seals
     new = _profiles.make([
         _profiles.phase(b"pad", 3600, interval=60),
         _profiles.phase(b"orbit", 6 * 3600, setpoint=6000, interval=60),
@@ -80,7 +85,7 @@ def mission_inputs(tmp: Path) -> list[str]:
     upload += [(wire.MSG_PROFILE_CHUNK, message.pack(wire.MSG_PROFILE_CHUNK, False, at, new[at : at + 96]))
                for at in range(0, len(new), 96)]
     upload += [(wire.MSG_PROFILE_COMMIT, message.pack(wire.MSG_PROFILE_COMMIT, False, ident))]
-    frames += [frame.encode(t, 20 + k, p, wire.FLAG_AUTH, 5 + k, mac) for k, (t, p) in enumerate(upload)]
+    frames += [frame.encode(t, 20 + k, p, wire.FLAG_AUTH, 9 + k, mac) for k, (t, p) in enumerate(upload)]
     reqs = tmp / "requests.bin"
     reqs.write_bytes(b"".join(frames))
     return [prof.name, reqs.name]  # short, fixed argv: the heap is not to vary with the tmp path
@@ -126,9 +131,9 @@ def _flew_the_day(got: dict) -> None:
     assert got["alloc_bytes_per_tick"] == 0
     assert got["in_band"]
     assert got["records"] == 1441  # one a minute, and one when the new profile took over
-    # 24 x (STATUS, LOG_INFO, LOG_READ) + 4 TIME_SET + a profile upload
-    # (BEGIN, 3 chunks, COMMIT), each answered and none refused
-    assert got["requests"] == got["served"] == got["replies"] == 81 and got["refused"] == 0
+    # 24 x (STATUS, LOG_INFO, LOG_READ) + 4 x (TIME_SET, LOG_SEAL) + a
+    # profile upload (BEGIN, 3 chunks, COMMIT), each answered and none refused
+    assert got["requests"] == got["served"] == got["replies"] == 85 and got["refused"] == 0
     assert got["profile_is_the_new_one"]
 
 

@@ -7,11 +7,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from sim import upy
 from podctl.link import Link
 from podctl.pipe import PipeTransport
+
 from protocol import catalogue as c
 from protocol.auth import Hmac
+from sim import upy
 
 HERE = Path(__file__).resolve().parent / "mp"
 
@@ -84,3 +85,104 @@ def test_watchdog_fed_only_after_a_healthy_tick(tmp_path):
         assert hal.reads == 4 and hal.feeds == 3
     finally:
         sys.path.remove(str(HERE))
+
+
+# --- signed answers over the wire (SPEC 4.1, 5.11) ---------------------------
+
+KEY = bytes(range(32))  # what tests/mp/_serve.py provisions
+
+
+def _device():
+    env = dict(os.environ, MICROPYPATH=upy.micropypath(HERE))
+    proc = subprocess.Popen([upy.binary(), str(HERE / "_serve.py")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return PipeTransport(proc)
+
+
+class Relay:
+    """A man in the middle of the link, without the key: rewrites every
+    frame the device sends with `forge(frame) -> wire bytes`."""
+
+    def __init__(self, inner, forge):
+        from protocol import frame
+
+        self.inner = inner
+        self.forge = forge
+        self._d = frame.Deframer()
+
+    def write(self, data):
+        return self.inner.write(data)
+
+    def read(self, size):
+        from protocol import frame
+
+        out = b""
+        for r in self._d.feed(self.inner.read(size)):
+            if isinstance(r, frame.Frame):
+                out += self.forge(r)
+        return out
+
+    def close(self):
+        self.inner.close()
+
+
+def test_log_seal_over_the_wire_is_signed_and_checked_by_the_host():
+    import hashlib
+    import hmac
+
+    import pytest
+    from podctl.errors import DeviceRefused
+
+    t = _device()
+    try:
+        link = Link(t)
+        nonce = os.urandom(16)
+        seal = link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(KEY), counter=5)
+        r = link.last_reply
+        assert r.flags == c.FLAG_REPLY | c.FLAG_AUTH and r.counter == 5
+        assert r.tag == hmac.new(KEY, r.signed, hashlib.sha256).digest()[:16]
+        assert seal["nonce"] == nonce and seal["counter"] == 5 and seal["device_id"] == b"POD00042"
+        assert seal["flags"] & c.SEAL_SIMULATED and seal["size"] > 0
+        assert seal["key_id"] == hmac.new(KEY, b"podctl key id", hashlib.sha256).digest()[:4]
+        info = link.request(c.MSG_LOG_INFO)  # unsigned: needs no auth
+        assert link.last_reply.counter is None and info["last_mac"] == seal["last_mac"]
+        # the same counter again: refused after the tag checked, so the ERROR is signed
+        with pytest.raises(DeviceRefused) as e:
+            link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(KEY), counter=5)
+        assert e.value.code == c.ERR_REPLAYED and link.last_reply.verify(Hmac(KEY))
+        # a wrong key: refused before any key could sign, so unsigned, and believed
+        with pytest.raises(DeviceRefused) as e:
+            link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(b"\x55" * 32), counter=6)
+        assert e.value.code == c.ERR_BAD_TAG and link.last_reply.counter is None
+    finally:
+        t.close()
+
+
+def test_a_forged_or_stripped_answer_is_a_link_error():
+    import pytest
+    from podctl.errors import DeviceRefused, LinkError
+
+    from protocol import frame
+
+    wrong = Hmac(b"\x00" * 32)  # the man in the middle has no key
+    forgeries = [
+        # the seal with its flags changed, signed with a key not the device's
+        (lambda f: frame.encode(f.type, f.seq, f.payload[:-1] + b"\x00", f.flags,
+                                f.counter or 0, wrong if f.counter is not None else None),
+         "tag does not verify"),
+        # the signature taken off
+        (lambda f: frame.encode(f.type, f.seq, f.payload, f.flags & ~c.FLAG_AUTH), "is not signed"),
+        # a REPLAYED refusal made up, unsigned: what would have made a host
+        # give up on a command the device took (issue 14, S1)
+        (lambda f: frame.encode(c.MSG_ERROR, f.seq, bytes([c.ERR_REPLAYED, f.type, 0, 0]),
+                                c.FLAG_REPLY), "is not signed"),
+    ]
+    for counter, (forge, why) in enumerate(forgeries, 1):
+        t = Relay(_device(), forge)
+        try:
+            with pytest.raises(LinkError) as e:
+                Link(t).request(c.MSG_LOG_SEAL, bytes(16), hmac=Hmac(KEY), counter=counter)
+            assert not isinstance(e.value, DeviceRefused)
+            assert why in str(e.value) and "LOG_SEAL" in str(e.value), str(e.value)
+        finally:
+            t.close()

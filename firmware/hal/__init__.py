@@ -22,6 +22,9 @@
 #   reset_cause()       one of protocol.block.RESET_*
 #   storage_root()      path of the littlefs filesystem holding log, profile,
 #                       identity
+#   simulated()         True if this is no real hardware (the simulator, a
+#                       test's fake): LOG_SEAL says so, inside the seal, so a
+#                       simulated log can never pass for a flown one
 #
 # The interface is this list, not a base class with methods that raise: on
 # the board every function object costs heap, and a missing method fails on
@@ -42,6 +45,7 @@ METHODS = (
     "feed_watchdog",
     "reset_cause",
     "storage_root",
+    "simulated",
 )
 
 

@@ -109,3 +109,6 @@ class Rp2Hal(Hal):
 
     def storage_root(self):
         return ""  # the board's littlefs is mounted at /
+
+    def simulated(self):
+        return False  # the board itself (also when its chips are modelled in tests)

@@ -4,6 +4,12 @@ Errors are converted once, here: a silent device or a dropped transport is a
 LinkError (exit 3); an ERROR reply is a DeviceRefused naming the code and what
 to do (exit 5); a reply that does not fit this podctl's layout is a
 DeviceMismatch (exit 3: update one side).
+
+The answer to an authenticated request is authenticated (SPEC 4.1): signed
+with the key that checked the request, carrying its counter. A signed reply
+whose tag does not verify or whose counter is not the request's, or an
+unsigned one where the device signs, is a LinkError: it is not the device's
+word. Only refusals made before the device checked the tag come unsigned.
 """
 
 from __future__ import annotations
@@ -45,6 +51,17 @@ def refusal(msg_type: int, code: int, detail: int) -> DeviceRefused:
 
 __all__ = ["DeviceRefused", "Link", "Transport", "refusal"]
 
+# refusals the device makes before it has checked a tag, so has no key to
+# sign with (SPEC 4.1): the only unsigned answers to an authenticated request
+UNSIGNED_REFUSALS = (
+    c.ERR_AUTH_REQUIRED,
+    c.ERR_BAD_TAG,
+    c.ERR_BAD_VERSION,
+    c.ERR_BAD_LENGTH,
+    c.ERR_OVERSIZE,
+    c.ERR_UNKNOWN_TYPE,
+)
+
 
 class Link:
     def __init__(self, transport: Transport, timeout: float = 2.0, retries: int = 2):
@@ -55,6 +72,9 @@ class Link:
         self._deframer = frame.Deframer()
         self.wire_bytes_in = 0
         self.payload_bytes_in = 0
+        # the last reply frame (frame.Frame): for a signed one, .signed and
+        # .tag are the device's word as it came, to keep as evidence
+        self.last_reply: frame.Frame | None = None
 
     def request(
         self,
@@ -67,18 +87,21 @@ class Link:
 
         Resends on silence (noise eats frames; requests are idempotent at
         this layer, and authenticated ones are refused as replays rather
-        than applied twice).
+        than applied twice). With hmac, the reply must be signed with it
+        (SPEC 4.1); see the module's docstring.
         """
         self._seq = (self._seq + 1) & 0xFFFF
         seq = self._seq
         payload = message.pack(msg_type, False, *values)
         flags = c.FLAG_AUTH if hmac is not None else 0
+        counters = []
         for _attempt in range(self.retries + 1):
             # an authenticated resend is signed with a fresh counter (a
             # callable gives one per attempt): the first copy may have been
             # applied and only its reply lost, and the commands are written
             # so that doing one twice is harmless
             ctr = counter() if callable(counter) else counter
+            counters.append(ctr)
             wire = b"\x00" + frame.encode(msg_type, seq, payload, flags, ctr, hmac)
             try:
                 self.t.write(wire)
@@ -92,6 +115,8 @@ class Link:
                 f"no answer to {c.message(msg_type)[1]} after {self.retries + 1} tries: "
                 "check the cable and that the device runs podctl firmware"
             )
+        self.last_reply = reply
+        _check_signed(msg_type, reply, hmac, counters)
         if reply.type == c.MSG_ERROR:
             code, _refused, detail = message.unpack(c.MSG_ERROR, True, reply.payload)
             raise refusal(msg_type, code, detail)
@@ -118,3 +143,31 @@ class Link:
                     self.payload_bytes_in += len(r.payload)
                     return r
         return None
+
+
+def _check_signed(msg_type: int, r: frame.Frame, hmac: Hmac | None, counters: list[int]) -> None:
+    """Raise LinkError unless the reply r is signed as SPEC 4.1 says the
+    device signs the answer to this request; counters: those the request
+    was sent with (a late answer to an earlier try is the device's too)."""
+    name = c.message(msg_type)[1]
+    if r.flags & c.FLAG_AUTH:
+        if hmac is None:
+            raise LinkError(f"{name} reply is signed, but the request was not: not this device's answer")
+        if not r.verify(hmac):
+            raise LinkError(
+                f"{name} reply's tag does not verify under the device's key: "
+                "forged or damaged on the way; retry, and suspect the link if it repeats"
+            )
+        if r.counter not in counters:
+            raise LinkError(
+                f"{name} reply carries counter {r.counter}, not its request's: a replayed answer"
+            )
+        return
+    if hmac is None or not c.message(msg_type)[2]:
+        return  # the request was not checked, so the answer is not signed
+    if r.type == c.MSG_ERROR and r.payload[:1] and r.payload[0] in UNSIGNED_REFUSALS:
+        return
+    raise LinkError(
+        f"{name} reply is not signed, though the device signs every answer to an "
+        "authenticated request: not this device's answer"
+    )

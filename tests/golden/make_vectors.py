@@ -14,12 +14,24 @@ from pathlib import Path
 
 from protocol import catalogue as c
 from protocol import frame, log, message
-from protocol.auth import Hmac
+from protocol.auth import Hmac, key_id
 
 OUT = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 KEY = bytes(range(32))  # test key: 00 01 02 .. 1f
 
-# (name, type, reply, seq, counter or None, field values)
+NONCE = bytes(range(0xA0, 0xB0))  # the host's fresh random in "log seal"
+
+
+def _seal_reply():
+    """LOG_SEAL's fields for a device whose log is the three golden blocks
+    (seq 41 to 43, the first chained to the genesis MAC)."""
+    logbytes = b"".join(bytes.fromhex(b["block"]) for b in blocks())
+    return [b"POD00042", key_id(Hmac(KEY)), 3, 41, 43, logbytes[-16:], len(logbytes),
+            13, 3600, 1795000000, NONCE, bytes.fromhex("8f3a6b00c1d2e3f4"), c.SEAL_SIMULATED]
+
+
+# (name, type, reply, seq, counter or None, field values). Replies to
+# authenticated requests are authenticated, with the request's counter.
 FRAMES = [
     ("identify request", c.MSG_IDENTIFY, False, 1, None, []),
     (
@@ -28,7 +40,7 @@ FRAMES = [
         True,
         1,
         None,
-        [b"POD00042", 0x000100, bytes.fromhex("8f3a6b00c1d2e3f4"), 1, 1, 1024],
+        [b"POD00042", 0x000100, bytes.fromhex("8f3a6b00c1d2e3f4"), c.PROTOCOL_VERSION, 1, 1024],
     ),
     ("status request", c.MSG_STATUS, False, 2, None, []),
     (
@@ -41,12 +53,16 @@ FRAMES = [
          5110, 5130, -40000, 5125, 0, 250, 3712, 42, 17, bytes(range(16)), 24576, 9],
     ),
     ("time set", c.MSG_TIME_SET, False, 3, 10, [1795000000]),
-    ("time set reply", c.MSG_TIME_SET, True, 3, None, [3600, 1794999993]),
+    ("time set reply", c.MSG_TIME_SET, True, 3, 10, [3600, 1794999993]),
     ("profile chunk", c.MSG_PROFILE_CHUNK, False, 4, 11, [0, bytes(range(40))]),
     ("log read", c.MSG_LOG_READ, False, 5, None, [2048, 1000]),
     ("log read reply", c.MSG_LOG_READ, True, 5, None, [2048, 4096, bytes([0] * 8 + [255] * 300)]),
     ("log erase", c.MSG_LOG_ERASE, False, 6, 12, [17]),
+    # the same request again: refused after its tag checked, so signed
+    ("error replayed", c.MSG_ERROR, True, 6, 12, [c.ERR_REPLAYED, c.MSG_LOG_ERASE, 0]),
     ("error unknown type", c.MSG_ERROR, True, 7, None, [c.ERR_UNKNOWN_TYPE, 0x55, 0x55]),
+    ("log seal", c.MSG_LOG_SEAL, False, 8, 13, [NONCE]),
+    ("log seal reply", c.MSG_LOG_SEAL, True, 8, 13, None),
     ("key rotate", c.MSG_KEY_ROTATE, False, 0xFFFF, 0xFFFFFFFF, [bytes(range(100, 132))]),
 ]
 
@@ -59,6 +75,8 @@ def frames():
     h = Hmac(KEY)
     out = []
     for name, t, reply, seq, counter, values in FRAMES:
+        if values is None:
+            values = _seal_reply()
         payload = message.pack(t, reply, *values)
         flags = (c.FLAG_REPLY if reply else 0) | (c.FLAG_AUTH if counter is not None else 0)
         wire = frame.encode(t, seq, payload, flags, counter or 0, h if counter is not None else None)
@@ -98,17 +116,18 @@ def bad():
         ("bad cobs", b"\x09\x11\x22\x00", [["reject", "BAD_COBS", 0]]),
         (
             "unknown type",
-            raw_frame(bytes([1, 0x55, 0, 7, 0, 0, 0])),
+            raw_frame(bytes([c.PROTOCOL_VERSION, 0x55, 0, 7, 0, 0, 0])),
             [["reject", "UNKNOWN_TYPE", 0x55]],
         ),
         (
+            # a version 1 host's STATUS request
             "wrong version",
-            raw_frame(bytes([2, c.MSG_STATUS, 0, 7, 0, 0, 0])),
-            [["reject", "BAD_VERSION", 2]],
+            raw_frame(bytes([1, c.MSG_STATUS, 0, 7, 0, 0, 0])),
+            [["reject", "BAD_VERSION", 1]],
         ),
         (
             "length disagrees",
-            raw_frame(bytes([1, c.MSG_STATUS, 0, 7, 0, 5, 0])),
+            raw_frame(bytes([c.PROTOCOL_VERSION, c.MSG_STATUS, 0, 7, 0, 5, 0])),
             [["reject", "BAD_LENGTH", 5]],
         ),
         (

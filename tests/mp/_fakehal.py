@@ -59,6 +59,9 @@ class FakeHal(Hal):
     def storage_root(self):
         return self.root
 
+    def simulated(self):
+        return True
+
 
 class Plant:
     """One thermal node for closed-loop tests, stepped between ticks (floats

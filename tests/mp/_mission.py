@@ -8,8 +8,8 @@
 #
 # REQUESTS holds the wire frames of a host that talks to the board every hour,
 # as a crew watching it on the bench would: STATUS, LOG_INFO, a full-size
-# LOG_READ, (four times a day) an authenticated TIME_SET and, at hour 20,
-# a profile upload, fed between ticks; the figures count what was served. The host made them (tests/
+# LOG_READ, (four times a day) an authenticated TIME_SET and LOG_SEAL and, at
+# hour 20, a profile upload, fed between ticks; the figures count what was served. The host made them (tests/
 # test_firmware_heap.py): a host's memory is not the board's.
 #
 # The figures are printed as a JSON list in the order of FIGURES (in
@@ -86,15 +86,16 @@ def fly(image, seconds, profile, requests):
             alloc += gc.mem_alloc() - a0
         gc.enable()
         pod.service()
-        if s % 3600 == 1800:  # STATUS, LOG_INFO, LOG_READ; TIME_SET every 6 h
+        if s % 3600 == 1800:  # STATUS, LOG_INFO, LOG_READ; TIME_SET, LOG_SEAL every 6 h
             for k in range(3):
                 feed(k)
                 fed += 1
             if s % 21600 == 1800:
                 feed(3 + s // 21600)
-                fed += 1
+                feed(7 + s // 21600)
+                fed += 2
             if s // 3600 == 20:  # a new profile, mid-mission
-                for k in range(7, len(cuts) - 1):
+                for k in range(11, len(cuts) - 1):
                     feed(k)
                     fed += 1
     gc.collect()

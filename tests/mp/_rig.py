@@ -53,6 +53,15 @@ def reboot(p, cause=None):
     return Pod(hal).boot()
 
 
+def signed_reply(msg_type, auth, reply_type, values):
+    """Whether the device signs its reply (SPEC 4.1): the request's type
+    needs authentication, it came with FLAG_AUTH, and it was not refused
+    before its tag was checked."""
+    if not (auth and c.message(msg_type)[2]):
+        return False
+    return reply_type != c.MSG_ERROR or values[0] not in (c.ERR_AUTH_REQUIRED, c.ERR_BAD_TAG)
+
+
 class Client:
     """Sends requests to a pod's link and decodes the reply."""
 
@@ -65,7 +74,9 @@ class Client:
 
     def request(self, msg_type, *values, auth=None, counter=None):
         """(reply type, values): values of the reply, or (code, type, detail)
-        for an ERROR."""
+        for an ERROR. The reply frame is kept in .reply; whether it is
+        authenticated is held to SPEC 4.1 here, for every request a test
+        sends."""
         self.seq += 1
         payload = message.pack(msg_type, False, *values)
         if auth is None:
@@ -86,7 +97,14 @@ class Client:
         assert len(got) == 1, got
         r = got[0]
         assert r.seq == self.seq
-        return r.type, message.unpack(r.type, True, r.payload)
+        self.reply = r
+        v = message.unpack(r.type, True, r.payload)
+        if signed_reply(msg_type, auth, r.type, v):
+            assert r.flags & c.FLAG_AUTH and r.counter == counter, (r, counter)
+            assert r.verify(self.hmac), r
+        else:
+            assert not r.flags & c.FLAG_AUTH and r.counter is None, r
+        return r.type, v
 
     def ok(self, msg_type, *values, **kw):
         t, v = self.request(msg_type, *values, **kw)

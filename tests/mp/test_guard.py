@@ -96,7 +96,7 @@ def test_link_server_refusals_are_reported_for_the_log():
     sent = []
     s = LinkServer(sent.append, {c.MSG_TIME_SET: lambda v, buf, at: message.pack_into(
         buf, at, c.MSG_TIME_SET, True, 60, 0)})
-    s.auth = g.check
+    s.auth = g
     s.on_refused = lambda t, code, ctr: refused.append((t, code, ctr))
     good = frame.encode(c.MSG_TIME_SET, 1, message.pack(c.MSG_TIME_SET, False, 1795000000),
                         c.FLAG_AUTH, 8, Hmac(KEY))

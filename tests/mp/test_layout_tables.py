@@ -43,8 +43,25 @@ def test_every_layout_fits_max_payload():
 def test_state_changing_messages_are_authenticated():
     auth = [m[1] for m in catalogue.MESSAGES if m[2]]
     for name in ("TIME_SET", "PROFILE_BEGIN", "PROFILE_CHUNK", "PROFILE_COMMIT",
-                 "LOG_ERASE", "MAINTENANCE", "PHASE_SET", "KEY_ROTATE"):
+                 "LOG_ERASE", "LOG_SEAL", "MAINTENANCE", "PHASE_SET", "KEY_ROTATE"):
         assert name in auth, name
+
+
+def test_seal_layout_and_flags():
+    # SPEC 5.11's table: 79 bytes, the nonce at 54, the flags last
+    names = message.names(wire.MSG_LOG_SEAL, True)
+    assert message.layout(wire.MSG_LOG_SEAL, True)[1] == 79
+    assert message.layout(wire.MSG_LOG_SEAL, False)[1] == 16
+    at = 0
+    offsets = {}
+    for f in catalogue.fields(wire.MSG_LOG_SEAL, True):
+        offsets[f[0]] = at
+        at += struct.calcsize("<" + f[1])
+    assert (offsets["last_mac"], offsets["nonce"], offsets["flags"]) == (22, 54, 78), offsets
+    assert names[0] == "device_id" and names[-1] == "flags"
+    assert catalogue.SEAL_FLAGS == ((wire.SEAL_SIMULATED, "simulated"),
+                                    (wire.SEAL_HEAD_DROPPED, "head_dropped"))
+    assert wire.SEAL_SIMULATED == 1 and wire.SEAL_HEAD_DROPPED == 2
 
 
 def test_board_wire_formats_are_the_catalogue_fields():

@@ -22,6 +22,7 @@ READS = ("root", "uptime", "phase", "profile", "store")
 SETS = ("repl_requested", "reboot_requested")
 CALLS = (
     "status_into",
+    "log_seal",
     "set_time",
     "set_phase",
     "accept_profile",
@@ -239,6 +240,12 @@ class NarrowPod:
     def status_into(self, buf, at):
         return message.pack_into(buf, at, c.MSG_STATUS, True, *_STATUS)
 
+    def log_seal(self, values, buf, at):
+        _told.append(("log_seal", values))
+        return message.pack_into(buf, at, c.MSG_LOG_SEAL, True, b"POD00042", b"KEY!", 3, 7, 41,
+                                 self.store.last_mac, self.store.size, 9, self.uptime, 0,
+                                 values[0], b"\x01" * 8, 0)
+
     def set_time(self, utc):
         _told.append(("set_time", utc))
         return 1_799_999_990
@@ -265,21 +272,31 @@ class NarrowPod:
         _told.append(("rotate", bytes(key)))
 
 
+class _Guard:
+    """The guard's part, not the pod's: takes every tag, signs with its key."""
+
+    hmac = Hmac(b"k" * 32)
+
+    def check(self, f):
+        return 0
+
+
 class _Host:
     """Frames to a LinkServer over the handlers; (reply type, values)."""
 
     def __init__(self, p):
         self.sent = []
         self.link = LinkServer(self.sent.append, handlers(p, b"POD00042", b"\x01" * 8))
-        self.link.auth = lambda f: 0  # the guard's part, not the pod's
+        self.link.auth = _Guard()
         self.seq = 0
 
     def ask(self, msg_type, *values):
         self.seq += 1
         payload = message.pack(msg_type, False, *values)
         kw = {}
-        if c.message(msg_type)[2]:
-            kw = {"flags": c.FLAG_AUTH, "counter": self.seq, "hmac": Hmac(b"k" * 32)}
+        auth = c.message(msg_type)[2]
+        if auth:
+            kw = {"flags": c.FLAG_AUTH, "counter": self.seq, "hmac": _Guard.hmac}
         del self.sent[:]
         self.link.feed(frame.encode(msg_type, self.seq, payload, **kw))
         d = frame.Deframer()
@@ -287,7 +304,10 @@ class _Host:
         for b in self.sent:
             got += d.feed(bytes(b))
         assert len(got) == 1, got
-        return got[0].type, message.unpack(got[0].type, True, got[0].payload)
+        r = got[0]
+        # an authenticated request's answer is signed, with its counter
+        assert (r.counter == self.seq and r.verify(_Guard.hmac)) if auth else r.counter is None
+        return r.type, message.unpack(r.type, True, r.payload)
 
     def ok(self, msg_type, *values):
         t, v = self.ask(msg_type, *values)
@@ -328,6 +348,9 @@ def test_commands_serve_a_pod_that_has_only_what_the_link_may_ask():
     assert host.ok(c.MSG_LOG_INFO) == (768, 7, 41, b"\xaa" * 16)
     assert host.ok(c.MSG_LOG_READ, 700, 100) == (700, 768, p.store.data[700:])
     assert host.ask(c.MSG_LOG_READ, 769, 1)[1][0] == c.ERR_OUT_OF_RANGE
+    nonce = bytes(range(16))
+    seal = host.ok(c.MSG_LOG_SEAL, nonce)
+    assert seal[10] == nonce and seal[3:6] == (7, 41, b"\xaa" * 16)
     assert host.ok(c.MSG_LOG_ERASE, 41) == (123,)
     host.ok(c.MSG_KEY_ROTATE, bytes(range(32)))
     host.ok(c.MSG_MAINTENANCE, c.MAINT_REBOOT)
@@ -338,6 +361,8 @@ def test_commands_serve_a_pod_that_has_only_what_the_link_may_ask():
         ("refuse_profile", pf.REFUSE_BAND, 0x810, pf.ident(bad)),
         ("set_phase", 1),
         ("flush",),
+        ("flush",),
+        ("log_seal", (bytes(range(16)),)),
         ("erase_through", 41),
         ("rotate", bytes(range(32))),
     ], _told
