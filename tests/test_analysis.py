@@ -137,7 +137,8 @@ def test_time_without_a_trusted_probe_is_neither_in_nor_out(nominal):
     a = analysis.analyse(logof(rows, series([])[1]), nominal)
     pad = a.phases[0]
     assert (pad.in_band_s, pad.out_band_s, pad.no_reading_s) == (300, 0, 180)
-    assert pad.in_band_pct == 100
+    # unknown time is never in band: the shares are of the phase's duration
+    assert (pad.in_band_pct, pad.out_band_pct, pad.unknown_pct) == (62.5, 0, 37.5)
     assert pad.in_band_s + pad.out_band_s + pad.no_reading_s == pad.seconds == 480
     assert np.isnan(a.estimate[5:]).all()
 
@@ -262,11 +263,16 @@ def test_any_log_gives_figures_that_add_up(nominal, data, anchored):
     from podctl import report as rpt
     from podctl.verdict import Verdict
 
-    a = analysis.analyse(data, nominal)
+    until = analysis.When(int(data.samples["boot"][-1]), float(data.samples["t"][-1]) + 900, math.nan) \
+        if anchored and len(data.samples) else None
+    a = analysis.analyse(data, nominal, until=until)
     for ps in [*a.phases, a.mission]:
         assert ps.in_band_s >= 0 and ps.out_band_s >= 0 and ps.no_reading_s >= 0
         judged = a.dt[(a.phase == ps.band.index) if ps.band.index >= 0 else (a.phase >= 0) & (a.phase < 5)]
         assert ps.in_band_s + ps.out_band_s + ps.no_reading_s == pytest.approx(float(judged.sum()))
+        # and with the time no record covers, the phase's duration to the second
+        assert ps.gap_s >= 0
+        assert ps.in_band_s + ps.out_band_s + ps.unknown_s == pytest.approx(ps.seconds)
     assert len(a.estimate) == len(data.samples) == len(a.phase)
     rows = narration.narrate(data, a.bands, 0)
     assert all(r.category in dict(narration.CATEGORIES) for r in rows)
@@ -300,3 +306,80 @@ def test_estimate_and_phase_of_a_run_of_records_are_those_of_the_whole_log(nomin
         runs = [dataclasses.replace(data, samples=data.samples[i:i + size]) for i in range(0, 20, size)]
         assert np.array_equal(np.concatenate([analysis.estimate(r) for r in runs]), whole_est, equal_nan=True)
         assert np.array_equal(np.concatenate([analysis.phase_per_record(r) for r in runs]), whole_phase)
+
+
+# ---------------------------------------------------------------- unknown time
+
+
+def test_a_data_gap_is_unknown_time_of_its_phase(nominal):
+    # ten readings a minute apart, a 10 min silence, ten more: the record
+    # before the silence stands for one interval, the rest is unknown, and
+    # the pad's duration is all of it (issue 13: "Data gaps show as '0 s
+    # without a reading'")
+    rows, events = series([5.0] * 20)
+    rows = [(b, t + (600 if i >= 10 else 0), p, st) for i, (b, t, p, st) in enumerate(rows)]
+    a = analysis.analyse(logof(rows, events), nominal)
+    pad = a.phases[0]
+    (gap,) = a.gaps
+    assert gap.seconds == 600 and gap.phase == 0 and not gap.tail
+    assert (pad.in_band_s, pad.no_reading_s, pad.gap_s, pad.unknown_s) == (1200, 0, 600, 600)
+    assert pad.seconds == 1800 == pad.in_band_s + pad.out_band_s + pad.unknown_s
+    assert pad.in_band_pct == pytest.approx(100 * 1200 / 1800)
+    assert a.mission.unknown_s == 600
+
+
+def test_the_board_off_between_two_clocked_boots_is_unknown_time_of_its_phase(nominal):
+    # boot 1 records 0..240 s, the board is off, boot 2 (clock set again)
+    # resumes the pad 15 min after boot 1's last record stopped standing for time
+    rows = [(1, STEP * i, [5.0] * 4, 0) for i in range(5)] + [(2, STEP * i, [5.0] * 4, 0) for i in range(5)]
+    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2)]
+    data = logof(rows, events)
+    data.samples["utc"][5:] = T0 + 300 + 900 + STEP * np.arange(5)
+    a = analysis.analyse(data, nominal)
+    (gap,) = a.gaps
+    assert gap.restart and gap.seconds == 900 and gap.phase == 0
+    pad = a.phases[0]
+    assert (pad.in_band_s, pad.gap_s, pad.seconds) == (600, 900, 1500)
+    assert str(pad.end) == "2027-01-15 08:25:00Z"  # 5 min, 15 min off, 5 min
+
+
+def test_a_silence_around_a_boot_without_a_clock_is_bounded_by_its_neighbours(nominal):
+    # boot 1 (clocked) ends at 300 s, boot 2 has no clock and records 120 s,
+    # boot 3 (clocked) starts at 1500 s: the two silences together are
+    # 1200 - 120 = 1080 s; each is at most that, and the phase counts it once
+    rows = ([(1, STEP * i, [5.0] * 4, 0) for i in range(5)] + [(2, STEP * i, [5.0] * 4, 0) for i in range(2)]
+            + [(3, STEP * i, [5.0] * 4, 0) for i in range(3)])
+    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False), ev(log.EV_BOOT, 0, 3, 3, boot=3)]
+    data = logof(rows, events)
+    data.samples["utc"][7:] = T0 + 1500 + STEP * np.arange(3)
+    a = analysis.analyse(data, nominal)
+    first, second = a.gaps
+    assert first.seconds is None and second.seconds is None
+    assert first.at_most == second.at_most == 1080 == first.longest
+    pad = a.phases[0]
+    assert pad.seconds == 300 + 120 + 180 + 1080 and pad.gap_s == 1080
+
+
+def test_the_tail_after_the_last_record_is_unknown_time_of_the_last_phase(nominal):
+    # the device says its log ends 10 min after the last record stopped
+    # standing for time (the seal's clock): 10 min no record covers
+    rows, events = series([5.0] * 10)
+    data = logof(rows, events)
+    until = analysis.When(1, 600 + 600, T0 + 1200)
+    a = analysis.analyse(data, nominal, until=until)
+    tail = a.gaps[-1]
+    assert tail.tail and tail.seconds == 600 and tail.phase == 0
+    pad = a.phases[0]
+    assert (pad.seconds, pad.in_band_s, pad.gap_s) == (1200, 600, 600) and pad.end == until
+    assert a.end_utc == T0 + 1200
+    # no end stated: the log ends at its last record
+    assert analysis.analyse(data, nominal).phases[0].seconds == 600
+
+
+def test_the_start_of_a_phase_before_its_first_record_is_unknown(nominal):
+    # the PHASE event at 0 s, the first record 10 s later (a record is read
+    # at the first tick after its second): 10 s of the pad no record covers
+    rows = [(1, 10 + STEP * i, [5.0] * 4, 0) for i in range(5)]
+    a = analysis.analyse(logof(rows, series([])[1]), nominal)
+    pad = a.phases[0]
+    assert (pad.seconds, pad.in_band_s, pad.gap_s) == (310, 300, 10)

@@ -119,16 +119,21 @@ def test_per_phase_figures_agree_with_the_true_payload(nominal):
         assert sp["min_c"] <= ps.t_min + TOL_C and ps.t_max - TOL_C <= sp["max_c"], ps.band.name
         assert ps.t_mean == pytest.approx(float(np.mean(truth["payload_c"][mine])), abs=TOL_C), ps.band.name
         assert ps.mkt == pytest.approx(analysis.mkt(truth["payload_c"][mine]), abs=TOL_C), ps.band.name
-        # time in band: the same share, and the same seconds within one tick
-        # at each end of the phase, and the pull's unsealed tail
-        assert ps.in_band_pct == pytest.approx(100 * sp["in_band_s"] / sp["seconds"], abs=0.01)
+        # time in band: the same share of the time with a reading (the
+        # simulator has a reading every tick), and the same seconds within
+        # one tick at each end of the phase, and the pull's unsealed tail
+        judged = ps.in_band_s + ps.out_band_s
+        assert 100 * ps.in_band_s / judged == pytest.approx(100 * sp["in_band_s"] / sp["seconds"], abs=0.01)
+        # the phase's duration is all of its time: in, out and unknown
+        assert ps.in_band_s + ps.out_band_s + ps.unknown_s == pytest.approx(ps.seconds)
     anchor = manifest.anchor(manifest.read(manifest.beside(run / "log.bin")))
     tail = anchor.uptime - (rep.t[-1] + rep.dt[-1])
     for ps, sp in zip(rep.phases, summary["phases"]):
         slack = 2 * TICK + (tail if ps is rep.phases[-1] else 0)
         assert abs(ps.in_band_s - sp["in_band_s"]) <= slack, ps.band.name
         assert abs(ps.seconds - sp["seconds"]) <= slack, ps.band.name
-    assert rep.mission.in_band_pct == pytest.approx(summary["in_band_percent"], abs=0.01)
+    m = rep.mission
+    assert 100 * m.in_band_s / (m.in_band_s + m.out_band_s) == pytest.approx(summary["in_band_percent"], abs=0.01)
 
 
 def test_alarms_match_the_simulator(nominal):
@@ -172,7 +177,9 @@ def test_the_estimate_is_the_firmwares(tmp_path_factory):
 
 def test_stranded_shows_battery_low_and_where_the_log_ends(stranded):
     _run, rep, summary, truth = stranded
-    assert rep.verdict == rpt.VERIFIED
+    # every block verifies; a dead board cannot seal its log, so its end is
+    # not attested by the device (VERIFIED before the seal existed)
+    assert rep.verdict != rpt.FAILED
     names = [a.what for a in rep.alarms]
     assert "battery_low raised" in names
     low = next(a for a in rep.alarms if a.what == "battery_low raised")

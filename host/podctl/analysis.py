@@ -23,8 +23,20 @@ The rules, each the firmware's own or the cold-chain convention:
   log's usual spacing when the tick is coarser) is a data gap, and the
   record before it counts for one interval. Time in band, means and MKT are
   weighted by that time. In band: band_low <= T <= band_high, as the
-  firmware's alarms judge it. Time without a trusted reading is neither in
-  nor out of band.
+  firmware's alarms judge it.
+- A phase lasts from the PHASE event that enters it to the one that leaves
+  it, across reboots: the board's silence between two boots belongs to the
+  phase it was in, and the last phase runs to the end of the log as the
+  device states it (`until`: the seal's, or the pull's, clock). Its
+  duration is in band + out of band + unknown, to the second. Unknown is
+  time without a trusted reading: records with no trusted probe
+  (no_reading_s) and time with no record at all (gap_s: data gaps, the
+  board off between boots, the start of a phase before its first record,
+  the end of the log after the last record). Unknown is never in band, and
+  the percentages are of the phase's duration.
+- A gap across a boot whose clock was never set has no exact length; the
+  records around it bound it (Gap.at_most): the clocked records on either
+  side less the time the unclocked boots recorded.
 - MKT per USP <1079>: (dH/R) / -ln(sum w_i exp(-dH / (R T_i)) / sum w_i),
   T in kelvin, dH = 83.144 kJ/mol, R = 8.3144598 J/(mol K); with equal
   intervals this is the textbook form.
@@ -130,15 +142,24 @@ class Excursion:
 @dataclass(frozen=True)
 class Gap:
     """A silence between two records: start is where the record before it
-    stops standing for time, end the next record."""
+    stops standing for time, end the next record (or, for the tail, the end
+    of the log as the device states it)."""
 
     start: When
     end: When
     seconds: float | None  # None: length unknown (a boot without UTC)
+    phase: int = -1  # the phase the board was in when the silence began
+    at_most: float | None = None  # when seconds is None: the bound the records around it give
+    tail: bool = False  # from the last record to the device's end of the log
 
     @property
     def restart(self) -> bool:
         return self.start.boot != self.end.boot
+
+    @property
+    def longest(self) -> float | None:
+        """The length, or the most it can be; None: unbounded."""
+        return self.seconds if self.seconds is not None else self.at_most
 
 
 @dataclass(frozen=True)
@@ -180,7 +201,7 @@ class PhaseStats:
     visits: int = 0
     start: When | None = None
     end: When | None = None
-    seconds: float = 0.0  # time the board was recording in this phase
+    seconds: float = 0.0  # duration: entered to left, silences and the log's tail included
     records: int = 0
     t_min: float = math.nan
     t_max: float = math.nan
@@ -188,7 +209,8 @@ class PhaseStats:
     mkt: float = math.nan
     in_band_s: float = 0.0
     out_band_s: float = 0.0
-    no_reading_s: float = 0.0  # neither in nor out of band
+    no_reading_s: float = 0.0  # records without a trusted probe: neither in nor out of band
+    gap_s: float = 0.0  # time in the phase with no record at all: neither in nor out of band
     no_utc_records: int = 0
     excursions: list[Excursion] = field(default_factory=list)
 
@@ -201,15 +223,26 @@ class PhaseStats:
         return math.nan if self.end is None else self.end.utc
 
     @property
+    def unknown_s(self) -> float:
+        """Time without a trusted reading: no trusted probe, or no record."""
+        return self.no_reading_s + self.gap_s
+
+    def _share(self, part: float) -> float:
+        total = self.in_band_s + self.out_band_s + self.unknown_s
+        return 100.0 * part / total if total else math.nan
+
+    @property
     def in_band_pct(self) -> float:
-        """Share of the judged time (with a trusted reading) in band."""
-        judged = self.in_band_s + self.out_band_s
-        return 100.0 * self.in_band_s / judged if judged else math.nan
+        """Share of the phase's duration in band (unknown time is not)."""
+        return self._share(self.in_band_s)
 
     @property
     def out_band_pct(self) -> float:
-        judged = self.in_band_s + self.out_band_s
-        return 100.0 * self.out_band_s / judged if judged else math.nan
+        return self._share(self.out_band_s)
+
+    @property
+    def unknown_pct(self) -> float:
+        return self._share(self.unknown_s)
 
 
 @dataclass
@@ -222,7 +255,8 @@ class Analysis:
     unclocked: list[UnclockedBoot]
     lost: list[LostRegion]
     start_utc: float  # the first record or event with a UTC (NaN: none)
-    end_utc: float  # where the last one stops standing for time
+    end_utc: float  # where the last one stops standing for time, or the device's end of the log
+    until: When | None  # the end of the log as the device stated it (None: not stated)
     unjudged_phases: list[int]  # phase indices the profile does not have
     before_first_phase: int  # records before the first PHASE event (not judged)
     # per record, in log order
@@ -534,13 +568,18 @@ def _figures(
         ps.in_band_s, ps.out_band_s = float(in_band[i]), float(out_band[i])
 
 
-def _visits(
-    ps: PhaseStats, pev: list[Event], s: np.ndarray, rk: np.ndarray, rec_end: np.ndarray
+def _phase_time(
+    phases: list[PhaseStats], pev: list[Event], s: np.ndarray, rk: np.ndarray,
+    rec_end: np.ndarray, phase: np.ndarray, utc: np.ndarray,
 ) -> None:
-    """Each visit of the phase runs from its PHASE event to the next PHASE
-    event of that boot, or to the end of that boot's records."""
+    """Each phase's visits, first and last moment and duration within the
+    boots: a visit runs from its PHASE event to the next PHASE event of that
+    boot, or to the end of that boot's records; a boot's records before its
+    own first PHASE event carry on the phase the board was in."""
+    nb = len(phases)
+    segs: list[tuple[int, int, float, float, float, bool]] = []  # phase, boot, from, to, utc at from, entered
     for k, e in enumerate(pev):
-        if e.a != ps.band.index:
+        if not 0 <= e.a < nb:
             continue
         nxt = pev[k + 1] if k + 1 < len(pev) else None
         if nxt is not None and nxt.boot == e.boot:
@@ -548,28 +587,99 @@ def _visits(
         else:
             mine = (s["boot"] == e.boot) & (rk >= _keys(e.boot, e.t))
             end_t = float(rec_end[mine].max()) if mine.any() else float(e.t)
-        ps.visits += 1
-        ps.seconds += end_t - e.t
-        if ps.visits == 1:
-            ps.start = When(e.boot, float(e.t), e.utc)
-        ps.end = When(e.boot, end_t, e.utc + (end_t - e.t))
+        segs.append((e.a, e.boot, float(e.t), max(end_t, float(e.t)), e.utc, True))
+    n = len(s)
+    if n:
+        boot = s["boot"]
+        cut = np.flatnonzero(boot[1:] != boot[:-1]) + 1
+        first_phase_t: dict[int, float] = {}
+        for e in pev:
+            first_phase_t.setdefault(e.boot, float(e.t))
+        for f, last in zip([0, *cut.tolist()], [*cut.tolist(), n]):
+            p = int(phase[f])
+            if not 0 <= p < nb:
+                continue
+            b = int(boot[f])
+            t0 = float(s["t"][f])
+            t1 = min(first_phase_t.get(b, math.inf), float(rec_end[f:last].max()))
+            if t1 > t0:
+                segs.append((p, b, t0, t1, float(utc[f]), False))
+    for p, b, t0, t1, u0, entered in sorted(segs, key=lambda g: (g[1], g[2])):
+        ps = phases[p]
+        ps.visits += entered
+        ps.seconds += t1 - t0
+        if ps.start is None:
+            ps.start = When(b, t0, u0)
+        ps.end = When(b, t1, u0 + (t1 - t0))
 
 
-def _gaps(s: np.ndarray, dt: np.ndarray, gap_after: np.ndarray, utc: np.ndarray) -> list[Gap]:
+def _gaps(
+    s: np.ndarray, dt: np.ndarray, gap_after: np.ndarray, utc: np.ndarray, phase: np.ndarray
+) -> tuple[list[Gap], list[tuple[int, float]]]:
+    """The silences between records, and the seconds each adds to the phase
+    it began in when the board was off between two boots (a silence inside
+    a boot is inside its phase's visit already). The silences around boots
+    without a clock are bounded together and counted once."""
     if len(s) < 2:
-        return []
+        return [], []
     t = s["t"].astype(float)
     boot = s["boot"].astype(int)
-    gaps = []
+    clocked = np.flatnonzero(~np.isnan(utc))
+    gaps: list[Gap] = []
+    added: list[tuple[int, float]] = []
+    chains: set[tuple[int, int]] = set()
     for i in np.flatnonzero(gap_after[:-1]).tolist():
         start = When(int(boot[i]), float(t[i] + dt[i]), float(utc[i] + dt[i]))
         end = When(int(boot[i + 1]), float(t[i + 1]), float(utc[i + 1]))
+        at_most = None
         if start.boot == end.boot:
             seconds: float | None = end.t - start.t
         else:
             seconds = None if math.isnan(end.utc - start.utc) else end.utc - start.utc
-        gaps.append(Gap(start, end, seconds))
-    return gaps
+            if seconds is not None:
+                added.append((int(phase[i]), max(seconds, 0.0)))
+            else:
+                k = int(np.searchsorted(clocked, i, side="right")) - 1
+                k2 = int(np.searchsorted(clocked, i + 1, side="left"))
+                if k >= 0 and k2 < len(clocked):
+                    a, b = int(clocked[k]), int(clocked[k2])
+                    at_most = _silence_between(a, b, t, dt, boot, utc)
+                    if (a, b) not in chains:
+                        chains.add((a, b))
+                        added.append((int(phase[i]), at_most))
+        gaps.append(Gap(start, end, seconds, int(phase[i]), at_most))
+    return gaps, added
+
+
+def _silence_between(a: int, b: int, t: np.ndarray, dt: np.ndarray, boot: np.ndarray,
+                     utc: np.ndarray) -> float:
+    """The time between clocked records a and b that the unclocked boots
+    between them did not record: their silences together."""
+    wall = float(utc[b] - (utc[a] + dt[a]))
+    mid = slice(a + 1, b)
+    if b > a + 1:
+        bb = boot[mid]
+        cut = np.flatnonzero(bb[1:] != bb[:-1]) + 1
+        starts = np.concatenate([[0], cut])
+        ends = np.maximum.reduceat(t[mid] + dt[mid], starts)
+        wall -= float(np.sum(ends - t[mid][starts]))
+    return max(wall, 0.0)
+
+
+def _tail(last: When | None, until: When | None, phase: int) -> Gap | None:
+    """From where the last record stops standing for time to the device's
+    end of the log: recorded by nobody."""
+    if last is None or until is None:
+        return None
+    if until.boot == last.boot:
+        seconds: float | None = until.t - last.t
+    elif not math.isnan(until.utc - last.utc):
+        seconds = until.utc - last.utc
+    else:
+        seconds = None
+    if seconds is not None and seconds <= 0:
+        return None
+    return Gap(last, until, seconds, phase, None, tail=True)
 
 
 def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray) -> list[UnclockedBoot]:
@@ -612,8 +722,11 @@ def _lost(data: LogData, dt: np.ndarray, utc: np.ndarray) -> list[LostRegion]:
     return out
 
 
-def analyse(data: LogData, profile: pf.Profile) -> Analysis:
-    """Every figure of the log against the profile's bands."""
+def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) -> Analysis:
+    """Every figure of the log against the profile's bands. until: where the
+    device says its log ends (its seal's clock, or the pull's); the time
+    from the last record to it is unknown time of the last phase. None: the
+    log ends at its last record (a dead board's flash, a hand-made log)."""
     bands = bands_of(profile)
     s = data.samples
     n = len(s)
@@ -632,28 +745,45 @@ def analyse(data: LogData, profile: pf.Profile) -> Analysis:
     phases = [PhaseStats(b) for b in bands]
     _figures(np.where(judged, phase, -1), len(bands), est, dt, utc, lo, hi, phases)
     rec_end = s["t"].astype(float) + dt
+    _phase_time(phases, pev, s, rk, rec_end, phase, utc)
+    gaps, silences = _gaps(s, dt, gap_after, utc, phase)
+    for p, sec in silences:
+        if 0 <= p < len(phases):
+            phases[p].seconds += sec
+    last = None
+    if n:
+        last = When(int(s["boot"][-1]), float(rec_end[-1]), float(utc[-1] + dt[-1]))
+    tail = _tail(last, until, int(phase[-1]) if n else -1)
+    if tail is not None:
+        gaps.append(tail)
+        if 0 <= tail.phase < len(phases):
+            ps = phases[tail.phase]
+            ps.seconds += tail.seconds or 0.0
+            ps.end = until
     for ps in phases:
         ps.excursions = [x for x in excursions if x.phase == ps.band.index]
-        _visits(ps, pev, s, rk, rec_end)
+        ps.gap_s = max(0.0, ps.seconds - ps.in_band_s - ps.out_band_s - ps.no_reading_s)
     mission = PhaseStats(Band(-1, "whole mission", math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, 0))
     _figures(np.where(judged, 0, -1), 1, est, dt, utc, lo, hi, [mission])
     mission.seconds = sum(p.seconds for p in phases)
+    mission.gap_s = sum(p.gap_s for p in phases)
     mission.visits = sum(p.visits for p in phases)
     mission.excursions = excursions
 
     ev_utc = np.array([e.utc for e in data.events], dtype=float)
-    ends = np.concatenate([utc + dt, ev_utc])
-    anything = bool((~np.isnan(ends)).any())
+    starts = np.concatenate([utc, ev_utc])
+    ends = np.concatenate([utc + dt, ev_utc, [until.utc if until is not None else math.nan]])
     return Analysis(
         bands=bands,
         phases=phases,
         mission=mission,
         excursions=excursions,
-        gaps=_gaps(s, dt, gap_after, utc),
+        gaps=gaps,
         unclocked=_unclocked(s, dt, utc),
         lost=_lost(data, dt, utc),
-        start_utc=float(np.nanmin(np.concatenate([utc, ev_utc]))) if anything else math.nan,
-        end_utc=float(np.nanmax(ends)) if anything else math.nan,
+        start_utc=float(np.nanmin(starts)) if (~np.isnan(starts)).any() else math.nan,
+        end_utc=float(np.nanmax(ends)) if (~np.isnan(ends)).any() else math.nan,
+        until=until,
         unjudged_phases=sorted(int(p) for p in np.unique(phase[phase >= len(bands)])),
         before_first_phase=int((phase < 0).sum()),
         utc=utc,
