@@ -1,0 +1,97 @@
+"""`podctl logs assess LOG`: both verdicts on a pulled log, never merged.
+
+  podctl logs assess LOG [--profile FILE] [--key-file FILE | --keystore FILE]
+
+Integrity is podctl.verify's (authentic, complete, end attested by the
+device), with the key found as every logs verb finds it; the product
+verdict is podctl.assess's (RELEASE, REVIEW, REJECT, INCOMPLETE) against
+the profile the device ran, each with its reasons. Exit 0 only for a
+VERIFIED log whose product is RELEASE; 1 otherwise (both verdicts are
+printed either way); 2 usage; 4 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from podctl import analysis
+from podctl.assess import RELEASE, assess, log_end
+from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
+from podctl.pulled import open_pulled
+from podctl.verdict import VERIFIED
+from protocol import profile as pf
+
+
+def add_parser(lsub) -> None:
+    p = lsub.add_parser(
+        "assess",
+        help="both verdicts: integrity (verify) and product (RELEASE/REVIEW/REJECT/INCOMPLETE)",
+        description=(
+            "The two verdicts a batch is released on, each with its reasons. Integrity: is the "
+            "log authentic and complete, its end attested by the device (podctl.verify, as logs "
+            "verify). Product: was the band held for the whole mission by the profile's rules: "
+            "RELEASE (mission complete, every minute covered by a valid reading in band, no "
+            "alarm), REVIEW (a deviation the rules allow, for a person to judge), REJECT (an "
+            "excursion beyond the rules), INCOMPLETE (the log cannot show the band held: phases "
+            "not reached, time without a reading as long as the excursion delay, the log ending "
+            "before the mission). A simulated board is never RELEASE."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  podctl logs assess build/pulled\n"
+            "  podctl logs assess build/sim/nominal --key-file build/sim/nominal/key.bin "
+            "--profile examples/profiles/nominal.toml\n"
+            "  podctl logs assess recovered/log.bin --keystore keys.json\n\n"
+            "exit status: 0 integrity VERIFIED and product RELEASE; 1 anything else (both\n"
+            "verdicts printed); 2 usage; 4 bad input"
+        ),
+    )
+    p.add_argument("log", type=Path, help="the raw log (as logs pull saves it), its manifest beside it")
+    p.add_argument("--profile", type=Path, default=None,
+                   help="the profile the device ran: .toml, or its bytes (.bin); default: profile.bin "
+                        "beside LOG")
+    from podctl.logs_cmds import add_key_args
+
+    add_key_args(p)
+    p.set_defaults(run=cmd_assess)
+
+
+def cmd_assess(args: argparse.Namespace, console: Console) -> int:
+    from podctl.logs_cmds import keys_for, load_data, print_findings, verdict_for
+    from podctl.report_cmd import load_profile
+
+    pulled = open_pulled(args.log, require_manifest=True)
+    m = pulled.manifest
+    assert m is not None
+    prof = load_profile(args.profile, pulled.log_path)
+    ident = pf.ident(prof.data)
+    if m.profile_ident is not None and m.profile_ident != ident:
+        raise BadInput(
+            f"profile mismatch: {args.profile or 'profile.bin'} is {ident:08x}, the device ran "
+            f"{m.profile_ident:08x} ({pulled.manifest_path.name}): give the profile the device ran"
+        )
+    keys, key_from = keys_for(args, m)
+    verdict = verdict_for(args, pulled, keys)
+    data = load_data(pulled)
+    a = analysis.analyse(data, prof, until=log_end(verdict, m))
+    product = assess(a, prof, data, simulated=bool(getattr(verdict, "simulated", False)))
+
+    say = console.print
+    say(f"logs assess {pulled.log_path} (device {m.device_id}, key: {key_from})",
+        markup=False, highlight=False, soft_wrap=True)
+    say(f"integrity: {verdict.status}", markup=False, highlight=False)
+    print_findings(console, verdict)
+    say(f"product: {product.status}: {product.headline}", markup=False, highlight=False, soft_wrap=True)
+    for r in product.reasons:
+        say(f"  {r.status} ({r.code}): {r}", markup=False, highlight=False, soft_wrap=True)
+    if verdict.status == VERIFIED and product.status == RELEASE:
+        say(f"{pulled.log_path}: integrity VERIFIED, product RELEASE", markup=False, highlight=False)
+        return 0
+    raise CommandError(
+        f"{pulled.log_path}: integrity {verdict.status}, product {product.status}: not releasable "
+        "on this log alone", EXIT_CHECK_FAILED,
+    )
