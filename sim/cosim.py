@@ -128,6 +128,7 @@ class CoSim:
         self.start_utc = sc.get("start_utc", 0)
         self._hmac = Hmac(key)
         self._counter = 0
+        self.seal = None  # the LOG_SEAL reply at the end (wire bytes)
         self.box.boot(log.RESET_POWER_ON)
         # the crew sets the clock before launch, over the link, as podctl does
         self.command(cat.MSG_TIME_SET, self.start_utc)
@@ -171,7 +172,28 @@ class CoSim:
         self.t = t
         for p in phases:
             p.finish(t)
+        self.seal = self._seal()
         return self.summary()
+
+    def _seal(self):
+        """The device's seal at the end of the mission, as a pull asks for
+        it (LOG_SEAL, SPEC 5.11): the reply's wire bytes, or None when the
+        board is down. The nonce comes from the seed, so a run is the same
+        on either engine and for the same seed."""
+        pod = self.box.pod
+        if pod is None:
+            return None
+        import hashlib
+
+        nonce = hashlib.sha256(("podctl sim seal %d" % self.seed).encode()).digest()[:16]
+        got = []
+        out = pod.out
+        pod.out = lambda data: got.append(bytes(data))
+        try:
+            self.command(cat.MSG_LOG_SEAL, nonce)
+        finally:
+            pod.out = out
+        return b"".join(got)
 
     def _alarms(self, latched, t):
         for n, name in names.ALARMS:
@@ -253,4 +275,6 @@ class CoSim:
             "log_bytes": pod.store.size if pod is not None else None,
             "log_last_seq": pod.store.last_seq if pod is not None else None,
             "records": pod.recorder.records if pod is not None else None,
+            # the LOG_SEAL reply as it left the device (COBS frames), hex
+            "seal": "".join("%02x" % b for b in self.seal) if self.seal else None,
         }

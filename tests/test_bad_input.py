@@ -79,6 +79,31 @@ def _reseal(d: Path) -> None:
     (d / "log.bin.manifest.json").write_text(json.dumps(m))
 
 
+def seal_as_device(d: Path, key: bytes | None = None, **fields) -> None:
+    """seal.bin made again over the current log.bin, signed with key (the
+    device's own, key.bin, by default), as the device would seal this log:
+    tests that play the device use it; an attacker without the key cannot."""
+    from podctl.seal import Seal
+    from protocol import catalogue as c
+    from protocol import message
+
+    key = (d / "key.bin").read_bytes() if key is None else key
+    old = Seal.read(d / "seal.bin")
+    raw = (d / "log.bin").read_bytes()
+    blocks = [b for b in walk(raw)[0] if b.seq is not None]
+    end = blocks[-1].offset + blocks[-1].size
+    v = dict(device_id=old.device_id.encode().ljust(8, b"\x00"), key_id=Hmac(key).digest(b"podctl key id")[:4],
+             boot_count=old.boot_count, first_seq=blocks[0].seq, last_seq=blocks[-1].seq,
+             last_mac=raw[end - log.MAC_LEN : end], size=len(raw), counter=old.counter,
+             uptime=old.uptime, utc=old.utc, nonce=old.nonce, fw_hash=old.fw_hash, flags=old.flags)
+    v.update(fields)
+    names = [f[0] for f in c.message(c.MSG_LOG_SEAL)[4]]
+    payload = message.pack(c.MSG_LOG_SEAL, True, *[v[n] for n in names])
+    signed = struct.pack("<BBBHHI", c.PROTOCOL_VERSION, c.MSG_LOG_SEAL, c.FLAG_REPLY | c.FLAG_AUTH,
+                         1, len(payload), old.counter) + payload
+    (d / "seal.bin").write_bytes(signed + Hmac(key).tag(signed))
+
+
 def _rechain(raw: bytes, key: bytes) -> bytes:
     """Every block's MAC made again in order under key, as the device would
     have sealed these bytes: a spliced block is then authentic."""
@@ -120,6 +145,7 @@ def _splice(make: Callable[[int], bytes]) -> Callable[[Path], None]:
         new = raw[: first.size] + make(1) + bytes(rest)
         (d / "log.bin").write_bytes(_rechain(new, (d / "key.bin").read_bytes()))
         _reseal(d)
+        seal_as_device(d)
 
     return apply
 
@@ -215,7 +241,7 @@ CASES = [
 
 @pytest.fixture
 def folder(mission, tmp_path) -> Path:
-    for name in ("log.bin", "log.bin.manifest.json", "key.bin"):
+    for name in ("log.bin", "log.bin.manifest.json", "key.bin", "seal.bin"):
         shutil.copy(mission / name, tmp_path / name)
     return tmp_path
 

@@ -20,6 +20,9 @@ from podctl.cli import build_parser, main
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
 from protocol import log
 from protocol.frame import crc32
+from podctl.seal import Seal
+from protocol.wire import SEAL_HEAD_DROPPED
+from tests.test_bad_input import seal_as_device
 from tests.test_decode import NR, seal_log
 
 
@@ -40,7 +43,7 @@ def run(tmp_path_factory) -> Path:
 @pytest.fixture
 def copy(run, tmp_path) -> Path:
     """A private copy of the run's log, manifest and key."""
-    for name in ("log.bin", "log.bin.manifest.json", "key.bin"):
+    for name in ("log.bin", "log.bin.manifest.json", "key.bin", "seal.bin"):
         shutil.copy(run / name, tmp_path / name)
     return tmp_path
 
@@ -77,7 +80,8 @@ def _reseal_manifest(d: Path, **log_fields) -> None:
 def test_verify_passes_on_a_simulated_mission(copy, capsys):
     assert _verify(copy) == 0
     out = capsys.readouterr().out
-    assert "complete and authentic: 227 blocks, seq 0..226, device SIM00001" in out
+    assert "complete and authentic: 228 blocks, seq 0..227, device SIM00001" in out
+    assert "sealed by device SIM00001 at 2027-03-10" in out and "(SIMULATED board)" in out
 
 
 def test_verify_with_the_keystore(copy, capsys, tmp_path):
@@ -168,10 +172,10 @@ def test_tail_cut_after_the_pull(copy, capsys):
     assert captured.err.count("\n") == 1
     prev = _blocks(raw)[-2]
     assert (
-        f"block 226 at byte {prev.offset + prev.size}: the log ends at block 225, the device reported "
-        "block 226 as its last: 1 block(s) missing from the end" in captured.err
+        f"block 227 at byte {prev.offset + prev.size}: the log ends at block 226, the device sealed "
+        "block 227 as its last: 1 block(s) missing from the end" in captured.err
     )
-    assert "SHA-256" in captured.out and "+1 more" in captured.err
+    assert "SHA-256" in captured.out and "+2 more" in captured.err  # the size and the hash
 
 
 def test_tail_cut_even_with_a_rewritten_hash(copy, capsys):
@@ -188,7 +192,7 @@ def test_wrong_key(copy, capsys):
     assert _verify(copy) == EXIT_CHECK_FAILED
     err = _err(capsys)
     assert "block 0 at byte 0: MAC does not match (altered, or written under another key)" in err
-    assert "+226 more" in err
+    assert "+228 more" in err  # every block, and the seal
 
 
 def test_missing_manifest(copy, capsys):
@@ -220,15 +224,19 @@ def test_keystore_and_key_file_together_is_a_usage_error(copy, capsys):
 # -- unanchored start ----------------------------------------------------------
 
 
-def _drop_head(d: Path, n: int) -> tuple[bytes, logdata.BlockInfo]:
-    """Keep blocks n.. as the device would after an overwrite; the manifest
-    vouches that its log starts there. Returns the MAC of block n - 1."""
+def _drop_head(d: Path, n: int, sealed: bool = True, dropped: bool = False) -> tuple[bytes, logdata.BlockInfo]:
+    """Keep blocks n.. as the device would after an erase (or, dropped, an
+    overwrite); the manifest says its log starts there and, sealed, so does
+    the device's seal. Returns the MAC of block n - 1."""
     p = d / "log.bin"
     raw = p.read_bytes()
     blocks = _blocks(raw)
     prev = blocks[n - 1]
     p.write_bytes(raw[blocks[n].offset :])
     _reseal_manifest(d, first_seq=n)
+    if sealed:
+        flags = Seal.read(d / "seal.bin").flags | (SEAL_HEAD_DROPPED if dropped else 0)
+        seal_as_device(d, flags=flags)
     return raw[prev.offset + prev.size - 16 : prev.offset + prev.size], prev
 
 
@@ -246,15 +254,25 @@ def test_unanchored_start_accepted_when_asked_and_vouched(copy, capsys):
     assert "unanchored start accepted" in out and "complete and authentic" in out
 
 
-def test_unanchored_start_not_vouched_by_the_manifest(copy, capsys):
-    _drop_head(copy, 77)
-    _reseal_manifest(copy, first_seq=0)  # the device still held blocks 0..76
+def test_unanchored_start_not_vouched_by_the_seal(copy, capsys):
+    """A head cut after the pull: the manifest rewritten to match, but the
+    device's seal says its log starts at block 0."""
+    _drop_head(copy, 77, sealed=False)
     assert _verify(copy, "--allow-unanchored") == EXIT_CHECK_FAILED
     out, err = capsys.readouterr()
     assert err.count("\n") == 1
-    assert "block 77 at byte 0: unanchored start" in err and "+1 more" in err
-    assert "FAIL: blocks 0..76 at byte 0: the log starts at block 77" in out
+    assert "block 77 at byte 0: unanchored start" in err and "+2 more" in err
+    assert "FAIL: blocks 0..76 at byte 0: the log starts at block 77, the device sealed a log from block 0" in out
     assert "77 block(s) missing from the start" in out
+
+
+def test_a_head_the_device_dropped_is_stated_in_its_seal(copy, capsys):
+    """The overwrite policy dropped blocks 0..76 and the device says so in
+    its seal: the log verifies, the first block labelled as not proven."""
+    _drop_head(copy, 77, dropped=True)
+    assert _verify(copy) == 0
+    out = capsys.readouterr().out
+    assert "the device dropped blocks 0..76 by its overwrite policy (stated in its seal)" in out
 
 
 def test_unanchored_start_anchored_by_the_earlier_pull(copy, capsys, tmp_path):
@@ -286,11 +304,14 @@ def test_extract_from_the_flash_image(run, tmp_path, capsys):
     m = manifest.read(manifest.beside(out / "log.bin"))
     assert m["device_id"] == "SIM00001" and m["anchor"] is None
     assert m["source"] == f"extract {run / 'flash.img'}"
-    assert m["log"]["last_seq"] == 226 and m["fw_version"] == "0.1.0"
+    assert m["log"]["last_seq"] == 227 and m["fw_version"] == "0.1.0"
     key = (run / "key.bin").read_bytes()
     assert key.hex() not in text and key.hex() not in json.dumps(m)
     shutil.copy(run / "key.bin", out / "key.bin")
-    assert _verify(out) == 0
+    # the chain holds, but a dead board cannot seal: never the same green
+    assert _verify(out) == EXIT_CHECK_FAILED
+    err = _err(capsys)
+    assert "END NOT ATTESTED: the chain is complete and authentic" in err
 
 
 @pytest.mark.parametrize(
@@ -327,7 +348,7 @@ def test_decode_csv_with_units_and_utc(run, tmp_path, capsys):
     units = {"humidity_pct_rh", "pressure_hPa", "heater_pct", "peltier_pct", "battery_V"}
     assert units <= set(head)
     assert head[-2:] == ["status", "status_flags"]
-    assert len(lines) == 1 + 14290
+    assert len(lines) == 1 + 14300
     row = dict(zip(head, lines[1].split(",")))
     assert row["utc"] == "2027-03-01T00:01:00Z" and row["status_flags"] == "time_set"
     events = (tmp_path / "s.events.csv").read_text().splitlines()
@@ -341,11 +362,11 @@ def test_decode_json_and_parquet_agree(run, tmp_path, capsys):
     assert main(["logs", "decode", str(log_path), "--format", "json"]) == 0
     doc = json.loads((tmp_path / "log.json").read_text())
     assert set(doc) == {"samples", "events", "clock"}
-    assert len(doc["samples"]) == 14290 and doc["clock"]
+    assert len(doc["samples"]) == 14300 and doc["clock"]
     assert main(["logs", "decode", str(log_path), "--format", "parquet"]) == 0
     t = pq.read_table(tmp_path / "log.parquet")
     utc_type = t.schema.field("utc").type
-    assert t.num_rows == 14290 and pa.types.is_timestamp(utc_type) and utc_type.tz == "UTC"
+    assert t.num_rows == 14300 and pa.types.is_timestamp(utc_type) and utc_type.tz == "UTC"
     first = t.slice(0, 1).to_pylist()[0]
     assert first["utc"].isoformat() == "2027-03-01T00:01:00+00:00"
     assert {k: v for k, v in first.items() if k != "utc"} == {
@@ -386,8 +407,8 @@ def test_info(run, capsys):
     assert main(["logs", "info", str(run / "log.bin")]) == 0
     out = capsys.readouterr().out
     for text in (
-        "227 (219 sample, 8 event), seq 0..226",
-        "14290 samples, 11 events",
+        "228 (220 sample, 8 event), seq 0..227",
+        "14300 samples, 11 events",
         "boot 1",
         "SIM00001",
     ):

@@ -26,7 +26,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(run)]) == 0
     pulled = tmp_path / "build" / "pulled"
     pulled.mkdir(parents=True)
-    for name in ("log.bin", "log.bin.manifest.json"):
+    for name in ("log.bin", "log.bin.manifest.json", "seal.bin"):
         shutil.copy(run / name, pulled / name)
     monkeypatch.setenv("PODCTL_KEYSTORE", str(tmp_path / "keys.json"))
     Keystore().add("SIM00001", (run / "key.bin").read_bytes())

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -35,6 +36,7 @@ from podctl.errors import BadInput, CheckFailed, DeviceRefused, LinkError
 from podctl.keystore import Keystore
 from podctl.link import Link, Transport
 from podctl.pulled import Manifest, Pulled, manifest_beside
+from podctl.seal import SEAL_NAME, Seal
 from podctl.verdict import verify
 from protocol import catalogue as c
 from protocol import log
@@ -240,6 +242,18 @@ class Device:
             self._counter = st["counter"]
         return Status.from_fields(st)
 
+    def seal(self, nonce: bytes | None = None) -> Seal:
+        """The device's authenticated end of its log (LOG_SEAL): it seals
+        what it holds into log blocks first, then signs where the log ends,
+        its counters and clock and our fresh nonce (SPEC 5.11)."""
+        nonce = secrets.token_bytes(16) if nonce is None else bytes(nonce)
+        self.command(c.MSG_LOG_SEAL, nonce)
+        reply = self.link.last_reply
+        got = Seal.from_frame(reply)
+        if got.nonce != nonce:
+            raise LinkError("the device's seal does not echo this pull's nonce: a replayed answer")
+        return got
+
     def log_info(self) -> LogInfo:
         """The log's extent; the device seals its open block first."""
         li = self.request(c.MSG_LOG_INFO)
@@ -352,7 +366,11 @@ class Device:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise BadInput(f"{out}: cannot create the folder: {e.strerror}") from None
-        info = self.log_info()  # seals the open block first
+        # the device's signed end of the log when we hold its key; without
+        # it the log's end is LOG_INFO's, and its verdict says not attested
+        seal = self.seal() if self._has_key() else None
+        info = (LogInfo(seal.size, seal.first_seq, seal.last_seq, seal.last_mac) if seal
+                else self.log_info())
         st = self.status()
         part = out / (LOG_NAME + ".part")
         state_path = out / "pull.json"
@@ -398,7 +416,7 @@ class Device:
                 anchor=_anchor(st),
                 ends=(info.first_seq, info.last_seq, info.last_mac),
             )
-            notes = self._check_pull(Pulled(log_path, raw, m, manifest_beside(log_path)))
+            notes = self._check_pull(Pulled(log_path, raw, m, manifest_beside(log_path), seal=seal))
             log_path.write_bytes(raw)
             part.unlink()
             state_path.unlink()
@@ -408,6 +426,10 @@ class Device:
             elif prof_path.exists():
                 prof_path.unlink()  # an earlier pull's: not this device's profile now
             m.write(manifest_beside(log_path))
+            if seal is not None:
+                (out / SEAL_NAME).write_bytes(seal.to_bytes())
+            elif (out / SEAL_NAME).exists():
+                (out / SEAL_NAME).unlink()  # an earlier pull's: it does not seal this log
         except OSError as e:
             raise BadInput(f"{out}: cannot write the pulled log: {e.strerror or e}") from None
         self.last_pull = PullStats(
@@ -463,6 +485,12 @@ class Device:
             raise CheckFailed(f"the pulled log does not end as the device reported: {transfer[0]}: "
                               "pull again")
         return [str(f) for f in verdict.findings if f.code not in ("no_key",)]
+
+    def _has_key(self) -> bool:
+        try:
+            return bool(self.keystore.keys(self.device_id))
+        except BadInput:
+            return False
 
     def _identify(self) -> dict:
         if self._ident is None:

@@ -27,7 +27,7 @@ from podctl import decode, export, extract, keystore, logdata, pull_cmd, report_
 from podctl.blocks import walk
 from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
 from podctl.pulled import Manifest, Pulled, manifest_beside, open_pulled, read_manifest
-from podctl.verdict import Verdict, verify
+from podctl.verdict import NOT_ATTESTED, Verdict, verify
 from protocol import log
 
 
@@ -161,11 +161,17 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     t.add_row("key", key_from)
     shown = f"seq {span[0]}..{span[1]}" if span else "none readable"
     t.add_row("blocks", f"{len(verdict.readable)} ({shown}), {len(pulled.raw)} bytes")
+    t.add_row("end", verdict.sealed_at() + (" (SIMULATED board)" if verdict.simulated else ""))
     console.print(t)
     print_findings(console, verdict)
     if not verdict.ok:
         raise CommandError(f"{pulled.log_path}: NOT authentic: {verdict.first_failure()}",
                            EXIT_CHECK_FAILED)
+    if verdict.status == NOT_ATTESTED:
+        raise CommandError(
+            f"{pulled.log_path}: END NOT ATTESTED: the chain is complete and authentic, but no "
+            "seal of the device says where the log ends (a flash image's log, or a pull "
+            "without the key): not evidence of a complete log", EXIT_CHECK_FAILED)
     console.print(
         f"{pulled.log_path}: complete and authentic: {len(verdict.readable)} blocks, {shown}, "
         f"device {pulled.manifest.device_id}"

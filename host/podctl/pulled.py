@@ -1,5 +1,6 @@
 """A pulled log as one object: the raw log, its manifest (typed), the
-profile the device ran, and the blocks found in it, read lazily.
+device's seal (its signed end of the log), the profile the device ran, and
+the blocks found in it, read lazily.
 
   p = podctl.open_pulled("build/pulled")        # a folder, or its log.bin
   p.manifest.device_id, p.manifest.log.last_seq
@@ -26,6 +27,7 @@ from typing import Any
 
 from podctl.blocks import BlockInfo, Finding, walk
 from podctl.errors import BadInput
+from podctl.seal import SEAL_NAME, Seal
 from protocol import log
 
 FORMAT = "podctl-log-manifest/1"
@@ -269,6 +271,7 @@ class Pulled:
     manifest: Manifest | None
     manifest_path: Path
     profile: bytes | None = None
+    seal: Seal | None = None  # the device's signed end (seal.bin), if the pull got one
     _walk: tuple[list[BlockInfo], list[Finding]] | None = field(default=None, repr=False)
 
     @property
@@ -326,6 +329,8 @@ def open_pulled(
             f"{p}: not a podctl log (it does not start with a block: magic {raw[:4].hex()}, "
             f"want {log.MAGIC.hex()} {log.MAGIC.decode()})"
         )
+    seal_path = p.with_name(SEAL_NAME)
+    seal = Seal.read(seal_path) if seal_path.exists() else None
     prof_path = p.with_name(PROFILE_NAME)
     profile = None
     if prof_path.is_file():
@@ -333,4 +338,4 @@ def open_pulled(
             profile = prof_path.read_bytes()
         except OSError:
             profile = None
-    return Pulled(p, raw, m, where, profile)
+    return Pulled(p, raw, m, where, profile, seal)

@@ -23,6 +23,7 @@ from podctl import profile_file
 from podctl import report as rpt
 from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
 from podctl.pulled import open_pulled
+from podctl.verdict import NOT_ATTESTED
 from protocol import profile as pf
 
 
@@ -128,4 +129,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     if rep.verdict == rpt.NOT_AUTHENTICATED:
         raise CommandError(f"{args.log}: report written, but the log is NOT AUTHENTICATED (no key)",
                            EXIT_CHECK_FAILED)
+    if rep.verdict == NOT_ATTESTED:
+        raise CommandError(f"{args.log}: report written, but the log's END IS NOT ATTESTED by the "
+                           "device (no seal)", EXIT_CHECK_FAILED)
     return 0

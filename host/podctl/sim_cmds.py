@@ -217,6 +217,7 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
     from podctl import bundle
     from podctl.blocks import log_ends, walk
     from podctl.pulled import Anchor, Manifest, manifest_beside
+    from podctl.seal import SEAL_NAME
 
     s = res.summary
     ends = None
@@ -239,7 +240,26 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
     )
     path = manifest_beside(log_path)
     m.write(path)
+    write_seal(log_path.with_name(SEAL_NAME), s.get("seal"))
     return path
+
+
+def write_seal(path: Path, wire_hex: str | None) -> None:
+    """seal.bin from the simulated device's LOG_SEAL reply (its wire bytes,
+    hex, in the summary), as a pull saves it; none when the board was dead
+    at the end (its log's end is then not attested, as an extract's)."""
+    from podctl.errors import LinkError
+    from podctl.seal import Seal
+    from protocol import frame
+
+    if wire_hex is None:
+        if path.exists():
+            path.unlink()
+        return
+    replies = [f for f in frame.Deframer().feed(bytes.fromhex(wire_hex)) if isinstance(f, frame.Frame)]
+    if len(replies) != 1:
+        raise LinkError("the simulated device's LOG_SEAL reply did not come back as one frame")
+    path.write_bytes(Seal.from_frame(replies[0]).to_bytes())
 
 
 def _to_parquet(csv_path: Path) -> Path:

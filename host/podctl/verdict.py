@@ -31,11 +31,15 @@ from dataclasses import dataclass, field
 
 from podctl.blocks import AFTER_DAMAGE, OK, UNANCHORED, BlockInfo, Finding, walk
 from podctl.pulled import Manifest, Pulled
+from podctl.seal import Seal
 from protocol import log
 
 VERIFIED = "VERIFIED"
 FAILED = "FAILED"
 NOT_AUTHENTICATED = "NOT AUTHENTICATED"
+# every check held, but no seal says where the log ends (a dead board's
+# flash image, a pull without the key): never the same green as VERIFIED
+NOT_ATTESTED = "END NOT ATTESTED"
 
 
 @dataclass
@@ -45,8 +49,30 @@ class Verdict:
     findings: list[Finding]
     blocks: list[BlockInfo] = field(repr=False)
     authenticated: bool  # the MAC chain was checked with the device's key history
-    end_checked: bool  # a manifest said where the log ends, and that was checked
+    end_checked: bool  # a manifest or a seal said where the log ends, and that was checked
     keys: int = 0  # keys in the history used
+    seal: Seal | None = None  # the device's seal, once its tag checked under the key history
+
+    @property
+    def attested(self) -> bool:
+        """The device itself signed where the log ends (a checked seal)."""
+        return self.seal is not None
+
+    @property
+    def simulated(self) -> bool:
+        """The device's own seal says it is no real hardware."""
+        return self.seal is not None and self.seal.simulated
+
+    def sealed_at(self) -> str:
+        """When the device sealed the log, by its own clock and counter."""
+        s = self.seal
+        if s is None:
+            return "not sealed by the device"
+        import time
+
+        when = (time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(s.utc)) if s.utc
+                else f"uptime {s.uptime} s of boot {s.boot_count} (clock never set)")
+        return f"sealed by device {s.device_id} at {when}, command counter {s.counter}"
 
     @property
     def failures(self) -> list[Finding]:
@@ -64,14 +90,16 @@ class Verdict:
     @property
     def verified(self) -> bool:
         """Complete and authentic: nothing failed, the chain was checked
-        with the key and the end against the manifest."""
-        return self.ok and self.authenticated and self.end_checked
+        with the key and the log ends where the device's seal says."""
+        return self.ok and self.authenticated and self.attested
 
     @property
     def status(self) -> str:
         if not self.ok:
             return FAILED
-        return VERIFIED if self.verified else NOT_AUTHENTICATED
+        if not self.authenticated:
+            return NOT_AUTHENTICATED
+        return VERIFIED if self.attested else NOT_ATTESTED
 
     @property
     def readable(self) -> list[BlockInfo]:
@@ -114,33 +142,118 @@ def verify(
     blocks, found = walk(raw, ks) if ks else (pulled.blocks, list(pulled.walk_findings))
     found = list(found)
     m = pulled.manifest
+    sealed = _check_seal(pulled, ks, found)
     good = [b for b in blocks if b.seq is not None]
     if not good:
         found.append(Finding("empty", "the log holds no readable block", "fail"))
     else:
         first = good[0]
         if first.verdict == UNANCHORED:
-            found.insert(0, _unanchored(raw, first, blocks.index(first), ks, m, after, allow_unanchored))
+            found.insert(0, _unanchored(raw, first, blocks.index(first), ks, m, after,
+                                        allow_unanchored, sealed))
+    if sealed is not None and good:
+        found += _against_seal(raw, good, blocks, sealed)
     if m is None:
-        found.append(Finding(
-            "no_manifest", "no manifest: the log's end (last block, size, hash) is not checked", "warn"
-        ))
+        if sealed is None:
+            found.append(Finding(
+                "no_manifest", "no manifest: the log's end (last block, size, hash) is not checked",
+                "warn",
+            ))
     elif good:
-        found += _against_manifest(raw, good, blocks, m)
+        found += _against_manifest(raw, good, blocks, m, sealed is not None)
+    if sealed is None and ks and good:
+        found.append(Finding(
+            "not_attested", "the end of the log is not attested by the device: no seal (a log "
+            "read from a flash image, or pulled without the device's key), so where it ends is "
+            "the manifest's word, which anyone can edit", "warn",
+        ))
     if not ks:
         found.append(Finding(
             "no_key", "MAC chain not checked: no device key was given, so the log is not "
             "authenticated (anyone could have written it)", "warn",
         ))
-    return Verdict(found, blocks, authenticated=bool(ks), end_checked=m is not None, keys=len(ks))
+    return Verdict(found, blocks, authenticated=bool(ks),
+                   end_checked=m is not None or sealed is not None, keys=len(ks), seal=sealed)
+
+
+def _check_seal(pulled: Pulled, ks: list[bytes], found: list[Finding]) -> Seal | None:
+    """The pulled folder's seal once its tag checks under the key history,
+    else None (a failure when there is a seal that does not check)."""
+    seal = pulled.seal
+    if seal is None or not ks:
+        return None
+    i = seal.key_index(ks)
+    if i is None:
+        found.append(Finding(
+            "seal", "the seal's tag does not verify under the device's keys: altered, forged "
+            "or another device's seal", "fail",
+        ))
+        return None
+    m = pulled.manifest
+    if m is not None and m.device_id != seal.device_id:
+        found.append(Finding(
+            "seal", f"the seal is device {seal.device_id}'s, the manifest names {m.device_id}", "fail"
+        ))
+        return None
+    return seal
+
+
+def _against_seal(raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], seal: Seal) -> list[Finding]:
+    """The log must hold every block from the first the device retained to
+    the one it sealed, and end exactly there, at the size it signed."""
+    out: list[Finding] = []
+    first, last = good[0], good[-1]
+    fi, li = blocks.index(first), blocks.index(last)
+    fs, ls = first.seq or 0, last.seq or 0
+    if fs > seal.first_seq:
+        out.append(Finding(
+            "head_missing", f"the log starts at block {fs}, the device sealed a log from block "
+            f"{seal.first_seq}: {fs - seal.first_seq} block(s) missing from the start",
+            "fail", first.offset, fi, seal.first_seq, fs - 1,
+        ))
+    elif fs < seal.first_seq:
+        out.append(Finding(
+            "head_extra", f"the log starts at block {fs}, before the first block the device "
+            f"sealed ({seal.first_seq})", "fail", first.offset, fi, fs, fs,
+        ))
+    end = last.offset + last.size
+    mac = raw[end - log.MAC_LEN : end]
+    if ls < seal.last_seq:
+        out.append(Finding(
+            "tail_missing", f"the log ends at block {ls}, the device sealed block "
+            f"{seal.last_seq} as its last: {seal.last_seq - ls} block(s) missing from the end "
+            "(cut short)", "fail", end, li, ls + 1, seal.last_seq,
+        ))
+    elif ls > seal.last_seq:
+        out.append(Finding(
+            "tail_extra", f"the log goes on past block {seal.last_seq}, the last one the device "
+            "sealed", "fail", last.offset, li, seal.last_seq + 1, ls,
+        ))
+    elif mac != seal.last_mac:
+        out.append(Finding(
+            "last_mac", f"last MAC {mac.hex()} is not the one the device sealed "
+            f"({seal.last_mac.hex()})", "fail", last.offset, li, ls, ls,
+        ))
+    if len(raw) != seal.size:
+        out.append(Finding(
+            "size", f"the log is {len(raw)} bytes, the device sealed {seal.size}", "fail"
+        ))
+    return out
 
 
 def _unanchored(
     raw: bytes, first: BlockInfo, index: int, ks: list[bytes], m: Manifest | None,
-    after: Manifest | None, allow: bool,
+    after: Manifest | None, allow: bool, sealed: Seal | None = None,
 ) -> Finding:
     seq = first.seq or 0
     at = first.offset
+    if after is None and sealed is not None and sealed.head_dropped and sealed.first_seq == seq:
+        # the device itself states it dropped the head (overwrite policy)
+        return Finding(
+            "unanchored", f"the device dropped blocks 0..{seq - 1} by its overwrite policy (stated "
+            "in its seal): this first block's own records are not authenticated, every later "
+            "block is", "warn", at, index, seq, seq,
+        )
     if after is not None:
         if after.log.last_seq != seq - 1:
             return Finding(
@@ -155,11 +268,15 @@ def _unanchored(
                            at, index, seq, seq)
         return Finding("unanchored", "MAC does not chain to the earlier pull's last block (--after)",
                        "fail", at, index, seq, seq)
-    if allow and m is not None and m.log.first_seq == seq:
+    # the start the device vouches for: its seal's first block, or without
+    # a seal the manifest's (LOG_INFO at the pull)
+    vouched = sealed.first_seq if sealed is not None else m.log.first_seq if m is not None else None
+    if allow and vouched == seq:
         return Finding(
             "unanchored", f"unanchored start accepted (--allow-unanchored): blocks before it were "
-            f"erased on the device (manifest first_seq {m.log.first_seq}); its own records are not "
-            "authenticated, every later block is", "warn", at, index, seq, seq,
+            f"erased on the device ({'sealed' if sealed is not None else 'manifest'} first_seq "
+            f"{vouched}); its own records are not authenticated, every later block is",
+            "warn", at, index, seq, seq,
         )
     return Finding(
         "unanchored", f"unanchored start: the log begins after an erase or overwrite, chained to "
@@ -169,8 +286,21 @@ def _unanchored(
     )
 
 
-def _against_manifest(raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], m: Manifest) -> list[Finding]:
+def _against_manifest(
+    raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], m: Manifest, sealed: bool = False
+) -> list[Finding]:
+    """The log against what the pull recorded. With a checked seal only the
+    file's hash is the manifest's to check: the seal has said the rest."""
     out: list[Finding] = []
+    if sealed:
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != m.log.sha256 or len(raw) != m.log.size:
+            out.append(Finding(
+                "hash", f"the file's SHA-256 {digest[:16]}... ({len(raw)} bytes) is not the "
+                f"manifest's {m.log.sha256[:16]}... ({m.log.size} bytes): changed since the pull",
+                "fail",
+            ))
+        return out
     want = m.log
     first, last = good[0], good[-1]
     fi, li = blocks.index(first), blocks.index(last)
