@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all test demo bench missions typecheck clean
+.PHONY: all test demo bench missions typecheck lint clean
 
 all: test
 
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP) typecheck
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
+
+# ruff over the whole tree, with the rules pinned in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # Two runs: the host on CPython's typeshed; the board HAL against the rp2
 # stubs, linked into build/rp2-stubs (they are loose .pyi files in
