@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from podctl import analysis, logdata, profile_file
 
+from podctl import analysis, logdata, profile_file
 from protocol import log
 from protocol import profile as pf
 
@@ -41,8 +41,10 @@ def nominal() -> pf.Profile:
     return got
 
 
-def ev(code: int, t: int, a: int = 0, b: int = 0, value: int = 0, boot: int = 1, clock: bool = True):
-    return logdata.Event(boot, t, T0 + t if clock else math.nan, code, log.event_name(code), a, b, value)
+def ev(code: int, t: int, a: int = 0, b: int = 0, value: int = 0, boot: int = 1,
+       clock: bool = True):
+    utc = T0 + t if clock else math.nan
+    return logdata.Event(boot, t, utc, code, log.event_name(code), a, b, value)
 
 
 def logof(rows, events) -> logdata.LogData:
@@ -182,7 +184,7 @@ def test_phase_per_record_and_the_time_each_record_stands_for(nominal):
 
 
 def test_a_boot_without_a_clock_is_placed_between_its_neighbours(nominal):
-    rows = [(1, 0, [5.0] * 4, 0), (1, 60, [5.0] * 4, 0), (2, 0, [5.0] * 4, 0), (2, 60, [5.0] * 4, 0)]
+    rows = [(boot, t, [5.0] * 4, 0) for boot in (1, 2) for t in (0, 60)]
     events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False)]
     a = analysis.analyse(logof(rows, events), nominal)
     (u,) = a.unclocked
@@ -218,7 +220,8 @@ def test_the_mission_figures_add_up(nominal):
         total += ps.seconds
     m = a.mission
     assert m.in_band_s + m.out_band_s + m.no_reading_s == pytest.approx(total) == 500 * STEP
-    assert m.records == 500 and len(a.excursions) == len(a.phases[0].excursions) + len(a.phases[2].excursions)
+    assert m.records == 500
+    assert len(a.excursions) == len(a.phases[0].excursions) + len(a.phases[2].excursions)
     out_s = sum(x.seconds for x in a.excursions)
     assert out_s == pytest.approx(m.out_band_s)
 
@@ -263,12 +266,15 @@ def test_any_log_gives_figures_that_add_up(nominal, data, anchored):
     from podctl import report as rpt
     from podctl.verdict import Verdict
 
-    until = analysis.When(int(data.samples["boot"][-1]), float(data.samples["t"][-1]) + 900, math.nan) \
-        if anchored and len(data.samples) else None
+    until = None
+    if anchored and len(data.samples):
+        s = data.samples
+        until = analysis.When(int(s["boot"][-1]), float(s["t"][-1]) + 900, math.nan)
     a = analysis.analyse(data, nominal, until=until)
     for ps in [*a.phases, a.mission]:
         assert ps.in_band_s >= 0 and ps.out_band_s >= 0 and ps.no_reading_s >= 0
-        judged = a.dt[(a.phase == ps.band.index) if ps.band.index >= 0 else (a.phase >= 0) & (a.phase < 5)]
+        mine = (a.phase == ps.band.index) if ps.band.index >= 0 else (a.phase >= 0) & (a.phase < 5)
+        judged = a.dt[mine]
         assert ps.in_band_s + ps.out_band_s + ps.no_reading_s == pytest.approx(float(judged.sum()))
         # and with the time no record covers, the phase's duration to the second
         assert ps.gap_s >= 0
@@ -287,8 +293,8 @@ def test_a_refusal_naming_a_field_podctl_does_not_know_is_worded_not_raised(nomi
 
     rows, events = series([5.0])
     refused = ev(log.EV_PROFILE_REFUSED, 30, a=pf.REFUSE_RANGE, b=28, value=0x1234ABCD)
-    (row,) = [r for r in narration.narrate(logof(rows, [*events, refused]), analysis.bands_of(nominal), 0)
-              if r.category == "profile"]
+    told = narration.narrate(logof(rows, [*events, refused]), analysis.bands_of(nominal), 0)
+    (row,) = [r for r in told if r.category == "profile"]
     assert row.what == "profile refused" and "field 28 (unknown to podctl" in row.detail
     assert "identity 1234abcd" in row.detail
 
@@ -299,13 +305,17 @@ def test_estimate_and_phase_of_a_run_of_records_are_those_of_the_whole_log(nomin
 
     rows = [(1, STEP * i, [4.0, 5.0, 20.0 + i, 6.0], BAD if 5 <= i < 12 else 0) for i in range(20)]
     events = [*series([])[1], ev(log.EV_PHASE, 300, 1), ev(log.EV_PHASE, 900, 2),
-              ev(log.EV_PROBE_FAULT, 300, a=2, b=1, value=25000), ev(log.EV_PROBE_RECOVERED, 720, a=2)]
+              ev(log.EV_PROBE_FAULT, 300, a=2, b=1, value=25000),
+              ev(log.EV_PROBE_RECOVERED, 720, a=2)]
     data = logof(rows, events)
     whole_est, whole_phase = analysis.estimate(data), analysis.phase_per_record(data)
     for size in (1, 3, 7):
-        runs = [dataclasses.replace(data, samples=data.samples[i:i + size]) for i in range(0, 20, size)]
-        assert np.array_equal(np.concatenate([analysis.estimate(r) for r in runs]), whole_est, equal_nan=True)
-        assert np.array_equal(np.concatenate([analysis.phase_per_record(r) for r in runs]), whole_phase)
+        runs = [dataclasses.replace(data, samples=data.samples[i:i + size])
+                for i in range(0, 20, size)]
+        est = np.concatenate([analysis.estimate(r) for r in runs])
+        assert np.array_equal(est, whole_est, equal_nan=True)
+        phase = np.concatenate([analysis.phase_per_record(r) for r in runs])
+        assert np.array_equal(phase, whole_phase)
 
 
 # ---------------------------------------------------------------- unknown time
@@ -331,7 +341,7 @@ def test_a_data_gap_is_unknown_time_of_its_phase(nominal):
 def test_the_board_off_between_two_clocked_boots_is_unknown_time_of_its_phase(nominal):
     # boot 1 records 0..240 s, the board is off, boot 2 (clock set again)
     # resumes the pad 15 min after boot 1's last record stopped standing for time
-    rows = [(1, STEP * i, [5.0] * 4, 0) for i in range(5)] + [(2, STEP * i, [5.0] * 4, 0) for i in range(5)]
+    rows = [(boot, STEP * i, [5.0] * 4, 0) for boot in (1, 2) for i in range(5)]
     events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2)]
     data = logof(rows, events)
     data.samples["utc"][5:] = T0 + 300 + 900 + STEP * np.arange(5)
@@ -347,9 +357,10 @@ def test_a_silence_around_a_boot_without_a_clock_is_bounded_by_its_neighbours(no
     # boot 1 (clocked) ends at 300 s, boot 2 has no clock and records 120 s,
     # boot 3 (clocked) starts at 1500 s: the two silences together are
     # 1200 - 120 = 1080 s; each is at most that, and the phase counts it once
-    rows = ([(1, STEP * i, [5.0] * 4, 0) for i in range(5)] + [(2, STEP * i, [5.0] * 4, 0) for i in range(2)]
-            + [(3, STEP * i, [5.0] * 4, 0) for i in range(3)])
-    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False), ev(log.EV_BOOT, 0, 3, 3, boot=3)]
+    rows = [(boot, STEP * i, [5.0] * 4, 0)
+            for boot, n in ((1, 5), (2, 2), (3, 3)) for i in range(n)]
+    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False),
+              ev(log.EV_BOOT, 0, 3, 3, boot=3)]
     data = logof(rows, events)
     data.samples["utc"][7:] = T0 + 1500 + STEP * np.arange(3)
     a = analysis.analyse(data, nominal)
@@ -383,3 +394,10 @@ def test_the_start_of_a_phase_before_its_first_record_is_unknown(nominal):
     a = analysis.analyse(logof(rows, series([])[1]), nominal)
     pad = a.phases[0]
     assert (pad.seconds, pad.in_band_s, pad.gap_s) == (310, 300, 10)
+
+
+def test_the_last_record_stands_for_no_time_past_the_devices_end(nominal):
+    # the seal comes 20 s after the last record: it stands for 20 s, not its minute
+    rows, events = series([5.0] * 10)
+    a = analysis.analyse(logof(rows, events), nominal, until=analysis.When(1, 560, T0 + 560))
+    assert a.dt[-1] == 20 and a.phases[0].seconds == 560 and a.end_utc == T0 + 560

@@ -577,7 +577,8 @@ def _phase_time(
     boot, or to the end of that boot's records; a boot's records before its
     own first PHASE event carry on the phase the board was in."""
     nb = len(phases)
-    segs: list[tuple[int, int, float, float, float, bool]] = []  # phase, boot, from, to, utc at from, entered
+    # phase, boot, from, to (uptime), UTC at from, entered by a PHASE event
+    segs: list[tuple[int, int, float, float, float, bool]] = []
     for k, e in enumerate(pev):
         if not 0 <= e.a < nb:
             continue
@@ -714,7 +715,8 @@ def _lost(data: LogData, dt: np.ndarray, utc: np.ndarray) -> list[LostRegion]:
         k = before  # the first record after the region
         last = first = None
         if 0 < k <= n:
-            last = When(int(s["boot"][k - 1]), float(s["t"][k - 1] + dt[k - 1]), float(utc[k - 1] + dt[k - 1]))
+            j = k - 1
+            last = When(int(s["boot"][j]), float(s["t"][j] + dt[j]), float(utc[j] + dt[j]))
         if k < n:
             first = When(int(s["boot"][k]), float(s["t"][k]), float(utc[k]))
         out.append(LostRegion(b.offset, b.size, b.verdict, last, first,
@@ -736,6 +738,9 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     rk = _record_keys(data)
     phase = _phase_at(pk, pidx, rk)
     dt, gap_after = _durations(s, phase, bands, pk)
+    if n and until is not None and until.boot == int(s["boot"][-1]):
+        # the last record stands for no time past the device's end of the log
+        dt[-1] = min(dt[-1], max(0.0, until.t - float(s["t"][-1])))
     utc = s["utc"].astype(float)
 
     judged = (phase >= 0) & (phase < len(bands))
@@ -763,7 +768,8 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     for ps in phases:
         ps.excursions = [x for x in excursions if x.phase == ps.band.index]
         ps.gap_s = max(0.0, ps.seconds - ps.in_band_s - ps.out_band_s - ps.no_reading_s)
-    mission = PhaseStats(Band(-1, "whole mission", math.nan, math.nan, math.nan, math.nan, math.nan, 0, 0, 0))
+    nan = math.nan
+    mission = PhaseStats(Band(-1, "whole mission", nan, nan, nan, nan, nan, 0, 0, 0))
     _figures(np.where(judged, 0, -1), 1, est, dt, utc, lo, hi, [mission])
     mission.seconds = sum(p.seconds for p in phases)
     mission.gap_s = sum(p.gap_s for p in phases)

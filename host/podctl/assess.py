@@ -121,6 +121,7 @@ class ProductVerdict:
         return [r.code for r in self.reasons if status is None or r.status == status]
 
 
+
 def log_end(verdict: Any, manifest: Any) -> When | None:
     """Where the device says its log ends: the clock of its seal when
     podctl.verify checked one, else the pull's clock reading in the
@@ -128,13 +129,21 @@ def log_end(verdict: Any, manifest: Any) -> When | None:
     not attested), else None (a dead board's flash image)."""
     seal = getattr(verdict, "seal", None)
     if seal is not None:
-        return When(int(seal.boot_count), float(seal.uptime), float(seal.utc) if seal.utc else math.nan)
-    anchor = manifest.get("anchor") if isinstance(manifest, dict) else getattr(manifest, "anchor", None)
+        utc = float(seal.utc) if seal.utc else math.nan
+        return When(int(seal.boot_count), float(seal.uptime), utc)
+    if isinstance(manifest, dict):
+        anchor = manifest.get("anchor")
+    else:
+        anchor = getattr(manifest, "anchor", None)
     if not anchor:
         return None
     if isinstance(anchor, dict):
         return When(int(anchor["boot"]), float(anchor["uptime"]), float(anchor["utc"]))
     return When(int(anchor.boot), float(anchor.uptime), float(anchor.utc))
+
+
+def _dur(seconds: float) -> str:
+    return "an unknown time" if math.isinf(seconds) else fmt.dur(seconds)
 
 
 def _name(b: Band) -> str:
@@ -153,12 +162,148 @@ def _end_of(a: Analysis, i: int) -> When:
     return When(int(a.boot[i]), float(a.t[i] + a.dt[i]), float(a.utc[i] + a.dt[i]))
 
 
-def _listed(reasons: list[Reason], out: list[Reason], kind: str) -> None:
+def _judged(a: Analysis) -> np.ndarray:
+    return (a.phase >= 0) & (a.phase < len(a.bands))
+
+
+def _listed(reasons: list[Reason], kind: str) -> list[Reason]:
     """The first LISTED reasons one by one, the rest as one count."""
-    out += reasons[:LISTED]
-    if len(reasons) > LISTED:
-        rest = reasons[LISTED:]
-        out.append(Reason(rest[0].code, rest[0].status, f"and {len(rest)} more {kind}"))
+    if len(reasons) <= LISTED:
+        return reasons
+    rest = reasons[LISTED:]
+    more = Reason(rest[0].code, rest[0].status, f"and {len(rest)} more {kind}")
+    return reasons[:LISTED] + [more]
+
+
+# ---------------------------------------------------------------- unknown time
+
+
+@dataclass
+class Stretch:
+    """Time without a valid reading, from one valid record to the next."""
+
+    start: When
+    end: When | None
+    seconds: float  # inf: a silence in it has no bound
+    phase: str  # the phase it begins in
+    delay: float  # the strictest excursion delay of the phases it touches
+    interval: float  # and sampling interval
+    no_probe: int  # records with no trusted probe
+    too_few: int  # records with fewer than the profile's min_probes
+    silent_s: float  # time with no record between records (bounds included)
+    bounded: bool  # some of that is only bounded (a boot without a clock)
+    tail_s: float  # the end of the log after its last record (inf: unbounded)
+
+    def parts(self, min_probes: int) -> list[str]:
+        out = []
+        if self.no_probe:
+            out.append(f"{self.no_probe} record(s) with no trusted probe")
+        if self.too_few:
+            out.append(f"{self.too_few} record(s) with fewer than {min_probes} trusted probes")
+        lost = math.isinf(self.seconds) and not math.isinf(self.tail_s)  # an unbounded silence
+        if self.silent_s > 0 or lost:
+            out.append("no record for " + ("at most " if self.bounded and not lost else "")
+                       + _dur(math.inf if lost else self.silent_s))
+        if self.tail_s:
+            last = "the end" if math.isinf(self.tail_s) else f"the last {_dur(self.tail_s)}"
+            out.append(f"{last} of the log before the device's end of it (its seal, or the pull)")
+        return out
+
+
+def stretches(a: Analysis, min_probes: int) -> list[Stretch]:
+    """Every stretch of the mission without a valid reading: records with no
+    or too few trusted probes, the silences between records and the end
+    of the log after its last record, run together from one valid record
+    to the next. Whole-array numpy: a stretch is the records and silences
+    after the k-th valid record."""
+    n = a.records
+    if not n:
+        return []
+    nb = len(a.bands)
+    judged = _judged(a)
+    trusted = (~np.isnan(a.probes)).sum(axis=1)
+    none = judged & np.isnan(a.estimate)
+    few = judged & ~none & (trusted < min_probes)
+    bad = none | few
+    silence = np.zeros(n)  # after each record
+    bounded = np.zeros(n, dtype=bool)
+    inner = [g for g in a.gaps if not g.tail]
+    for i, g in zip(np.flatnonzero(a.gap_after[:-1]).tolist(), inner):
+        silence[i] = math.inf if g.longest is None else g.longest
+        bounded[i] = g.seconds is None
+    tail = next((g for g in a.gaps if g.tail), None)
+    tail_s = 0.0 if tail is None else math.inf if tail.longest is None else tail.longest
+    if not judged[-1]:
+        tail_s = 0.0
+    silence[-1] += tail_s
+    silence[~judged] = 0.0  # before the mission's first phase: not the mission's
+    bounded &= judged
+    valid = ~bad
+    cv = np.cumsum(valid)
+    rec_id, gap_id = cv - valid, cv  # a record's stretch; the stretch after it
+    k = int(cv[-1]) + 1
+    finite = np.where(np.isinf(silence), 0.0, silence)
+
+    def per(ids: np.ndarray, w: Any) -> np.ndarray:
+        return np.bincount(ids, w, k)
+
+    total = per(rec_id, np.where(bad, a.dt, 0.0)) + per(gap_id, finite)
+    unbounded = per(gap_id, np.isinf(silence)) > 0
+    delay = np.array([b.event_s for b in a.bands] + [math.inf], dtype=float)
+    interval = np.array([b.interval for b in a.bands] + [math.inf], dtype=float)
+    ph = np.where(judged, a.phase, nb)
+    heard = silence > 0
+    d = np.full(k, math.inf)
+    iv = np.full(k, math.inf)
+    for ids, mask in ((rec_id, bad), (gap_id, heard)):
+        np.minimum.at(d, ids[mask], delay[ph[mask]])
+        np.minimum.at(iv, ids[mask], interval[ph[mask]])
+    no_probe, too_few = per(rec_id, none), per(rec_id, few)
+    silent = per(gap_id, finite)  # the silences between records: less the tail
+    silent[-1] = max(0.0, silent[-1] - (0.0 if math.isinf(tail_s) else tail_s))
+    n_bounded = per(gap_id, bounded)
+    valid_at = np.flatnonzero(valid)
+    out = []
+    for s in np.flatnonzero((total > 0) | unbounded).tolist():
+        first = int(valid_at[s - 1]) if s > 0 else -1  # the valid record before it
+        nxt = int(valid_at[s]) if s < len(valid_at) else None
+        # it begins with the silence after that record, or with the next record
+        i = 0 if first < 0 else first if silence[first] > 0 or first + 1 >= n else first + 1
+        out.append(Stretch(
+            start=_end_of(a, first) if first >= 0 else _at(a, 0),
+            end=_at(a, nxt) if nxt is not None else (a.until or a.last),
+            seconds=math.inf if unbounded[s] else float(total[s]),
+            phase=_phase_name(a, int(a.phase[i])), delay=float(d[s]), interval=float(iv[s]),
+            no_probe=int(no_probe[s]), too_few=int(too_few[s]), silent_s=float(silent[s]),
+            bounded=bool(n_bounded[s]), tail_s=tail_s if nxt is None else 0.0,
+        ))
+    return out
+
+
+def _unknown(found: list[Stretch], min_probes: int) -> Iterable[Reason]:
+    long_: list[Reason] = []
+    inside: list[Stretch] = []
+    ending: list[Stretch] = []
+    for s in found:
+        shown = "unknown length" if math.isinf(s.seconds) else fmt.dur(s.seconds)
+        if s.seconds >= s.delay:
+            long_.append(Reason(
+                "unknown", INCOMPLETE, "time without a valid reading as long as the excursion "
+                "delay: an excursion the rules forbid could hide in it", s.phase, s.start, s.end,
+                f"{shown} (delay {_dur(s.delay)}): " + ", ".join(s.parts(min_probes))))
+        elif s.no_probe or s.too_few or s.seconds > s.interval:
+            only_tail = s.tail_s > 0 and not (s.no_probe or s.too_few or s.silent_s)
+            (ending if only_tail else inside).append(s)
+    yield from _listed(long_, "stretches without a valid reading")
+    if inside:
+        s = max(inside, key=lambda x: x.seconds)
+        yield Reason("unknown", REVIEW, f"{len(inside)} stretch(es) without a valid reading, each "
+                     "shorter than its phase's excursion delay", s.phase, s.start, s.end,
+                     f"longest {fmt.dur(s.seconds)}: " + ", ".join(s.parts(min_probes)))
+    for s in ending:
+        yield Reason("unknown", REVIEW, "the log ends before the device's end of it (its seal, or "
+                     "the pull): the last minutes are not in it", s.phase, s.start, s.end,
+                     f"{fmt.dur(s.seconds)} without a record, shorter than the excursion delay")
 
 
 # ---------------------------------------------------------------- the rules
@@ -167,68 +312,71 @@ def _listed(reasons: list[Reason], out: list[Reason], kind: str) -> None:
 def _phases(a: Analysis) -> Iterable[Reason]:
     missing = [_name(ps.band) for ps in a.phases if not ps.visits]
     if missing:
-        yield Reason("phase_not_reached", INCOMPLETE, "phase(s) never entered: the mission did not "
-                     "run its course in this log", figure=", ".join(missing))
+        yield Reason("phase_not_reached", INCOMPLETE, "phase(s) never entered: the mission did "
+                     "not run its course in this log", figure=", ".join(missing))
     if a.unjudged_phases:
-        yield Reason("profile_mismatch", INCOMPLETE, "records in phase(s) the profile does not have: "
-                     "the profile given is not the one the device ran", figure=str(a.unjudged_phases))
+        yield Reason("profile_mismatch", INCOMPLETE, "records in phase(s) the profile does not "
+                     "have: the profile given is not the one the device ran",
+                     figure=str(a.unjudged_phases))
     for ps in a.phases:
         b = ps.band
         if b.duration_s and ps.seconds > b.duration_s + b.interval:
-            yield Reason("over_plan", REVIEW, "phase lasted longer than planned", _name(b), ps.start,
-                         ps.end, f"{fmt.dur(ps.seconds)}, planned {fmt.dur(b.duration_s)} "
-                         f"(+{fmt.dur(ps.seconds - b.duration_s)})")
+            yield Reason("over_plan", REVIEW, "phase lasted longer than planned", _name(b),
+                         ps.start, ps.end, f"{fmt.dur(ps.seconds)}, planned "
+                         f"{fmt.dur(b.duration_s)} (+{fmt.dur(ps.seconds - b.duration_s)})")
 
 
 def _end(a: Analysis, battery_low_v: float) -> Iterable[Reason]:
     if a.until is not None:
         return
-    last = a.last
-    yield Reason("end_unknown", INCOMPLETE, "the device did not state where its log ends (no seal, "
-                 "no pull: a log read from a board's flash): the log may end before the mission does",
-                 _phase_name(a, int(a.phase[-1])), last,
+    last, phase = a.last, _phase_name(a, int(a.phase[-1]))
+    yield Reason("end_unknown", INCOMPLETE, "the device did not state where its log ends (no "
+                 "seal, no pull: a log read from a board's flash): the log may end before the "
+                 "mission does", phase, last,
                  figure="the payload's temperature after the last record is unknown")
     v = float(a.battery[-1])
     if v <= battery_low_v:
-        yield Reason("battery_exhausted", INCOMPLETE, "the battery ran down: the log ends with it below "
-                     "its alarm level", _phase_name(a, int(a.phase[-1])), last,
+        yield Reason("battery_exhausted", INCOMPLETE, "the battery ran down: the log ends with "
+                     "it below its alarm level", phase, last,
                      figure=f"last reading {v:.2f} V, alarm level {battery_low_v:.2f} V")
 
 
-def _excursions(a: Analysis, stretch_after: dict[tuple[int, float], float]) -> Iterable[Reason]:
+def _excursions(a: Analysis, found: list[Stretch]) -> Iterable[Reason]:
+    after = {(s.start.boot, s.start.t): s.seconds for s in found}
     reject: list[Reason] = []
     open_: list[Reason] = []
     review = []
     for x in a.excursions:
         b = a.bands[x.phase]
-        fig = f"{fmt.dur(x.seconds)} {x.side} band (delay {fmt.dur(b.event_s)}), peak {fmt.degc(x.peak)} degC"
+        fig = (f"{fmt.dur(x.seconds)} {x.side} band (delay {fmt.dur(b.event_s)}), "
+               f"peak {fmt.degc(x.peak)} degC")
+        unknown = after.get((x.end.boot, x.end.t), 0.0) if x.open_end else 0.0
         if x.beyond_delay:
-            reject.append(Reason("excursion", REJECT, "excursion longer than the phase's excursion delay",
-                                 _name(b), x.start, x.end, fig))
-            continue
-        after = stretch_after.get((x.end.boot, x.end.t), 0.0) if x.open_end else 0.0
-        if x.seconds + after >= b.event_s:
-            open_.append(Reason("excursion_open", INCOMPLETE, "excursion running into time without a "
-                                "valid reading: together they reach the excursion delay",
-                                _name(b), x.start, x.end, fig + f", then {fmt.dur(after)} unknown"))
+            reject.append(Reason("excursion", REJECT, "excursion longer than the phase's "
+                                 "excursion delay", _name(b), x.start, x.end, fig))
+        elif x.seconds + unknown >= b.event_s:
+            open_.append(Reason("excursion_open", INCOMPLETE, "excursion running into time "
+                                "without a valid reading: together they reach the excursion "
+                                "delay", _name(b), x.start, x.end,
+                                fig + f", then {_dur(unknown)} unknown"))
         else:
             review.append(x)
-    out: list[Reason] = []
-    _listed(reject, out, "excursions beyond the delay")
-    _listed(open_, out, "excursions into unknown time")
-    yield from out
+    yield from _listed(reject, "excursions beyond the delay")
+    yield from _listed(open_, "excursions into unknown time")
     for p in sorted({x.phase for x in review}):
+        b = a.bands[p]
         mine = [x for x in review if x.phase == p]
         worst = max(mine, key=lambda x: x.seconds)
-        peak = max(mine, key=lambda x: abs(x.peak - (a.bands[p].low + a.bands[p].high) / 2))
-        yield Reason("excursion", REVIEW, f"{len(mine)} excursion(s) shorter than the phase's delay",
-                     _name(a.bands[p]), worst.start, worst.end,
-                     f"longest {fmt.dur(worst.seconds)} (delay {fmt.dur(a.bands[p].event_s)}), "
-                     f"{fmt.dur(sum(x.seconds for x in mine))} in all, peak {fmt.degc(peak.peak)} degC")
+        peak = max(mine, key=lambda x: abs(x.peak - b.setpoint))
+        yield Reason("excursion", REVIEW, f"{len(mine)} excursion(s) shorter than the phase's "
+                     "delay", _name(b), worst.start, worst.end,
+                     f"longest {fmt.dur(worst.seconds)} (delay {fmt.dur(b.event_s)}), "
+                     f"{fmt.dur(sum(x.seconds for x in mine))} in all, "
+                     f"peak {fmt.degc(peak.peak)} degC")
 
 
 def _absolute(a: Analysis) -> Iterable[Reason]:
-    judged = (a.phase >= 0) & (a.phase < len(a.bands))
+    judged = _judged(a)
     if not judged.any():
         return
     p = np.where(judged, a.phase, 0)
@@ -236,192 +384,111 @@ def _absolute(a: Analysis) -> Iterable[Reason]:
     hi = np.array([b.abs_high for b in a.bands])[p]
     est = a.estimate
     with np.errstate(invalid="ignore"):
-        for side, beyond, limit in (("above", judged & (est > hi), hi), ("below", judged & (est < lo), lo)):
-            for ph in sorted(set(a.phase[beyond].tolist())):
-                mine = np.flatnonzero(beyond & (a.phase == ph))
-                i = mine[np.argmax(est[mine])] if side == "above" else mine[np.argmin(est[mine])]
-                yield Reason("absolute", REJECT, f"the estimate went {side} the absolute limit",
-                             _phase_name(a, ph), _at(a, int(mine[0])), _end_of(a, int(mine[-1])),
-                             f"peak {fmt.degc(est[i])} degC at {_at(a, int(i))}, limit "
-                             f"{fmt.degc(limit[i])} degC, {fmt.dur(float(a.dt[mine].sum()))} beyond")
-
-
-def _unknown(a: Analysis, min_probes: int) -> tuple[list[Reason], dict[tuple[int, float], float]]:
-    """Stretches without a valid reading, from one valid record to the next:
-    records with no or too few trusted probes, and the silences between."""
-    n = a.records
-    nb = len(a.bands)
-    judged = (a.phase >= 0) & (a.phase < nb)
-    trusted = (~np.isnan(a.probes)).sum(axis=1)
-    none = judged & np.isnan(a.estimate)
-    few = judged & ~none & (trusted < min_probes)
-    breaks = ~(none | few)  # a valid record, or one outside the mission's phases
-    silence = np.zeros(n)
-    gap_at = np.flatnonzero(a.gap_after[:-1]) if n else np.zeros(0, dtype=int)
-    between = [g for g in a.gaps if not g.tail]
-    bounded = np.zeros(n, dtype=bool)  # a silence whose length is only bounded
-    for i, g in zip(gap_at.tolist(), between):
-        silence[i] = math.inf if g.longest is None else g.longest
-        bounded[i] = g.seconds is None
-    tail = next((g for g in a.gaps if g.tail), None)
-    if tail is not None:
-        silence[-1] += math.inf if tail.longest is None else tail.longest
-    cv = np.cumsum(breaks)
-    rec_id, gap_id = cv - breaks, cv
-    k = int(cv[-1]) + 1 if n else 1
-    bad = np.where(none | few, a.dt, 0.0)
-    total = np.bincount(rec_id, bad, k) + np.bincount(gap_id, np.where(silence == math.inf, 0, silence), k)
-    unbounded = np.bincount(gap_id, silence == math.inf, k) > 0
-    n_none = np.bincount(rec_id, none, k)
-    n_few = np.bincount(rec_id, few, k)
-    gaps_s = np.bincount(gap_id, np.where(silence == math.inf, 0, silence), k)
-    n_bounded = np.bincount(gap_id, bounded, k)
-    # the phase a stretch is judged in: the strictest excursion delay it touches
-    delay = np.array([b.event_s for b in a.bands] + [math.inf], dtype=float)
-    interval = np.array([b.interval for b in a.bands] + [math.inf], dtype=float)
-    ph = np.where(judged, a.phase, nb)
-    d = np.full(k, math.inf)
-    np.minimum.at(d, rec_id[none | few], delay[ph[none | few]])
-    has_gap = silence > 0
-    np.minimum.at(d, gap_id[has_gap], delay[ph[has_gap]])
-    iv = np.full(k, math.inf)
-    np.minimum.at(iv, rec_id[none | few], interval[ph[none | few]])
-    np.minimum.at(iv, gap_id[has_gap], interval[ph[has_gap]])
-    valid_at = np.flatnonzero(breaks)
-    long_: list[Reason] = []
-    short: list[tuple[float, str, When, When | None, list[str]]] = []
-    after: dict[tuple[int, float], float] = {}
-    for s in np.flatnonzero((total > 0) | unbounded).tolist():
-        length = math.inf if unbounded[s] else float(total[s])
-        first = int(valid_at[s - 1]) if s > 0 else -1  # the valid record before it
-        nxt = int(valid_at[s]) if s < len(valid_at) else None
-        start = _end_of(a, first) if first >= 0 else _at(a, 0)
-        end = _at(a, nxt) if nxt is not None else (a.until or a.last)
-        after[(start.boot, start.t)] = length
-        parts = []
-        if n_none[s]:
-            parts.append(f"{int(n_none[s])} record(s) with no trusted probe")
-        if n_few[s]:
-            parts.append(f"{int(n_few[s])} record(s) with fewer than {min_probes} trusted probes")
-        tail_s = 0.0
-        if nxt is None and tail is not None:
-            tail_s = math.inf if tail.longest is None else tail.longest
-        if gaps_s[s] - (0 if tail_s == math.inf else tail_s) > 0 or (unbounded[s] and tail_s != math.inf):
-            parts.append("no record for " + (
-                "an unknown time" if unbounded[s] and tail_s != math.inf
-                else ("at most " if n_bounded[s] else "") + fmt.dur(float(gaps_s[s]) - tail_s)))
-        if tail_s:
-            parts.append(("the end of the log" if tail_s == math.inf else f"the last {fmt.dur(tail_s)}")
-                         + " before the device's end of the log (the seal, or the pull) not in the log")
-        # the phase it begins in: of the silence after the valid record, or of its next record
-        i = 0 if first < 0 else first if silence[first] > 0 or first + 1 >= n else first + 1
-        phase = _phase_name(a, int(a.phase[i]))
-        shown = "unknown length" if unbounded[s] else fmt.dur(length)
-        if length >= d[s]:
-            long_.append(Reason("unknown", INCOMPLETE, "time without a valid reading as long as the "
-                                "excursion delay: an excursion the rules forbid could hide in it",
-                                phase, start, end, f"{shown} (delay {fmt.dur(float(d[s]))}): " + ", ".join(parts)))
-        elif n_none[s] or n_few[s] or length > iv[s]:
-            short.append((length, phase, start, end, parts))
-    out: list[Reason] = []
-    _listed(long_, out, "stretches without a valid reading")
-    last_only = [x for x in short if x[3] is a.until and len(x[4]) == 1 and tail is not None]
-    inside = [x for x in short if x not in last_only]
-    if inside:
-        length, phase, start, end, parts = max(inside, key=lambda x: x[0])
-        out.append(Reason("unknown", REVIEW, f"{len(inside)} stretch(es) without a valid reading, each "
-                          "shorter than its phase's excursion delay", phase, start, end,
-                          f"longest {fmt.dur(length)}: " + ", ".join(parts)))
-    for length, phase, start, end, _ in last_only:
-        out.append(Reason("unknown", REVIEW, "the log ends before the device's end of it (its seal, or "
-                          "the pull): the last minutes are not in it", phase, start, end,
-                          f"{fmt.dur(length)} without a record, shorter than the excursion delay"))
-    return out, after
+        sides = (("above", judged & (est > hi), hi), ("below", judged & (est < lo), lo))
+    for side, beyond, limit in sides:
+        for ph in sorted(set(a.phase[beyond].tolist())):
+            mine = np.flatnonzero(beyond & (a.phase == ph))
+            i = int(mine[np.argmax(est[mine]) if side == "above" else np.argmin(est[mine])])
+            yield Reason("absolute", REJECT, f"the estimate went {side} the absolute limit",
+                         _phase_name(a, ph), _at(a, int(mine[0])), _end_of(a, int(mine[-1])),
+                         f"peak {fmt.degc(est[i])} degC at {_at(a, i)}, limit "
+                         f"{fmt.degc(limit[i])} degC, {fmt.dur(float(a.dt[mine].sum()))} beyond")
 
 
 def _budget(a: Analysis, cumulative_s: int, min_probes: int) -> Iterable[Reason]:
     m = a.mission
     fig = f"{fmt.dur(m.out_band_s)} out of band, allowance {fmt.dur(cumulative_s)}"
     if m.out_band_s > cumulative_s:
-        yield Reason("cumulative", REJECT, "time out of band over the mission's cumulative allowance",
-                     figure=fig)
+        yield Reason("cumulative", REJECT, "time out of band over the mission's cumulative "
+                     "allowance", figure=fig)
         return
-    judged = (a.phase >= 0) & (a.phase < len(a.bands))
-    few = judged & ~np.isnan(a.estimate) & ((~np.isnan(a.probes)).sum(axis=1) < min_probes)
-    few_s = float(a.dt[few].sum())  # counted in or out of band, but not by a valid reading
-    if m.out_band_s + m.unknown_s + few_s > cumulative_s:
-        yield Reason("budget", INCOMPLETE, "out of band and unknown time together exceed the cumulative "
-                     "allowance: it cannot be shown to hold",
-                     figure=fig + f", {fmt.dur(m.unknown_s + few_s)} without a valid reading")
+    trusted = (~np.isnan(a.probes)).sum(axis=1)
+    few = _judged(a) & ~np.isnan(a.estimate) & (trusted < min_probes)
+    doubt = m.unknown_s + float(a.dt[few].sum())  # too few probes: counted, but not valid
+    if m.out_band_s + doubt > cumulative_s:
+        yield Reason("budget", INCOMPLETE, "out of band and unknown time together exceed the "
+                     "cumulative allowance: it cannot be shown to hold",
+                     figure=fig + f", {fmt.dur(doubt)} without a valid reading")
 
 
-def _events(a: Analysis, data: LogData, own_ident: int, min_probes: int) -> Iterable[Reason]:
-    rows = narration.narrate(data, a.bands, own_ident)
-    first_boot = next((r.boot for r in rows if r.code == log.EV_BOOT), None)
-    alarms: dict[int, list[narration.EventRow]] = {}
-    probes: dict[int, list[narration.EventRow]] = {}
-    modes = [r for r in rows if r.code == log.EV_MODE]
+def _when(r: narration.EventRow) -> When:
+    return When(r.boot, float(r.t), r.utc)
+
+
+def _alarms(rows: list[narration.EventRow]) -> Iterable[Reason]:
+    raised: dict[int, list[narration.EventRow]] = {}
     for r in rows:
-        at = When(r.boot, float(r.t), r.utc)
         if r.code == log.EV_ALARM_RAISED:
-            alarms.setdefault(r.a, []).append(r)
-        elif r.category == "probe":
-            probes.setdefault(r.a, []).append(r)
-        elif r.code == log.EV_BOOT and r.boot != first_boot:
-            yield Reason("reset", REVIEW, f"unplanned reset: {r.what}", r.phase, at,
-                         figure="the board restarted mid-mission")
-        elif r.code == log.EV_PROFILE_ACCEPTED and "not the profile" in r.detail:
-            yield Reason("profile", REVIEW, "another profile was accepted during the log", r.phase, at,
-                         figure=r.detail)
-    for alarm, raised in sorted(alarms.items()):
-        r = raised[0]
-        name = names.name(names.ALARMS, alarm)
-        more = f"; raised {len(raised)} times" if len(raised) > 1 else ""
+            raised.setdefault(r.a, []).append(r)
+    for alarm, rs in sorted(raised.items()):
+        r, name = rs[0], names.name(names.ALARMS, alarm)
+        fig = r.detail + (f"; raised {len(rs)} times" if len(rs) > 1 else "")
         if alarm in _TEMP_ALARMS:
-            yield Reason("alarm", REJECT, f"the device raised alarm {name}: it judged the profile's rule "
-                         "broken", r.phase, When(r.boot, float(r.t), r.utc), figure=r.detail + more)
+            yield Reason("alarm", REJECT, f"the device raised alarm {name}: it judged the "
+                         "profile's rule broken", r.phase, _when(r), figure=fig)
         else:
-            yield Reason("alarm", REVIEW, f"alarm {name} raised", r.phase, When(r.boot, float(r.t), r.utc),
-                         figure=r.detail + more)
+            yield Reason("alarm", REVIEW, f"alarm {name} raised", r.phase, _when(r), figure=fig)
+
+
+def _probes(a: Analysis, rows: list[narration.EventRow], min_probes: int) -> Iterable[Reason]:
+    per: dict[int, list[narration.EventRow]] = {}
+    for r in rows:
+        if r.category == "probe":
+            per.setdefault(r.a, []).append(r)
     lost = []
-    for probe, evs in sorted(probes.items()):
+    for probe, evs in sorted(per.items()):
         faults = [e for e in evs if e.code == log.EV_PROBE_FAULT]
         if faults:
             kinds = ", ".join(sorted({e.what.split(": ", 1)[-1] for e in faults}))
             times = f" x{len(faults)}" if len(faults) > 1 else ""
             state = "not recovered" if evs[-1].code == log.EV_PROBE_FAULT else "recovered"
-            lost.append((faults[0], f"probe {probe} {kinds}{times} from {faults[0].when}, {state}"))
+            lost.append((faults[0], f"probe {probe} {kinds}{times} from {faults[0].when}, "
+                                    f"{state}"))
     if lost:
-        judged = (a.phase >= 0) & (a.phase < len(a.bands))
+        judged = _judged(a)
         fewest = int((~np.isnan(a.probes[judged])).sum(axis=1).min()) if judged.any() else 0
         first = lost[0][0]
         yield Reason("probe", REVIEW, f"{len(lost)} probe(s) excluded from the estimate by the "
-                     "firmware's probe checks", first.phase, When(first.boot, float(first.t), first.utc),
+                     "firmware's probe checks", first.phase, _when(first),
                      figure="; ".join(t for _, t in lost) + f"; fewest trusted at once {fewest} "
                      f"(profile minimum {min_probes})")
+
+
+def _deviations(a: Analysis, rows: list[narration.EventRow]) -> Iterable[Reason]:
+    first_boot = next((r.boot for r in rows if r.code == log.EV_BOOT), None)
+    modes = [r for r in rows if r.code == log.EV_MODE]
+    for r in rows:
+        if r.code == log.EV_BOOT and r.boot != first_boot:
+            yield Reason("reset", REVIEW, f"unplanned reset: {r.what}", r.phase, _when(r),
+                         figure="the board restarted mid-mission")
+        elif r.code == log.EV_PROFILE_ACCEPTED and "not the profile" in r.detail:
+            yield Reason("profile", REVIEW, "another profile was accepted during the log",
+                         r.phase, _when(r), figure=r.detail)
     for k, r in enumerate(modes):
         if r.a not in codes.SAFE_MODES:
             continue
         nxt = modes[k + 1] if k + 1 < len(modes) and modes[k + 1].boot == r.boot else None
         mine = a.boot == r.boot
-        end_t = float(nxt.t) if nxt is not None else (
-            float((a.t[mine] + a.dt[mine]).max()) if mine.any() else float(r.t))
-        yield Reason("safe_mode", REVIEW, f"{r.what.removeprefix('mode ')} safe mode: the controller "
-                     "stopped regulating", r.phase, When(r.boot, float(r.t), r.utc),
-                     figure=fmt.dur(max(end_t - r.t, 0.0)) + ("" if nxt else " (to the end of its boot)"))
-
-
-def _clock(a: Analysis) -> Iterable[Reason]:
+        if nxt is not None:
+            end_t = float(nxt.t)
+        else:
+            end_t = float((a.t[mine] + a.dt[mine]).max()) if mine.any() else float(r.t)
+        yield Reason("safe_mode", REVIEW, f"{r.what.removeprefix('mode ')} safe mode: the "
+                     "controller stopped regulating", r.phase, _when(r),
+                     figure=fmt.dur(max(end_t - r.t, 0.0))
+                     + ("" if nxt else " (to the end of its boot)"))
     for u in a.unclocked:
-        yield Reason("no_utc", REVIEW, f"boot {u.boot}'s records have no UTC (its clock was never set)",
-                     figure=f"{u.records} record(s), {fmt.dur(u.seconds)}, between {fmt.utc(u.after_utc)} "
-                            f"and {fmt.utc(u.before_utc)}")
+        yield Reason("no_utc", REVIEW, f"boot {u.boot}'s records have no UTC (its clock was "
+                     "never set)", figure=f"{u.records} record(s), {fmt.dur(u.seconds)}, between "
+                     f"{fmt.utc(u.after_utc)} and {fmt.utc(u.before_utc)}")
 
 
 # ---------------------------------------------------------------- the verdict
 
 
-def assess(a: Analysis, profile: pf.Profile, data: LogData, *, simulated: bool = False) -> ProductVerdict:
+def assess(
+    a: Analysis, profile: pf.Profile, data: LogData, *, simulated: bool = False
+) -> ProductVerdict:
     """The product verdict on the analysis of a log (analysed with
     until=log_end(...), so the end of the log is known) against the profile
     it ran. simulated: the device says it is a simulated board (its seal):
@@ -432,19 +499,21 @@ def assess(a: Analysis, profile: pf.Profile, data: LogData, *, simulated: bool =
         reasons.append(Reason("no_records", INCOMPLETE, "the log holds no sample record"))
     else:
         min_probes = int(h[pf.H_MIN_PROBES])
-        unknown, after = _unknown(a, min_probes)
+        found = stretches(a, min_probes)
+        rows = narration.narrate(data, a.bands, pf.ident(profile.data))
         reasons += _budget(a, int(h[pf.H_CUMULATIVE_S]), min_probes)
-        reasons += _excursions(a, after)
+        reasons += _excursions(a, found)
         reasons += _absolute(a)
+        reasons += _alarms(rows)
         reasons += _phases(a)
         reasons += _end(a, h[pf.H_BATTERY_LOW] / 1000)
-        reasons += unknown
-        reasons += _events(a, data, pf.ident(profile.data), min_probes)
-        reasons += _clock(a)
+        reasons += _unknown(found, min_probes)
+        reasons += _probes(a, rows, min_probes)
+        reasons += _deviations(a, rows)
     if simulated:
-        reasons.append(Reason("simulated", REVIEW, "simulated board: the device says it runs on no real "
-                              "hardware; its log is not evidence about a batch",
-                              figure="SIMULATED - NOT FOR RELEASE"))
+        reasons.append(Reason("simulated", REVIEW, "simulated board: the device says it runs on "
+                              "no real hardware; its log is not evidence about a batch",
+                              figure="SIMULATED — NOT FOR RELEASE"))
     reasons.sort(key=lambda r: -GRAVITY[r.status])  # stable: each kind keeps its order
     status = max((r.status for r in reasons), key=GRAVITY.__getitem__, default=RELEASE)
     return ProductVerdict(status, reasons, simulated)

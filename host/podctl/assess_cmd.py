@@ -50,10 +50,11 @@ def add_parser(lsub) -> None:
             "verdicts printed); 2 usage; 4 bad input"
         ),
     )
-    p.add_argument("log", type=Path, help="the raw log (as logs pull saves it), its manifest beside it")
+    p.add_argument("log", type=Path,
+                   help="the raw log (as logs pull saves it), its manifest beside it")
     p.add_argument("--profile", type=Path, default=None,
-                   help="the profile the device ran: .toml, or its bytes (.bin); default: profile.bin "
-                        "beside LOG")
+                   help="the profile the device ran: .toml, or its bytes (.bin); default: "
+                        "profile.bin beside LOG")
     from podctl.logs_cmds import add_key_args
 
     add_key_args(p)
@@ -80,16 +81,18 @@ def cmd_assess(args: argparse.Namespace, console: Console) -> int:
     a = analysis.analyse(data, prof, until=log_end(verdict, m))
     product = assess(a, prof, data, simulated=bool(getattr(verdict, "simulated", False)))
 
-    say = console.print
-    say(f"logs assess {pulled.log_path} (device {m.device_id}, key: {key_from})",
-        markup=False, highlight=False, soft_wrap=True)
-    say(f"integrity: {verdict.status}", markup=False, highlight=False)
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(f"logs assess {pulled.log_path} (device {m.device_id}, key: {key_from})")
+    sealed = getattr(verdict, "sealed_at", None)
+    say(f"integrity: {verdict.status}" + (f" ({sealed()})" if sealed else ""))
     print_findings(console, verdict)
-    say(f"product: {product.status}: {product.headline}", markup=False, highlight=False, soft_wrap=True)
+    say(f"product: {product.status}: {product.headline}")
     for r in product.reasons:
-        say(f"  {r.status} ({r.code}): {r}", markup=False, highlight=False, soft_wrap=True)
+        say(f"  {r.status} ({r.code}): {r}")
     if verdict.status == VERIFIED and product.status == RELEASE:
-        say(f"{pulled.log_path}: integrity VERIFIED, product RELEASE", markup=False, highlight=False)
+        say(f"{pulled.log_path}: integrity VERIFIED, product RELEASE")
         return 0
     raise CommandError(
         f"{pulled.log_path}: integrity {verdict.status}, product {product.status}: not releasable "

@@ -124,7 +124,8 @@ def _profile(e: Event, own_ident: int) -> tuple[str, str]:
             where = pf.where(e.a, e.b)
         except IndexError:  # a field this podctl's profile layout does not have (newer firmware)
             where = f"field {e.b} (unknown to podctl {__version__})"
-        return "profile refused", f"{reason}{' at ' + where if where else ''}, identity {e.value:08x}"
+        at = f" at {where}" if where else ""
+        return "profile refused", f"{reason}{at}, identity {e.value:08x}"
     return "key rotated", f"counter {e.value}"
 
 
@@ -165,7 +166,9 @@ def narrate(data: LogData, bands: Sequence[Band], own_ident: int) -> list[EventR
         elif e.code == log.EV_MODE:
             cat = "mode"
             what = f"mode {names.name(names.MODES, e.a)}"
-            detail = f"from {names.name(names.MODES, e.b)}" + ("; safe mode" if e.a in codes.SAFE_MODES else "")
+            detail = f"from {names.name(names.MODES, e.b)}"
+            if e.a in codes.SAFE_MODES:
+                detail += "; safe mode"
         elif e.code in (log.EV_STORAGE_FULL, log.EV_LOG_ERASED):
             cat = "storage"
             what, detail = _storage(e)
