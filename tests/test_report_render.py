@@ -9,6 +9,7 @@ than the page's text column) with WeasyPrint's own layout boxes.
 
 from __future__ import annotations
 
+import dataclasses
 import html.parser
 import re
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from podctl import manifest
+
+from podctl import fmt, manifest
 from podctl import report as rpt
 from podctl.cli import main
 from podctl.logs_cmds import load_data
@@ -76,7 +78,8 @@ def _report(run: Path, data=None) -> rpt.Report:
     pulled = open_pulled(log)
     verdict = verify(pulled, (run / "key.bin").read_bytes())
     m = manifest.read(manifest.beside(log))
-    return rpt.build(data or load_data(pulled), verdict, load_profile(NOMINAL, log), m, generated_utc=0)
+    prof = load_profile(NOMINAL, log)
+    return rpt.build(data or load_data(pulled), verdict, prof, m, generated_utc=0)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,8 @@ def test_every_heading_and_figure_of_the_html_is_in_the_pdf(nominal):
     # the sections in the same order
     at = [squashed.find(_squash(h)) for h in seen.headings]
     assert -1 not in at and at == sorted(at), list(zip(seen.headings, at))
-    for must in ("Per phase", "Excursions", "Data gaps", "Plots", "Sign-off", "Alarms", "Probe faults"):
+    for must in ("Per phase", "Excursions", "Data gaps", "Plots", "Sign-off", "Alarms",
+                 "Probe faults"):
         assert must in seen.headings
     # and the figures themselves, as the analysis has them
     for ps in rep.phases:
@@ -125,18 +129,44 @@ def test_the_note_on_time_without_a_reading_is_on_the_page_a_reviewer_signs(nomi
 def test_time_without_a_reading_is_stated_in_both(nominal, tmp_path):
     # the probes read nothing for 100 records of orbit: 100 minutes that are
     # neither in nor out of band, and both documents say how long
-    run, _, _, _ = nominal
+    run, before, _, _ = nominal
     data = load_data(open_pulled(run / "log.bin"))
     orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)[:100]
     for p in range(4):
         data.samples[f"probe{p}"][orbit] = np.nan
     rep = _report(run, data)
     assert rep.mission.no_reading_s == 100 * 60 and rep.phases[2].no_reading_s == 100 * 60
+    # with what no record covered already (the start of each phase, the end)
+    unknown = rep.mission.unknown_s
+    assert unknown == 100 * 60 + before.mission.unknown_s
     text = rpt.render_html(rep, tmp_path / "r.html").read_text()
     pages = _squash("".join(_pdf_pages(rpt.render_pdf(rep, tmp_path / "r.pdf"))))
-    for said in (NO_READING_NOTE + ": the percentages are of the time with a reading, and 100 min of this "
-                 "log had none", "0 s out of band, 100 min without a reading"):
+    for said in (NO_READING_NOTE,
+                 f"the percentages are of the duration, and {fmt.dur(unknown)} of this log had "
+                 "no reading", f"0 s out of band, {fmt.dur(unknown)} without a reading"):
         assert said in text and _squash(said) in pages
+
+
+def test_a_data_gap_is_time_without_a_reading_not_in_band(nominal, tmp_path):
+    # issue 13: "Data gaps show as '0 s without a reading'". 45 minutes of
+    # orbit records gone: the orbit still lasts 9 d 4 h, 45 min of it unknown,
+    # and the product verdict is INCOMPLETE (longer than orbit's 30 min delay)
+    run, before, _, _ = nominal
+    data = load_data(open_pulled(run / "log.bin"))
+    orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)
+    keep = np.ones(len(data.samples), dtype=bool)
+    keep[orbit[:45]] = False
+    data = dataclasses.replace(data, samples=data.samples[keep])
+    rep = _report(run, data)
+    orb, was = rep.phases[2], before.phases[2]
+    assert orb.seconds == was.seconds and orb.gap_s == was.gap_s + 45 * 60
+    assert orb.in_band_s + orb.out_band_s + orb.unknown_s == orb.seconds
+    (gap,) = [g for g in rep.gaps if not g.tail]
+    assert gap.seconds == 45 * 60 and gap.phase == 2  # from where the record before it stops
+    assert rep.product.status == "INCOMPLETE" and "unknown" in rep.product.codes("INCOMPLETE")
+    text = rpt.render_html(rep, tmp_path / "r.html").read_text()
+    assert f"{fmt.dur(rep.mission.unknown_s)} without a reading" in text
+    assert "45 min" in text and "2 orbit" in text
 
 
 def test_a_change_to_the_template_changes_both(nominal, tmp_path):
@@ -145,7 +175,8 @@ def test_a_change_to_the_template_changes_both(nominal, tmp_path):
     shutil.copytree(render.TEMPLATES, mine)
     t = mine / render.TEMPLATE
     marker = '<h2>Storage conditions</h2>\n<p>Labelled storage 2 to 8 degC, batch 4711-B.</p>\n'
-    t.write_text(t.read_text().replace('<div class="signoff-page keep">', marker + '<div class="signoff-page keep">'))
+    signoff = '<div class="signoff-page keep">'
+    t.write_text(t.read_text().replace(signoff, marker + signoff))
     page = rpt.render_html(rep, tmp_path / "r.html", templates=mine).read_text()
     pdf = _squash("".join(_pdf_pages(rpt.render_pdf(rep, tmp_path / "r.pdf", templates=mine))))
     for said in ("Storage conditions", "Labelled storage 2 to 8 degC, batch 4711-B."):
@@ -159,8 +190,10 @@ def test_every_page_is_footed_and_signed_off_last(nominal):
     assert n >= 4
     for i, page in enumerate(pages, 1):
         assert f"page {i} of {n}" in page
-        assert rep.device_id in page and f"integrity {rep.verdict}" in page and rep.log_sha256[:16] in page
-    assert "VERIFIED: intact and authenticated" in pages[0]
+        assert rep.device_id in page and rep.log_sha256[:16] in page
+        assert f"integrity {rep.verdict}" in page
+        assert f"product {rep.product.status}" in page
+    assert "VERIFIED" in pages[0] and "intact and authenticated" in pages[0]
     last = pages[-1]
     for field in ("Sign-off", "Reviewed by (name, role)", "Date (UTC)", "Signature",
                   "Disposition (release / reject / investigate)", rep.log_sha256):
@@ -184,3 +217,46 @@ def test_nothing_runs_past_the_text_column(nominal, tmp_path):
             if getattr(b, "element_tag", None) in ("table", "tr", "td", "th", "img", "p", "li"):
                 edge = b.position_x + b.margin_width()
                 assert edge <= right + 0.5, (i, b.element_tag, edge, right)
+
+
+def test_both_verdicts_and_every_reason_are_on_the_first_page(nominal):
+    _, rep, text, pdf = nominal
+    first = _squash(_pdf_pages(pdf)[0])
+    for said in ("Integrity: is the log authentic and complete?",
+                 "Product: was the band held for the whole mission?", rep.verdict,
+                 rep.product.status, rep.product.headline, *(r.what for r in rep.product.reasons)):
+        assert _squash(said) in first, said
+    assert rep.product.reasons  # the nominal mission's shock and lid alarms, at least
+    assert f'<div class="verdict {rep.product.status}">{rep.product.status}</div>' in text
+
+
+SIMULATED = "SIMULATED — NOT FOR RELEASE"
+
+
+def test_a_simulated_board_says_so_on_every_page_and_is_never_released(nominal, tmp_path):
+    from podctl.verdict import Verdict
+
+    run, _, _, _ = nominal
+    pulled = open_pulled(run / "log.bin")
+    m = manifest.read(manifest.beside(run / "log.bin"))
+    prof = load_profile(NOMINAL, run / "log.bin")
+    unsealed = Verdict([], [], authenticated=False, end_checked=False)  # says nothing of the board
+    data = load_data(pulled)
+    plain = rpt.build(data, unsealed, prof, m, generated_utc=0)
+    assert not plain.simulated and "simulated" not in plain.product.codes()
+    pages = _pdf_pages(rpt.render_pdf(plain, tmp_path / "plain.pdf"))
+    assert all(SIMULATED not in p for p in pages)
+    rep = rpt.build(data, unsealed, prof, m, generated_utc=0, simulated=True)
+    assert rep.simulated and rep.product.status != "RELEASE"
+    assert "simulated" in rep.product.codes("REVIEW")
+    pages = _pdf_pages(rpt.render_pdf(rep, tmp_path / "sim.pdf"))
+    assert len(pages) >= 4 and all(SIMULATED in p for p in pages)
+    text = rpt.render_html(rep, tmp_path / "sim.html").read_text()
+    assert '<div class="simulated">SIMULATED &mdash; NOT FOR RELEASE</div>' in text
+
+    class SealedBySimulator(Verdict):
+        simulated = True  # what a checked seal with flag bit 0 says
+
+    sealed = SealedBySimulator([], [], authenticated=False, end_checked=False)
+    told = rpt.build(data, sealed, prof, m)
+    assert told.simulated and "simulated" in told.product.codes()

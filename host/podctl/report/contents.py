@@ -1,9 +1,14 @@
 """What the QA report says: the analysis's figures, the narrated events,
-podctl.verify's verdict in words, and what the log covers and does not.
-No files are written here (podctl.report.render does that).
+podctl.verify's verdict in words, podctl.assess's product verdict with its
+reasons, and what the log covers and does not. No files are written here
+(podctl.report.render does that).
 
 The integrity verdict is podctl.verify's (the one place that decides it):
-the report words its findings and never judges integrity itself.
+the report words its findings and never judges integrity itself. The
+product verdict is podctl.assess's; the two stand side by side on the first
+page, never merged. A log from a simulated board (the device's seal says
+so, or the caller: simulated=True) says SIMULATED - NOT FOR RELEASE on
+every page, and its product verdict is never RELEASE.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 
 from podctl import __version__, fmt, narration
 from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, analyse
+from podctl.assess import ProductVerdict, assess, log_end
 from podctl.logdata import LogData
 from podctl.narration import EventRow
 from podctl.verdict import VERIFIED, Verdict
@@ -60,6 +66,8 @@ class Report:
     notes: list[str]
     analysis: Analysis
     battery_low_v: float
+    product: ProductVerdict
+    simulated: bool = False  # every page says SIMULATED - NOT FOR RELEASE
     plots: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -139,20 +147,21 @@ def profile_name(profile: pf.Profile) -> str:
 def integrity_checks(verdict: Verdict) -> list[Check]:
     """The verdict's findings as the report's checklist: one line per
     finding, and what held when nothing failed."""
-    checks = [Check(f.severity != "fail", str(f), warn=f.severity == "warn") for f in verdict.findings]
+    found = {f.code for f in verdict.findings}
+    checks = [Check(f.severity != "fail", str(f), warn=f.severity == "warn")
+              for f in verdict.findings]
     readable = len(verdict.readable)
-    if not any(f.code in ("unreadable", "seq_gap", "seq_back", "empty") for f in verdict.findings):
+    if not found & {"unreadable", "seq_gap", "seq_back", "empty"}:
         checks.insert(0, Check(True, f"{readable} blocks: CRC, layout and sequence intact"))
-    if verdict.authenticated and not any(f.code == "mac" for f in verdict.findings):
+    if verdict.authenticated and "mac" not in found:
         unproven = verdict.unproven
-        checks.insert(1, Check(True, "MAC chain verified with the device's key"
-                                + (f" for {readable - unproven} of {readable} blocks; {unproven} block(s) "
-                                   "chain to a block that is not in the log and are not proven"
-                                   if unproven else "")))
-    if verdict.end_checked and not any(f.code in ("tail_missing", "tail_extra", "last_mac", "hash",
-                                                  "head_missing", "head_extra") for f in verdict.findings):
-        checks.append(Check(True, "the log is the file pulled (SHA-256) and ends at the block and MAC "
-                                  "the device reported"))
+        some = (f" for {readable - unproven} of {readable} blocks; {unproven} block(s) chain to a "
+                "block that is not in the log and are not proven") if unproven else ""
+        checks.insert(1, Check(True, "MAC chain verified with the device's key" + some))
+    ends = {"tail_missing", "tail_extra", "last_mac", "hash", "head_missing", "head_extra"}
+    if verdict.end_checked and not found & ends:
+        checks.append(Check(True, "the log is the file pulled (SHA-256) and ends at the block and "
+                                  "MAC the device reported"))
     return checks
 
 
@@ -161,33 +170,41 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
     where it ends against the pull, and what damage cost."""
     lines = []
     if a.records:
-        lines.append(f"{a.records} sample records in {a.boots} boot(s), {fmt.dur(a.recorded_s)} of recording")
+        lines.append(f"{a.records} sample records in {a.boots} boot(s), "
+                     f"{fmt.dur(a.recorded_s)} of recording")
     else:
         lines.append("the log holds no sample record")
     for u in a.unclocked:
         lines.append(
-            f"boot {u.boot}: {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC: the clock was never "
-            f"set in that boot and the pull did not anchor it; they lie between {fmt.utc(u.after_utc)} and "
-            f"{fmt.utc(u.before_utc)}, count in the figures, and are not on the plots")
+            f"boot {u.boot}: {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC: the clock "
+            f"was never set in that boot and the pull did not anchor it; they lie between "
+            f"{fmt.utc(u.after_utc)} and {fmt.utc(u.before_utc)}, count in the figures, and are "
+            "not on the plots")
     anchor = manifest.get("anchor")
     last = a.last
+    tail = next((g for g in a.gaps if g.tail), None)
+    missing = "" if tail is None else (
+        f"; the last {fmt.dur(tail.seconds)} before it were not in a sealed block and are not "
+        "in the log")
     if last is not None:
         battery = float(a.battery[-1])
+        pulled = fmt.utc(float(anchor["utc"])) if anchor else ""
         if anchor and not verdict.ok:
-            lines.append(f"pulled at {fmt.utc(float(anchor['utc']))}; the readable part of the log ends "
+            lines.append(f"pulled at {pulled}; the readable part of the log ends "
                          f"{fmt.dur(float(anchor['utc']) - last.utc)} before that")
+        elif getattr(verdict, "seal", None) is not None:
+            lines.append(f"sealed by the device at {a.until}{missing}")
         elif anchor and int(anchor["boot"]) == last.boot:
-            tail = float(anchor["uptime"]) - last.t
-            lines.append(f"pulled at {fmt.utc(float(anchor['utc']))}; the last {fmt.dur(max(tail, 0))} "
-                         "before the pull were not yet in a sealed block and are not in the log")
+            lines.append(f"pulled at {pulled}{missing}")
         elif anchor:
-            lines.append(f"pulled at {fmt.utc(float(anchor['utc']))} in boot {anchor['boot']}, "
+            lines.append(f"pulled at {pulled} in boot {anchor['boot']}, "
                          f"but the log's last record is of boot {last.boot}")
         else:
-            lines.append(f"the log ends at {last} with battery {fmt.degc(battery, 2)} V; the device did not "
-                         "report its clock at the pull (no anchor in the manifest: "
-                         f"{manifest.get('source', 'unknown source')}): nothing after that time is recorded, "
-                         "so the payload's temperature after it is unknown")
+            source = manifest.get("source", "unknown source")
+            lines.append(f"the log ends at {last} with battery {fmt.degc(battery, 2)} V; the "
+                         "device did not report its clock at the pull (no anchor in the manifest: "
+                         f"{source}): nothing after that time is recorded, so the payload's "
+                         "temperature after it is unknown")
     for r in a.lost:
         span = ""
         if r.last_before is not None and r.first_after is not None:
@@ -203,10 +220,12 @@ def _clock(data: LogData, manifest: dict[str, Any]) -> list[str]:
     clock = list(data.clock)
     anchor = manifest.get("anchor")
     if anchor:
-        offs = [e.value - e.t for e in data.events if e.code == log.EV_TIME_SET and e.boot == int(anchor["boot"])]
+        boot = int(anchor["boot"])
+        offs = [e.value - e.t for e in data.events if e.code == log.EV_TIME_SET and e.boot == boot]
         if offs:
             drift = (float(anchor["utc"]) - float(anchor["uptime"])) - offs[-1]
-            clock.append(f"at the pull the device's clock differed from the host's by {drift:+.0f} s")
+            clock.append("at the pull the device's clock differed from the host's by "
+                         f"{drift:+.0f} s")
     return clock
 
 
@@ -218,24 +237,32 @@ def build(
     *,
     log_name: str = "log.bin",
     generated_utc: float | None = None,
+    simulated: bool = False,
 ) -> Report:
     """The report's contents from a loaded log, podctl.verify's verdict on
-    it, the profile it ran and the manifest beside it. No files are written."""
-    a = analyse(data, profile)
+    it, the profile it ran and the manifest beside it. No files are written.
+    simulated: the log is from a simulated board (also when the verdict's
+    seal says so). The log ends where the device says (assess.log_end: the
+    verdict's checked seal, else the manifest's pull clock)."""
+    end = log_end(verdict, manifest)
+    simulated = simulated or bool(getattr(verdict, "simulated", False))
+    a = analyse(data, profile, until=end)
     notes: list[str] = []
     if a.unjudged_phases:
-        notes.append(f"records in phase(s) {a.unjudged_phases}, which the profile does not have: not judged")
+        notes.append(f"records in phase(s) {a.unjudged_phases}, which the profile does not have: "
+                     "not judged")
     if a.before_first_phase:
         notes.append(f"{a.before_first_phase} record(s) before the first PHASE event: not judged")
     own_ident = pf.ident(profile.data)
     m_ident = manifest.get("profile_ident")
     if m_ident is None:
-        notes.append("the manifest names no profile: the profile given could not be checked against the device")
+        notes.append("the manifest names no profile: the profile given could not be checked "
+                     "against the device")
     events = narration.narrate(data, a.bands, own_ident)
     fw_seen = sorted({narration.version(e.value) for e in data.events if e.code == log.EV_BOOT})
     if fw_seen and manifest.get("fw_version") and fw_seen != [manifest["fw_version"]]:
-        notes.append(f"the log's BOOT events name firmware {', '.join(fw_seen)}; the manifest says "
-                     f"{manifest['fw_version']}")
+        notes.append(f"the log's BOOT events name firmware {', '.join(fw_seen)}; the manifest "
+                     f"says {manifest['fw_version']}")
     return Report(
         device_id=str(manifest.get("device_id", "unknown")),
         fw_version=str(manifest.get("fw_version", "unknown")),
@@ -263,4 +290,6 @@ def build(
         notes=notes,
         analysis=a,
         battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000,
+        product=assess(a, profile, data, simulated=simulated),
+        simulated=simulated,
     )

@@ -44,7 +44,9 @@ def _time_axis(ax: Any) -> None:
     ax.grid(True, color="#dddddd", linewidth=0.6)
 
 
-def _line_with_breaks(ax: Any, x: np.ndarray, y: np.ndarray, breaks: np.ndarray, **kw: Any) -> None:
+def _line_with_breaks(
+    ax: Any, x: np.ndarray, y: np.ndarray, breaks: np.ndarray, **kw: Any
+) -> None:
     """Plot y over x, not joining across data gaps."""
     y = y.astype(float).copy()
     cut = np.flatnonzero(breaks[:-1]) + 1 if len(breaks) > 1 else np.zeros(0, int)
@@ -68,29 +70,35 @@ def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
     x = _dates(rep.utc[idx])
     fig = Figure(figsize=(9, 3.6), dpi=110, layout="constrained")
     ax = fig.subplots()
-    ax.axhspan(b.low, b.high, color=_C_BAND, alpha=0.12, lw=0, label=f"band {b.low:g} to {b.high:g} degC")
+    ax.axhspan(b.low, b.high, color=_C_BAND, alpha=0.12, lw=0,
+               label=f"band {b.low:g} to {b.high:g} degC")
     ax.axhline(b.setpoint, color=_C_BAND, lw=0.8, ls=":", label=f"setpoint {b.setpoint:g} degC")
     # a break where the records are not contiguous (gap, reset, another phase between)
     brk = np.ones(len(idx), dtype=bool)
     brk[:-1] = (np.diff(idx) != 1) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]])
     gaps = np.ones(len(idx), dtype=bool)
     gaps[:-1] = brk[:-1] | (rep.dt[idx[:-1]] < (rep.t[idx[1:]] - rep.t[idx[:-1]]))
+    labelled = False
     for p in range(NPROBES):
         col = rep.probes[idx, p]
         if np.isnan(col).all():
             continue
         _line_with_breaks(ax, x, col, gaps, color="#999999", lw=0.5, alpha=0.6,
-                          label="probes (trusted)" if p == 0 or np.isnan(rep.probes[idx, 0]).all() and p == 1 else None)
-    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.4, label="payload estimate")
+                          label=None if labelled else "probes (trusted)")
+        labelled = True
+    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.4,
+                      label="payload estimate")
     # silences: no record with UTC between two plotted records
     tt = rep.utc[idx]
     silent = np.flatnonzero(gaps[:-1] & ((tt[1:] - tt[:-1]) > 1.5 * rep.dt[idx[:-1]]))
     for k in silent:
-        ax.axvspan(_dates(tt[k : k + 1] + rep.dt[idx[k]])[0], x[k + 1], color="#9e9e9e", alpha=0.25, lw=0,
-                   label="no record with UTC" if k == silent[0] else None)
+        ax.axvspan(_dates(tt[k : k + 1] + rep.dt[idx[k]])[0], x[k + 1], color="#9e9e9e",
+                   alpha=0.25, lw=0, label="no record with UTC" if k == silent[0] else None)
+    shown_end = tt[-1] + rep.dt[idx[-1]]
     for e in rep.events:
-        if e.code == log.EV_BOOT and not math.isnan(e.utc) and tt[0] <= e.utc <= tt[-1] + rep.dt[idx[-1]]:
-            ax.axvline(_dates(np.array([e.utc]))[0], color="#6a1b9a", lw=0.9, ls="-.", label="board restart")
+        if e.code == log.EV_BOOT and not math.isnan(e.utc) and tt[0] <= e.utc <= shown_end:
+            ax.axvline(_dates(np.array([e.utc]))[0], color="#6a1b9a", lw=0.9, ls="-.",
+                       label="board restart")
     for xc in ps.excursions:
         if math.isnan(xc.start_utc):
             continue
@@ -103,10 +111,13 @@ def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
     for a in rep.alarms:
         if a.phase.split(" ")[0] == str(b.index) and not math.isnan(a.utc):
             ax.axvline(_dates(np.array([a.utc]))[0], color=_C_ALARM, lw=0.9, ls="--")
-            ax.annotate(a.what.replace(" raised", ""), (_dates(np.array([a.utc]))[0], 1), xycoords=("data", "axes fraction"),
-                        rotation=90, va="top", ha="right", fontsize=7, color=_C_ALARM)
-    data_lo = float(np.nanmin(rep.estimate[idx])) if not np.isnan(rep.estimate[idx]).all() else b.low
-    data_hi = float(np.nanmax(rep.estimate[idx])) if not np.isnan(rep.estimate[idx]).all() else b.high
+            ax.annotate(a.what.replace(" raised", ""), (_dates(np.array([a.utc]))[0], 1),
+                        xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right",
+                        fontsize=7, color=_C_ALARM)
+    est = rep.estimate[idx]
+    none = np.isnan(est).all()
+    data_lo = b.low if none else float(np.nanmin(est))
+    data_hi = b.high if none else float(np.nanmax(est))
     lo, hi = min(b.low, data_lo), max(b.high, data_hi)
     pad = 0.12 * (hi - lo)
     lo, hi = lo - pad, hi + pad
@@ -135,7 +146,8 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
     ax, axb = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     # the band of each phase, over the span its records cover
     brk = np.ones(len(idx), dtype=bool)
-    brk[:-1] = (np.diff(idx) != 1) | (rep.phase[idx[:-1]] != rep.phase[idx[1:]]) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]])
+    brk[:-1] = ((np.diff(idx) != 1) | (rep.phase[idx[:-1]] != rep.phase[idx[1:]])
+                | (rep.boot[idx[:-1]] != rep.boot[idx[1:]]))
     start = 0
     labelled = False
     for k in np.flatnonzero(brk).tolist():
@@ -151,7 +163,8 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
     gaps = np.ones(len(idx), dtype=bool)
     gaps[:-1] = (np.diff(idx) != 1) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]]) | \
         (rep.dt[idx[:-1]] < (rep.t[idx[1:]] - rep.t[idx[:-1]]))
-    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.0, label="payload estimate")
+    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.0,
+                      label="payload estimate")
     for xc in rep.excursions:
         if not math.isnan(xc.start_utc):
             ax.axvspan(_dates(np.array([xc.start_utc]))[0], _dates(np.array([xc.end_utc]))[0],
@@ -173,15 +186,17 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
         row = next((k for k in range(3) if frac - last_x[k] > 0.09), 2)
         last_x[row] = frac
         ax.annotate(ps.band.name, (_dates(np.array([mid]))[0], 0.985 - 0.055 * row),
-                    xycoords=("data", "axes fraction"), va="top", ha="center", fontsize=7, color="#333333",
+                    xycoords=("data", "axes fraction"), va="top", ha="center", fontsize=7,
+                    color="#333333",
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     for a in rep.alarms:
         if not math.isnan(a.utc):
             xa = _dates(np.array([a.utc]))[0]
             ax.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
             axb.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
-            ax.annotate(a.what.replace(" raised", ""), (xa, 0.02), xycoords=("data", "axes fraction"),
-                        rotation=90, va="bottom", ha="right", fontsize=7, color=_C_ALARM)
+            ax.annotate(a.what.replace(" raised", ""), (xa, 0.02),
+                        xycoords=("data", "axes fraction"), rotation=90, va="bottom", ha="right",
+                        fontsize=7, color=_C_ALARM)
     ax.plot([], [], color=_C_ALARM, lw=0.9, ls="--", label="alarm raised")
     for e in rep.events:
         if e.category == "reset" and not math.isnan(e.utc) and e.boot != rep.boot[0]:
@@ -190,15 +205,17 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
         ax.plot([], [], color="#6a1b9a", lw=0.9, ls="-.", label="board restart")
     xe = _dates(np.array([t1]))[0]
     ax.axvline(xe, color="#212121", lw=1.0)
-    ax.annotate("log ends", (xe, 0.3), xycoords=("data", "axes fraction"), rotation=90, va="center", ha="right",
-                fontsize=7, color="#212121")
+    ax.annotate("log ends", (xe, 0.3), xycoords=("data", "axes fraction"), rotation=90,
+                va="center", ha="right", fontsize=7, color="#212121")
     ax.set_ylabel("degC")
-    ax.set_title(f"{rep.device_id}: payload temperature, {rep.span_start} to {rep.span_end}", fontsize=10, loc="left")
+    ax.set_title(f"{rep.device_id}: payload temperature, {rep.span_start} to {rep.span_end}",
+                 fontsize=10, loc="left")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     _line_with_breaks(axb, x, rep.battery[idx], gaps, color="#37474f", lw=1.0, label="battery")
     if rep.battery_low_v > 0:
-        axb.axhline(rep.battery_low_v, color=_C_ALARM, lw=0.8, ls="--", label=f"low alarm {rep.battery_low_v:g} V")
+        axb.axhline(rep.battery_low_v, color=_C_ALARM, lw=0.8, ls="--",
+                    label=f"low alarm {rep.battery_low_v:g} V")
     axb.set_ylabel("battery V")
     axb.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     _time_axis(axb)
@@ -223,9 +240,10 @@ def make_plots(rep: Report, out_dir: Path, stem: str) -> dict[str, Path]:
 
 def caption(key: str) -> str:
     if key == "overview":
-        return ("The whole mission: payload estimate against each phase's band (green), excursions (red), "
-                "alarms (orange), board restarts, and the battery.")
-    return f"Phase {key[5:]}: payload estimate (blue), trusted probes (grey), band (green), excursions (red)."
+        return ("The whole mission: payload estimate against each phase's band (green), "
+                "excursions (red), alarms (orange), board restarts, and the battery.")
+    return (f"Phase {key[5:]}: payload estimate (blue), trusted probes (grey), band (green), "
+            "excursions (red).")
 
 
 def plots_for(rep: Report, path: Path) -> dict[str, Path]:
