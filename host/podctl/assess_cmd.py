@@ -30,27 +30,32 @@ def add_parser(lsub) -> None:
         "assess",
         help="both verdicts: integrity (verify) and product (RELEASE/REVIEW/REJECT/INCOMPLETE)",
         description=(
-            "The two verdicts a batch is released on, each with its reasons. Integrity: is the "
-            "log authentic and complete, its end attested by the device (podctl.verify, as logs "
-            "verify). Product: was the band held for the whole mission by the profile's rules: "
-            "RELEASE (mission complete, every minute covered by a valid reading in band, no "
-            "alarm), REVIEW (a deviation the rules allow, for a person to judge), REJECT (an "
-            "excursion beyond the rules), INCOMPLETE (the log cannot show the band held: phases "
-            "not reached, time without a reading as long as the excursion delay, the log ending "
-            "before the mission). A simulated board is never RELEASE."
+            "The two verdicts a batch is released on, each with its reasons.\n\n"
+            "integrity  is the log authentic and complete, its end attested by the device\n"
+            "           (podctl.verify, as logs verify)\n"
+            "product    was the band held for the whole mission, by the profile's rules:\n"
+            "  RELEASE     mission complete, every minute covered by a valid reading in\n"
+            "              band, no alarm\n"
+            "  REVIEW      a deviation the rules allow, for a person to judge (an alarm,\n"
+            "              a short excursion or gap, a reset, a probe lost, a simulated board)\n"
+            "  REJECT      an excursion beyond the rules (excursion delay, absolute limits,\n"
+            "              cumulative allowance)\n"
+            "  INCOMPLETE  the log cannot show the band held (a phase not reached, time\n"
+            "              without a reading as long as the excursion delay, a log whose\n"
+            "              end the device did not state, the battery run down)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "examples:\n"
             "  podctl logs assess build/pulled\n"
-            "  podctl logs assess build/sim/nominal --key-file build/sim/nominal/key.bin "
-            "--profile examples/profiles/nominal.toml\n"
+            "  podctl logs assess build/sim/nominal --key-file build/sim/nominal/key.bin \\\n"
+            "      --profile examples/profiles/nominal.toml\n"
             "  podctl logs assess recovered/log.bin --keystore keys.json\n\n"
             "exit status: 0 integrity VERIFIED and product RELEASE; 1 anything else (both\n"
             "verdicts printed); 2 usage; 4 bad input"
         ),
     )
-    p.add_argument("log", type=Path,
+    p.add_argument("log", type=Path, metavar="LOG",
                    help="the raw log (as logs pull saves it), its manifest beside it")
     p.add_argument("--profile", type=Path, default=None,
                    help="the profile the device ran: .toml, or its bytes (.bin); default: "
