@@ -203,6 +203,7 @@ def load_figures() -> dict[str, float]:
     import sys
 
     import numpy as np
+
     from podctl import decode, logdata
     from podctl.blocks import walk
 
@@ -481,7 +482,6 @@ def sil_figures() -> dict[str, float]:
     """The nominal scenario at its 1-second tick, the whole 10-day mission,
     on both engines (one after the other: the figures are per core)."""
     from podctl.sim_cmds import load_run_inputs
-
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal")
@@ -516,10 +516,10 @@ def decode_figures() -> dict[str, float]:
     value; and the work runs in cache-sized chunks, with a few dozen numpy
     calls of fixed overhead each."""
     import numpy as np
+
     from podctl import decode
     from podctl.blocks import walk
     from podctl.sim_cmds import load_run_inputs
-
     from sim import run as simrun
 
     out: dict[str, float] = {}
@@ -554,10 +554,10 @@ def download_figures() -> dict[str, float]:
     import signal
     import tempfile
 
-    from podctl import cli, pull_cmd
-    from podctl.board_cmd import spawn
     from rich.console import Console
 
+    from podctl import cli, pull_cmd
+    from podctl.board_cmd import spawn
     from sim import scenario
 
     with tempfile.TemporaryDirectory() as d:
@@ -611,7 +611,8 @@ def main(argv: list[str] | None = None) -> None:
         argv if argv is not None else sys.argv[1:])
     unknown = set(names) - set(GROUPS)
     if unknown:
-        raise SystemExit(f"bench: no group {', '.join(sorted(unknown))}; groups: {', '.join(GROUPS)}")
+        raise SystemExit(
+            f"bench: no group {', '.join(sorted(unknown))}; groups: {', '.join(GROUPS)}")
     figures: dict[str, float] = {}
     t = time.perf_counter()
     for name in names:

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from podctl import codec, decode, logdata
 from podctl.blocks import walk
-
 from protocol import log
 from protocol.auth import Hmac
 from protocol.frame import crc32
@@ -29,7 +29,6 @@ KEY = bytes(range(32))
 def mission():
     """The nominal mission at a 60-second tick (about 1.5 s): log, key, anchor."""
     from podctl.sim_cmds import load_run_inputs
-
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal", 60)

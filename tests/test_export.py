@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+
 from podctl import export, logdata
 from podctl.blocks import walk
-
 from protocol import log
 from tests.test_decode import seal_log
 
@@ -25,7 +25,6 @@ from tests.test_decode import seal_log
 def mission():
     """The nominal mission at a 60-second tick: log and anchor."""
     from podctl.sim_cmds import load_run_inputs
-
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal", 60)
@@ -42,7 +41,8 @@ def boots_log() -> tuple[bytes, logdata.Anchor]:
     t = 0
     for boot in (1, 2, 3):
         if boot == 1:
-            specs.append(("e", boot, [(5, log.EV_BOOT, 1, boot, 7), (30, log.EV_TIME_SET, 0, 0, 1_800_000_000)]))
+            specs.append(("e", boot, [(5, log.EV_BOOT, 1, boot, 7),
+                                      (30, log.EV_TIME_SET, 0, 0, 1_800_000_000)]))
         for k in range(6):
             vals = [rng.randint(-2000, 2000) for _ in range(log.NCHAN)]
             vals[k % log.NCHAN] = log.NO_READING

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from podctl import blocks as blk
 from podctl.blocks import BlockInfo, Finding, walk
-
 from protocol import log
 from protocol.auth import Hmac, compare_digest
 
@@ -35,7 +35,9 @@ def _next_good(raw: bytes, start: int) -> int | None:
     return None
 
 
-def reference_walk(raw: bytes, keys: Sequence[bytes | None] = ()) -> tuple[list[BlockInfo], list[Finding]]:
+def reference_walk(
+    raw: bytes, keys: Sequence[bytes | None] = ()
+) -> tuple[list[BlockInfo], list[Finding]]:
     """SPEC 8.2 and 8.3 one block at a time, the way the text reads: parse,
     on damage search for the next block that passes its CRC, check the seq
     against the block before and the MAC against the chain, trying the next
@@ -58,10 +60,12 @@ def reference_walk(raw: bytes, keys: Sequence[bytes | None] = ()) -> tuple[list[
                 claimed = struct.unpack_from(log.HEADER_FMT, raw, at)[5]
             blocks.append(BlockInfo(at, end - at, None, None, None, 0, b))
             what = f"{b} ({f'after block {prev_seq}' if prev_seq is not None else 'at the start'}"
-            what += f"; its header claims block {claimed}, unchecked)" if claimed is not None else ")"
+            what += (f"; its header claims block {claimed}, unchecked)"
+                     if claimed is not None else ")")
             what += (f"; the {end - at} bytes from here cannot be read" if resume is None
                      else f"; {end - at} bytes cannot be read, the log resumes at byte {end}")
-            found.append(Finding("unreadable", what, "fail", at, len(blocks) - 1, claimed, claimed))
+            found.append(Finding("unreadable", what, "fail", at, len(blocks) - 1,
+                                 claimed, claimed))
             at, prev_mac, damaged = end, None, True
             continue
         index = len(blocks)
@@ -85,21 +89,23 @@ def reference_walk(raw: bytes, keys: Sequence[bytes | None] = ()) -> tuple[list[
                 order = list(range(current, len(history)))
             else:
                 order = [current]
-            hit = next((i for i in order if compare_digest(history[i].tag(signed), b.mac(raw))), None)
+            hit = next((i for i in order
+                        if compare_digest(history[i].tag(signed), b.mac(raw))), None)
             if hit is not None:
                 current = hit
             elif damaged:
                 verdict = blk.AFTER_DAMAGE
                 found.append(Finding(
-                    "after_damage", "chains to the MAC of a block lost in the unreadable bytes before "
-                    "it: its own records are not proven, the blocks after it are",
+                    "after_damage", "chains to the MAC of a block lost in the unreadable "
+                    "bytes before it: its own records are not proven, the blocks after it are",
                     "warn", at, index, b.seq, b.seq))
             elif prev_mac is None and b.seq != 0:
                 verdict = blk.UNANCHORED
             else:
                 verdict = blk.MAC_MISMATCH
-                found.append(Finding("mac", "MAC does not match (altered, or written under another key)",
-                                     "fail", at, index, b.seq, b.seq))
+                found.append(Finding(
+                    "mac", "MAC does not match (altered, or written under another key)",
+                    "fail", at, index, b.seq, b.seq))
         undecodable = ""
         if b.kind == log.KIND_SAMPLES:
             if b.nchan != log.NCHAN:
@@ -107,8 +113,9 @@ def reference_walk(raw: bytes, keys: Sequence[bytes | None] = ()) -> tuple[list[
             elif b.t0 + (b.count - 1) * b.interval > 0xFFFFFFFF:
                 undecodable = "record times run past uptime 2**32 - 1"
             if undecodable:
-                found.append(Finding("undecodable", f"{undecodable}: its {b.count} records cannot be "
-                                     "decoded", "warn", at, index, b.seq, b.seq))
+                found.append(Finding(
+                    "undecodable", f"{undecodable}: its {b.count} records cannot be decoded",
+                    "warn", at, index, b.seq, b.seq))
         blocks.append(BlockInfo(at, b.size, b.seq, b.boot, b.kind, b.count, verdict, undecodable))
         prev_mac, prev_seq, damaged = b.mac(raw), b.seq, False
         at += b.size
@@ -121,7 +128,8 @@ def reference_walk(raw: bytes, keys: Sequence[bytes | None] = ()) -> tuple[list[
 def _block(w: log.BlockWriter, rng: random.Random, kind: str) -> None:
     if kind == "events" or kind == "rotation":
         w.start_events()
-        first = log.EV_KEY_ROTATED if kind == "rotation" else rng.choice((log.EV_BOOT, log.EV_TIME_SET))
+        first = (log.EV_KEY_ROTATED if kind == "rotation"
+                 else rng.choice((log.EV_BOOT, log.EV_TIME_SET)))
         w.add_event(rng.randrange(1 << 20), first, 0, 0, rng.randrange(1 << 32))
         for _ in range(rng.randrange(3)):
             w.add_event(rng.randrange(1 << 20), log.EV_PHASE, 1, 0, 0)
@@ -181,7 +189,8 @@ def _header_edit(raw: bytearray, at: int, rng: random.Random) -> None:
                 3: lambda: rng.choice((0, 1, 2, 3)), 4: lambda: rng.choice((8, 9, 12)),
                 5: lambda: rng.choice((0, f[5] + 1, max(0, f[5] - 1), f[5] + 5)),
                 7: lambda: max(0, f[7] + rng.choice((-1, 1))),
-                8: lambda: rng.choice((0xFFFFFFF0, f[8])), 9: lambda: rng.choice((0, 3600))}[which]()
+                8: lambda: rng.choice((0xFFFFFFF0, f[8])),
+                9: lambda: rng.choice((0, 3600))}[which]()
     struct.pack_into(log.HEADER_FMT, raw, at, *f)
     end = at + log.HEADER_LEN + f[10]
     if end + 4 <= len(raw):

@@ -294,7 +294,9 @@ def walk(raw, keys: Sequence[bytes | None] | None = ()) -> tuple[list[BlockInfo]
     return blocks, _findings(raw, blocks, flagged, missed)
 
 
-def _findings(raw, blocks: list[BlockInfo], flagged: list[int], missed: list[int]) -> list[Finding]:
+def _findings(
+    raw, blocks: list[BlockInfo], flagged: list[int], missed: list[int]
+) -> list[Finding]:
     """The findings of the blocks the pass flagged, in log order, and the
     verdicts of those whose MAC did not chain. A region of unreadable bytes
     always ends at a readable block (or the log's end), so the readable
@@ -310,7 +312,8 @@ def _findings(raw, blocks: list[BlockInfo], flagged: list[int], missed: list[int
             claimed = _claimed_seq(raw, at)
             end = at + b.size
             what = f"{b.verdict} ({f'after block {before.seq}' if before else 'at the start'}"
-            what += f"; its header claims block {claimed}, unchecked)" if claimed is not None else ")"
+            what += (f"; its header claims block {claimed}, unchecked)"
+                     if claimed is not None else ")")
             what += (
                 f"; the {b.size} bytes from here cannot be read"
                 if end == n
@@ -325,12 +328,14 @@ def _findings(raw, blocks: list[BlockInfo], flagged: list[int], missed: list[int
             if seq > prev.seq:
                 found.append(Finding(
                     "seq_gap",
-                    f"sequence jumps from {prev.seq} to {seq} ({seq - prev.seq - 1} block(s) missing)",
+                    f"sequence jumps from {prev.seq} to {seq} "
+                    f"({seq - prev.seq - 1} block(s) missing)",
                     "fail", at, j, seq, seq,
                 ))
             else:
                 found.append(Finding(
-                    "seq_back", f"sequence goes back from {prev.seq} to {seq}", "fail", at, j, seq, seq
+                    "seq_back", f"sequence goes back from {prev.seq} to {seq}", "fail",
+                    at, j, seq, seq,
                 ))
         if j in misses:
             if damaged:

@@ -80,7 +80,8 @@ def _rows(buf: np.ndarray, offsets: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _headers(buf: np.ndarray, blocks: list[BlockInfo]) -> tuple[np.ndarray, np.ndarray]:
     # BlockInfo.decodable, spelt out: a property call per block costs more
-    offs = np.array([b.offset for b in blocks if b.seq is not None and not b.undecodable], np.int64)
+    offs = np.array(
+        [b.offset for b in blocks if b.seq is not None and not b.undecodable], np.int64)
     return offs, _rows(buf, offs, HEADER_DTYPE)
 
 

@@ -170,7 +170,8 @@ def _write(
         raise ValueError(f"-o -: standard output takes --format json only, not {fmt}")
     path, ev_path = Path(out), _events_path(Path(out))
     if fmt == "parquet":
-        n = _write_parquet(path, _tables(chunks, "timestamp"), table_of_samples(_EMPTY, "timestamp"))
+        n = _write_parquet(path, _tables(chunks, "timestamp"),
+                           table_of_samples(_EMPTY, "timestamp"))
         _write_parquet(ev_path, iter([table_of_events(events, "timestamp")]), None)
     else:
         n = _write_csv(path, _tables(chunks, "string"), table_of_samples(_EMPTY))

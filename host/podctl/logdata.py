@@ -108,7 +108,8 @@ def clock_of(
             off = value - t
             if boot in offsets and offsets[boot] != off:
                 notes.append(
-                    f"boot {boot}: clock set again at uptime {t} s, correcting {off - offsets[boot]:+.0f} s"
+                    f"boot {boot}: clock set again at uptime {t} s, "
+                    f"correcting {off - offsets[boot]:+.0f} s"
                 )
             offsets.setdefault(boot, off)
     boots = sorted(set(sample_boots) | {e[0] for e in events})
@@ -200,7 +201,9 @@ class Clock:
     notes: list[str]
 
 
-def clock(raw: bytes, blocks: list[BlockInfo], anchor: Anchor | None = None, decoder: Any = None) -> Clock:
+def clock(
+    raw: bytes, blocks: list[BlockInfo], anchor: Anchor | None = None, decoder: Any = None
+) -> Clock:
     """The Clock of a log, from its event blocks and the boots its sample
     blocks' headers name: the same offsets and notes load() finds."""
     ev_blocks = [b for b in blocks if b.decodable and b.kind == log.KIND_EVENTS]
