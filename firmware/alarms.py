@@ -9,8 +9,8 @@
 #   row, so a heater's inrush dip does not raise it), probes, storage
 # Each alarm latches: it stays set (and in every sample's status) until a
 # new profile is accepted; raising one logs ALARM_RAISED with the reading.
-from protocol import codes
 from protocol import block as log
+from protocol import codes
 from protocol import profile_bin as pf
 
 BATTERY_S = 30

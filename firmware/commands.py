@@ -10,9 +10,9 @@
 # this module), and ask it only what the Commands docstring lists.
 from firmware import storefile
 from firmware.identity import identify_handler
-from protocol import wire as c
 from protocol import frame, message
 from protocol import profile_bin as pf
+from protocol import wire as c
 
 READ_MAX = frame.MAX_PAYLOAD - 8  # LOG_READ / PROFILE_READ reply: offset, size, data
 

@@ -35,7 +35,9 @@ class Controller:
         self.configure(500, 20, 500, 20, 500, 20, 1000, 1000, 0)
         self.set_phase(5000, pf.PHASE_COOL | pf.PHASE_HEAT)
 
-    def configure(self, kp_h, ki_h, kp_c, ki_c, deadband, slew, heater_max, peltier_max, safe_heat):
+    def configure(
+        self, kp_h, ki_h, kp_c, ki_c, deadband, slew, heater_max, peltier_max, safe_heat
+    ):
         self.kp_h = kp_h
         self.ki_h = ki_h
         self.kp_c = kp_c

@@ -1,9 +1,8 @@
 # IDENTIFY: who this board is and what it runs.
-from protocol import wire as c
+import firmware
 from protocol import block as log
 from protocol import frame, message
-
-import firmware
+from protocol import wire as c
 
 
 def version_word():

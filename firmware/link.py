@@ -15,8 +15,8 @@
 # BAD_STATE, ...): the host can tell the device's word from a forgery.
 # Refusals before the tag is checked (framing, AUTH_REQUIRED, BAD_TAG) have
 # no key to sign with and go unauthenticated (SPEC 4.1).
-from protocol import wire as c
 from protocol import frame, message
+from protocol import wire as c
 
 
 class LinkServer:

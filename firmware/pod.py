@@ -319,7 +319,11 @@ class Pod:
             v[4] = _clamp16(self.env[0])
             v[5] = _clamp16(self.env[1])
         v[6] = self.control.heater // 10
-        v[7] = self.control.peltier // 10 if self.control.peltier >= 0 else -(-self.control.peltier // 10)
+        v[7] = (
+            self.control.peltier // 10
+            if self.control.peltier >= 0
+            else -(-self.control.peltier // 10)
+        )
         v[8] = _clamp16(self.battery)
         self.recorder.sample(t, v, self.status_flags(), interval)
 

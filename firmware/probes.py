@@ -14,8 +14,8 @@
 # passing every check for recover_s seconds in a row.
 #
 # Integers only (milli-degrees): this runs inside the allocation-free tick.
-from protocol import codes
 from protocol import block as log
+from protocol import codes
 
 
 class Probes:

@@ -6,11 +6,17 @@
 #
 # A log is a sequence of blocks, each self-describing and checkable alone:
 #
-#  +------+--------+------+-----+-------+-----+------+-------+-----+----------+--------+-------+-----+
-#  |magic |layout  | kind | fmt | nchan | seq | boot | count | t0  | interval | length |payload|crc32| mac
-#  | PODL | u8 = 1 |  u8  | u8  |  u8   | u32 | u16  |  u16  | u32 |   u16    |  u16   |length | u32 | 16 B
-#  +------+--------+------+-----+-------+-----+------+-------+-----+----------+--------+-------+-----+
-#   0      4        5      6     7       8     12     14      16    20         22       24
+#  +------+--------+------+-----+-------+-----+------+-------+
+#  |magic |layout  | kind | fmt | nchan | seq | boot | count |
+#  | PODL | u8 = 1 |  u8  | u8  |  u8   | u32 | u16  |  u16  |
+#  +------+--------+------+-----+-------+-----+------+-------+
+#   0      4        5      6     7       8     12     14
+#
+#  +-----+----------+--------+-------+-----+
+#  | t0  | interval | length |payload|crc32| mac
+#  | u32 |   u16    |  u16   |length | u32 | 16 B
+#  +-----+----------+--------+-------+-----+
+#   16    20         22       24
 #
 # all little-endian. crc32 is CRC-32/ISO-HDLC over header and payload.
 # mac = HMAC-SHA256(device key, previous block's mac || header || payload)[:16];

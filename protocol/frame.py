@@ -23,6 +23,7 @@ except ImportError:  # CPython
         return x
 
 from protocol import cobs, wire
+from protocol.auth import TAG_LEN
 from protocol.wire import (
     ERR_BAD_COBS,
     ERR_BAD_CRC,
@@ -34,7 +35,6 @@ from protocol.wire import (
     FLAG_AUTH,
     PROTOCOL_VERSION,
 )
-from protocol.auth import TAG_LEN
 
 # (name, struct code): the header in wire order; host/podctl/codec.py reads it too.
 HEADER_FIELDS = (
@@ -143,7 +143,9 @@ class Encoder:
         if length > MAX_PAYLOAD:
             raise ValueError("payload of %d bytes exceeds %d" % (length, MAX_PAYLOAD))
         raw = self.raw
-        struct.pack_into(HEADER_FMT, raw, 0, PROTOCOL_VERSION, msg_type, flags, seq & 0xFFFF, length)
+        struct.pack_into(
+            HEADER_FMT, raw, 0, PROTOCOL_VERSION, msg_type, flags, seq & 0xFFFF, length
+        )
         end = HEADER_LEN + length
         if flags & FLAG_AUTH:
             struct.pack_into("<I", raw, HEADER_LEN, counter)

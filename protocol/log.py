@@ -6,7 +6,7 @@
 import struct
 
 from protocol.block import *  # noqa: F401,F403 the layout: defined there
-from protocol.block import EVENT_FMT, EVENT_LEN, FMT_DELTA8, HEADER_LEN
+from protocol.block import EVENT_FMT, EVENT_LEN, HEADER_LEN
 
 # (name, struct code): the block header in flash order; host/podctl/codec.py reads it.
 HEADER_FIELDS = (
@@ -57,14 +57,32 @@ EVENTS = (
     (EV_ALARM_RAISED, "ALARM_RAISED", "alarm", "phase", "reading, mdegC or mV"),
     (EV_ALARM_CLEARED, "ALARM_CLEARED", "alarm", "phase", ""),
     (EV_PROFILE_ACCEPTED, "PROFILE_ACCEPTED", "", "", "profile identity (profile.ident)"),
-    (EV_PROFILE_REFUSED, "PROFILE_REFUSED", "reason", "where (protocol/profile.py)", "profile identity"),
-    (EV_PROBE_FAULT, "PROBE_FAULT", "probe", "fault kind", "reading, mdegC (read faults: NO_READING_MDEG)"),
+    (
+        EV_PROFILE_REFUSED,
+        "PROFILE_REFUSED",
+        "reason",
+        "where (protocol/profile.py)",
+        "profile identity",
+    ),
+    (
+        EV_PROBE_FAULT,
+        "PROBE_FAULT",
+        "probe",
+        "fault kind",
+        "reading, mdegC (read faults: NO_READING_MDEG)",
+    ),
     (EV_PROBE_RECOVERED, "PROBE_RECOVERED", "probe", "", ""),
     (EV_TIME_SET, "TIME_SET", "", "", "UTC seconds at this uptime"),
     (EV_LOG_ERASED, "LOG_ERASED", "", "", "bytes erased"),
     (EV_COMMAND_REFUSED, "COMMAND_REFUSED", "message type", "error code", "counter"),
     (EV_MODE, "MODE", "new mode", "old mode", ""),
-    (EV_STORAGE_FULL, "STORAGE_FULL", "policy: 0 stop, 1 overwrite", "", "0: log bytes; 1: segments dropped"),
+    (
+        EV_STORAGE_FULL,
+        "STORAGE_FULL",
+        "policy: 0 stop, 1 overwrite",
+        "",
+        "0: log bytes; 1: segments dropped",
+    ),
     (EV_KEY_ROTATED, "KEY_ROTATED", "", "", "counter"),
 )
 

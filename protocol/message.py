@@ -6,6 +6,7 @@ import struct
 
 from protocol import wire
 
+
 def layout(msg_type, reply):
     """(format, fixed size, has tail) for a message, or None if unknown.
 

@@ -16,8 +16,12 @@ from protocol.profile_bin import (
     POLICY_OVERWRITE,
     POLICY_STOP,
     REFUSE_BAND,
+    REFUSE_CRC,
+    REFUSE_MAGIC,
     REFUSE_PROBES,
     REFUSE_RANGE,
+    REFUSE_SIZE,
+    REFUSE_VERSION,
     T_MAX,
     T_MIN,
 )

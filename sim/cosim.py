@@ -21,7 +21,7 @@ import firmware
 from firmware import storefile
 from firmware.guard import Guard
 from protocol import catalogue as cat
-from protocol import codes, frame, log, message, names
+from protocol import frame, log, message, names
 from protocol import profile as pf
 from protocol.auth import Hmac
 from sim.container import Container
@@ -255,8 +255,12 @@ class CoSim:
             "start_utc": self.start_utc,
             "end_utc": self.start_utc + self.t,
             # the device's own account of its log's end, as a pull reads it
-            "anchor": [pod.boot_count, pod.uptime, self.start_utc + self.t] if pod is not None else None,
-            "log_last_mac": "".join("%02x" % b for b in pod.store.last_mac) if pod is not None else None,
+            "anchor": (
+                [pod.boot_count, pod.uptime, self.start_utc + self.t] if pod is not None else None
+            ),
+            "log_last_mac": (
+                "".join("%02x" % b for b in pod.store.last_mac) if pod is not None else None
+            ),
             "seed": self.seed,
             "tick_s": self.tick_s,
             "duration_s": self.t,

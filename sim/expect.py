@@ -33,12 +33,17 @@ def check(
         k = e["kind"]
         if k == "in_band":
             got = summary["in_band_percent"]
-            out.append((got >= e["min_percent"], f"in band {got:.2f}% (expected >= {e['min_percent']}%)"))
+            out.append(
+                (got >= e["min_percent"], f"in band {got:.2f}% (expected >= {e['min_percent']}%)")
+            )
         elif k == "no_excursion":
             exc = [(p["name"], x) for p in summary["phases"] for x in p["excursions"]]
             if exc:
                 name, (a, b, peak) = exc[0]
-                text = f"{len(exc)} excursion(s); first in {name} at {_hours(a)}, {(b - a) / 60:.0f} min, peak {peak:.2f} degC"
+                text = (
+                    f"{len(exc)} excursion(s); first in {name} at {_hours(a)}, "
+                    f"{(b - a) / 60:.0f} min, peak {peak:.2f} degC"
+                )
             else:
                 text = "no excursion beyond any phase's delay"
             out.append((not exc, text))
@@ -49,16 +54,28 @@ def check(
             text = f"alarm {name} raised at {_hours(at)}"
             if ok and "within_h" in e:
                 ok = at - first_fault <= e["within_h"] * 3600
-                text += f", {(at - first_fault) / 3600:.2f} h after the first fault (expected within {e['within_h']} h)"
+                text += (
+                    f", {(at - first_fault) / 3600:.2f} h after the first fault"
+                    f" (expected within {e['within_h']} h)"
+                )
             if ok and "before_empty_h" in e:
                 if empty is not None:
                     ok = empty - at >= e["before_empty_h"] * 3600
-                    text += f", {(empty - at) / 3600:.1f} h before the battery ran out (expected >= {e['before_empty_h']} h)"
+                    text += (
+                        f", {(empty - at) / 3600:.1f} h before the battery ran out"
+                        f" (expected >= {e['before_empty_h']} h)"
+                    )
             out.append((ok, text if at is not None else f"alarm {name} never raised (expected)"))
         elif k == "no_alarm":
             name = e["alarm"]
             at = alarms.get(name)
-            out.append((at is None, f"alarm {name} " + ("not raised" if at is None else f"raised at {_hours(at)} (expected none)")))
+            out.append(
+                (
+                    at is None,
+                    f"alarm {name} "
+                    + ("not raised" if at is None else f"raised at {_hours(at)} (expected none)"),
+                )
+            )
         elif k == "battery_hours":
             h = lasted / 3600
             ok = ("min_h" not in e or h >= e["min_h"]) and ("max_h" not in e or h <= e["max_h"])
@@ -84,13 +101,18 @@ def check(
             else:
                 at, kind = got
                 ok = "within_h" not in e or at - ref <= e["within_h"] * 3600
-                text = f"probe {p} excluded ({kind}) at {_hours(at)}, {(at - ref) / 3600:.2f} h after its fault"
+                text = (
+                    f"probe {p} excluded ({kind}) at {_hours(at)}, "
+                    f"{(at - ref) / 3600:.2f} h after its fault"
+                )
                 if "within_h" in e:
                     text += f" (expected within {e['within_h']} h)"
                 out.append((ok, text))
         elif k == "log_intact":
             if log is None or key is None or verify_log is None:
-                out.append((False, "log not checked: no log, key or verification (verify_log) given"))
+                out.append(
+                    (False, "log not checked: no log, key or verification (verify_log) given")
+                )
             else:
                 out.append(verify_log(log, key))
         else:  # the loader only lets the kinds above through

@@ -386,7 +386,9 @@ def _fault(i: int, data: Any, mission_s: float) -> dict[str, Any]:
         _one_of(where, out, "duration_h", "duration_s")
     at_s = out["at_s"] if "at_s" in out else out["at_h"] * 3600
     if at_s >= mission_s:
-        raise _Bad(f"{where}.at_h" if "at_h" in out else f"{where}.at_s", "after the last phase ends")
+        raise _Bad(
+            f"{where}.at_h" if "at_h" in out else f"{where}.at_s", "after the last phase ends"
+        )
     return out
 
 
@@ -425,7 +427,9 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
     out["faults"] = [
         _fault(i, f, mission_s) for i, f in enumerate(_array("fault", data.get("fault", [])))
     ]
-    out["expects"] = [_expect(i, e) for i, e in enumerate(_array("expect", data.get("expect", [])))]
+    out["expects"] = [
+        _expect(i, e) for i, e in enumerate(_array("expect", data.get("expect", [])))
+    ]
     return out
 
 

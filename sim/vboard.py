@@ -77,7 +77,10 @@ class Board:
         if t % 60 == 0:
             # ground truth for whoever checks the board's log afterwards
             # % rather than an f-string: this runs on MicroPython
-            sys.stderr.write("truth %d %.4f %d\n" % (t, self.box.plant.t_payload, 1 if self.pod is not None else 0))  # noqa: UP031
+            sys.stderr.write(
+                "truth %d %.4f %d\n"  # noqa: UP031
+                % (t, self.box.plant.t_payload, 1 if self.pod is not None else 0)
+            )
 
     def status(self):
         """One line on stderr for the supervisor (stderr is a host file,

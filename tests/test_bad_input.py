@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from podctl.blocks import walk
 from podctl.cli import main
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK
-
 from protocol import log
 from protocol.auth import Hmac
 from protocol.frame import crc32
@@ -92,8 +92,9 @@ def seal_as_device(d: Path, key: bytes | None = None, **fields) -> None:
     raw = (d / "log.bin").read_bytes()
     blocks = [b for b in walk(raw)[0] if b.seq is not None]
     end = blocks[-1].offset + blocks[-1].size
-    v = dict(device_id=old.device_id.encode().ljust(8, b"\x00"), key_id=Hmac(key).digest(b"podctl key id")[:4],
-             boot_count=old.boot_count, first_seq=blocks[0].seq, last_seq=blocks[-1].seq,
+    v = dict(device_id=old.device_id.encode().ljust(8, b"\x00"),
+             key_id=Hmac(key).digest(b"podctl key id")[:4], boot_count=old.boot_count,
+             first_seq=blocks[0].seq, last_seq=blocks[-1].seq,
              last_mac=raw[end - log.MAC_LEN : end], size=len(raw), counter=old.counter,
              uptime=old.uptime, utc=old.utc, nonce=old.nonce, fw_hash=old.fw_hash, flags=old.flags)
     v.update(fields)
@@ -122,7 +123,9 @@ def _rechain(raw: bytes, key: bytes) -> bytes:
     return bytes(out)
 
 
-def _block(kind: int, nchan: int, seq: int, count: int, t0: int, interval: int, payload: bytes) -> bytes:
+def _block(
+    kind: int, nchan: int, seq: int, count: int, t0: int, interval: int, payload: bytes
+) -> bytes:
     hdr = struct.pack(log.HEADER_FMT, log.MAGIC, log.LAYOUT_VERSION, kind, 1, nchan, seq, 1,
                       count, t0, interval, len(payload))
     return hdr + payload + bytes(log.TRAILER_LEN)

@@ -54,7 +54,10 @@ def no_board(monkeypatch):
 
 @pytest.mark.parametrize("speed", ["nan", "NaN", "inf", "-inf", "-1", "1e7", "fast"])
 def test_board_refuses_a_speed_it_cannot_run(speed, capsys, tmp_path, no_board):
-    assert main(["board", "nominal", f"--speed={speed}", "--flash", str(tmp_path / "f.img")]) == EXIT_USAGE
+    assert (
+        main(["board", "nominal", f"--speed={speed}", "--flash", str(tmp_path / "f.img")])
+        == EXIT_USAGE
+    )
     assert "speed must be" in _one_line(capsys)
     assert not (tmp_path / "f.img").exists()
 
@@ -81,7 +84,10 @@ def test_two_boards_on_one_image_the_second_refuses(tmp_path, capsys, no_board):
     try:
         assert os.path.exists(pty)
         t0 = time.monotonic()
-        assert main(["board", "nominal", "--flash", str(img), "--port-file", str(tmp_path / "port2")]) == EXIT_LINK
+        assert (
+            main(["board", "nominal", "--flash", str(img), "--port-file", str(tmp_path / "port2")])
+            == EXIT_LINK
+        )
         err = _one_line(capsys)
         assert f"{img}: in use by another virtual board (pid {first.pid})" in err
         assert time.monotonic() - t0 < 5 and not (tmp_path / "port2").exists()
@@ -151,8 +157,8 @@ def test_a_real_sigint_during_the_imports_is_one_line():
         "from podctl.cli import main\n"
         "sys.exit(main(['protocol', 'messages']))\n"
     )
-    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                       check=False)
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                       cwd=ROOT, check=False)
     assert p.returncode == EXIT_INTERRUPTED, p.stderr
     assert p.stderr == "podctl: interrupted\n"
 
@@ -182,8 +188,16 @@ CASES = [
     (["profile", "show", "--port", NO_PORT], EXIT_LINK, "cannot open the port"),
     (["status", "--port", "socket://127.0.0.1:9"], EXIT_LINK, "socket://127.0.0.1:9"),
     (["profile", "upload", "{bad}", "--port", NO_PORT], EXIT_BAD_INPUT, "bad.toml: phase[0]"),
-    (["profile", "upload", "{tmp}/none.toml", "--port", NO_PORT], EXIT_BAD_INPUT, "no such profile file"),
-    (["profile", "show", "--diff", "{bad}", "--port", NO_PORT], EXIT_BAD_INPUT, "bad.toml: phase[0]"),
+    (
+        ["profile", "upload", "{tmp}/none.toml", "--port", NO_PORT],
+        EXIT_BAD_INPUT,
+        "no such profile file",
+    ),
+    (
+        ["profile", "show", "--diff", "{bad}", "--port", NO_PORT],
+        EXIT_BAD_INPUT,
+        "bad.toml: phase[0]",
+    ),
     (["profile", "validate", "{bad}"], EXIT_BAD_INPUT, "bad.toml: phase[0]"),
     (["protocol", "decode", "zz"], EXIT_BAD_INPUT, "not hex"),
     (["protocol", "decode", "--file", "{tmp}/none.bin"], EXIT_BAD_INPUT, "cannot read"),
@@ -222,7 +236,10 @@ def test_check_failed_is_1_not_a_link_or_input_problem(tmp_path, capsys):
         '[[phase]]\nname = "pad"\nduration_h = 1\nambient_c = 21.0\n'
         '[[expect]]\nkind = "alarm"\nalarm = "high"\n'
     )
-    assert main(["sim", "run", str(sc), "--tick-s", "60", "-o", str(tmp_path / "o")]) == EXIT_CHECK_FAILED
+    assert (
+        main(["sim", "run", str(sc), "--tick-s", "60", "-o", str(tmp_path / "o")])
+        == EXIT_CHECK_FAILED
+    )
     assert "expectation(s) not met" in _one_line(capsys)
 
 
@@ -251,7 +268,9 @@ def test_every_help_has_examples(path, parser):
     text = parser.format_help()
     assert "examples:" in text
     block = text.split("examples:", 1)[1].strip().splitlines()
-    lines = [ln.strip() for ln in block[:6] if ln.strip().startswith(("podctl ", "mpremote ", "xxd "))]
+    lines = [
+        ln.strip() for ln in block[:6] if ln.strip().startswith(("podctl ", "mpremote ", "xxd "))
+    ]
     assert 1 <= len(lines), text
     # each example parses (the ones that run podctl)
     for ln in lines:
@@ -294,6 +313,8 @@ def test_one_spelling_per_option():
             assert "--keystore" in opts, path  # every verb that talks to a device
         outs = [a.option_strings for a in p._actions if "--out" in a.option_strings]
         assert all("-o" in o for o in outs), path  # -o is always --out
-    assert {"info", "status", "monitor", "flash", "time sync", "key rotate", "logs pull"} <= set(device_verbs)
+    assert {
+        "info", "status", "monitor", "flash", "time sync", "key rotate", "logs pull"
+    } <= set(device_verbs)
     for group in SYNONYMS:
         assert len(group & used) <= 1, sorted(group & used)

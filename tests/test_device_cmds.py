@@ -175,7 +175,9 @@ def test_key_rotation_and_a_log_that_spans_it(board, tmp_path, capsys):
 
     port = ["--port", board.port]
     assert main(["status", *port]) == EXIT_OK  # flashed by the first test
-    dev_id = next(ln for ln in capsys.readouterr().out.splitlines() if "container" in ln).split()[-1]
+    dev_id = next(
+        ln for ln in capsys.readouterr().out.splitlines() if "container" in ln
+    ).split()[-1]
     before = keystore.device_keys(dev_id)
     assert main(["key", "rotate", *port]) == EXIT_OK
     after = keystore.device_keys(dev_id)

@@ -44,7 +44,9 @@ def test_import_podctl_loads_no_serial_argparse_or_rich():
         "bad = [m for m in ('serial', 'argparse', 'rich') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert p.returncode == 0, p.stderr
 
 
@@ -142,7 +144,10 @@ def test_info_and_status_are_typed(board):
             time.sleep(0.1)
         li = dev.log_info()
     assert isinstance(info, DeviceInfo) and [info.device_id] == keys.devices()
-    assert re.fullmatch(r"\d+\.\d+\.\d+", info.fw_version) and re.fullmatch(r"[0-9a-f]{16}", info.fw_hash)
+    assert (
+        re.fullmatch(r"\d+\.\d+\.\d+", info.fw_version)
+        and re.fullmatch(r"[0-9a-f]{16}", info.fw_hash)
+    )
     assert info.protocol == c.PROTOCOL_VERSION and info.max_payload_bytes == 1024
     assert isinstance(st, Status) and isinstance(st.payload_c, float) and -40 < st.payload_c < 60
     assert len(st.probes_mdeg) == 4 and st.battery_mv > 0 and st.uptime_s >= 0
@@ -158,7 +163,11 @@ def test_time_sync_reports_the_drift(board):
         st = dev.status()
     assert isinstance(first, TimeSync) and first.utc == 1_700_000_000
     # the board's clock ran from 2023 when it was set again now
-    assert second.previous_utc is not None and second.drift_s is not None and second.drift_s < -1_000_000
+    assert (
+        second.previous_utc is not None
+        and second.drift_s is not None
+        and second.drift_s < -1_000_000
+    )
     assert st.utc_now is not None and abs(st.utc_now - second.utc) < 60
 
 
@@ -196,7 +205,10 @@ def test_pull_with_progress_then_resumed(board, tmp_path, monkeypatch):
     monkeypatch.setattr(Device, "request", cut_on_third_read)
     with Device(b.port, keystore=keys) as dev, pytest.raises(LinkError) as e:
         dev.pull(out)
-    assert e.value.status == EXIT_LINK and f"pull again into {out} to continue from byte 64" in str(e.value)
+    assert (
+        e.value.status == EXIT_LINK
+        and f"pull again into {out} to continue from byte 64" in str(e.value)
+    )
     monkeypatch.setattr(Device, "request", real)
     seen: list[tuple[int, int]] = []
     with Device(b.port, keystore=keys) as dev:
@@ -255,7 +267,11 @@ def test_refusal_and_missing_key_through_the_library_and_the_cli(board, tmp_path
     assert main(["flash", "--port", b.port, "--keystore", str(empty)]) == EXIT_BAD_INPUT
     assert "is provisioned, but its key is not in" in capsys.readouterr().err
     text = str(missing.value)
-    assert "flash it" not in text and "first flash" in text and "--keystore or PODCTL_KEYSTORE" in text
+    assert (
+        "flash it" not in text
+        and "first flash" in text
+        and "--keystore or PODCTL_KEYSTORE" in text
+    )
     assert not empty.exists()  # a refused command changed nothing
 
 

@@ -112,7 +112,9 @@ def test_report_matches_the_simulators_ground_truth(flown, capsys):
     # probes read the payload with offsets up to 0.08 degC, 0.02 noise and
     # a 20 s lag; one reads the air node: 0.3 degC covers it
     assert abs(rep.mission.t_mean - sum(true_c) / len(true_c)) < 0.3
-    assert abs(rep.mission.t_min - min(true_c)) < 0.3 and abs(rep.mission.t_max - max(true_c)) < 0.3
+    assert (
+        abs(rep.mission.t_min - min(true_c)) < 0.3 and abs(rep.mission.t_max - max(true_c)) < 0.3
+    )
     true_in_band = sum(1 for c in true_c if 2.0 <= c <= 8.0) / len(true_c)
     report_in_band = rep.mission.in_band_s / (rep.mission.in_band_s + rep.mission.out_band_s)
     assert abs(true_in_band - report_in_band) < 0.01
@@ -134,7 +136,9 @@ def test_one_changed_byte_fails_verify_naming_the_block(flown, capsys):
     data = bytearray(log.read_bytes())
     data[len(data) // 2] ^= 0x01
     bad.write_bytes(bytes(data))
-    (bad.parent / "log.bin.manifest.json").write_text((tmp / "pulled" / "log.bin.manifest.json").read_text())
+    (bad.parent / "log.bin.manifest.json").write_text(
+        (tmp / "pulled" / "log.bin.manifest.json").read_text()
+    )
     capsys.readouterr()
     assert main(["logs", "verify", str(bad)]) == EXIT_CHECK_FAILED
     out = capsys.readouterr()
@@ -173,7 +177,8 @@ def test_mpremote_works_on_the_board_and_writes_into_its_image(tmp_path, capsys)
         assert main(["maintenance", "repl", *port]) == EXIT_OK
         r = subprocess.run(
             [sys.executable, "-m", "mpremote", "connect", board.port, "resume", "exec",
-             "f = open('hello.txt', 'w'); f.write('from mpremote'); f.close(); import os; print(sorted(os.listdir('/')))"],
+             "f = open('hello.txt', 'w'); f.write('from mpremote'); f.close();"
+             " import os; print(sorted(os.listdir('/')))"],
             capture_output=True, text=True, timeout=30, cwd=tmp_path, check=False,
         )
         assert r.returncode == 0, r.stderr

@@ -22,11 +22,11 @@ import sys
 from pathlib import Path
 
 from podctl import bundle, romfs
-from sim import upy
 from podctl.flash_cmd import BOARD_PRELUDE
 from protocol import frame, message, wire
 from protocol import profile_bin as pf
 from protocol.auth import Hmac
+from sim import upy
 
 HERE = Path(__file__).resolve().parent / "mp"
 HELPERS = [HERE / n for n in ("_fakehal.py", "_profiles.py", "_support.py")]
@@ -69,7 +69,8 @@ def mission_inputs(tmp: Path) -> list[str]:
         for k in range(4)
     ] + [
         # after each TIME_SET, a seal, as podctl logs pull asks for one
-        frame.encode(wire.MSG_LOG_SEAL, 14 + k, message.pack(wire.MSG_LOG_SEAL, False, bytes([k]) * 16),
+        frame.encode(wire.MSG_LOG_SEAL, 14 + k,
+                     message.pack(wire.MSG_LOG_SEAL, False, bytes([k]) * 16),
                      wire.FLAG_AUTH, 2 * k + 2, mac)
         for k in range(4)
     ]
@@ -81,11 +82,18 @@ def mission_inputs(tmp: Path) -> list[str]:
         _profiles.phase(b"return", 0, interval=60),
     ])
     ident = pf.ident(new)
-    upload = [(wire.MSG_PROFILE_BEGIN, message.pack(wire.MSG_PROFILE_BEGIN, False, len(new), ident))]
-    upload += [(wire.MSG_PROFILE_CHUNK, message.pack(wire.MSG_PROFILE_CHUNK, False, at, new[at : at + 96]))
-               for at in range(0, len(new), 96)]
+    upload = [
+        (wire.MSG_PROFILE_BEGIN, message.pack(wire.MSG_PROFILE_BEGIN, False, len(new), ident))
+    ]
+    upload += [
+        (wire.MSG_PROFILE_CHUNK,
+         message.pack(wire.MSG_PROFILE_CHUNK, False, at, new[at : at + 96]))
+        for at in range(0, len(new), 96)
+    ]
     upload += [(wire.MSG_PROFILE_COMMIT, message.pack(wire.MSG_PROFILE_COMMIT, False, ident))]
-    frames += [frame.encode(t, 20 + k, p, wire.FLAG_AUTH, 9 + k, mac) for k, (t, p) in enumerate(upload)]
+    frames += [
+        frame.encode(t, 20 + k, p, wire.FLAG_AUTH, 9 + k, mac) for k, (t, p) in enumerate(upload)
+    ]
     reqs = tmp / "requests.bin"
     reqs.write_bytes(b"".join(frames))
     return [prof.name, reqs.name]  # short, fixed argv: the heap is not to vary with the tmp path
@@ -109,7 +117,8 @@ def run_mission(tmp: Path, seconds: int, heap: str | None, rom: bool = False) ->
 # from inside the mission module, the conservative GC kept ~7 KiB of the
 # loader's leftovers alive through stale words on the C stack.
 BOARD_IMPORTS = (BOARD_PRELUDE  # as the board's /main.py
-                 + "from firmware import main, pod, commands, link\nimport _fakehal, sim.flashdev\n")
+                 + "from firmware import main, pod, commands, link\n"
+                 "import _fakehal, sim.flashdev\n")
 
 
 def run_mission_rom(tmp: Path, seconds: int, heap: str | None) -> upy.Result:

@@ -60,6 +60,10 @@ def test_frames_survive_garbage_between_them(items, chunk):
     d = frame.Deframer()
     got = []
     for i in range(0, len(stream), chunk):  # arbitrary read sizes
-        got += [(r.seq, r.payload) for r in d.feed(stream[i : i + chunk]) if isinstance(r, frame.Frame)]
+        got += [
+            (r.seq, r.payload)
+            for r in d.feed(stream[i : i + chunk])
+            if isinstance(r, frame.Frame)
+        ]
     # garbage may by chance form a valid frame only with probability ~2^-32
     assert [g for g in got if g in want] == want

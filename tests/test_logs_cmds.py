@@ -14,13 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from podctl.blocks import walk
 from podctl import keystore, logdata, logs_cmds, manifest
+from podctl.blocks import walk
 from podctl.cli import build_parser, main
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
+from podctl.seal import Seal
 from protocol import log
 from protocol.frame import crc32
-from podctl.seal import Seal
 from protocol.wire import SEAL_HEAD_DROPPED
 from tests.test_bad_input import seal_as_device
 from tests.test_decode import NR, seal_log
@@ -99,7 +99,10 @@ def test_flipped_payload_byte_names_the_block(copy, capsys):
     p.write_bytes(raw)
     assert _verify(copy) == EXIT_CHECK_FAILED
     err = _err(capsys)
-    want = f"block 100 at byte {b.offset}: CRC mismatch (after block 99; its header claims block 100, unchecked)"
+    want = (
+        f"block 100 at byte {b.offset}: CRC mismatch"
+        " (after block 99; its header claims block 100, unchecked)"
+    )
     assert want in err
 
 
@@ -129,11 +132,16 @@ def test_damage_mid_log_costs_its_blocks_not_the_rest(copy, capsys):
     assert found[-1].seq == blocks[-1].seq  # the walk reached the end
     assert _verify(copy) == EXIT_CHECK_FAILED
     err = _err(capsys)
-    assert f"block 100 at byte {hit.offset}: CRC mismatch (after block 99; its header claims block 100" in err
+    assert (
+        f"block 100 at byte {hit.offset}: CRC mismatch"
+        " (after block 99; its header claims block 100" in err
+    )
     assert "the log resumes at byte" in err
     # decode keeps every record outside the damaged blocks
     data = logdata.load(bytes(raw))
-    assert len(data.samples) == sum(b.count for b in found if b.seq is not None and b.kind == log.KIND_SAMPLES)
+    assert len(data.samples) == sum(
+        b.count for b in found if b.seq is not None and b.kind == log.KIND_SAMPLES
+    )
     assert len(data.samples) > 0.9 * sum(b.count for b in blocks if b.kind == log.KIND_SAMPLES)
 
 
@@ -172,8 +180,9 @@ def test_tail_cut_after_the_pull(copy, capsys):
     assert captured.err.count("\n") == 1
     prev = _blocks(raw)[-2]
     assert (
-        f"block 227 at byte {prev.offset + prev.size}: the log ends at block 226, the device sealed "
-        "block 227 as its last: 1 block(s) missing from the end" in captured.err
+        f"block 227 at byte {prev.offset + prev.size}: the log ends at block 226,"
+        " the device sealed block 227 as its last: 1 block(s) missing from the end"
+        in captured.err
     )
     assert "SHA-256" in captured.out and "+2 more" in captured.err  # the size and the hash
 
@@ -224,7 +233,9 @@ def test_keystore_and_key_file_together_is_a_usage_error(copy, capsys):
 # -- unanchored start ----------------------------------------------------------
 
 
-def _drop_head(d: Path, n: int, sealed: bool = True, dropped: bool = False) -> tuple[bytes, logdata.BlockInfo]:
+def _drop_head(
+    d: Path, n: int, sealed: bool = True, dropped: bool = False
+) -> tuple[bytes, logdata.BlockInfo]:
     """Keep blocks n.. as the device would after an erase (or, dropped, an
     overwrite); the manifest says its log starts there and, sealed, so does
     the device's seal. Returns the MAC of block n - 1."""
@@ -262,7 +273,10 @@ def test_unanchored_start_not_vouched_by_the_seal(copy, capsys):
     out, err = capsys.readouterr()
     assert err.count("\n") == 1
     assert "block 77 at byte 0: unanchored start" in err and "+2 more" in err
-    assert "FAIL: blocks 0..76 at byte 0: the log starts at block 77, the device sealed a log from block 0" in out
+    assert (
+        "FAIL: blocks 0..76 at byte 0: the log starts at block 77,"
+        " the device sealed a log from block 0" in out
+    )
     assert "77 block(s) missing from the start" in out
 
 
@@ -457,7 +471,10 @@ def test_magic_then_garbage_is_no_readable_block(tmp_path, capsys):
     p = tmp_path / "log.bin"
     p.write_bytes(log.MAGIC + bytes(100))
     assert main(["logs", "decode", str(p)]) == EXIT_BAD_INPUT
-    assert "no readable block: block 0 at byte 0: unknown layout version (at the start" in _err(capsys)
+    assert (
+        "no readable block: block 0 at byte 0: unknown layout version (at the start"
+        in _err(capsys)
+    )
 
 
 def test_bad_manifest_is_one_line(copy, capsys):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from podctl.link import Link
 from podctl.pipe import PipeTransport
-
 from protocol import catalogue as c
 from protocol.auth import Hmac
 from sim import upy
@@ -131,6 +130,7 @@ def test_log_seal_over_the_wire_is_signed_and_checked_by_the_host():
     import hmac
 
     import pytest
+
     from podctl.errors import DeviceRefused
 
     t = _device()
@@ -160,8 +160,8 @@ def test_log_seal_over_the_wire_is_signed_and_checked_by_the_host():
 
 def test_a_forged_or_stripped_answer_is_a_link_error():
     import pytest
-    from podctl.errors import DeviceRefused, LinkError
 
+    from podctl.errors import DeviceRefused, LinkError
     from protocol import frame
 
     wrong = Hmac(b"\x00" * 32)  # the man in the middle has no key
@@ -171,7 +171,10 @@ def test_a_forged_or_stripped_answer_is_a_link_error():
                                 f.counter or 0, wrong if f.counter is not None else None),
          "tag does not verify"),
         # the signature taken off
-        (lambda f: frame.encode(f.type, f.seq, f.payload, f.flags & ~c.FLAG_AUTH), "is not signed"),
+        (
+            lambda f: frame.encode(f.type, f.seq, f.payload, f.flags & ~c.FLAG_AUTH),
+            "is not signed",
+        ),
         # a REPLAYED refusal made up, unsigned: what would have made a host
         # give up on a command the device took (issue 14, S1)
         (lambda f: frame.encode(c.MSG_ERROR, f.seq, bytes([c.ERR_REPLAYED, f.type, 0, 0]),

@@ -35,4 +35,6 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(_example(), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "SIM00001 VERIFIED" in out
-    assert re.search(r"\d+ samples, \d+ events, probe 0 between -?\d+\.\d\d and \d+\.\d\d degC", out)
+    assert re.search(
+        r"\d+ samples, \d+ events, probe 0 between -?\d+\.\d\d and \d+\.\d\d degC", out
+    )

@@ -9,12 +9,12 @@ import json
 import shutil
 from pathlib import Path
 
-import podctl
 import pytest
+
+import podctl
 from podctl.cli import main
 from podctl.errors import BadInput
 from podctl.seal import Seal
-
 from protocol import cobs
 from tests.test_bad_input import _reseal, seal_as_device
 
@@ -41,7 +41,9 @@ def test_the_golden_seal_reads_field_by_field():
     assert seal.key_id.hex() == f[1]
     assert (seal.boot_count, seal.first_seq, seal.last_seq) == (f[2], f[3], f[4])
     assert seal.last_mac.hex() == f[5] and seal.size == f[6] and seal.counter == f[7]
-    assert (seal.uptime, seal.utc, seal.nonce.hex(), seal.fw_hash.hex()) == (f[8], f[9], f[10], f[11])
+    assert (seal.uptime, seal.utc, seal.nonce.hex(), seal.fw_hash.hex()) == (
+        f[8], f[9], f[10], f[11]
+    )
     assert seal.simulated and not seal.head_dropped
     assert seal.key_index([bytes(32), key]) == 1
     assert seal.key_index([bytes(32)]) is None

@@ -12,6 +12,7 @@ and the seeded generator in sim/rng.py.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,8 +22,6 @@ from podctl.verdict import log_intact
 from protocol import log as layout
 from sim import run as simrun
 from sim import scenario
-
-import os
 
 TICK_S = int(os.environ.get("PODCTL_SIM_TICK", "10"))
 

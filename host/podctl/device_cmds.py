@@ -38,14 +38,20 @@ def add_parser(sub) -> None:
         epilog=examples("podctl status", "podctl status --json --port /dev/ttyACM0"),
     )
     add_port_args(s)
-    s.add_argument("--json", action="store_true", help="print the status fields as JSON (units in the names)")
+    s.add_argument(
+        "--json", action="store_true", help="print the status fields as JSON (units in the names)"
+    )
     s.set_defaults(run=cmd_status)
     m = sub.add_parser(
         "monitor",
         help="live dashboard of probes, band, outputs, alarms and phase (Ctrl-C to leave)",
-        description="Polls STATUS every --every seconds; a replugged cable is waited for, not fatal.",
+        description=(
+            "Polls STATUS every --every seconds; a replugged cable is waited for, not fatal."
+        ),
         formatter_class=raw,
-        epilog=examples("podctl monitor", "podctl monitor --every 5 --port $(cat build/board/port)"),
+        epilog=examples(
+            "podctl monitor", "podctl monitor --every 5 --port $(cat build/board/port)"
+        ),
     )
     add_port_args(m)
     m.add_argument("--every", type=finite_float(0.05, 3600, "--every"), default=1.0,
@@ -58,7 +64,8 @@ def add_parser(sub) -> None:
         help="stop the firmware for mpremote (repl), or reboot the container",
         description=(
             "repl: the firmware stops serving and the board waits at its REPL, Ctrl-C restored, "
-            "so `mpremote connect PORT resume ...` can work on it; a reset brings the firmware back. "
+            "so `mpremote connect PORT resume ...` can work on it; "
+            "a reset brings the firmware back. "
             "reboot: the board resets. Both authenticated."
         ),
         formatter_class=raw,
@@ -92,7 +99,10 @@ def add_parser(sub) -> None:
     ts = tsub.add_parser(
         "sync",
         help="set the container's UTC from this computer's clock (authenticated)",
-        description="Sets the device clock and reports the drift it corrected; each set is logged on the device.",
+        description=(
+            "Sets the device clock and reports the drift it corrected; "
+            "each set is logged on the device."
+        ),
         formatter_class=raw,
         epilog=examples("podctl time sync", "podctl time sync --port /dev/ttyACM0"),
     )
@@ -161,9 +171,13 @@ def status_table(dev_id: str, st: Status, phases: list[str] | None = None) -> Ta
     band = f"{st.band_low_mdeg / 1000:.1f} .. {st.band_high_mdeg / 1000:.1f} degC"
     phase = phases[st.phase] if phases and st.phase < len(phases) else str(st.phase)
     t.add_row("phase", f"{phase}   mode {names.name(names.MODES, st.mode)}")
-    t.add_row("payload", f"{_deg(st.payload_mdeg)} degC (setpoint {st.setpoint_mdeg / 1000:.1f}, band {band})")
+    t.add_row(
+        "payload",
+        f"{_deg(st.payload_mdeg)} degC (setpoint {st.setpoint_mdeg / 1000:.1f}, band {band})",
+    )
     probes = [
-        f"{_deg(v)}{'' if st.probe_ok >> i & 1 else ' (excluded)'}" for i, v in enumerate(st.probes_mdeg)
+        f"{_deg(v)}{'' if st.probe_ok >> i & 1 else ' (excluded)'}"
+        for i, v in enumerate(st.probes_mdeg)
     ]
     t.add_row("probes", "   ".join(probes))
     t.add_row("outputs", f"heater {st.heater_permille / 10:.0f}%   "
@@ -206,7 +220,10 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
                         dev = Device(url, args.keystore, timeout=1.0)
                         phases = phase_names(dev)
                     st = dev.status()
-                    note = Text(f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave", style="dim")
+                    note = Text(
+                        f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave",
+                        style="dim",
+                    )
                     live.update(Group(status_table(dev.device_id, st, phases), note))
                     seen += 1
                 except LinkError as e:
@@ -214,7 +231,9 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
                     if dev is not None:
                         dev.close()
                         dev = None
-                    live.update(Text(f"{e}\nwaiting for the container on {url} ...", style="yellow"))
+                    live.update(
+                        Text(f"{e}\nwaiting for the container on {url} ...", style="yellow")
+                    )
                 polls += 1
                 time.sleep(args.every)
         except KeyboardInterrupt:
@@ -232,8 +251,10 @@ def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
         dev.maintenance(args.action)
         dev_id = dev.device_id
     if args.action == "repl":
-        console.print(f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume",
-                      highlight=False)
+        console.print(
+            f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume",
+            highlight=False,
+        )
     else:
         console.print(f"{dev_id} is rebooting", highlight=False)
     return 0
@@ -254,13 +275,15 @@ def cmd_time_sync(args: argparse.Namespace, console: Console) -> int:
     if got.drift_s is not None:
         drift = got.drift_s
         console.print(
-            f"{dev_id}: clock set to {utc(got.utc)}; it was {abs(drift)} s {'fast' if drift > 0 else 'slow'}"
+            f"{dev_id}: clock set to {utc(got.utc)};"
+            f" it was {abs(drift)} s {'fast' if drift > 0 else 'slow'}"
             f" ({utc(got.previous_utc)})",
             highlight=False,
         )
     else:
         console.print(
-            f"{dev_id}: clock set to {utc(got.utc)} (it had never been set this boot, uptime {got.uptime_s} s)",
+            f"{dev_id}: clock set to {utc(got.utc)}"
+            f" (it had never been set this boot, uptime {got.uptime_s} s)",
             highlight=False,
         )
     return 0

@@ -73,7 +73,9 @@ def _message(t: int) -> str:
 def read(code: int, a: int, b: int, value: int) -> Reading:
     """The meaning of one event's fields (module docstring)."""
     if code == log.EV_BOOT:
-        return Reading(f"reset {RESETS.get(a, f'cause {a}')}", f"boot {b}", NAN, "", version(value))
+        return Reading(
+            f"reset {RESETS.get(a, f'cause {a}')}", f"boot {b}", NAN, "", version(value)
+        )
     if code == log.EV_PHASE:
         return Reading(f"phase {a}", PHASE_SOURCES.get(b, f"source {b}"), NAN, "", "")
     if code in (log.EV_ALARM_RAISED, log.EV_ALARM_CLEARED):
@@ -89,7 +91,9 @@ def read(code: int, a: int, b: int, value: int) -> Reading:
         from protocol import profile as pf
 
         reason = next((r[1] for r in pf.REFUSALS if r[0] == a), f"reason {a}")
-        return Reading("profile", f"{reason} {pf.where(a, b) or ''}".strip(), NAN, "", f"{value:08x}")
+        return Reading(
+            "profile", f"{reason} {pf.where(a, b) or ''}".strip(), NAN, "", f"{value:08x}"
+        )
     if code == log.EV_PROBE_FAULT:
         v = signed(value)
         reading = NAN if v == log.NO_READING_MDEG else v / 1000
@@ -101,7 +105,9 @@ def read(code: int, a: int, b: int, value: int) -> Reading:
     if code == log.EV_LOG_ERASED:
         return Reading("log", "", float(value), "bytes", "")
     if code == log.EV_COMMAND_REFUSED:
-        return Reading(_message(a), f"error {catalogue.error_name(b)}", float(value), "counter", "")
+        return Reading(
+            _message(a), f"error {catalogue.error_name(b)}", float(value), "counter", ""
+        )
     if code == log.EV_MODE:
         new, old = names.name(names.MODES, a), names.name(names.MODES, b)
         return Reading(f"mode {new}", f"from {old}", NAN, "", "")

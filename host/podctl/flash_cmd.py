@@ -70,7 +70,9 @@ def add_parser(sub) -> None:
     add_port_args(p)
     p.add_argument("--device-id", type=_device_id,
                    help="id to give a new device (up to 8 characters; default POD + 5 random hex)")
-    p.add_argument("--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version")
+    p.add_argument(
+        "--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version"
+    )
     p.set_defaults(run=cmd_flash)
 
 
@@ -127,12 +129,15 @@ def _stop_firmware(url: str, keys: Keystore, console: Console) -> str | None:
             ) from None
         except DeviceRefused as e:
             raise DeviceRefused(
-                f"device {info.device_id} refused maintenance ({c.error_name(e.code)}): it was provisioned "
-                "with another key: wrong board, or another host's keystore (--keystore)",
+                f"device {info.device_id} refused maintenance ({c.error_name(e.code)}):"
+                " it was provisioned with another key: wrong board, or another host's keystore"
+                " (--keystore)",
                 e.code, e.detail, e.msg_type,
             ) from None
-        console.print(f"device {info.device_id} (firmware {info.fw_version}) stopped for maintenance",
-                      highlight=False)
+        console.print(
+            f"device {info.device_id} (firmware {info.fw_version}) stopped for maintenance",
+            highlight=False,
+        )
         return info.device_id
 
 
@@ -163,7 +168,9 @@ def _check_mpy_version(t) -> None:
 
     mpy = t.eval("__import__('sys').implementation._mpy")
     board = f"{mpy & 0xFF}.{mpy >> 8 & 3}"
-    out = subprocess.run([bundle.mpy_cross(), "--version"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        [bundle.mpy_cross(), "--version"], capture_output=True, text=True, check=False
+    ).stdout
     ours = out.rsplit("mpy v", 1)[-1].strip()
     if board != ours:
         raise DeviceMismatch(
@@ -201,15 +208,28 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
             copied, skipped = _deploy(t, files, console)
             provisioned = _provision(t, args.device_id, keys, console)
         except TransportError as e:
-            raise LinkError(f"{url}: the link dropped while flashing ({e}): replug and run podctl flash again") from None
+            raise LinkError(
+                f"{url}: the link dropped while flashing ({e}): replug and run podctl flash again"
+            ) from None
         except _Stalled:
-            raise LinkError(f"{url}: the device stopped answering while flashing: replug and run podctl flash again") from None
+            raise LinkError(
+                f"{url}: the device stopped answering while flashing:"
+                " replug and run podctl flash again"
+            ) from None
         except OSError as e:
-            raise LinkError(f"{url}: device unplugged while flashing ({e}): replug and run podctl flash again") from None
-        console.print(f"{copied} file(s) copied, {skipped} unchanged; every file's SHA-256 checked on the device",
-                      highlight=False)
+            raise LinkError(
+                f"{url}: device unplugged while flashing ({e}): replug and run podctl flash again"
+            ) from None
+        console.print(
+            f"{copied} file(s) copied, {skipped} unchanged;"
+            " every file's SHA-256 checked on the device",
+            highlight=False,
+        )
         try:
-            t.exec_raw_no_follow("import sys\nif sys.platform == 'linux':\n sys.exit(75)\nimport machine\nmachine.reset()")
+            t.exec_raw_no_follow(
+                "import sys\nif sys.platform == 'linux':\n sys.exit(75)\n"
+                "import machine\nmachine.reset()"
+            )
         except (TransportError, OSError):
             pass  # the board goes away as it resets
     finally:
@@ -267,8 +287,12 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
     made: set[str] = set()
     copied = skipped = 0
     with Progress(
-        TextColumn("[bold]flashing"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[file]}"),
-        console=console, transient=True,
+        TextColumn("[bold]flashing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[file]}"),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("flash", total=total, file="")
         for path, data in files:
@@ -282,7 +306,10 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
                     tmp = path + ".new"
                     t.fs_writefile(tmp, data, chunk_size=1024)
                     if t.fs_hashfile(tmp, "sha256") != want:
-                        raise LinkError(f"{path}: SHA-256 on the device differs after copying: run podctl flash again")
+                        raise LinkError(
+                            f"{path}: SHA-256 on the device differs after copying:"
+                            " run podctl flash again"
+                        )
                     t.exec(f"import os\nos.rename({'/' + tmp!r}, {'/' + path!r})")
                     copied += 1
             bar.advance(task, len(data))
@@ -290,7 +317,9 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
     for path, data in files:
         with _Deadline(STEP_S):
             if t.fs_hashfile(path, "sha256") != hashlib.sha256(data).digest():
-                raise LinkError(f"{path}: SHA-256 on the device does not match: run podctl flash again")
+                raise LinkError(
+                    f"{path}: SHA-256 on the device does not match: run podctl flash again"
+                )
     return copied, skipped
 
 
@@ -319,4 +348,7 @@ def _await_firmware(url: str, keys: Keystore, seconds: float = 20.0) -> DeviceIn
         except LinkError as e:
             last = e
             time.sleep(0.5)
-    raise LinkError(f"{url}: the firmware did not answer after the reboot ({last}): replug and run podctl flash again")
+    raise LinkError(
+        f"{url}: the firmware did not answer after the reboot ({last}):"
+        " replug and run podctl flash again"
+    )

@@ -152,7 +152,9 @@ def _check_signed(msg_type: int, r: frame.Frame, hmac: Hmac | None, counters: li
     name = c.message(msg_type)[1]
     if r.flags & c.FLAG_AUTH:
         if hmac is None:
-            raise LinkError(f"{name} reply is signed, but the request was not: not this device's answer")
+            raise LinkError(
+                f"{name} reply is signed, but the request was not: not this device's answer"
+            )
         if not r.verify(hmac):
             raise LinkError(
                 f"{name} reply's tag does not verify under the device's key: "

@@ -107,7 +107,9 @@ def verdict_for(args: argparse.Namespace, pulled: Pulled, keys: list[bytes] | No
             f"{args.after}: the earlier pull ended at block {after.log.last_seq}, "
             f"this log starts at block {first.seq}: not the pull just before"
         )
-    return verify(pulled, keys, after=after, allow_unanchored=getattr(args, "allow_unanchored", False))
+    return verify(
+        pulled, keys, after=after, allow_unanchored=getattr(args, "allow_unanchored", False)
+    )
 
 
 SHOWN = 12  # findings listed by logs verify
@@ -222,7 +224,11 @@ def load_data(pulled: Pulled) -> logdata.LogData:
 
 def warn_damage(verdict: Verdict, name: str, what: str) -> None:
     """One warning line for damage decode and info went past."""
-    bad = [f for f in verdict.findings if f.code in ("unreadable", "undecodable", "seq_gap", "seq_back")]
+    bad = [
+        f
+        for f in verdict.findings
+        if f.code in ("unreadable", "undecodable", "seq_gap", "seq_back")
+    ]
     if bad:
         Console(stderr=True).print(
             f"podctl: warning: {name}: {bad[0]}"
@@ -318,7 +324,9 @@ def add_info(lsub) -> None:
         description="Summarise LOG without its key: blocks, records, boots and their time span, "
         "and what podctl.verify finds short of the MAC chain.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  podctl logs info build/pulled\n  podctl logs info dump-extract/log.bin",
+        epilog=(
+            "examples:\n  podctl logs info build/pulled\n  podctl logs info dump-extract/log.bin"
+        ),
     )
     _log_arg(i)
     i.set_defaults(run=cmd_info)
@@ -375,5 +383,10 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 
 VERBS = (
-    pull_cmd.add_parser, add_verify, add_decode, add_extract, add_info, report_cmd.add_report_parser,
+    pull_cmd.add_parser,
+    add_verify,
+    add_decode,
+    add_extract,
+    add_info,
+    report_cmd.add_report_parser,
 )

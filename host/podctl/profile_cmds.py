@@ -39,9 +39,14 @@ def add_parser(sub) -> None:
     v = psub.add_parser(
         "validate",
         help="check a TOML profile by the device's own rules",
-        description="Exit 0 and show the phases if the device would take FILE; else name the field and the rule.",
+        description=(
+            "Exit 0 and show the phases if the device would take FILE;"
+            " else name the field and the rule."
+        ),
         formatter_class=raw,
-        epilog=examples("podctl profile validate nominal", "podctl profile validate my-profile.toml"),
+        epilog=examples(
+            "podctl profile validate nominal", "podctl profile validate my-profile.toml"
+        ),
     )
     v.add_argument("file", help="profile TOML file, or a name from examples/profiles/")
     v.set_defaults(run=cmd_validate)
@@ -51,7 +56,10 @@ def add_parser(sub) -> None:
         description="Validate FILE, send it in authenticated chunks and put it in force; the same "
         "upload cut short resumes where the device is.",
         formatter_class=raw,
-        epilog=examples("podctl profile upload nominal", "podctl profile upload my-profile.toml --port /dev/ttyACM0"),
+        epilog=examples(
+            "podctl profile upload nominal",
+            "podctl profile upload my-profile.toml --port /dev/ttyACM0",
+        ),
     )
     u.add_argument("file", help="profile TOML file, or a name from examples/profiles/")
     add_port_args(u)
@@ -59,7 +67,9 @@ def add_parser(sub) -> None:
     s = psub.add_parser(
         "show",
         help="the profile in force on the container",
-        description="Show the profile in force; with --diff, how it differs from FILE (exit 1 if it does).",
+        description=(
+            "Show the profile in force; with --diff, how it differs from FILE (exit 1 if it does)."
+        ),
         formatter_class=raw,
         epilog=examples("podctl profile show", "podctl profile show --diff nominal"),
     )
@@ -77,10 +87,18 @@ def _compile(name: str) -> bytes:
 
 def phases_table(title: str, tables: dict[str, Any]) -> Table:
     t = Table(title=title)
-    for col in ("#", "phase", "duration", "setpoint", "band", "absolute", "delay", "interval", "cool/heat"):
+    for col in (
+        "#", "phase", "duration", "setpoint", "band", "absolute", "delay", "interval", "cool/heat"
+    ):
         t.add_column(col)
     for i, p in enumerate(tables["phase"]):
-        dur = "until command" if p.get("until_command") else f"{p['duration_s'] / 3600:g} h" if "duration_s" in p else f"{p['duration_h']:g} h"
+        dur = (
+            "until command"
+            if p.get("until_command")
+            else f"{p['duration_s'] / 3600:g} h"
+            if "duration_s" in p
+            else f"{p['duration_h']:g} h"
+        )
         t.add_row(
             str(i),
             p["name"],
@@ -90,7 +108,9 @@ def phases_table(title: str, tables: dict[str, Any]) -> Table:
             f"{p['absolute_c'][0]:g} .. {p['absolute_c'][1]:g}",
             f"{p['excursion_delay_min']:g} min",
             f"{p['sample_interval_s']} s",
-            ("C" if p["cool"] else "-") + ("H" if p["heat"] else "-") + ("P" if p["peltier_heats"] else ""),
+            ("C" if p["cool"] else "-")
+            + ("H" if p["heat"] else "-")
+            + ("P" if p["peltier_heats"] else ""),
         )
     return t
 
@@ -99,7 +119,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     blob = _compile(args.file)
     tables = profile_file.decompile(blob)
     console.print(phases_table(
-        f"{args.file}: profile {tables['name']!r} is valid (identity {pf.ident(blob):08x}, {len(blob)} bytes)",
+        f"{args.file}: profile {tables['name']!r} is valid"
+        f" (identity {pf.ident(blob):08x}, {len(blob)} bytes)",
         tables))
     return 0
 
@@ -119,7 +140,10 @@ def cmd_upload(args: argparse.Namespace, console: Console) -> int:
                 bar(done, total)
 
             ident = dev.profile_upload(blob, progress)
-    console.print(f"{dev_id}: profile {profile_file.decompile(blob)['name']!r} ({ident:08x}) in force", highlight=False)
+    console.print(
+        f"{dev_id}: profile {profile_file.decompile(blob)['name']!r} ({ident:08x}) in force",
+        highlight=False,
+    )
     return 0
 
 
@@ -152,7 +176,10 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
         raise DeviceMismatch(f"{dev_id}: {e}: its profile is not one this podctl reads") from None
     if other is not None:
         if other == blob:
-            console.print(f"{dev_id}: the profile in force is {args.diff} exactly ({pf.ident(blob):08x})", highlight=False)
+            console.print(
+                f"{dev_id}: the profile in force is {args.diff} exactly ({pf.ident(blob):08x})",
+                highlight=False,
+            )
             return 0
         diff = difflib.unified_diff(
             _toml_lines(tables), _toml_lines(profile_file.decompile(other)),
@@ -162,5 +189,7 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
             console.print(line, style=style, highlight=False, markup=False)
         return 1
-    console.print(phases_table(f"{dev_id}: profile {tables['name']!r} ({pf.ident(blob):08x})", tables))
+    console.print(
+        phases_table(f"{dev_id}: profile {tables['name']!r} ({pf.ident(blob):08x})", tables)
+    )
     return 0

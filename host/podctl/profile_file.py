@@ -38,7 +38,11 @@ Conv = tuple[str, Callable[[Any], int], Callable[[int], Any]]
 _CHOICE = {
     "mode": ({"pid": codes.MODE_PID, "onoff": codes.MODE_ONOFF}, "control"),
     "safe_mode": (
-        {"hold": codes.MODE_HOLD, "passive": codes.MODE_PASSIVE, "heat_only": codes.MODE_HEAT_ONLY},
+        {
+            "hold": codes.MODE_HOLD,
+            "passive": codes.MODE_PASSIVE,
+            "heat_only": codes.MODE_HEAT_ONLY,
+        },
         "safe_mode",
     ),
     "storage_full": (
@@ -80,7 +84,11 @@ _PHASE: dict[str, Conv] = {
     "sample_interval_s": ("interval", int, int),
 }
 _PHASE_PAIRS = {"band_c": ("band_low", "band_high"), "absolute_c": ("abs_low", "abs_high")}
-_PHASE_FLAGS = (("cool", pf.PHASE_COOL), ("heat", pf.PHASE_HEAT), ("peltier_heats", pf.PHASE_PELTIER_HEATS))
+_PHASE_FLAGS = (
+    ("cool", pf.PHASE_COOL),
+    ("heat", pf.PHASE_HEAT),
+    ("peltier_heats", pf.PHASE_PELTIER_HEATS),
+)
 
 _HEADER_NAMES = [f[0] for f in pf.HEADER_FIELDS]
 _PHASE_NAMES = [f[0] for f in pf.PHASE_FIELDS]
@@ -228,7 +236,11 @@ def _phase(i: int, p: Any) -> list[Any]:
     if not isinstance(p, dict):
         raise _FieldError(where, "must be a table")
     flags = [k for k, _ in _PHASE_FLAGS]
-    _unknown(where, p, {"name", "duration_h", "duration_s", "until_command", *_PHASE, *_PHASE_PAIRS, *flags})
+    _unknown(
+        where,
+        p,
+        {"name", "duration_h", "duration_s", "until_command", *_PHASE, *_PHASE_PAIRS, *flags},
+    )
     v: dict[str, Any] = {"reserved": 0}
     name = p.get("name")
     if not isinstance(name, str) or not name or len(name.encode()) > 8:
@@ -236,7 +248,9 @@ def _phase(i: int, p: Any) -> list[Any]:
     v["name"] = name.encode()
     given = [k for k in ("duration_h", "duration_s", "until_command") if k in p]
     if len(given) != 1:
-        raise _FieldError(where, "give exactly one of duration_h, duration_s, until_command = true")
+        raise _FieldError(
+            where, "give exactly one of duration_h, duration_s, until_command = true"
+        )
     if given[0] == "until_command":
         if p["until_command"] is not True:
             raise _FieldError(f"{where}.until_command", "must be true")

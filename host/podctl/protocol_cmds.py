@@ -93,7 +93,9 @@ def cmd_decode(args: argparse.Namespace, console: Console) -> int:
     data = _read_stream(args)
     results = frame.Deframer().feed(data)
     if data and not data.endswith(b"\x00"):
-        console.print("[yellow]note: stream does not end with a 0x00 delimiter; last bytes ignored")
+        console.print(
+            "[yellow]note: stream does not end with a 0x00 delimiter; last bytes ignored"
+        )
     bad = 0
     for r in results:
         if isinstance(r, frame.Reject):

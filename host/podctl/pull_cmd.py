@@ -33,7 +33,9 @@ def add_parser(logs_sub) -> None:
         ),
     )
     add_port_args(p)
-    p.add_argument("-o", "--out", type=Path, default=None, help="folder (default: build/logs/DEVICE)")
+    p.add_argument(
+        "-o", "--out", type=Path, default=None, help="folder (default: build/logs/DEVICE)"
+    )
     p.set_defaults(run=cmd_pull)
 
 
@@ -63,7 +65,8 @@ def pull(args: argparse.Namespace, console: Console) -> dict:
         got = dev.last_pull
         assert got is not None
     console.print(
-        f"{dev_id}: {got.log_bytes} bytes, blocks {got.first_seq}..{got.last_seq} -> {got.log_path} "
+        f"{dev_id}: {got.log_bytes} bytes, blocks {got.first_seq}..{got.last_seq}"
+        f" -> {got.log_path} "
         f"(+ manifest{', profile.bin' if got.profile else ''}); {got.kib_per_s:.0f} KiB/s, "
         f"{100 * got.efficiency:.1f}% of wire bytes were log",
         highlight=False,

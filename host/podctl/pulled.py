@@ -113,8 +113,15 @@ class Manifest:
 
             ends = log_ends(raw, walk(raw)[0]) or (0, 0, bytes(log.MAC_LEN))
         first, last, mac = ends
-        return cls(device_id, fw_version, fw_hash, profile_ident, source,
-                   LogEnd(len(raw), hashlib.sha256(raw).hexdigest(), first, last, bytes(mac)), anchor)
+        return cls(
+            device_id,
+            fw_version,
+            fw_hash,
+            profile_ident,
+            source,
+            LogEnd(len(raw), hashlib.sha256(raw).hexdigest(), first, last, bytes(mac)),
+            anchor,
+        )
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n")

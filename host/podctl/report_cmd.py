@@ -46,13 +46,18 @@ def add_report_parser(logs_sub) -> None:
             "verification or is NOT AUTHENTICATED (--no-key); 2 usage; 4 bad input"
         ),
     )
-    p.add_argument("log", type=Path, help="the raw log (as logs pull saves it), its manifest beside it")
+    p.add_argument(
+        "log", type=Path, help="the raw log (as logs pull saves it), its manifest beside it"
+    )
     p.add_argument("-o", "--out", type=Path, default=None,
-                   help="the HTML report (default: LOG's folder/report.html); plots are written beside it")
-    p.add_argument("--pdf", action="store_true", help="also write the same report as PDF (OUT with .pdf)")
+                   help="the HTML report (default: LOG's folder/report.html);"
+                        " plots are written beside it")
+    p.add_argument(
+        "--pdf", action="store_true", help="also write the same report as PDF (OUT with .pdf)"
+    )
     p.add_argument("--profile", type=Path, default=None,
-                   help="the profile the device ran: .toml, or its bytes (.bin, as PROFILE_READ returns); "
-                        "default: profile.bin beside LOG")
+                   help="the profile the device ran: .toml, or its bytes"
+                        " (.bin, as PROFILE_READ returns); default: profile.bin beside LOG")
     from podctl.logs_cmds import add_anchor_args, add_key_args
 
     add_key_args(p, no_key=True)
@@ -65,7 +70,8 @@ def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
         path = log_path.with_name("profile.bin")
         if not path.exists():
             raise CommandError(
-                f"no profile: give --profile FILE.toml (or .bin); {path} does not exist", EXIT_USAGE
+                f"no profile: give --profile FILE.toml (or .bin); {path} does not exist",
+                EXIT_USAGE,
             )
     if path.suffix == ".toml":
         try:
@@ -98,8 +104,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     if m.profile_ident is not None and m.profile_ident != ident:
         raise BadInput(
             f"profile mismatch: {args.profile or 'profile.bin'} is {ident:08x}, "
-            f"the device ran {m.profile_ident:08x} ({pulled.manifest_path.name}): give the profile "
-            "the device ran"
+            f"the device ran {m.profile_ident:08x} ({pulled.manifest_path.name}):"
+            " give the profile the device ran"
         )
     keys, _ = keys_for(args, m)
     verdict = verdict_for(args, pulled, keys)
@@ -124,11 +130,15 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
     )
     if rep.verdict == rpt.FAILED:
-        raise CommandError(f"{args.log}: log FAILED verification ({rep.failure}); the report says so",
-                           EXIT_CHECK_FAILED)
+        raise CommandError(
+            f"{args.log}: log FAILED verification ({rep.failure}); the report says so",
+            EXIT_CHECK_FAILED,
+        )
     if rep.verdict == rpt.NOT_AUTHENTICATED:
-        raise CommandError(f"{args.log}: report written, but the log is NOT AUTHENTICATED (no key)",
-                           EXIT_CHECK_FAILED)
+        raise CommandError(
+            f"{args.log}: report written, but the log is NOT AUTHENTICATED (no key)",
+            EXIT_CHECK_FAILED,
+        )
     if rep.verdict == NOT_ATTESTED:
         raise CommandError(f"{args.log}: report written, but the log's END IS NOT ATTESTED by the "
                            "device (no seal)", EXIT_CHECK_FAILED)

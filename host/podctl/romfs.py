@@ -80,7 +80,9 @@ def run(image: Path, script: str, *args: str, heapsize: str | None = None,
         cmd += ["-X", f"heapsize={heapsize}"]
     cmd += ["-c", MOUNT + script, *args]
     env = dict(os.environ, MICROPYPATH=".frozen", PYTHONPATH=str(upy.ROOT))
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd or upy.ROOT, timeout=timeout)
+    p = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=cwd or upy.ROOT, timeout=timeout
+    )
     return upy.Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -94,8 +96,11 @@ def main(argv: list[str]) -> int:
         with open(argv[0], "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
     except (OSError, ValueError) as e:  # absent, unreadable, or empty
-        print(f"podctl.romfs: cannot map {argv[0]}: {e}; build one with podctl.romfs.firmware_image()",
-              file=sys.stderr)
+        print(
+            f"podctl.romfs: cannot map {argv[0]}: {e};"
+            " build one with podctl.romfs.firmware_image()",
+            file=sys.stderr,
+        )
         return 2
     # ACCESS_COPY so ctypes can take its address; nothing writes to it
     addr = ctypes.addressof(ctypes.c_char.from_buffer(mapped))

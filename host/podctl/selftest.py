@@ -52,7 +52,9 @@ print("bad_streams", len(g["bad_streams"]))
 for v in g["log_blocks"]:
     d = h(v["block"])
     b = log.parse_block(d, 0)
-    if not isinstance(b, log.Block) or log.block_mac(mac, h(v["prev_mac"]), d, b.length) != b.mac(d):
+    if not isinstance(b, log.Block) or (
+        log.block_mac(mac, h(v["prev_mac"]), d, b.length) != b.mac(d)
+    ):
         print("MISMATCH block", v["name"]); sys.exit(1)
 print("log_blocks", len(g["log_blocks"]))
 """

@@ -44,7 +44,9 @@ def resolve(port: str | None) -> str:
             "e.g. the path `podctl board` prints"
         )
     if len(found) > 1:
-        raise LinkError(f"several containers attached ({', '.join(found)}): choose one with --port")
+        raise LinkError(
+            f"several containers attached ({', '.join(found)}): choose one with --port"
+        )
     return found[0]
 
 
@@ -63,7 +65,9 @@ class SerialTransport:
             # pyserial's words for a port someone else holds (EBUSY, or its
             # exclusive flock failing), not anything in the path
             if "exclusively lock port" in text or "[Errno 16]" in text:
-                raise LinkError(f"{url}: port busy (another podctl, mpremote or a terminal has it open)") from None
+                raise LinkError(
+                    f"{url}: port busy (another podctl, mpremote or a terminal has it open)"
+                ) from None
             raise LinkError(f"{url}: cannot open the port: {text}") from None
         except ValueError as e:
             raise LinkError(f"{url}: not a usable port: {e}") from None

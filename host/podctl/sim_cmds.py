@@ -39,7 +39,9 @@ def add_parser(sub) -> None:
             "through a mission scenario from sim/scenarios/."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=examples("podctl sim list", "podctl sim run nominal --tick-s 10 -o build/sim/nominal"),
+        epilog=examples(
+            "podctl sim list", "podctl sim run nominal --tick-s 10 -o build/sim/nominal"
+        ),
     )
     ssub = p.add_subparsers(dest="sim_cmd", required=True, metavar="ACTION")
     ls = ssub.add_parser("list", help="list the scenarios and what each exercises",
@@ -59,7 +61,8 @@ def add_parser(sub) -> None:
         epilog=(
             "outputs (in -o DIR):\n"
             "  log.bin        the raw log, as `podctl logs pull` saves it\n"
-            "  log.bin.manifest.json  device id, firmware and profile, the log's end as the device reported it\n"
+            "  log.bin.manifest.json  device id, firmware and profile,"
+            " the log's end as the device reported it\n"
             "  flash.img      the board's littlefs image (podctl logs extract reads it)\n"
             "  truth.csv      true vs measured values every minute (--table parquet: .parquet)\n"
             "  summary.json   the run's figures and each expectation's verdict\n"
@@ -79,14 +82,18 @@ def add_parser(sub) -> None:
         help="cpython: in-process, fast; micropython: the firmware on the real interpreter",
     )
     r.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
-    r.add_argument("-o", "--out", type=Path, default=None, help="output folder (default: build/sim/SCENARIO)")
+    r.add_argument(
+        "-o", "--out", type=Path, default=None, help="output folder (default: build/sim/SCENARIO)"
+    )
     r.add_argument(
         "--tick-s",
         type=_tick,
         default=None,
         help="firmware tick in seconds (default: the scenario's, 1); 10 runs ten times faster",
     )
-    r.add_argument("--table", choices=("csv", "parquet"), default="csv", help="format of the truth table")
+    r.add_argument(
+        "--table", choices=("csv", "parquet"), default="csv", help="format of the truth table"
+    )
     r.set_defaults(run=cmd_run)
 
 
@@ -121,7 +128,9 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
             t.add_row(name, "", "", "", f"[red]{e}[/red]")
             continue
         faults = ", ".join(sorted({f["kind"] for f in sc["faults"]})) or "-"
-        t.add_row(name, sc["profile"], f"{sc['duration_s'] / 86400:.1f}", faults, sc["description"])
+        t.add_row(
+            name, sc["profile"], f"{sc['duration_s'] / 86400:.1f}", faults, sc["description"]
+        )
     console.print(t)
     return 0
 
@@ -189,7 +198,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _write_outputs(out: Path, sc: dict, res: simrun.Result, args: argparse.Namespace, csv_path: Path) -> Path:
+def _write_outputs(
+    out: Path, sc: dict, res: simrun.Result, args: argparse.Namespace, csv_path: Path
+) -> Path:
     (out / "log.bin").write_bytes(res.log)
     write_manifest(out / "log.bin", sc, res)
     (out / "flash.img").write_bytes(res.image)
@@ -222,7 +233,9 @@ def write_manifest(log_path: Path, sc: dict, res: simrun.Result) -> Path:
     s = res.summary
     ends = None
     anchor = None
-    source = f"sim {sc['name']} ({res.engine}), board dead at the end: log read from its flash image"
+    source = (
+        f"sim {sc['name']} ({res.engine}), board dead at the end: log read from its flash image"
+    )
     if s["anchor"] is not None:
         first = (log_ends(res.log, walk(res.log)[0]) or (0, 0, b""))[0]
         ends = (first, s["log_last_seq"], bytes.fromhex(s["log_last_mac"]))
@@ -256,7 +269,9 @@ def write_seal(path: Path, wire_hex: str | None) -> None:
         if path.exists():
             path.unlink()
         return
-    replies = [f for f in frame.Deframer().feed(bytes.fromhex(wire_hex)) if isinstance(f, frame.Frame)]
+    replies = [
+        f for f in frame.Deframer().feed(bytes.fromhex(wire_hex)) if isinstance(f, frame.Frame)
+    ]
     if len(replies) != 1:
         raise LinkError("the simulated device's LOG_SEAL reply did not come back as one frame")
     path.write_bytes(Seal.from_frame(replies[0]).to_bytes())
@@ -274,8 +289,13 @@ def _to_parquet(csv_path: Path) -> Path:
 
 def _print_summary(console: Console, sc: dict, res: simrun.Result) -> None:
     s = res.summary
-    t = Table(title=f"{sc['name']}: {sc['description']} ({res.engine}, seed {s['seed']}, tick {s['tick_s']} s)")
-    for col in ("phase", "hours", "in band", "min degC", "max degC", "worst outside", "excursions"):
+    t = Table(
+        title=f"{sc['name']}: {sc['description']}"
+        f" ({res.engine}, seed {s['seed']}, tick {s['tick_s']} s)"
+    )
+    for col in (
+        "phase", "hours", "in band", "min degC", "max degC", "worst outside", "excursions"
+    ):
         t.add_column(col, justify="right" if col != "phase" else "left")
     for p in s["phases"]:
         if not p["seconds"]:
@@ -291,7 +311,9 @@ def _print_summary(console: Console, sc: dict, res: simrun.Result) -> None:
             str(len(p["excursions"])),
         )
     console.print(t)
-    alarms = ", ".join(f"{n} at {at / 3600:.1f} h" for n, at in sorted(s["alarms"].items(), key=lambda x: x[1]))
+    alarms = ", ".join(
+        f"{n} at {at / 3600:.1f} h" for n, at in sorted(s["alarms"].items(), key=lambda x: x[1])
+    )
     empty = s["battery_empty_s"]
     console.print(
         f"in band {s['in_band_percent']:.2f}%   worst {s['worst_outside_c']:.2f} degC outside   "
@@ -301,7 +323,10 @@ def _print_summary(console: Console, sc: dict, res: simrun.Result) -> None:
     )
     console.print(f"alarms: {alarms or 'none'}", highlight=False)
     if s["resets"]:
-        console.print("resets: " + ", ".join(f"{c} at {t / 3600:.2f} h" for t, c in s["resets"]), highlight=False)
+        console.print(
+            "resets: " + ", ".join(f"{c} at {t / 3600:.2f} h" for t, c in s["resets"]),
+            highlight=False,
+        )
     for ok, text in res.checks:
         mark = "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
         console.print(f"  {mark} {text}", highlight=False)

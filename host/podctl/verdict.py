@@ -156,7 +156,8 @@ def verify(
     if m is None:
         if sealed is None:
             found.append(Finding(
-                "no_manifest", "no manifest: the log's end (last block, size, hash) is not checked",
+                "no_manifest",
+                "no manifest: the log's end (last block, size, hash) is not checked",
                 "warn",
             ))
     elif good:
@@ -192,13 +193,17 @@ def _check_seal(pulled: Pulled, ks: list[bytes], found: list[Finding]) -> Seal |
     m = pulled.manifest
     if m is not None and m.device_id != seal.device_id:
         found.append(Finding(
-            "seal", f"the seal is device {seal.device_id}'s, the manifest names {m.device_id}", "fail"
+            "seal",
+            f"the seal is device {seal.device_id}'s, the manifest names {m.device_id}",
+            "fail",
         ))
         return None
     return seal
 
 
-def _against_seal(raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], seal: Seal) -> list[Finding]:
+def _against_seal(
+    raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], seal: Seal
+) -> list[Finding]:
     """The log must hold every block from the first the device retained to
     the one it sealed, and end exactly there, at the size it signed."""
     out: list[Finding] = []
@@ -250,27 +255,34 @@ def _unanchored(
     if after is None and sealed is not None and sealed.head_dropped and sealed.first_seq == seq:
         # the device itself states it dropped the head (overwrite policy)
         return Finding(
-            "unanchored", f"the device dropped blocks 0..{seq - 1} by its overwrite policy (stated "
-            "in its seal): this first block's own records are not authenticated, every later "
-            "block is", "warn", at, index, seq, seq,
+            "unanchored",
+            f"the device dropped blocks 0..{seq - 1} by its overwrite policy (stated in its "
+            "seal): this first block's own records are not authenticated, every later block is",
+            "warn", at, index, seq, seq,
         )
     if after is not None:
         if after.log.last_seq != seq - 1:
             return Finding(
                 "unanchored", f"the earlier pull (--after) ended at block {after.log.last_seq}, "
-                f"this log starts at block {seq}: not the pull just before", "fail", at, index, seq, seq,
+                f"this log starts at block {seq}: not the pull just before",
+                "fail", at, index, seq, seq,
             )
         signed = after.log.last_mac + raw[at : at + first.size - log.TRAILER_LEN]
         mac = raw[at + first.size - log.MAC_LEN : at + first.size]
-        if any(hmac.compare_digest(hmac.digest(k, signed, "sha256")[: log.MAC_LEN], mac) for k in ks):
+        if any(
+            hmac.compare_digest(hmac.digest(k, signed, "sha256")[: log.MAC_LEN], mac) for k in ks
+        ):
             first.verdict = OK
             return Finding("anchored", "chained to the earlier pull's last MAC (--after)", "note",
                            at, index, seq, seq)
-        return Finding("unanchored", "MAC does not chain to the earlier pull's last block (--after)",
+        return Finding("unanchored",
+                       "MAC does not chain to the earlier pull's last block (--after)",
                        "fail", at, index, seq, seq)
     # the start the device vouches for: its seal's first block, or without
     # a seal the manifest's (LOG_INFO at the pull)
-    vouched = sealed.first_seq if sealed is not None else m.log.first_seq if m is not None else None
+    vouched = (
+        sealed.first_seq if sealed is not None else m.log.first_seq if m is not None else None
+    )
     if allow and vouched == seq:
         return Finding(
             "unanchored", f"unanchored start accepted (--allow-unanchored): blocks before it were "
@@ -339,7 +351,8 @@ def _against_manifest(
     if digest != want.sha256 or len(raw) != want.size:
         out.append(Finding(
             "hash", f"the file's SHA-256 {digest[:16]}... ({len(raw)} bytes) is not the "
-            f"manifest's {want.sha256[:16]}... ({want.size} bytes): changed since the pull", "fail",
+            f"manifest's {want.sha256[:16]}... ({want.size} bytes): changed since the pull",
+            "fail",
         ))
     return out
 

@@ -79,7 +79,9 @@ def frames():
             values = _seal_reply()
         payload = message.pack(t, reply, *values)
         flags = (c.FLAG_REPLY if reply else 0) | (c.FLAG_AUTH if counter is not None else 0)
-        wire = frame.encode(t, seq, payload, flags, counter or 0, h if counter is not None else None)
+        wire = frame.encode(
+            t, seq, payload, flags, counter or 0, h if counter is not None else None
+        )
         out.append(
             {
                 "name": name,
@@ -162,7 +164,9 @@ def blocks():
     n = w.seal(41, 3, h, prev)
     out.append(block_entry("samples delta8", w.block[:n], prev))
     prev = bytes(w.block[n - 16 : n])
-    w.start_samples(300, 10, [519, 495, 509, 9003, 456, 10130, 30, 25, 3709], 0x83, log.FMT_DELTA16)
+    w.start_samples(
+        300, 10, [519, 495, 509, 9003, 456, 10130, 30, 25, 3709], 0x83, log.FMT_DELTA16
+    )
     assert w.add_sample([719, 495, 509, -9000, 456, 10130, 100, -100, 3600], 0x8B)
     n = w.seal(42, 3, h, prev)
     out.append(block_entry("samples delta16", w.block[:n], prev))

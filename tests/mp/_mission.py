@@ -9,8 +9,9 @@
 # REQUESTS holds the wire frames of a host that talks to the board every hour,
 # as a crew watching it on the bench would: STATUS, LOG_INFO, a full-size
 # LOG_READ, (four times a day) an authenticated TIME_SET and LOG_SEAL and, at
-# hour 20, a profile upload, fed between ticks; the figures count what was served. The host made them (tests/
-# test_firmware_heap.py): a host's memory is not the board's.
+# hour 20, a profile upload, fed between ticks; the figures count what was
+# served. The host made them (tests/test_firmware_heap.py): a host's memory
+# is not the board's.
 #
 # The figures are printed as a JSON list in the order of FIGURES (in
 # tests/test_firmware_heap.py), and the mission's state lives in a function's
@@ -24,13 +25,11 @@ import time
 if not __file__.startswith("/rom"):
     sys.path.append(__file__[: __file__.rfind("/")] if "/" in __file__ else ".")
 from _fakehal import FakeHal, Plant
-from sim.flashdev import mount
 
-from firmware import storefile
+from firmware import commands, link, main, storefile  # noqa: F401 every module the board loads
 from firmware.guard import Guard
 from firmware.pod import Pod
-
-from firmware import commands, link, main  # noqa: F401 every module the board loads
+from sim.flashdev import mount
 
 
 def fly(image, seconds, profile, requests):

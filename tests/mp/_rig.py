@@ -1,8 +1,8 @@
 # A pod on a fresh flash with a scripted HAL, and a host-side client for its
 # link (MicroPython-compatible).
-from _fakehal import FakeHal, Plant
-from _support import flash
 import _profiles
+from _fakehal import FakeHal
+from _support import flash
 
 from firmware import storefile
 from firmware.pod import Pod

@@ -2,8 +2,6 @@
 # chunked resumable profile upload with refusal reasons, profile read-back,
 # log info/read/erase, phase set, maintenance, key rotation, and refusal of
 # unauthenticated or replayed commands, each logged and changing nothing.
-import struct
-
 import _profiles
 from _profiles import phase
 from _rig import KEY, Client, chain_ok, log_records, pod, read_log, run
@@ -87,7 +85,9 @@ def test_invalid_profile_refused_with_reason_old_kept():
     bad = _profiles.make([phase(), phase(setpoint=9000)])  # setpoint above band
     t, (code, _typ, detail) = _upload(cl, bad)
     assert t == c.MSG_ERROR and code == c.ERR_BAD_PROFILE
-    assert detail >> 12 == pf.REFUSE_BAND and pf.where(pf.REFUSE_BAND, detail & 0xFFF) == "phase[1]"
+    assert (
+        detail >> 12 == pf.REFUSE_BAND and pf.where(pf.REFUSE_BAND, detail & 0xFFF) == "phase[1]"
+    )
     assert p.profile.data == old
     # a transfer damaged on the way: the CRC the host announced disagrees
     good = _profiles.make([phase(setpoint=4000)])
@@ -216,4 +216,7 @@ def test_key_rotation_switches_the_log_mac_key():
     while at + prev.size < before:
         at += prev.size
         prev = log.parse_block(data, at)
-    assert log.block_mac(Hmac(new), prev.mac(data), memoryview(data)[before:], blk.length) == blk.mac(data)
+    assert (
+        log.block_mac(Hmac(new), prev.mac(data), memoryview(data)[before:], blk.length)
+        == blk.mac(data)
+    )

@@ -93,7 +93,10 @@ def test_unauthenticated_payload_over_max_is_oversize():
     from protocol import cobs
 
     n = frame.MAX_PAYLOAD + 1
-    raw = bytes([c.PROTOCOL_VERSION, c.MSG_LOG_READ, c.FLAG_REPLY, 5, 0, n & 0xFF, n >> 8]) + b"\x11" * n
+    raw = (
+        bytes([c.PROTOCOL_VERSION, c.MSG_LOG_READ, c.FLAG_REPLY, 5, 0, n & 0xFF, n >> 8])
+        + b"\x11" * n
+    )
     raw += frame.crc32(raw).to_bytes(4, "little")
     got = frame.Deframer().feed(cobs.encode(raw) + b"\x00")
     assert _summary(got) == [["reject", "OVERSIZE", n]]

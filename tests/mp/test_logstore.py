@@ -35,7 +35,9 @@ def _verify(data):
         blk = log.parse_block(data, at)
         assert isinstance(blk, log.Block), (at, blk)
         if prev is not None:
-            ok = ok and log.block_mac(MAC, prev, memoryview(data)[at:], blk.length) == blk.mac(data)
+            ok = ok and (
+                log.block_mac(MAC, prev, memoryview(data)[at:], blk.length) == blk.mac(data)
+            )
         prev = blk.mac(data)
         seqs.append(blk.seq)
         at += blk.size

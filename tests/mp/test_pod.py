@@ -5,8 +5,8 @@
 import sys
 
 import _profiles
-from _profiles import phase
 from _fakehal import Plant
+from _profiles import phase
 from _rig import Client, chain_ok, log_records, pod, read_log, reboot, run
 
 from protocol import catalogue as c

@@ -198,7 +198,13 @@ def test_golden_seal_reply():
     assert r.flags == c.FLAG_REPLY | c.FLAG_AUTH and r.counter == req["counter"]
     assert r.seq == req["seq"] and _tag(h(g["key"]), r.signed) == r.tag
     v = message.to_dict(c.MSG_LOG_SEAL, True, r.payload)
-    assert v["nonce"] == h(req["payload"]) and v["key_id"] == _tag(h(g["key"]), b"podctl key id")[:4]
+    assert (
+        v["nonce"] == h(req["payload"])
+        and v["key_id"] == _tag(h(g["key"]), b"podctl key id")[:4]
+    )
     blocks = b"".join(h(b["block"]) for b in g["log_blocks"])
     assert v["size"] == len(blocks) and v["last_mac"] == blocks[-16:]
-    assert (v["first_seq"], v["last_seq"]) == (g["log_blocks"][0]["seq"], g["log_blocks"][-1]["seq"])
+    assert (v["first_seq"], v["last_seq"]) == (
+        g["log_blocks"][0]["seq"],
+        g["log_blocks"][-1]["seq"],
+    )
