@@ -599,6 +599,7 @@ GROUPS = {
     "load": load_figures,
     "decode_rss": decode_rss_figures,
     "download": download_figures,
+    "report": None,  # tests/bench_report.py: the QA report of a 90-day mission
 }
 
 
@@ -620,6 +621,10 @@ def main(argv: list[str] | None = None) -> None:
             if "log_bytes_per_record" not in figures:
                 figures.update(log_figures())
             figures.update(firmware_figures(figures))
+        elif name == "report":
+            from tests.bench_report import report_bench
+
+            figures.update(report_bench())
         else:
             make = GROUPS[name]
             assert make is not None

@@ -40,7 +40,6 @@ def fly_90_days(out: Path) -> Path:
     profile.bin and key.bin into out. Returns the log's path."""
     from podctl import profile_file
     from podctl.sim_cmds import write_manifest
-
     from sim import run as simrun
     from sim import scenario
     from sim.cosim import CoSim
@@ -66,7 +65,8 @@ def fly_90_days(out: Path) -> Path:
         more_flash(sim.box.pod)  # the first boot came with the CoSim
         sim.box.on_boot = more_flash
         summary = sim.run()
-        segments = sorted((p for p in (Path(d) / "log").iterdir() if p.name.isdigit()), key=lambda p: p.name)
+        segments = sorted((p for p in (Path(d) / "log").iterdir() if p.name.isdigit()),
+                          key=lambda p: p.name)
         raw = b"".join(p.read_bytes() for p in segments)
     log = out / "log.bin"
     log.write_bytes(raw)

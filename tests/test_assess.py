@@ -465,7 +465,7 @@ def test_cli_exits_0_only_for_verified_and_release(runs, monkeypatch):
     argv = [str(run), "--key-file", str(run / "key.bin"), "--profile", str(NOMINAL)]
 
     class Verified:
-        status, findings, simulated, seal = "VERIFIED", [], False, None
+        status, findings, simulated, seal, blocks = "VERIFIED", [], False, None, None
 
     monkeypatch.setattr(logs_cmds, "verdict_for", lambda *a: Verified())
     code, out, _ = _cli(argv)

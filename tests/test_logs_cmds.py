@@ -358,16 +358,22 @@ def test_decode_csv_with_units_and_utc(run, tmp_path, capsys):
     assert main(["logs", "decode", str(tmp_path / "log.bin"), "-o", str(out)]) == 0
     lines = out.read_text().splitlines()
     head = lines[0].split(",")
-    assert head[:4] == ["boot", "uptime_s", "utc", "probe0_degC"]
+    assert head[:6] == ["boot", "uptime_s", "utc", "payload_degC", "phase", "probe0_degC"]
     units = {"humidity_pct_rh", "pressure_hPa", "heater_pct", "peltier_pct", "battery_V"}
     assert units <= set(head)
     assert head[-2:] == ["status", "status_flags"]
     assert len(lines) == 1 + 14300
     row = dict(zip(head, lines[1].split(",")))
     assert row["utc"] == "2027-03-01T00:01:00Z" and row["status_flags"] == "time_set"
+    # the estimate the alarms judge: the mean of the trusted probes
+    probes = [float(row[f"probe{i}_degC"]) for i in range(4)]
+    assert float(row["payload_degC"]) == pytest.approx(sum(probes) / 4, abs=0.006)
+    assert row["phase"] == "0"
     events = (tmp_path / "s.events.csv").read_text().splitlines()
-    assert events[0] == "boot,uptime_s,utc,code,event,a,b,value"
-    assert events[1].startswith("1,0,2027-03-01T00:00:00Z,1,BOOT,")
+    assert events[0] == "boot,uptime_s,utc,code,event,subject,detail,value,unit,text"
+    assert events[1] == "1,0,2027-03-01T00:00:00Z,1,BOOT,reset power-on,boot 1,,,0.1.0"
+    clock = next(e for e in events if ",TIME_SET," in e).split(",")
+    assert clock[2] == "2027-03-01T00:00:00Z" and clock[5:9] == ["clock", "", "1803859200", "UTC s"]
 
 
 def test_decode_json_and_parquet_agree(run, tmp_path, capsys):
@@ -397,7 +403,8 @@ def test_decode_no_reading_and_unknown_utc_are_empty(tmp_path, capsys):
     p.write_bytes(seal_log([("s", 1, 2, 0, 60, recs)]))
     assert main(["logs", "decode", str(p)]) == 0
     lines = (tmp_path / "log.csv").read_text().splitlines()
-    assert lines[1] == "2,0,,,5,5.01,5.02,45,1013,10,-5,3.7,8,probe_fault"
+    # the estimate is the mean of the probes that read; no PHASE event: no phase
+    assert lines[1] == "2,0,,5.01,,,5,5.01,5.02,45,1013,10,-5,3.7,8,probe_fault"
     assert main(["logs", "decode", str(p), "--format", "json", "-o", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["samples"][0]["utc"] is None and doc["samples"][0]["probe0_degC"] is None

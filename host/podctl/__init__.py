@@ -32,6 +32,8 @@ _EXPORTS = {
     "LogData": "podctl.logdata",
     "Keystore": "podctl.keystore",
     "Device": "podctl.device",
+    "Seal": "podctl.seal",
+    "ProductVerdict": "podctl.assess",
     "DeviceInfo": "podctl.device",
     "Status": "podctl.device",
     "PodctlError": "podctl.errors",

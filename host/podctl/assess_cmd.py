@@ -48,8 +48,7 @@ def add_parser(lsub) -> None:
         epilog=(
             "examples:\n"
             "  podctl logs assess build/pulled\n"
-            "  podctl logs assess build/sim/nominal --key-file build/sim/nominal/key.bin \\\n"
-            "      --profile examples/profiles/nominal.toml\n"
+            "  podctl logs assess run --key-file run/key.bin --profile nominal.toml\n"
             "  podctl logs assess recovered/log.bin --keystore keys.json\n\n"
             "exit status: 0 integrity VERIFIED and product RELEASE; 1 anything else (both\n"
             "verdicts printed); 2 usage; 4 bad input"
@@ -82,7 +81,7 @@ def cmd_assess(args: argparse.Namespace, console: Console) -> int:
         )
     keys, key_from = keys_for(args, m)
     verdict = verdict_for(args, pulled, keys)
-    data = load_data(pulled)
+    data = load_data(pulled, verdict)
     a = analysis.analyse(data, prof, until=log_end(verdict, m))
     product = assess(a, prof, data, simulated=bool(getattr(verdict, "simulated", False)))
 

@@ -21,10 +21,11 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
+from podctl import events as event_fields
 from podctl import logdata
 from podctl.blocks import BlockInfo
 from podctl.pulled import Anchor
@@ -64,19 +65,41 @@ def _flags(status: np.ndarray) -> list[str]:
 
 
 def samples_table(data: logdata.LogData, utc_type: str = "string"):
-    """The samples as a pyarrow table: boot, uptime_s, utc, channels in display
-    units (null: no reading), status and its flags."""
-    return table_of_samples(data.samples, utc_type)
+    """The samples as a pyarrow table: boot, uptime_s, utc, the payload
+    estimate the alarms and the report judge (payload_degC: the mean of the
+    probes the firmware trusted, null when none was), the profile's phase
+    (null before the first PHASE event), channels in display units (null:
+    no reading), status and its flags."""
+    return table_of_samples(data.samples, utc_type, data.events)
 
 
-def table_of_samples(s: np.ndarray, utc_type: str = "string"):
-    """samples_table of a SAMPLE_DTYPE array (a chunk of a log)."""
+@dataclass(frozen=True)
+class _Run:
+    """A run of a log's records with all of its events: what analysis's
+    per-record functions need of a LogData."""
+
+    samples: np.ndarray
+    events: list[logdata.Event]
+
+
+def table_of_samples(
+    s: np.ndarray, utc_type: str = "string", events: list[logdata.Event] | None = None
+):
+    """samples_table of a SAMPLE_DTYPE array (a chunk of a log) and the
+    log's events (for the estimate and the phase)."""
     import pyarrow as pa
 
+    from podctl import analysis
+
+    run = cast(logdata.LogData, _Run(s, events or []))
+    est = np.round(analysis.estimate(run), 3) if len(s) else np.zeros(0)
+    phase = analysis.phase_per_record(run) if len(s) else np.zeros(0, np.int64)
     cols: dict[str, Any] = {
         "boot": pa.array(s["boot"]),
         "uptime_s": pa.array(s["t"]),
         "utc": _utc_column(s["utc"], utc_type),
+        "payload_degC": pa.array(est, pa.float64(), mask=np.isnan(est)),
+        "phase": pa.array(phase, pa.int16(), mask=phase < 0),
     }
     for (col, decimals), name in zip(COLUMNS, logdata.CHANNEL_NAMES):
         v = np.round(s[name], decimals)
@@ -91,8 +114,13 @@ def events_table(data: logdata.LogData, utc_type: str = "string"):
 
 
 def table_of_events(ev: list[logdata.Event], utc_type: str = "string"):
+    """The events with their fields read (podctl.events): what each is
+    about (subject, detail), its reading signed and scaled with its unit,
+    and a profile identity or firmware version as text."""
     import pyarrow as pa
 
+    read = [event_fields.read(e.code, e.a, e.b, e.value) for e in ev]
+    value = np.array([r.value for r in read], "float64")
     return pa.table(
         {
             "boot": pa.array([e.boot for e in ev], pa.uint16()),
@@ -100,9 +128,11 @@ def table_of_events(ev: list[logdata.Event], utc_type: str = "string"):
             "utc": _utc_column(np.array([e.utc for e in ev], "float64"), utc_type),
             "code": pa.array([e.code for e in ev], pa.uint8()),
             "event": pa.array([e.name for e in ev], pa.string()),
-            "a": pa.array([e.a for e in ev], pa.uint8()),
-            "b": pa.array([e.b for e in ev], pa.uint16()),
-            "value": pa.array([e.value for e in ev], pa.uint32()),
+            "subject": pa.array([r.subject for r in read], pa.string()),
+            "detail": pa.array([r.detail for r in read], pa.string()),
+            "value": pa.array(value, pa.float64(), mask=np.isnan(value)),
+            "unit": pa.array([r.unit for r in read], pa.string()),
+            "text": pa.array([r.text for r in read], pa.string()),
         }
     )
 
@@ -170,11 +200,11 @@ def _write(
         raise ValueError(f"-o -: standard output takes --format json only, not {fmt}")
     path, ev_path = Path(out), _events_path(Path(out))
     if fmt == "parquet":
-        n = _write_parquet(path, _tables(chunks, "timestamp"),
+        n = _write_parquet(path, _tables(chunks, "timestamp", events),
                            table_of_samples(_EMPTY, "timestamp"))
         _write_parquet(ev_path, iter([table_of_events(events, "timestamp")]), None)
     else:
-        n = _write_csv(path, _tables(chunks, "string"), table_of_samples(_EMPTY))
+        n = _write_csv(path, _tables(chunks, "string", events), table_of_samples(_EMPTY))
         _write_csv(ev_path, iter([table_of_events(events)]), None)
     return Written([str(path), str(ev_path)], n, len(events))
 
@@ -182,10 +212,12 @@ def _write(
 _EMPTY = np.zeros(0, logdata.SAMPLE_DTYPE)
 
 
-def _tables(chunks: Iterable[np.ndarray], utc_type: str) -> Iterator[Any]:
+def _tables(
+    chunks: Iterable[np.ndarray], utc_type: str, events: list[logdata.Event]
+) -> Iterator[Any]:
     for s in chunks:
         if len(s):
-            yield table_of_samples(s, utc_type)
+            yield table_of_samples(s, utc_type, events)
 
 
 def _write_csv(path: Path, tables: Iterator[Any], empty: Any) -> int:
@@ -242,7 +274,7 @@ def _write_json(f: IO[str], chunks: Iterable[np.ndarray], events: list[logdata.E
     for s in chunks:
         if not len(s):
             continue
-        t = table_of_samples(s)
+        t = table_of_samples(s, "string", events)
         # a dict per row is ~1 KB: a few thousand rows of them at a time
         for i in range(0, len(s), JSON_ROWS):
             if rows:

@@ -23,7 +23,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from podctl import decode, export, extract, keystore, logdata, pull_cmd, report_cmd
+from podctl import assess_cmd, export, extract, keystore, logdata, pull_cmd, report_cmd
 from podctl.blocks import walk
 from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
 from podctl.pulled import Manifest, Pulled, manifest_beside, open_pulled, read_manifest
@@ -217,9 +217,10 @@ def add_decode(lsub) -> None:
     d.set_defaults(run=cmd_decode)
 
 
-def load_data(pulled: Pulled) -> logdata.LogData:
-    return logdata.load(pulled.raw, pulled.blocks,
-                        pulled.manifest.anchor if pulled.manifest else None, decoder=decode.decode)
+def load_data(pulled: Pulled, verdict: Verdict | None = None) -> logdata.LogData:
+    """The decoded log; with a verdict, decoded from the blocks verify walked
+    (no second walk)."""
+    return pulled.data(verdict.blocks if verdict is not None else None)
 
 
 def warn_damage(verdict: Verdict, name: str, what: str) -> None:
@@ -242,18 +243,19 @@ def cmd_decode(args: argparse.Namespace, console: Console) -> int:
     verdict = verify(pulled, None)
     if not any(b.decodable for b in verdict.blocks):
         raise BadInput(f"{pulled.log_path}: no readable block: {verdict.first_failure()}")
-    data = load_data(pulled)
     warn_damage(verdict, str(pulled.log_path), "decoded every block that could be read")
     out = args.out or str(pulled.log_path.with_suffix("." + args.format))
+    anchor = pulled.manifest.anchor if pulled.manifest else None
     try:
-        written = export.write(data, args.format, out, console.file)
+        # streamed a chunk of records at a time: memory does not grow with the log
+        got = export.write_log(pulled.raw, verdict.blocks, anchor, args.format, out, console.file)
     except ValueError as e:
         raise BadInput(str(e)) from None
     except OSError as e:
         raise BadInput(f"{out}: cannot write: {e.strerror}") from None
-    if written:
+    if got.paths:
         Console(stderr=True).print(
-            f"wrote {', '.join(written)}: {len(data.samples)} samples, {len(data.events)} events",
+            f"wrote {', '.join(got.paths)}: {got.samples} samples, {got.events} events",
             markup=False, highlight=False, soft_wrap=True,
         )
     return 0
@@ -384,6 +386,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 VERBS = (
     pull_cmd.add_parser,
+    assess_cmd.add_parser,
     add_verify,
     add_decode,
     add_extract,

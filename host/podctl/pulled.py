@@ -298,11 +298,14 @@ class Pulled:
     def walk_findings(self) -> list[Finding]:
         return self._walked()[1]
 
-    def data(self, keys: Any = None):
-        """The samples and events, decoded with UTC (podctl.logdata.LogData)."""
+    def data(self, blocks: list[BlockInfo] | None = None):
+        """The samples and events, decoded with UTC (podctl.logdata.LogData).
+        blocks: a verdict's (podctl.verify walked them already), else the
+        key-less walk's."""
         from podctl import logdata
 
-        return logdata.load(self.raw, self.blocks, self.manifest.anchor if self.manifest else None)
+        return logdata.load(self.raw, self.blocks if blocks is None else blocks,
+                            self.manifest.anchor if self.manifest else None)
 
 
 def open_pulled(

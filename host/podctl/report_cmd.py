@@ -109,7 +109,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         )
     keys, _ = keys_for(args, m)
     verdict = verdict_for(args, pulled, keys)
-    data = load_data(pulled)
+    data = load_data(pulled, verdict)
     rep = rpt.build(data, verdict, prof, m.to_json(), log_name=str(args.log))
 
     out = args.out or args.log.with_name("report.html")

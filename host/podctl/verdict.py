@@ -143,16 +143,18 @@ def verify(
     found = list(found)
     m = pulled.manifest
     sealed = _check_seal(pulled, ks, found)
-    good = [b for b in blocks if b.seq is not None]
+    readable = [i for i, b in enumerate(blocks) if b.seq is not None]
+    good = [blocks[i] for i in readable]
+    ends = (readable[0], readable[-1]) if readable else (0, 0)  # indices of good[0], good[-1]
     if not good:
         found.append(Finding("empty", "the log holds no readable block", "fail"))
     else:
         first = good[0]
         if first.verdict == UNANCHORED:
-            found.insert(0, _unanchored(raw, first, blocks.index(first), ks, m, after,
+            found.insert(0, _unanchored(raw, first, ends[0], ks, m, after,
                                         allow_unanchored, sealed))
     if sealed is not None and good:
-        found += _against_seal(raw, good, blocks, sealed)
+        found += _against_seal(raw, good, ends, sealed)
     if m is None:
         if sealed is None:
             found.append(Finding(
@@ -161,7 +163,7 @@ def verify(
                 "warn",
             ))
     elif good:
-        found += _against_manifest(raw, good, blocks, m, sealed is not None)
+        found += _against_manifest(raw, good, ends, m, sealed is not None)
     if sealed is None and ks and good:
         found.append(Finding(
             "not_attested", "the end of the log is not attested by the device: no seal (a log "
@@ -202,13 +204,13 @@ def _check_seal(pulled: Pulled, ks: list[bytes], found: list[Finding]) -> Seal |
 
 
 def _against_seal(
-    raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], seal: Seal
+    raw: bytes, good: list[BlockInfo], ends: tuple[int, int], seal: Seal
 ) -> list[Finding]:
     """The log must hold every block from the first the device retained to
     the one it sealed, and end exactly there, at the size it signed."""
     out: list[Finding] = []
     first, last = good[0], good[-1]
-    fi, li = blocks.index(first), blocks.index(last)
+    fi, li = ends
     fs, ls = first.seq or 0, last.seq or 0
     if fs > seal.first_seq:
         out.append(Finding(
@@ -299,7 +301,7 @@ def _unanchored(
 
 
 def _against_manifest(
-    raw: bytes, good: list[BlockInfo], blocks: list[BlockInfo], m: Manifest, sealed: bool = False
+    raw: bytes, good: list[BlockInfo], ends: tuple[int, int], m: Manifest, sealed: bool = False
 ) -> list[Finding]:
     """The log against what the pull recorded. With a checked seal only the
     file's hash is the manifest's to check: the seal has said the rest."""
@@ -315,7 +317,7 @@ def _against_manifest(
         return out
     want = m.log
     first, last = good[0], good[-1]
-    fi, li = blocks.index(first), blocks.index(last)
+    fi, li = ends
     fs, ls = first.seq or 0, last.seq or 0
     if fs > want.first_seq:
         out.append(Finding(
