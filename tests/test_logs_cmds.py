@@ -373,7 +373,8 @@ def test_decode_csv_with_units_and_utc(run, tmp_path, capsys):
     assert events[0] == "boot,uptime_s,utc,code,event,subject,detail,value,unit,text"
     assert events[1] == "1,0,2027-03-01T00:00:00Z,1,BOOT,reset power-on,boot 1,,,0.1.0"
     clock = next(e for e in events if ",TIME_SET," in e).split(",")
-    assert clock[2] == "2027-03-01T00:00:00Z" and clock[5:9] == ["clock", "", "1803859200", "UTC s"]
+    assert clock[2] == "2027-03-01T00:00:00Z"
+    assert clock[5:9] == ["clock", "", "1803859200", "UTC s"]
 
 
 def test_decode_json_and_parquet_agree(run, tmp_path, capsys):
