@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -32,13 +31,6 @@ from protocol.frame import crc32
 PROFILE = Path("examples/profiles/nominal.toml")
 VERBS = ("verify", "decode", "info", "report")
 BAD, FAIL, OK = EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK
-
-
-@pytest.fixture(scope="module")
-def mission(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sim") / "run"
-    assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(out)]) == 0
-    return out
 
 
 # -- how to damage a folder --------------------------------------------------
@@ -240,13 +232,6 @@ CASES = [
     ("t0-overflow", _splice(_t0_overflow), (OK, OK, OK, OK), "past uptime"),
     ("empty-event-block", _splice(_empty_events), (OK, OK, OK, OK), ""),
 ]
-
-
-@pytest.fixture
-def folder(mission, tmp_path) -> Path:
-    for name in ("log.bin", "log.bin.manifest.json", "key.bin", "seal.bin"):
-        shutil.copy(mission / name, tmp_path / name)
-    return tmp_path
 
 
 def _run(verb: str, d: Path) -> list[str]:

@@ -6,7 +6,6 @@ unauthenticated manifest says."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -57,20 +56,6 @@ def test_a_damaged_seal_file_is_bad_input(tmp_path, cut):
     p.write_bytes(raw[:cut])
     with pytest.raises(BadInput, match="seal"):
         Seal.read(p)
-
-
-@pytest.fixture(scope="module")
-def mission(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sim") / "run"
-    assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(out)]) == 0
-    return out
-
-
-@pytest.fixture
-def folder(mission, tmp_path) -> Path:
-    for name in ("log.bin", "log.bin.manifest.json", "key.bin", "seal.bin"):
-        shutil.copy(mission / name, tmp_path / name)
-    return tmp_path
 
 
 def _verdict(d: Path, key: bytes | None = None):

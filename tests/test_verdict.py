@@ -9,7 +9,6 @@ import hashlib
 import html
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,6 @@ from protocol import log
 from tests.test_bad_input import PROFILE, _rechain, _reseal, seal_as_device
 
 VERDICT_IN_REPORT = re.compile(r"integrity (VERIFIED|FAILED|NOT AUTHENTICATED)")
-
-
-@pytest.fixture(scope="module")
-def mission(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sim") / "run"
-    assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(out)]) == 0
-    return out
-
-
-@pytest.fixture
-def folder(mission, tmp_path) -> Path:
-    for name in ("log.bin", "log.bin.manifest.json", "key.bin", "seal.bin"):
-        shutil.copy(mission / name, tmp_path / name)
-    return tmp_path
 
 
 def _raw(d: Path) -> bytearray:

@@ -203,44 +203,57 @@ def _check_seal(pulled: Pulled, ks: list[bytes], found: list[Finding]) -> Seal |
     return seal
 
 
-def _against_seal(
-    raw: bytes, good: list[BlockInfo], ends: tuple[int, int], seal: Seal
+def _against_end(
+    raw: bytes, good: list[BlockInfo], ends: tuple[int, int], want: tuple[int, int, bytes],
+    said: str,
 ) -> list[Finding]:
-    """The log must hold every block from the first the device retained to
-    the one it sealed, and end exactly there, at the size it signed."""
+    """The log must hold every block from the first block the device said
+    to the last it said, and end exactly there with that block's MAC.
+    want: (first seq, last seq, last MAC); said: "sealed" (the device's
+    signed word) or "reported" (LOG_INFO, as the manifest recorded it)."""
     out: list[Finding] = []
+    first_seq, last_seq, last_mac = want
     first, last = good[0], good[-1]
     fi, li = ends
     fs, ls = first.seq or 0, last.seq or 0
-    if fs > seal.first_seq:
+    if fs > first_seq:
         out.append(Finding(
-            "head_missing", f"the log starts at block {fs}, the device sealed a log from block "
-            f"{seal.first_seq}: {fs - seal.first_seq} block(s) missing from the start",
-            "fail", first.offset, fi, seal.first_seq, fs - 1,
+            "head_missing", f"the log starts at block {fs}, the device {said} a log from block "
+            f"{first_seq}: {fs - first_seq} block(s) missing from the start",
+            "fail", first.offset, fi, first_seq, fs - 1,
         ))
-    elif fs < seal.first_seq:
+    elif fs < first_seq:
         out.append(Finding(
             "head_extra", f"the log starts at block {fs}, before the first block the device "
-            f"sealed ({seal.first_seq})", "fail", first.offset, fi, fs, fs,
+            f"{said} ({first_seq}): another log's?", "fail", first.offset, fi, fs, fs,
         ))
     end = last.offset + last.size
     mac = raw[end - log.MAC_LEN : end]
-    if ls < seal.last_seq:
+    if ls < last_seq:
+        # where the missing blocks would be: after the last one here
         out.append(Finding(
-            "tail_missing", f"the log ends at block {ls}, the device sealed block "
-            f"{seal.last_seq} as its last: {seal.last_seq - ls} block(s) missing from the end "
-            "(cut short)", "fail", end, li, ls + 1, seal.last_seq,
+            "tail_missing", f"the log ends at block {ls}, the device {said} block {last_seq} "
+            f"as its last: {last_seq - ls} block(s) missing from the end (cut short)",
+            "fail", end, li, ls + 1, last_seq,
         ))
-    elif ls > seal.last_seq:
+    elif ls > last_seq:
         out.append(Finding(
-            "tail_extra", f"the log goes on past block {seal.last_seq}, the last one the device "
-            "sealed", "fail", last.offset, li, seal.last_seq + 1, ls,
+            "tail_extra", f"the log goes on past block {last_seq}, the last one the device "
+            f"{said}", "fail", last.offset, li, last_seq + 1, ls,
         ))
-    elif mac != seal.last_mac:
+    elif mac != last_mac:
         out.append(Finding(
-            "last_mac", f"last MAC {mac.hex()} is not the one the device sealed "
-            f"({seal.last_mac.hex()})", "fail", last.offset, li, ls, ls,
+            "last_mac", f"last MAC {mac.hex()} is not the one the device {said} "
+            f"({last_mac.hex()})", "fail", last.offset, li, ls, ls,
         ))
+    return out
+
+
+def _against_seal(
+    raw: bytes, good: list[BlockInfo], ends: tuple[int, int], seal: Seal
+) -> list[Finding]:
+    """The sealed end, and the size the device signed."""
+    out = _against_end(raw, good, ends, (seal.first_seq, seal.last_seq, seal.last_mac), "sealed")
     if len(raw) != seal.size:
         out.append(Finding(
             "size", f"the log is {len(raw)} bytes, the device sealed {seal.size}", "fail"
@@ -303,52 +316,11 @@ def _unanchored(
 def _against_manifest(
     raw: bytes, good: list[BlockInfo], ends: tuple[int, int], m: Manifest, sealed: bool = False
 ) -> list[Finding]:
-    """The log against what the pull recorded. With a checked seal only the
-    file's hash is the manifest's to check: the seal has said the rest."""
-    out: list[Finding] = []
-    if sealed:
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != m.log.sha256 or len(raw) != m.log.size:
-            out.append(Finding(
-                "hash", f"the file's SHA-256 {digest[:16]}... ({len(raw)} bytes) is not the "
-                f"manifest's {m.log.sha256[:16]}... ({m.log.size} bytes): changed since the pull",
-                "fail",
-            ))
-        return out
+    """The log against what the pull recorded: the end the device reported
+    (unless a checked seal has said it) and the file's hash."""
     want = m.log
-    first, last = good[0], good[-1]
-    fi, li = ends
-    fs, ls = first.seq or 0, last.seq or 0
-    if fs > want.first_seq:
-        out.append(Finding(
-            "head_missing", f"the log starts at block {fs}, the device's log started at block "
-            f"{want.first_seq}: {fs - want.first_seq} block(s) missing from the start",
-            "fail", first.offset, fi, want.first_seq, fs - 1,
-        ))
-    elif fs < want.first_seq:
-        out.append(Finding(
-            "head_extra", f"the log starts at block {fs}, before the device's first block "
-            f"{want.first_seq} (manifest of another log?)", "fail", first.offset, fi, fs, fs,
-        ))
-    end = last.offset + last.size
-    mac = raw[end - log.MAC_LEN : end]
-    if ls < want.last_seq:
-        # where the missing blocks would be: after the last one here
-        out.append(Finding(
-            "tail_missing", f"the log ends at block {ls}, the device reported block "
-            f"{want.last_seq} as its last: {want.last_seq - ls} block(s) missing from the end "
-            "(cut short)", "fail", end, li, ls + 1, want.last_seq,
-        ))
-    elif ls > want.last_seq:
-        out.append(Finding(
-            "tail_extra", f"the log goes on past block {want.last_seq}, the last one the device "
-            "reported", "fail", last.offset, li, want.last_seq + 1, ls,
-        ))
-    elif mac != want.last_mac:
-        out.append(Finding(
-            "last_mac", f"last MAC {mac.hex()} is not the one the device reported "
-            f"({want.last_mac.hex()})", "fail", last.offset, li, ls, ls,
-        ))
+    out = [] if sealed else _against_end(
+        raw, good, ends, (want.first_seq, want.last_seq, want.last_mac), "reported")
     digest = hashlib.sha256(raw).hexdigest()
     if digest != want.sha256 or len(raw) != want.size:
         out.append(Finding(
