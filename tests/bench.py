@@ -589,6 +589,27 @@ def download_figures() -> dict[str, float]:
     }
 
 
+def tamper_figures() -> dict[str, float]:
+    """Every generated tampering of a sealed pull (tests/tamper.py) given to
+    podctl.verify with the device's key: how many, and how many came out
+    VERIFIED (target 0)."""
+    import tempfile
+
+    from podctl import verify
+    from podctl.cli import main as cli
+    from tests.tamper import mutations
+
+    with tempfile.TemporaryDirectory(prefix="podtamper") as d:
+        run = Path(d) / "run"
+        assert cli(["sim", "run", "nominal", "--tick-s", "60", "-o", str(run)]) == 0
+        key = (run / "key.bin").read_bytes()
+        tried = undetected = 0
+        for _name, pulled in mutations(run):
+            tried += 1
+            undetected += verify(pulled, key).status == "VERIFIED"
+    return {"tamper_mutations": tried, "tamper_undetected": undetected}
+
+
 GROUPS = {
     "frame": frame_figures,
     "log": log_figures,
@@ -600,6 +621,7 @@ GROUPS = {
     "decode_rss": decode_rss_figures,
     "download": download_figures,
     "report": None,  # tests/bench_report.py: the QA report of a 90-day mission
+    "tamper": tamper_figures,
 }
 
 
