@@ -10,11 +10,14 @@ with units and UTC, its integrity problems named by block.
   c = clock(raw, blocks, anchor)               # a log too big to hold decoded:
   for s in sample_chunks(raw, blocks, c.offsets): ...   # about 65k records at a time
 
-UTC: the board keeps uptime seconds per boot and a UTC offset set by
-TIME_SET; each TIME_SET event (uptime t, value utc) anchors the records of
-its boot: utc = value + (t_record - t). A boot with no TIME_SET takes the
-pull's anchor (the manifest's device uptime and host UTC) if it is the last
-boot; otherwise its records have no UTC (NaN) and the report says so.
+UTC (SPEC 7.8): the board keeps uptime seconds per boot and a UTC offset
+set by TIME_SET; a TIME_SET event (uptime t, value utc) says UTC was utc at
+uptime t of its boot. A record of that boot at uptime u takes the latest
+TIME_SET of its boot at or before u (the first one if u precedes them all):
+utc = value + (u - t), so a later correction applies from then on. A boot
+with no TIME_SET takes the pull's anchor (the manifest's device uptime and
+host UTC) if it is the anchor's boot; otherwise its records have no UTC
+(NaN) and the report says so.
 
 load() decodes with host/podctl/decode.py, the vectorised decoder; this
 module's _decode is the reference (protocol.log's slow path, one record at
@@ -34,8 +37,8 @@ from podctl.blocks import BlockInfo, walk
 from podctl.pulled import Anchor
 from protocol import log
 
-__all__ = ["Anchor", "BlockInfo", "Clock", "Event", "LogData", "clock", "load", "rebuild_utc",
-           "sample_chunks"]
+__all__ = ["Anchor", "BlockInfo", "BootClock", "Clock", "Event", "LogData", "clock", "load",
+           "rebuild_utc", "sample_chunks"]
 
 CHANNEL_NAMES = [c[0] for c in log.CHANNELS]
 # the sample array: boot, uptime second, UTC (NaN unknown), channels in
@@ -89,35 +92,73 @@ def _decode(raw: bytes, blocks: list[BlockInfo]) -> tuple[np.ndarray, list[tuple
     return np.array(rows, dtype=SAMPLE_DTYPE), events
 
 
+@dataclass(frozen=True)
+class BootClock:
+    """The clock of one boot: UTC of uptime 0 (`off`) from uptime `t` on,
+    one entry per TIME_SET in uptime order (ties: log order), or a single
+    entry at 0 for a boot placed by the pull's anchor. A record at uptime u
+    takes the latest entry at or before u, the first if u precedes them
+    all (SPEC 7.8)."""
+
+    t: np.ndarray  # float64 uptimes, sorted
+    off: np.ndarray  # float64 UTC of uptime 0 from then on
+
+    @classmethod
+    def fixed(cls, off: float) -> BootClock:
+        return cls(np.zeros(1), np.array([float(off)]))
+
+    @property
+    def first(self) -> float:
+        return float(self.off[0])
+
+    def at(self, u: np.ndarray) -> np.ndarray | float:
+        """UTC of uptime 0 in force at each uptime of u (vectorised)."""
+        if len(self.off) == 1:
+            return float(self.off[0])
+        i = np.searchsorted(self.t, u, side="right") - 1
+        return self.off[np.maximum(i, 0)]
+
+
+Offsets = dict[int, BootClock]
+
+
 def rebuild_utc(
     samples: np.ndarray, events: list[tuple], anchor: Anchor | None
-) -> tuple[dict[int, float], list[str]]:
-    """UTC of uptime 0 for each boot, and a description of the clock."""
+) -> tuple[Offsets, list[str]]:
+    """The clock of each boot (BootClock), and a description of it."""
     return clock_of(_boots(samples), events, anchor)
 
 
 def clock_of(
     sample_boots: Iterable[int], events: list[tuple], anchor: Anchor | None
-) -> tuple[dict[int, float], list[str]]:
+) -> tuple[Offsets, list[str]]:
     """rebuild_utc from the boots the samples come from: what a streaming
     decode knows before it decodes a sample (the block headers say)."""
-    offsets: dict[int, float] = {}
+    sets: dict[int, list[tuple[int, float]]] = {}
     notes: list[str] = []
     for boot, t, code, _a, _b, value in events:
         if code == log.EV_TIME_SET:
-            off = value - t
-            if boot in offsets and offsets[boot] != off:
+            off = float(value - t)
+            prev = sets.setdefault(boot, [])
+            if prev and prev[-1][1] != off:
                 notes.append(
                     f"boot {boot}: clock set again at uptime {t} s, "
-                    f"correcting {off - offsets[boot]:+.0f} s"
+                    f"correcting {off - prev[-1][1]:+.0f} s"
                 )
-            offsets.setdefault(boot, off)
+            prev.append((t, off))
+    offsets: Offsets = {}
+    for boot, pts in sets.items():
+        ts = np.array([p[0] for p in pts], dtype=np.float64)
+        order = np.argsort(ts, kind="stable")
+        offsets[boot] = BootClock(ts[order], np.array([p[1] for p in pts])[order])
     boots = sorted(set(sample_boots) | {e[0] for e in events})
     for boot in boots:
         if boot in offsets:
-            notes.append(f"boot {boot}: UTC from the device's TIME_SET events")
+            n = len(offsets[boot].off)
+            notes.append(f"boot {boot}: UTC from the device's TIME_SET events"
+                         + (" (each record: the latest at or before it)" if n > 1 else ""))
         elif anchor is not None and boot == anchor.boot:
-            offsets[boot] = anchor.utc - anchor.uptime
+            offsets[boot] = BootClock.fixed(anchor.utc - anchor.uptime)
             notes.append(f"boot {boot}: UTC from the pull (device uptime against the host clock)")
         else:
             notes.append(f"boot {boot}: clock never set; its records have no UTC")
@@ -141,15 +182,17 @@ def _boots(samples: np.ndarray) -> list[int]:
 
 
 def set_utc(
-    samples: np.ndarray, offsets: dict[int, float], runs: tuple[list[int], list[int]] | None = None
+    samples: np.ndarray, offsets: Offsets, runs: tuple[list[int], list[int]] | None = None
 ) -> None:
-    """samples["utc"] = t + the offset of the record's boot (NaN where the
-    boot has none), in place. runs: _boot_runs(samples), if known."""
+    """samples["utc"] = t + the UTC of uptime 0 in force for the record
+    (BootClock.at; NaN where its boot has no clock), in place. runs:
+    _boot_runs(samples), if known."""
     utc, t = samples["utc"], samples["t"]
     starts, boots = runs or _boot_runs(samples)
     for a, b, boot in zip(starts, starts[1:], boots):
+        c = offsets.get(boot)
         # a float: u32 + a Python int would be done in u32
-        np.add(t[a:b], float(offsets.get(boot, np.nan)), out=utc[a:b])
+        np.add(t[a:b], np.nan if c is None else c.at(t[a:b]), out=utc[a:b])
 
 
 def _fast_decoder():
@@ -158,11 +201,17 @@ def _fast_decoder():
     return decode.decode
 
 
-def events_of(events: list[tuple], offsets: dict[int, float]) -> list[Event]:
+def events_of(events: list[tuple], offsets: Offsets) -> list[Event]:
     return [
-        Event(boot, t, t + offsets.get(boot, np.nan), code, log.event_name(code), a, b, value)
+        Event(boot, t, _utc_of(offsets.get(boot), t), code, log.event_name(code), a, b, value)
         for boot, t, code, a, b, value in events
     ]
+
+
+def _utc_of(c: BootClock | None, t: int) -> float:
+    if c is None:
+        return np.nan
+    return t + float(np.asarray(c.at(np.array([t], dtype=np.float64))).reshape(-1)[0])
 
 
 def load(
@@ -197,7 +246,7 @@ class Clock:
     and how UTC was rebuilt."""
 
     events: list[Event]
-    offsets: dict[int, float]
+    offsets: Offsets
     notes: list[str]
 
 
@@ -214,7 +263,7 @@ def clock(
 
 
 def sample_chunks(
-    raw: bytes, blocks: list[BlockInfo], offsets: dict[int, float], records: int = 1 << 16,
+    raw: bytes, blocks: list[BlockInfo], offsets: Offsets, records: int = 1 << 16,
     decoder: Any = None,
 ) -> Iterator[np.ndarray]:
     """The samples of the log in log order, about `records` at a time
@@ -234,7 +283,7 @@ def sample_chunks(
         yield _chunk(decode, raw, group, offsets)
 
 
-def _chunk(decode, raw: bytes, group: list[BlockInfo], offsets: dict[int, float]) -> np.ndarray:
+def _chunk(decode, raw: bytes, group: list[BlockInfo], offsets: Offsets) -> np.ndarray:
     samples = decode(raw, group)[0]
     set_utc(samples, offsets)
     return samples
