@@ -284,3 +284,22 @@ def test_random_logs_agree(specs, chunk):
         both(seal_log(specs))
     finally:
         decode.CHUNK = old
+
+
+def test_a_clock_correction_is_the_same_with_either_decoder():
+    """SPEC 7.8: each record takes the latest TIME_SET of its boot at or
+    before it; the reference and the fast decoder agree, also streamed."""
+    rec = ([0] * 9, 0)
+    v = 1_800_000_000
+    raw = seal_log([
+        ("s", 1, 4, 0, 30, [rec] * 40),  # uptimes 0 .. 1170
+        ("e", 4, [(100, log.EV_TIME_SET, 0, 0, v), (600, log.EV_TIME_SET, 0, 0, v + 560),
+                  (900, log.EV_TIME_SET, 0, 0, v + 790)]),
+    ])
+    slow = logdata.load(raw, None, None, decoder=logdata._decode)
+    fast = logdata.load(raw, None, None, decoder=decode.decode)
+    assert_same(fast.samples, slow.samples)
+    t = fast.samples["t"].astype(float)
+    want = np.where(t < 600, v - 100 + t, np.where(t < 900, v - 40 + t, v - 110 + t))
+    assert fast.samples["utc"].tolist() == want.tolist()
+    assert fast.clock == slow.clock
