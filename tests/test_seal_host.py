@@ -114,3 +114,12 @@ def test_without_a_seal_the_end_is_not_attested(folder, capsys):
 def test_without_the_key_the_seal_proves_nothing(folder):
     v = podctl.verify(podctl.open_pulled(folder))
     assert v.status == "NOT AUTHENTICATED" and not v.attested
+
+
+def test_a_seal_under_a_key_from_before_a_rotation_fails(folder):
+    """Someone who kept the old key can MAC a cut log and seal it; the
+    device, once rotated, seals with its newest key only."""
+    old = (folder / "key.bin").read_bytes()
+    v = podctl.verify(podctl.open_pulled(folder), [old, b"\x09" * 32])
+    assert v.status == "FAILED"
+    assert "signed with key 1 of the device's 2, not its newest" in v.first_failure()

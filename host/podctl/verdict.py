@@ -192,6 +192,14 @@ def _check_seal(pulled: Pulled, ks: list[bytes], found: list[Finding]) -> Seal |
             "or another device's seal", "fail",
         ))
         return None
+    if i != len(ks) - 1:
+        # the device seals with the key it holds: an older key's seal is an
+        # older pull's, or made by whoever kept the key from before a rotation
+        found.append(Finding(
+            "seal", f"the seal is signed with key {i + 1} of the device's {len(ks)}, not its "
+            "newest: an older pull, or forged with a key from before a rotation", "fail",
+        ))
+        return None
     m = pulled.manifest
     if m is not None and m.device_id != seal.device_id:
         found.append(Finding(
