@@ -38,14 +38,21 @@ def open_device(args: argparse.Namespace, timeout: float = 2.0) -> Device:
 def progress_bar(
     console: Console, label: str, speed: bool = False
 ) -> Iterator[Callable[[int, int], None]]:
-    """A transient bar fed by progress(done, total) callbacks."""
+    """A transient bar fed by progress(done, total) callbacks. The library's
+    first call gives where a resumable transfer starts: a resumed one says
+    so once."""
     cols = [TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn()]
     if speed:
         cols.append(TransferSpeedColumn())
     with Progress(*cols, console=console, transient=True) as bar:
         task = bar.add_task(label, total=None)
+        first = True
 
         def update(done: int, total: int) -> None:
+            nonlocal first
+            if first and done:
+                console.print(f"resuming at byte {done} of {total}", highlight=False)
+            first = False
             bar.update(task, completed=done, total=total)
 
         yield update

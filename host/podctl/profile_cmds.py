@@ -129,16 +129,7 @@ def cmd_upload(args: argparse.Namespace, console: Console) -> int:
     blob = _compile(args.file)
     with open_device(args) as dev:
         dev_id = dev.device_id
-        first = True
-        with progress_bar(console, "uploading") as bar:
-
-            def progress(done: int, total: int) -> None:
-                nonlocal first
-                if first and done:
-                    console.print(f"resuming at byte {done} of {total}", highlight=False)
-                first = False
-                bar(done, total)
-
+        with progress_bar(console, "uploading") as progress:
             ident = dev.profile_upload(blob, progress)
     console.print(
         f"{dev_id}: profile {profile_file.decompile(blob)['name']!r} ({ident:08x}) in force",

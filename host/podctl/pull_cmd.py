@@ -51,16 +51,7 @@ def pull(args: argparse.Namespace, console: Console) -> dict:
     with open_device(args) as dev:
         dev_id = dev.device_id
         out = args.out or Path("build") / "logs" / dev_id
-        first = True
-        with progress_bar(console, "pulling", speed=True) as bar:
-
-            def progress(done: int, total: int) -> None:
-                nonlocal first
-                if first and done:
-                    console.print(f"resuming at byte {done} of {total}", highlight=False)
-                first = False
-                bar(done, total)
-
+        with progress_bar(console, "pulling", speed=True) as progress:
             dev.pull(out, progress)
         got = dev.last_pull
         assert got is not None

@@ -249,9 +249,10 @@ def _log_file(path: Path) -> os.stat_result:
     return st
 
 
-def read_log(path: Path) -> bytes:
-    """The raw log. BadInput when it is missing, not a regular file, or empty."""
-    st = _log_file(path)
+def read_log(path: Path, st: os.stat_result | None = None) -> bytes:
+    """The raw log. BadInput when it is missing, not a regular file, or empty
+    (st: the file's _log_file check, when the caller made it already)."""
+    st = _log_file(path) if st is None else st
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -324,7 +325,7 @@ def open_pulled(
                            "or the folder logs pull wrote")
         p = p / LOG_NAME
     where = Path(manifest) if manifest is not None else manifest_beside(p)
-    _log_file(p)
+    st = _log_file(p)  # before the manifest: a missing log is the first thing to say
     m: Manifest | None = None
     if manifest is not None or where.exists():
         m = read_manifest(where)
@@ -333,7 +334,7 @@ def open_pulled(
             f"{p}: no manifest at {where}: give the one `logs pull` wrote (--manifest), "
             "the device's account of the log's end"
         )
-    raw = read_log(p)
+    raw = read_log(p, st)
     if m is None and raw[:4] != log.MAGIC:
         raise BadInput(
             f"{p}: not a podctl log (it does not start with a block: magic {raw[:4].hex()}, "
