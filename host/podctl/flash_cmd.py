@@ -69,7 +69,8 @@ def add_parser(sub) -> None:
     )
     add_port_args(p)
     p.add_argument("--device-id", type=_device_id,
-                   help="id to give a new device (up to 8 characters; default POD + 5 random hex)")
+                   help="id to give a new device (up to 8 characters; default 8 random characters"
+                   " of Crockford base32, not one the keystore has)")
     p.add_argument(
         "--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version"
     )
@@ -323,13 +324,44 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
     return copied, skipped
 
 
+# A default device id: 8 characters of Crockford's base32 (no I, L, O, U),
+# the first a letter so an id never reads as a number. The wire's device_id
+# is 8 printable bytes (SPEC 5.1), so 64 random bits cannot fit: an id holds
+# 22 * 32**7 values, 39.46 bits (about 1 in 1.5 million that two of 1,000
+# devices drawn apart share one); within one keystore no two ever do.
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_FIRST = CROCKFORD[10:]  # the 22 letters
+_ID_SPACE = len(_FIRST) * 32**7
+
+
+def new_device_id(keys: Keystore) -> str:
+    """A fresh random default id, drawn again while the keystore has it.
+    64 random bits reduced modulo the 22 * 32**7 ids: the bias is below 1e-7."""
+    taken = set(keys.devices())
+    while True:
+        n = int.from_bytes(os.urandom(8), "big") % _ID_SPACE
+        tail = []
+        for _ in range(7):
+            n, digit = divmod(n, 32)
+            tail.append(CROCKFORD[digit])
+        new_id = _FIRST[n] + "".join(reversed(tail))
+        if new_id not in taken:
+            return new_id
+
+
 def _provision(t, device_id: str | None, keys: Keystore, console: Console) -> bool:
     """Give a new device its id and key, once. Returns True if it did."""
     if t.fs_exists("identity"):
         return False
-    new_id = device_id or ("POD" + os.urandom(3).hex()[:5].upper())
+    if device_id is not None and device_id in keys:  # refused before the device changes
+        raise BadInput(
+            f"device id {device_id} already has a key history in {keys.path}: podctl never "
+            "overwrites one; choose another id for the new device (--device-id), or leave "
+            "--device-id out for a fresh random one"
+        )
+    new_id = device_id or new_device_id(keys)
     key = os.urandom(32)
-    path = keys.add(new_id, key)  # the key is safe on the host first
+    path = keys.add(new_id, key)  # the key is safe on the host first (refuses a taken id)
     t.exec(
         "from firmware.guard import Guard\n"
         f"Guard('').provision({(new_id.encode() + bytes(8))[:8]!r}, bytes({key!r}))"
