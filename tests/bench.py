@@ -301,7 +301,7 @@ def decode_rss_figures() -> dict[str, float]:
         "from podctl import export, open_pulled, verify\n"
         "p = open_pulled(sys.argv[1])\n"
         "v = verify(p, None)\n"
-        "export.write_log(p.raw, v.blocks, None, sys.argv[2], sys.argv[3])\n"
+        "export.write_log(p.raw, v.blocks, sys.argv[2], sys.argv[3])\n"
     )
     base = "import sys\nfrom podctl import open_pulled\nopen_pulled(sys.argv[1]).blocks\n"
     out: dict[str, float] = {}

@@ -283,8 +283,7 @@ def test_any_log_gives_figures_that_add_up(nominal, data, anchored):
     rows = narration.narrate(data, a.bands, 0)
     assert all(r.category in dict(narration.CATEGORIES) for r in rows)
     # and the report's words on it
-    m = {"anchor": {"boot": 2, "uptime": 600, "utc": T0 + 900}} if anchored else {}
-    rep = rpt.build(data, Verdict([], [], authenticated=False, end_checked=False), nominal, m)
+    rep = rpt.build(data, Verdict([], [], authenticated=False, end_checked=False), nominal, {})
     assert rep.coverage and rep.verdict == rpt.NOT_AUTHENTICATED
 
 

@@ -27,13 +27,13 @@ KEY = bytes(range(32))
 
 @pytest.fixture(scope="module")
 def mission():
-    """The nominal mission at a 60-second tick (about 1.5 s): log, key, anchor."""
+    """The nominal mission at a 60-second tick (about 1.5 s): log and key."""
     from podctl.sim_cmds import load_run_inputs
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal", 60)
     res = simrun.run(sc, prof, "cpython")
-    return res.log, res.key, logdata.Anchor(*res.summary["anchor"])
+    return res.log, res.key
 
 
 def assert_same(fast: np.ndarray, slow: np.ndarray) -> None:
@@ -158,16 +158,16 @@ def test_dtypes_built_from_the_protocol_tables():
 
 
 def test_whole_mission_fast_equals_slow(mission):
-    raw, key, _anchor = mission
+    raw, key = mission
     (samples, events), blocks, problems = both(raw, key)
     assert problems == [] and len(samples) > 10000 and events
     assert _construct_matches(raw, blocks) == len(blocks)
 
 
 def test_whole_mission_load_with_either_decoder(mission):
-    raw, _key, anchor = mission
-    slow = logdata.load(raw, None, anchor, decoder=logdata._decode)
-    fast = logdata.load(raw, None, anchor, decoder=decode.decode)
+    raw, _key = mission
+    slow = logdata.load(raw, None, decoder=logdata._decode)
+    fast = logdata.load(raw, None, decoder=decode.decode)
     assert_same(fast.samples, slow.samples)
     assert not np.isnan(fast.samples["utc"]).any()
     assert [repr(e) for e in fast.events] == [repr(e) for e in slow.events]
@@ -176,7 +176,7 @@ def test_whole_mission_load_with_either_decoder(mission):
 
 def test_whole_mission_in_small_chunks(mission, monkeypatch):
     """Chunk boundaries inside runs of full and partial blocks."""
-    raw, _, _ = mission
+    raw, _ = mission
     for chunk in (1, 97, 100, 1000):
         monkeypatch.setattr(decode, "CHUNK", chunk)
         both(raw)
@@ -296,8 +296,8 @@ def test_a_clock_correction_is_the_same_with_either_decoder():
         ("e", 4, [(100, log.EV_TIME_SET, 0, 0, v), (600, log.EV_TIME_SET, 0, 0, v + 560),
                   (900, log.EV_TIME_SET, 0, 0, v + 790)]),
     ])
-    slow = logdata.load(raw, None, None, decoder=logdata._decode)
-    fast = logdata.load(raw, None, None, decoder=decode.decode)
+    slow = logdata.load(raw, None, decoder=logdata._decode)
+    fast = logdata.load(raw, None, decoder=decode.decode)
     assert_same(fast.samples, slow.samples)
     t = fast.samples["t"].astype(float)
     want = np.where(t < 600, v - 100 + t, np.where(t < 900, v - 40 + t, v - 110 + t))

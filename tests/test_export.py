@@ -23,19 +23,19 @@ from tests.test_decode import seal_log
 
 @pytest.fixture(scope="module")
 def mission():
-    """The nominal mission at a 60-second tick: log and anchor."""
+    """The nominal mission at a 60-second tick: its log."""
     from podctl.sim_cmds import load_run_inputs
     from sim import run as simrun
 
     sc, prof = load_run_inputs("nominal", 60)
     res = simrun.run(sc, prof, "cpython")
-    return res.log, logdata.Anchor(*res.summary["anchor"])
+    return res.log
 
 
-def boots_log() -> tuple[bytes, logdata.Anchor]:
+def boots_log() -> bytes:
     """Three boots: one set by TIME_SET (twice, the second a correction),
-    one never set, the last placed by the pull's anchor; a damaged block
-    in the middle; blocks of both delta widths and no-reading values."""
+    one never set, the last set once; a damaged block in the middle;
+    blocks of both delta widths and no-reading values."""
     rng = random.Random(4)
     specs = []
     t = 0
@@ -43,6 +43,9 @@ def boots_log() -> tuple[bytes, logdata.Anchor]:
         if boot == 1:
             specs.append(("e", boot, [(5, log.EV_BOOT, 1, boot, 7),
                                       (30, log.EV_TIME_SET, 0, 0, 1_800_000_000)]))
+        if boot == 3:
+            specs.append(("e", boot, [(1, log.EV_BOOT, 2, boot, 7),
+                                      (2, log.EV_TIME_SET, 0, 0, 1_900_000_000)]))
         for k in range(6):
             vals = [rng.randint(-2000, 2000) for _ in range(log.NCHAN)]
             vals[k % log.NCHAN] = log.NO_READING
@@ -58,7 +61,7 @@ def boots_log() -> tuple[bytes, logdata.Anchor]:
     raw = bytearray(seal_log(specs))
     blocks, _ = walk(bytes(raw))
     raw[blocks[4].offset + 40] ^= 0x10  # one block lost
-    return bytes(raw), logdata.Anchor(3, 600, 1_900_000_000.5)
+    return bytes(raw)
 
 
 # -- the one-shot reference ------------------------------------------------------
@@ -99,9 +102,9 @@ def assert_same_files(got: Path, want: Path, fmt: str, same_bytes: bool = True) 
 @pytest.mark.parametrize("fmt", export.FORMATS)
 @pytest.mark.parametrize("which", ["mission", "boots"])
 def test_chunked_equals_one_shot(tmp_path, mission, fmt, which, monkeypatch):
-    raw, anchor = mission if which == "mission" else boots_log()
+    raw = mission if which == "mission" else boots_log()
     blocks = walk(raw)[0]
-    data = logdata.load(raw, blocks, anchor)
+    data = logdata.load(raw, blocks)
     want = tmp_path / f"want.{fmt}"
     one_shot(data, fmt, want)
     assert len(data.samples) > 100 and data.events
@@ -109,13 +112,13 @@ def test_chunked_equals_one_shot(tmp_path, mission, fmt, which, monkeypatch):
     got = tmp_path / f"whole.{fmt}"
     assert export.write(data, fmt, str(got)) == [str(p) for p in _files(got, fmt)]
     assert_same_files(got, want, fmt)
-    written = export.write_log(raw, blocks, anchor, fmt, str(got))
+    written = export.write_log(raw, blocks, fmt, str(got))
     assert (written.samples, written.events) == (len(data.samples), len(data.events))
     assert_same_files(got, want, fmt)
     # tiny chunks: the same bytes (Parquet: the same table, a row group a chunk)
     for chunk in (1, 7, 97, 1000) if which == "boots" else (97, 1000):
         got = tmp_path / f"chunk{chunk}.{fmt}"
-        export.write_log(raw, blocks, anchor, fmt, str(got), chunk=chunk)
+        export.write_log(raw, blocks, fmt, str(got), chunk=chunk)
         assert_same_files(got, want, fmt, same_bytes=False)
         monkeypatch.setattr(export, "CHUNK", chunk)
         export.write(data, fmt, str(got))
@@ -126,12 +129,12 @@ def test_chunked_equals_one_shot(tmp_path, mission, fmt, which, monkeypatch):
 def test_json_to_stdout_in_chunks(tmp_path):
     import io
 
-    raw, anchor = boots_log()
+    raw = boots_log()
     blocks = walk(raw)[0]
     want = tmp_path / "want.json"
-    one_shot(logdata.load(raw, blocks, anchor), "json", want)
+    one_shot(logdata.load(raw, blocks), "json", want)
     out = io.StringIO()
-    assert export.write_log(raw, blocks, anchor, "json", "-", out, chunk=5).paths == []
+    assert export.write_log(raw, blocks, "json", "-", out, chunk=5).paths == []
     assert out.getvalue() == want.read_text()
 
 
@@ -142,24 +145,24 @@ def test_a_log_without_samples(tmp_path, fmt):
     want = tmp_path / f"want.{fmt}"
     one_shot(logdata.load(raw, blocks), fmt, want)
     got = tmp_path / f"got.{fmt}"
-    assert export.write_log(raw, blocks, None, fmt, str(got)).samples == 0
+    assert export.write_log(raw, blocks, fmt, str(got)).samples == 0
     assert_same_files(got, want, fmt)
 
 
 def test_standard_output_takes_json_only(tmp_path):
-    raw, anchor = boots_log()
+    raw = boots_log()
     with pytest.raises(ValueError, match="json only"):
-        export.write_log(raw, walk(raw)[0], anchor, "csv", "-")
+        export.write_log(raw, walk(raw)[0], "csv", "-")
 
 
 # -- the clock before the samples -----------------------------------------------
 
 
 def test_clock_and_chunks_are_load(mission):
-    for raw, anchor in (mission, boots_log()):
+    for raw in (mission, boots_log()):
         blocks = walk(raw)[0]
-        whole = logdata.load(raw, blocks, anchor)
-        c = logdata.clock(raw, blocks, anchor)
+        whole = logdata.load(raw, blocks)
+        c = logdata.clock(raw, blocks)
         assert c.notes == whole.clock
         assert [repr(e) for e in c.events] == [repr(e) for e in whole.events]
         for records in (1, 50, 1 << 16):

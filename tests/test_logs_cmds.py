@@ -409,7 +409,8 @@ def test_decode_no_reading_and_unknown_utc_are_empty(tmp_path, capsys):
     assert main(["logs", "decode", str(p), "--format", "json", "-o", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["samples"][0]["utc"] is None and doc["samples"][0]["probe0_degC"] is None
-    assert doc["clock"] == ["boot 2: clock never set; its records have no UTC"]
+    assert doc["clock"] == [
+        "boot 2: the device's clock was never set; times are uptime since that boot (no UTC)"]
 
 
 def test_decode_a_damaged_log_warns_and_decodes_the_good_part(run, tmp_path, capsys):

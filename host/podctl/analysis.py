@@ -27,7 +27,7 @@ The rules, each the firmware's own or the cold-chain convention:
 - A phase lasts from the PHASE event that enters it to the one that leaves
   it, across reboots: the board's silence between two boots belongs to the
   phase it was in, and the last phase runs to the end of the log as the
-  device states it (`until`: the seal's, or the pull's, clock). Its
+  device states it (`until`: the clock of its seal). Its
   duration is in band + out of band + unknown, to the second. Unknown is
   time without a trusted reading: records with no trusted probe
   (no_reading_s) and time with no record at all (gap_s: data gaps, the
@@ -164,8 +164,8 @@ class Gap:
 
 @dataclass(frozen=True)
 class UnclockedBoot:
-    """A boot whose clock was never set and that the pull did not anchor:
-    its records have no UTC, only bounds from the records around them."""
+    """A boot whose clock was never set (no TIME_SET event in it): its
+    records have no UTC, only bounds from the records around them."""
 
     boot: int
     records: int
@@ -726,7 +726,7 @@ def _lost(data: LogData, dt: np.ndarray, utc: np.ndarray) -> list[LostRegion]:
 
 def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) -> Analysis:
     """Every figure of the log against the profile's bands. until: where the
-    device says its log ends (its seal's clock, or the pull's); the time
+    device says its log ends (its seal's clock); the time
     from the last record to it is unknown time of the last phase. None: the
     log ends at its last record (a dead board's flash, a hand-made log)."""
     bands = bands_of(profile)

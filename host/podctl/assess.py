@@ -19,9 +19,9 @@ REJECT, an excursion beyond the profile's rules:
               cumulative, abs_high, abs_low): it judged every tick
 INCOMPLETE, the log cannot show the band held:
   no_records, phase_not_reached, profile_mismatch
-  end_unknown      the device did not state where its log ends (no seal,
-                   no pull: a dead board's flash), so the log may end
-                   before the mission does
+  end_unknown      the device did not state where its log ends (no seal
+                   checked: a dead board's flash, a pull without the key),
+                   so the log may end before the mission does
   battery_exhausted  and the battery was below its alarm level at the end
   unknown          a stretch without a valid reading at least as long as
                    the phase's excursion delay (or of unbounded length):
@@ -64,7 +64,7 @@ import numpy as np
 
 from podctl import fmt, narration
 from podctl.analysis import Analysis, Band, When
-from podctl.logdata import LogData
+from podctl.logdata import LogData, never_set
 from protocol import codes, log, names
 from protocol import profile as pf
 
@@ -122,24 +122,17 @@ class ProductVerdict:
 
 
 
-def log_end(verdict: Any, manifest: Any) -> When | None:
+def log_end(verdict: Any, manifest: Any = None) -> When | None:
     """Where the device says its log ends: the clock of its seal when
-    podctl.verify checked one, else the pull's clock reading in the
-    manifest (unauthenticated: the integrity verdict then says the end is
-    not attested), else None (a dead board's flash image)."""
+    podctl.verify checked one (UTC only if its clock was set then), else
+    None: the end is not stated (a dead board's flash image, a pull without
+    the key). The manifest's anchor is unauthenticated and never used
+    (manifest: kept for callers that pass it)."""
     seal = getattr(verdict, "seal", None)
-    if seal is not None:
-        utc = float(seal.utc) if seal.utc else math.nan
-        return When(int(seal.boot_count), float(seal.uptime), utc)
-    if isinstance(manifest, dict):
-        anchor = manifest.get("anchor")
-    else:
-        anchor = getattr(manifest, "anchor", None)
-    if not anchor:
+    if seal is None:
         return None
-    if isinstance(anchor, dict):
-        return When(int(anchor["boot"]), float(anchor["uptime"]), float(anchor["utc"]))
-    return When(int(anchor.boot), float(anchor.uptime), float(anchor.utc))
+    utc = float(seal.utc) if seal.utc else math.nan
+    return When(int(seal.boot_count), float(seal.uptime), utc)
 
 
 def _dur(seconds: float) -> str:
@@ -206,7 +199,7 @@ class Stretch:
                        + _dur(math.inf if lost else self.silent_s))
         if self.tail_s:
             last = "the end" if math.isinf(self.tail_s) else f"the last {_dur(self.tail_s)}"
-            out.append(f"{last} of the log before the device's end of it (its seal, or the pull)")
+            out.append(f"{last} of the log before the device's end of it (its seal)")
         return out
 
 
@@ -301,8 +294,8 @@ def _unknown(found: list[Stretch], min_probes: int) -> Iterable[Reason]:
                      "shorter than its phase's excursion delay", s.phase, s.start, s.end,
                      f"longest {fmt.dur(s.seconds)}: " + ", ".join(s.parts(min_probes)))
     for s in ending:
-        yield Reason("unknown", REVIEW, "the log ends before the device's end of it (its seal, or "
-                     "the pull): the last minutes are not in it", s.phase, s.start, s.end,
+        yield Reason("unknown", REVIEW, "the log ends before the device's end of it (its seal): "
+                     "the last minutes are not in it", s.phase, s.start, s.end,
                      f"{fmt.dur(s.seconds)} without a record, shorter than the excursion delay")
 
 
@@ -478,8 +471,8 @@ def _deviations(a: Analysis, rows: list[narration.EventRow]) -> Iterable[Reason]
                      figure=fmt.dur(max(end_t - r.t, 0.0))
                      + ("" if nxt else " (to the end of its boot)"))
     for u in a.unclocked:
-        yield Reason("no_utc", REVIEW, f"boot {u.boot}'s records have no UTC (its clock was "
-                     "never set)", figure=f"{u.records} record(s), {fmt.dur(u.seconds)}, between "
+        yield Reason("no_utc", REVIEW, never_set(u.boot),
+                     figure=f"{u.records} record(s), {fmt.dur(u.seconds)}, between "
                      f"{fmt.utc(u.after_utc)} and {fmt.utc(u.before_utc)}")
 
 

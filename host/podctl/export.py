@@ -3,7 +3,7 @@ pyarrow tables with units in the column names and UTC, written as CSV,
 Parquet or JSON.
 
   export.write(data, "csv", "out.csv")              # a LogData -> the paths written
-  export.write_log(raw, blocks, anchor, "csv", "out.csv")   # straight from the log
+  export.write_log(raw, blocks, "csv", "out.csv")   # straight from the log
 
 Both write in chunks of about CHUNK records: a chunk is decoded (or cut
 from the LogData), made a table and appended to the file, so what is held
@@ -28,7 +28,6 @@ import numpy as np
 from podctl import events as event_fields
 from podctl import logdata
 from podctl.blocks import BlockInfo
-from podctl.pulled import Anchor
 from protocol import log
 
 FORMATS = ("csv", "parquet", "json")
@@ -170,14 +169,14 @@ def write(data: logdata.LogData, fmt: str, out: str, stdout: IO[str] | None = No
 
 
 def write_log(
-    raw: bytes, blocks: list[BlockInfo], anchor: Anchor | None, fmt: str, out: str,
+    raw: bytes, blocks: list[BlockInfo], fmt: str, out: str,
     stdout: IO[str] | None = None, *, chunk: int = CHUNK,
 ) -> Written:
     """Decode raw's readable blocks (blocks: podctl.blocks.walk's) and write
-    them as fmt to out, as write() would write logdata.load(raw, blocks,
-    anchor), holding one chunk of `chunk` records decoded at a time: the
-    events and the clock come first, from the event blocks alone."""
-    c = logdata.clock(raw, blocks, anchor)
+    them as fmt to out, as write() would write logdata.load(raw, blocks),
+    holding one chunk of `chunk` records decoded at a time: the events and
+    the clock come first, from the event blocks alone."""
+    c = logdata.clock(raw, blocks)
     return _write(fmt, out, stdout, logdata.sample_chunks(raw, blocks, c.offsets, chunk),
                   c.events, c.notes)
 

@@ -1,13 +1,13 @@
 """A pulled log as data: its blocks checked, its samples and events decoded
 with units and UTC, its integrity problems named by block.
 
-  data = load(raw, blocks=None, anchor=None)
+  data = load(raw, blocks=None)
   data.samples      numpy structured array, one row per sample record
   data.events       list of Event
   data.blocks       list of BlockInfo, in log order (podctl.blocks.walk)
   data.clock        how UTC was rebuilt, for the report
 
-  c = clock(raw, blocks, anchor)               # a log too big to hold decoded:
+  c = clock(raw, blocks)                       # a log too big to hold decoded:
   for s in sample_chunks(raw, blocks, c.offsets): ...   # about 65k records at a time
 
 UTC (SPEC 7.8): the board keeps uptime seconds per boot and a UTC offset
@@ -15,9 +15,11 @@ set by TIME_SET; a TIME_SET event (uptime t, value utc) says UTC was utc at
 uptime t of its boot. A record of that boot at uptime u takes the latest
 TIME_SET of its boot at or before u (the first one if u precedes them all):
 utc = value + (u - t), so a later correction applies from then on. A boot
-with no TIME_SET takes the pull's anchor (the manifest's device uptime and
-host UTC) if it is the anchor's boot; otherwise its records have no UTC
-(NaN) and the report says so.
+with no TIME_SET has no UTC: its records keep boot and uptime (UTC NaN)
+and the report says so. Only TIME_SET events give UTC: they are records of
+the log, under its MAC chain. The manifest's `anchor` (the host's clock at
+the pull against the device's uptime) is unauthenticated JSON anyone can
+edit, so nothing derives a time from it (issue 13).
 
 load() decodes with host/podctl/decode.py, the vectorised decoder; this
 module's _decode is the reference (protocol.log's slow path, one record at
@@ -34,10 +36,9 @@ from typing import Any
 import numpy as np
 
 from podctl.blocks import BlockInfo, walk
-from podctl.pulled import Anchor
 from protocol import log
 
-__all__ = ["Anchor", "BlockInfo", "BootClock", "Clock", "Event", "LogData", "clock", "load",
+__all__ = ["BlockInfo", "BootClock", "Clock", "Event", "LogData", "clock", "load",
            "rebuild_utc", "sample_chunks"]
 
 CHANNEL_NAMES = [c[0] for c in log.CHANNELS]
@@ -95,17 +96,12 @@ def _decode(raw: bytes, blocks: list[BlockInfo]) -> tuple[np.ndarray, list[tuple
 @dataclass(frozen=True)
 class BootClock:
     """The clock of one boot: UTC of uptime 0 (`off`) from uptime `t` on,
-    one entry per TIME_SET in uptime order (ties: log order), or a single
-    entry at 0 for a boot placed by the pull's anchor. A record at uptime u
+    one entry per TIME_SET in uptime order (ties: log order). A record at uptime u
     takes the latest entry at or before u, the first if u precedes them
     all (SPEC 7.8)."""
 
     t: np.ndarray  # float64 uptimes, sorted
     off: np.ndarray  # float64 UTC of uptime 0 from then on
-
-    @classmethod
-    def fixed(cls, off: float) -> BootClock:
-        return cls(np.zeros(1), np.array([float(off)]))
 
     @property
     def first(self) -> float:
@@ -122,15 +118,19 @@ class BootClock:
 Offsets = dict[int, BootClock]
 
 
-def rebuild_utc(
-    samples: np.ndarray, events: list[tuple], anchor: Anchor | None
-) -> tuple[Offsets, list[str]]:
+def rebuild_utc(samples: np.ndarray, events: list[tuple]) -> tuple[Offsets, list[str]]:
     """The clock of each boot (BootClock), and a description of it."""
-    return clock_of(_boots(samples), events, anchor)
+    return clock_of(_boots(samples), events)
+
+
+def never_set(boot: int) -> str:
+    """What the report, decode and assess say of a boot with no TIME_SET."""
+    return (f"boot {boot}: the device's clock was never set; times are uptime since that boot "
+            "(no UTC)")
 
 
 def clock_of(
-    sample_boots: Iterable[int], events: list[tuple], anchor: Anchor | None
+    sample_boots: Iterable[int], events: list[tuple]
 ) -> tuple[Offsets, list[str]]:
     """rebuild_utc from the boots the samples come from: what a streaming
     decode knows before it decodes a sample (the block headers say)."""
@@ -157,11 +157,8 @@ def clock_of(
             n = len(offsets[boot].off)
             notes.append(f"boot {boot}: UTC from the device's TIME_SET events"
                          + (" (each record: the latest at or before it)" if n > 1 else ""))
-        elif anchor is not None and boot == anchor.boot:
-            offsets[boot] = BootClock.fixed(anchor.utc - anchor.uptime)
-            notes.append(f"boot {boot}: UTC from the pull (device uptime against the host clock)")
         else:
-            notes.append(f"boot {boot}: clock never set; its records have no UTC")
+            notes.append(never_set(boot))
     return offsets, notes
 
 
@@ -214,10 +211,7 @@ def _utc_of(c: BootClock | None, t: int) -> float:
     return t + float(np.asarray(c.at(np.array([t], dtype=np.float64))).reshape(-1)[0])
 
 
-def load(
-    raw: bytes, blocks: list[BlockInfo] | None = None, anchor: Anchor | None = None,
-    decoder: Any = None,
-) -> LogData:
+def load(raw: bytes, blocks: list[BlockInfo] | None = None, decoder: Any = None) -> LogData:
     """Decode a raw log's readable blocks (blocks: from podctl.blocks.walk,
     walked here if not given). decoder(raw, blocks) -> (samples, events):
     host/podctl/decode.py's unless given (_decode, this module's reference,
@@ -227,7 +221,7 @@ def load(
         blocks = walk(raw)[0]
     samples, events = (decoder or _fast_decoder())(raw, blocks)
     runs = _boot_runs(samples)
-    offsets, clock = clock_of(runs[1], events, anchor)
+    offsets, clock = clock_of(runs[1], events)
     set_utc(samples, offsets, runs)
     return LogData(
         raw=raw,
@@ -250,15 +244,13 @@ class Clock:
     notes: list[str]
 
 
-def clock(
-    raw: bytes, blocks: list[BlockInfo], anchor: Anchor | None = None, decoder: Any = None
-) -> Clock:
+def clock(raw: bytes, blocks: list[BlockInfo], decoder: Any = None) -> Clock:
     """The Clock of a log, from its event blocks and the boots its sample
     blocks' headers name: the same offsets and notes load() finds."""
     ev_blocks = [b for b in blocks if b.decodable and b.kind == log.KIND_EVENTS]
     events = (decoder or _fast_decoder())(raw, ev_blocks)[1]
     boots = {b.boot for b in blocks if b.decodable and b.kind == log.KIND_SAMPLES and b.count}
-    offsets, notes = clock_of((int(b) for b in boots if b is not None), events, anchor)
+    offsets, notes = clock_of((int(b) for b in boots if b is not None), events)
     return Clock(events_of(events, offsets), offsets, notes)
 
 

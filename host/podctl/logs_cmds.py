@@ -193,9 +193,10 @@ def add_decode(lsub) -> None:
         description=(
             "Decode every readable block of LOG. Column names carry the unit (probe0_degC, "
             "humidity_pct_rh, battery_V, ...); a channel with no reading is empty (null). "
-            "UTC is ISO 8601 (Z) to the second, empty when the log cannot place the record: "
-            "from the device's TIME_SET events, else from the manifest beside LOG (the pull's "
-            "clock reading) for the last boot. Past a damaged block decoding resumes at the next "
+            "UTC is ISO 8601 (Z) to the second, from the device's TIME_SET events in the log "
+            "(authenticated by its MAC chain); empty for a boot whose clock was never set, whose "
+            "records are placed by boot and uptime_s alone (the manifest's pull anchor is not "
+            "used: anyone can edit it). Past a damaged block decoding resumes at the next "
             "good one (SPEC 8.2) and what was lost is named; `logs verify` checks the log."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -245,10 +246,9 @@ def cmd_decode(args: argparse.Namespace, console: Console) -> int:
         raise BadInput(f"{pulled.log_path}: no readable block: {verdict.first_failure()}")
     warn_damage(verdict, str(pulled.log_path), "decoded every block that could be read")
     out = args.out or str(pulled.log_path.with_suffix("." + args.format))
-    anchor = pulled.manifest.anchor if pulled.manifest else None
     try:
         # streamed a chunk of records at a time: memory does not grow with the log
-        got = export.write_log(pulled.raw, verdict.blocks, anchor, args.format, out, console.file)
+        got = export.write_log(pulled.raw, verdict.blocks, args.format, out, console.file)
     except ValueError as e:
         raise BadInput(str(e)) from None
     except OSError as e:
@@ -272,7 +272,8 @@ def add_extract(lsub) -> None:
             "Read the log segments out of IMAGE (the board's littlefs, as dumped from its flash "
             "or written by `podctl sim run`) and write DIR/log.bin and DIR/log.bin.manifest.json. "
             "The manifest takes the log's end from the log itself (the board cannot report it), "
-            "has no clock anchor, and names the device from the image's identity record."
+            "has no clock anchor, and names the device from the image's identity record. No "
+            "seal: its verdict is END NOT ATTESTED at best."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(

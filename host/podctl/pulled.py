@@ -40,7 +40,9 @@ _U32 = 0xFFFFFFFF
 @dataclass(frozen=True)
 class Anchor:
     """The pull's clock reading: at host UTC `utc`, boot `boot` of the
-    device had been up `uptime` seconds."""
+    device had been up `uptime` seconds. A record of when the host pulled,
+    unauthenticated: no time of the log is derived from it (UTC comes from
+    the log's TIME_SET events, SPEC 7.8)."""
 
     boot: int
     uptime: int
@@ -300,13 +302,13 @@ class Pulled:
         return self._walked()[1]
 
     def data(self, blocks: list[BlockInfo] | None = None):
-        """The samples and events, decoded with UTC (podctl.logdata.LogData).
+        """The samples and events, decoded with UTC (podctl.logdata.LogData):
+        UTC from the log's own TIME_SET events, never the manifest's anchor.
         blocks: a verdict's (podctl.verify walked them already), else the
         key-less walk's."""
         from podctl import logdata
 
-        return logdata.load(self.raw, self.blocks if blocks is None else blocks,
-                            self.manifest.anchor if self.manifest else None)
+        return logdata.load(self.raw, self.blocks if blocks is None else blocks)
 
 
 def open_pulled(

@@ -24,7 +24,7 @@ import numpy as np
 from podctl import __version__, fmt, narration
 from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, analyse
 from podctl.assess import ProductVerdict, assess, log_end
-from podctl.logdata import LogData
+from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
 from podctl.verdict import VERIFIED, Verdict
 from protocol import log
@@ -167,7 +167,8 @@ def integrity_checks(verdict: Verdict) -> list[Check]:
 
 def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[str]:
     """What the log covers, in words: its records, boots without a clock,
-    where it ends against the pull, and what damage cost."""
+    where it ends against the device's seal, and what damage cost. No time
+    here comes from the manifest (its anchor is unauthenticated)."""
     lines = []
     if a.records:
         lines.append(f"{a.records} sample records in {a.boots} boot(s), "
@@ -175,12 +176,15 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
     else:
         lines.append("the log holds no sample record")
     for u in a.unclocked:
+        around = []
+        if not math.isnan(u.after_utc):
+            around.append(f"after {fmt.utc(u.after_utc)}")
+        if not math.isnan(u.before_utc):
+            around.append(f"before {fmt.utc(u.before_utc)}")
         lines.append(
-            f"boot {u.boot}: {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC: the clock "
-            f"was never set in that boot and the pull did not anchor it; they lie between "
-            f"{fmt.utc(u.after_utc)} and {fmt.utc(u.before_utc)}, count in the figures, and are "
-            "not on the plots")
-    anchor = manifest.get("anchor")
+            f"{never_set(u.boot)}: its {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC"
+            + (f"; they lie {' and '.join(around)}" if around else "")
+            + "; they count in the figures and are not on the plots")
     last = a.last
     tail = next((g for g in a.gaps if g.tail), None)
     missing = "" if tail is None else (
@@ -188,23 +192,17 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
         "in the log")
     if last is not None:
         battery = float(a.battery[-1])
-        pulled = fmt.utc(float(anchor["utc"])) if anchor else ""
-        if anchor and not verdict.ok:
-            lines.append(f"pulled at {pulled}; the readable part of the log ends "
-                         f"{fmt.dur(float(anchor['utc']) - last.utc)} before that")
-        elif getattr(verdict, "seal", None) is not None:
-            lines.append(f"sealed by the device at {a.until}{missing}")
-        elif anchor and int(anchor["boot"]) == last.boot:
-            lines.append(f"pulled at {pulled}{missing}")
-        elif anchor:
-            lines.append(f"pulled at {pulled} in boot {anchor['boot']}, "
-                         f"but the log's last record is of boot {last.boot}")
+        if getattr(verdict, "seal", None) is not None:
+            if verdict.ok:
+                lines.append(f"sealed by the device at {a.until}{missing}")
+            else:
+                lines.append(f"sealed by the device at {a.until}; the readable part of the log "
+                             f"ends at {last}")
         else:
             source = manifest.get("source", "unknown source")
-            lines.append(f"the log ends at {last} with battery {fmt.degc(battery, 2)} V; the "
-                         "device did not report its clock at the pull (no anchor in the manifest: "
-                         f"{source}): nothing after that time is recorded, so the payload's "
-                         "temperature after it is unknown")
+            lines.append(f"the log ends at {last} with battery {fmt.degc(battery, 2)} V; no seal "
+                         f"of the device says where it ends ({source}): nothing after that time "
+                         "is recorded, so the payload's temperature after it is unknown")
     for r in a.lost:
         span = ""
         if r.last_before is not None and r.first_after is not None:
@@ -214,19 +212,6 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
                      f"({r.why}): their records are not in this report"
                      + ("" if r.at_end else span + "; decoding resumes after them"))
     return lines
-
-
-def _clock(data: LogData, manifest: dict[str, Any]) -> list[str]:
-    clock = list(data.clock)
-    anchor = manifest.get("anchor")
-    if anchor:
-        boot = int(anchor["boot"])
-        offs = [e.value - e.t for e in data.events if e.code == log.EV_TIME_SET and e.boot == boot]
-        if offs:
-            drift = (float(anchor["utc"]) - float(anchor["uptime"])) - offs[-1]
-            clock.append("at the pull the device's clock differed from the host's by "
-                         f"{drift:+.0f} s")
-    return clock
 
 
 def build(
@@ -243,7 +228,7 @@ def build(
     it, the profile it ran and the manifest beside it. No files are written.
     simulated: the log is from a simulated board (also when the verdict's
     seal says so). The log ends where the device says (assess.log_end: the
-    verdict's checked seal, else the manifest's pull clock)."""
+    verdict's checked seal; without one the end is not stated)."""
     end = log_end(verdict, manifest)
     simulated = simulated or bool(getattr(verdict, "simulated", False))
     a = analyse(data, profile, until=end)
@@ -280,7 +265,7 @@ def build(
         span_start=fmt.utc(a.start_utc),
         span_end=fmt.utc(a.end_utc),
         span_seconds=a.end_utc - a.start_utc,
-        clock=_clock(data, manifest),
+        clock=list(data.clock),
         verdict=verdict.status,
         checks=integrity_checks(verdict),
         problems=[str(f) for f in verdict.failures],
