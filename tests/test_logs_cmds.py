@@ -18,7 +18,9 @@ from podctl import keystore, logdata, logs_cmds, manifest
 from podctl.blocks import walk
 from podctl.cli import build_parser, main
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_USAGE
+from podctl.pulled import open_pulled
 from podctl.seal import Seal
+from podctl.verdict import HEAD_NOT_ATTESTED, VERIFIED, verify
 from protocol import log
 from protocol.frame import crc32
 from protocol.wire import SEAL_HEAD_DROPPED
@@ -258,11 +260,78 @@ def test_unanchored_start_fails_by_default(copy, capsys):
     assert "block 77 at byte 0: unanchored start" in err and "cannot be authenticated" in err
 
 
-def test_unanchored_start_accepted_when_asked_and_vouched(copy, capsys):
+def test_unanchored_start_accepted_when_asked_is_head_not_attested(copy, capsys):
+    """--allow-unanchored takes the first block on trust: a weaker, labelled
+    verdict (exit 1), never VERIFIED (it used to be, with a warning)."""
     _drop_head(copy, 77)
-    assert _verify(copy, "--allow-unanchored") == 0
-    out = capsys.readouterr().out
-    assert "unanchored start accepted" in out and "complete and authentic" in out
+    assert _verify(copy, "--allow-unanchored") == EXIT_CHECK_FAILED
+    out, err = capsys.readouterr()
+    assert "unanchored start accepted" in out and "complete and authentic" not in out
+    assert err.count("\n") == 1 and "HEAD NOT ATTESTED: block 77 chains to a block" in err
+    v = verify(open_pulled(copy), (copy / "key.bin").read_bytes(), allow_unanchored=True)
+    assert v.ok and v.attested and not v.head_attested and not v.verified
+    assert v.status == HEAD_NOT_ATTESTED
+    assert [f.code for f in v.warnings] == ["head_not_attested"]
+
+
+def _forge_first_block(d: Path) -> int:
+    """An insider rewrites the first block's first reading (its CRC made
+    again) and the manifest's hash: the block's MAC chains to a block the
+    log does not hold, so the chain cannot tell. Returns the new reading."""
+    p = d / "log.bin"
+    raw = bytearray(p.read_bytes())
+    first = _blocks(bytes(raw))[0]
+    assert first.kind == log.KIND_SAMPLES
+    at = first.offset + log.HEADER_LEN  # the first record's probe 0, absolute
+    forged = struct.unpack_from("<h", raw, at)[0] + 300  # 3 degC warmer
+    struct.pack_into("<h", raw, at, forged)
+    end = first.offset + first.size - log.TRAILER_LEN
+    raw[end : end + 4] = crc32(bytes(raw[first.offset : end])).to_bytes(4, "little")
+    p.write_bytes(bytes(raw))
+    _reseal_manifest(d)
+    return forged
+
+
+def _first_sample_block(d: Path, after: int) -> int:
+    blocks = _blocks((d / "log.bin").read_bytes())
+    return next(b.seq for b in blocks[after:] if b.kind == log.KIND_SAMPLES)
+
+
+def test_a_head_cut_with_a_forged_first_block_is_never_verified(copy, capsys):
+    """Issue 13: a head cut passed with --allow-unanchored and a forged
+    first block. Now verify, report and assess each name HEAD NOT ATTESTED
+    and exit 1; the report's first page says it; the product is not
+    RELEASE (the forged block's records are not evidence)."""
+    n = _first_sample_block(copy, 77)
+    _drop_head(copy, n)
+    forged = _forge_first_block(copy)
+    key = ["--key-file", str(copy / "key.bin")]
+    assert _verify(copy) == EXIT_CHECK_FAILED  # not without the flag
+    capsys.readouterr()
+    assert _verify(copy, "--allow-unanchored") == EXIT_CHECK_FAILED
+    assert "HEAD NOT ATTESTED" in capsys.readouterr().err
+    pulled = open_pulled(copy)
+    v = verify(pulled, (copy / "key.bin").read_bytes(), allow_unanchored=True)
+    assert v.status == HEAD_NOT_ATTESTED != VERIFIED and not v.verified
+    assert pulled.data(v.blocks).samples["probe0"][0] == pytest.approx(forged / 100)
+    profile = ["--profile", "examples/profiles/nominal.toml"]
+    page = copy / "r" / "report.html"
+    assert main(["logs", "report", str(copy), *key, *profile, "--allow-unanchored",
+                 "-o", str(page)]) == EXIT_CHECK_FAILED
+    assert "HEAD IS NOT ATTESTED" in capsys.readouterr().err
+    text = page.read_text()
+    first_page = text[: text.index("<h2>Log and device</h2>")]
+    assert '<div class="verdict HEAD_NOT_ATTESTED">HEAD NOT ATTESTED</div>' in first_page
+    assert "accepted only because --allow-unanchored was given" in first_page
+    assert "integrity HEAD NOT ATTESTED" in text  # the running footer, on every PDF page
+    assert "verdict VERIFIED" not in text
+    assert main(["logs", "assess", str(copy), *key, *profile]) == EXIT_CHECK_FAILED
+    assert "integrity: FAILED" in capsys.readouterr().out  # without the flag
+    code = main(["logs", "assess", str(copy), *key, *profile, "--allow-unanchored"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_CHECK_FAILED and "integrity: HEAD NOT ATTESTED" in out
+    assert "INCOMPLETE (unproven)" in out and "product RELEASE" not in out + err
+    assert "integrity HEAD NOT ATTESTED, product INCOMPLETE" in err
 
 
 def test_unanchored_start_not_vouched_by_the_seal(copy, capsys):
@@ -287,6 +356,24 @@ def test_a_head_the_device_dropped_is_stated_in_its_seal(copy, capsys):
     assert _verify(copy) == 0
     out = capsys.readouterr().out
     assert "the device dropped blocks 0..76 by its overwrite policy (stated in its seal)" in out
+
+
+def test_a_dropped_head_verifies_but_its_first_block_is_not_evidence(copy, capsys):
+    """The device attests it dropped the head (its seal): VERIFIED, as
+    before. Its first block's own records still chain to a block the log
+    does not hold, so a forged one is not caught by the chain: the product
+    verdict counts them as unproven (INCOMPLETE), never RELEASE."""
+    n = _first_sample_block(copy, 77)
+    _drop_head(copy, n, dropped=True)
+    _forge_first_block(copy)
+    v = verify(open_pulled(copy), (copy / "key.bin").read_bytes())
+    assert v.status == VERIFIED and v.head_attested and v.unproven == 1
+    key = ["--key-file", str(copy / "key.bin")]
+    code = main(["logs", "assess", str(copy), *key, "--profile", "examples/profiles/nominal.toml"])
+    out = capsys.readouterr().out
+    assert code == EXIT_CHECK_FAILED and "integrity: VERIFIED" in out
+    assert "INCOMPLETE (unproven): records the MAC chain does not prove" in out
+    assert f"block(s) {n}: " in out
 
 
 def test_unanchored_start_anchored_by_the_earlier_pull(copy, capsys, tmp_path):
@@ -371,7 +458,9 @@ def test_decode_csv_with_units_and_utc(run, tmp_path, capsys):
     assert row["phase"] == "0"
     events = (tmp_path / "s.events.csv").read_text().splitlines()
     assert events[0] == "boot,uptime_s,utc,code,event,subject,detail,value,unit,text"
-    assert events[1] == "1,0,2027-03-01T00:00:00Z,1,BOOT,reset power-on,boot 1,,,0.1.0"
+    # a simulated board's BOOT says so (once the firmware sets EV_BOOT's bit 0x80)
+    sim = " (simulated board)" if verify(open_pulled(run)).simulated_boots else ""
+    assert events[1] == f"1,0,2027-03-01T00:00:00Z,1,BOOT,reset power-on,boot 1{sim},,,0.1.0"
     clock = next(e for e in events if ",TIME_SET," in e).split(",")
     assert clock[2] == "2027-03-01T00:00:00Z"
     assert clock[5:9] == ["clock", "", "1803859200", "UTC s"]

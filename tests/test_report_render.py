@@ -26,6 +26,7 @@ from podctl.pulled import open_pulled
 from podctl.report import render
 from podctl.report_cmd import load_profile
 from podctl.verdict import verify
+from protocol import log
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -242,6 +243,9 @@ def test_a_simulated_board_says_so_on_every_page_and_is_never_released(nominal, 
     prof = load_profile(NOMINAL, run / "log.bin")
     unsealed = Verdict([], [], authenticated=False, end_checked=False)  # says nothing of the board
     data = load_data(pulled)
+    # as a real board's: its BOOT events without the simulated bit
+    data = dataclasses.replace(data, events=[
+        dataclasses.replace(e, a=e.a & 0x7F) if e.code == log.EV_BOOT else e for e in data.events])
     plain = rpt.build(data, unsealed, prof, m, generated_utc=0)
     assert not plain.simulated and "simulated" not in plain.product.codes()
     pages = _pdf_pages(rpt.render_pdf(plain, tmp_path / "plain.pdf"))

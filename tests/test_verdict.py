@@ -18,7 +18,8 @@ from podctl.cli import main
 from protocol import log
 from tests.test_bad_input import PROFILE, _rechain, _reseal, seal_as_device
 
-VERDICT_IN_REPORT = re.compile(r"integrity (VERIFIED|FAILED|NOT AUTHENTICATED)")
+VERDICT_IN_REPORT = re.compile(
+    r"integrity (VERIFIED|FAILED|NOT AUTHENTICATED|HEAD NOT ATTESTED|END NOT ATTESTED)")
 
 
 def _raw(d: Path) -> bytearray:

@@ -5,8 +5,9 @@ it: podctl.verify says whether the log is authentic and complete, this
 says what an authentic log shows about the samples. A batch is released on
 both (`podctl logs assess` exits 0 only for VERIFIED and RELEASE).
 
-  a = analysis.analyse(data, profile, until=assess.log_end(verdict, manifest))
-  pv = assess.assess(a, profile, data, simulated=verdict.simulated)
+  a = analysis.analyse(data, profile, until=assess.log_end(verdict))
+  pv = assess.assess(a, profile, data, simulated=verdict.simulated,
+                     unproven=verdict.unproven_blocks)
   pv.status, [(r.code, r.status, r.what, r.figure) for r in pv.reasons]
 
 The rules (a reason each; the verdict is the gravest of its reasons):
@@ -30,6 +31,9 @@ INCOMPLETE, the log cannot show the band held:
                    together reach the delay
   budget           out of band + unknown time over the cumulative
                    allowance: the allowance cannot be shown to hold
+  unproven         blocks whose records the MAC chain does not prove (a
+                   first block that chains to one the log does not hold):
+                   anyone could have written what they show
 REVIEW, a deviation the rules allow but a person must judge:
   excursion (shorter than the delay), unknown (shorter stretches: a data
   gap, records without a valid reading, the end of the log more than one
@@ -37,7 +41,8 @@ REVIEW, a deviation the rules allow but a person must judge:
   battery_low, probes, storage), probe (a probe excluded, enough left),
   reset, safe_mode, over_plan (a timed phase longer than planned by more
   than a sampling interval), no_utc, profile (another profile accepted),
-  simulated (a simulated board: never RELEASE)
+  simulated (a simulated board, by its seal or a BOOT event of its log:
+  never RELEASE)
 RELEASE: none of the above. The mission is complete (every phase reached,
 the end stated by the device), every minute is covered by a valid reading
 in band, and no alarm was raised.
@@ -62,8 +67,9 @@ from typing import Any
 
 import numpy as np
 
-from podctl import fmt, narration
+from podctl import events, fmt, narration
 from podctl.analysis import Analysis, Band, When
+from podctl.blocks import BlockInfo
 from podctl.logdata import LogData, never_set
 from protocol import codes, log, names
 from protocol import profile as pf
@@ -476,16 +482,29 @@ def _deviations(a: Analysis, rows: list[narration.EventRow]) -> Iterable[Reason]
                      f"{fmt.utc(u.after_utc)} and {fmt.utc(u.before_utc)}")
 
 
+def _unproven(blocks: list[BlockInfo]) -> Iterable[Reason]:
+    if not blocks:
+        return
+    samples = sum(b.count for b in blocks if b.kind == log.KIND_SAMPLES)
+    seqs = ", ".join(str(b.seq) for b in blocks[:LISTED]) + (
+        f" and {len(blocks) - LISTED} more" if len(blocks) > LISTED else "")
+    yield Reason("unproven", INCOMPLETE, "records the MAC chain does not prove (their block "
+                 "chains to one the log does not hold): anyone could have written them",
+                 figure=f"block(s) {seqs}: {samples} sample record(s)")
+
+
 # ---------------------------------------------------------------- the verdict
 
 
 def assess(
-    a: Analysis, profile: pf.Profile, data: LogData, *, simulated: bool = False
+    a: Analysis, profile: pf.Profile, data: LogData, *, simulated: bool = False,
+    unproven: Iterable[BlockInfo] = (),
 ) -> ProductVerdict:
     """The product verdict on the analysis of a log (analysed with
     until=log_end(...), so the end of the log is known) against the profile
-    it ran. simulated: the device says it is a simulated board (its seal):
-    never RELEASE."""
+    it ran. simulated: the device's seal says it is a simulated board (a
+    BOOT event of the log saying so is found here): never RELEASE.
+    unproven: the blocks podctl.verify could not prove (Verdict.unproven_blocks)."""
     h = profile.header
     reasons: list[Reason] = []
     if not a.records:
@@ -503,10 +522,16 @@ def assess(
         reasons += _unknown(found, min_probes)
         reasons += _probes(a, rows, min_probes)
         reasons += _deviations(a, rows)
-    if simulated:
+    reasons += _unproven(list(unproven))
+    sim_boots = events.simulated_boots(data.events)
+    if simulated or sim_boots:
+        said = (["its seal"] if simulated else []) + (
+            [f"the BOOT event of boot {', '.join(map(str, sim_boots))}"] if sim_boots else [])
         reasons.append(Reason("simulated", REVIEW, "simulated board: the device says it runs on "
-                              "no real hardware; its log is not evidence about a batch",
+                              f"no real hardware ({' and '.join(said)}); its log is not evidence "
+                              "about a batch",
                               figure="SIMULATED — NOT FOR RELEASE"))
+        simulated = True
     reasons.sort(key=lambda r: -GRAVITY[r.status])  # stable: each kind keeps its order
     status = max((r.status for r in reasons), key=GRAVITY.__getitem__, default=RELEASE)
     return ProductVerdict(status, reasons, simulated)

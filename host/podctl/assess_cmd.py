@@ -1,6 +1,7 @@
 """`podctl logs assess LOG`: both verdicts on a pulled log, never merged.
 
   podctl logs assess LOG [--profile FILE] [--key-file FILE | --keystore FILE]
+                         [--after PREV] [--allow-unanchored]
 
 Integrity is podctl.verify's (authentic, complete, end attested by the
 device), with the key found as every logs verb finds it; the product
@@ -59,9 +60,10 @@ def add_parser(lsub) -> None:
     p.add_argument("--profile", type=Path, default=None,
                    help="the profile the device ran: .toml, or its bytes (.bin); default: "
                         "profile.bin beside LOG")
-    from podctl.logs_cmds import add_key_args
+    from podctl.logs_cmds import add_anchor_args, add_key_args
 
     add_key_args(p)
+    add_anchor_args(p)
     p.set_defaults(run=cmd_assess)
 
 
@@ -83,7 +85,8 @@ def cmd_assess(args: argparse.Namespace, console: Console) -> int:
     verdict = verdict_for(args, pulled, keys)
     data = load_data(pulled, verdict)
     a = analysis.analyse(data, prof, until=log_end(verdict, m))
-    product = assess(a, prof, data, simulated=bool(getattr(verdict, "simulated", False)))
+    product = assess(a, prof, data, simulated=bool(getattr(verdict, "simulated", False)),
+                     unproven=getattr(verdict, "unproven_blocks", ()))
 
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -91,6 +94,8 @@ def cmd_assess(args: argparse.Namespace, console: Console) -> int:
     say(f"logs assess {pulled.log_path} (device {m.device_id}, key: {key_from})")
     sealed = getattr(verdict, "sealed_at", None)
     say(f"integrity: {verdict.status}" + (f" ({sealed()})" if sealed else ""))
+    if product.simulated:
+        say("SIMULATED — NOT FOR RELEASE: the device says it runs on no real hardware")
     print_findings(console, verdict)
     say(f"product: {product.status}: {product.headline}")
     for r in product.reasons:

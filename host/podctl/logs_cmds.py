@@ -27,7 +27,7 @@ from podctl import assess_cmd, export, extract, keystore, logdata, pull_cmd, rep
 from podctl.blocks import walk
 from podctl.errors import EXIT_CHECK_FAILED, BadInput, CommandError
 from podctl.pulled import Manifest, Pulled, manifest_beside, open_pulled, read_manifest
-from podctl.verdict import NOT_ATTESTED, Verdict, verify
+from podctl.verdict import HEAD_NOT_ATTESTED, NOT_ATTESTED, Verdict, verify
 from protocol import log
 
 
@@ -80,7 +80,8 @@ def add_anchor_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--allow-unanchored", action="store_true",
-        help="accept a first block that chains to an erased block (a weaker, labelled verdict)",
+        help="accept a first block that chains to an erased block the device does not say it "
+        "dropped: the verdict is then HEAD NOT ATTESTED (exit 1), never VERIFIED",
     )
 
 
@@ -133,9 +134,10 @@ def add_verify(lsub) -> None:
         description=(
             "Check LOG against SPEC 8.3: every block parses (CRC, shape), the MAC chain holds "
             "under the device's key history, seq has no gap, the file is the one pulled "
-            "(SHA-256) and ends at the block and MAC the device reported. An unanchored start "
-            "(the log begins after an erase) fails unless --after anchors it or "
-            "--allow-unanchored accepts it, labelled."
+            "(SHA-256) and ends at the block and MAC the device sealed. An unanchored start "
+            "(the log begins after an erase) fails unless --after anchors it or the device's "
+            "seal says it dropped the head; --allow-unanchored accepts it as HEAD NOT ATTESTED, "
+            "never VERIFIED (its first block's records are not authenticated)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
@@ -143,7 +145,8 @@ def add_verify(lsub) -> None:
             "  podctl logs verify build/pulled\n"
             "  podctl logs verify build/sim/nominal/log.bin --key-file build/sim/nominal/key.bin\n"
             "  podctl logs verify new/log.bin --after old/log.bin.manifest.json\n\n"
-            "exit status: 0 complete and authentic; 1 a check failed; 4 bad input"
+            "exit status: 0 VERIFIED (complete and authentic, its end sealed by the device);\n"
+            "1 a check failed, or HEAD / END NOT ATTESTED; 4 bad input"
         ),
     )
     _log_arg(v)
@@ -169,6 +172,12 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     if not verdict.ok:
         raise CommandError(f"{pulled.log_path}: NOT authentic: {verdict.first_failure()}",
                            EXIT_CHECK_FAILED)
+    if verdict.status == HEAD_NOT_ATTESTED:
+        raise CommandError(
+            f"{pulled.log_path}: HEAD NOT ATTESTED: block {span[0] if span else 0} chains to a "
+            "block this log does not hold and only --allow-unanchored accepted it: its records "
+            "are not authenticated (anyone could have written them); every later block is: not "
+            "evidence of a complete log", EXIT_CHECK_FAILED)
     if verdict.status == NOT_ATTESTED:
         raise CommandError(
             f"{pulled.log_path}: END NOT ATTESTED: the chain is complete and authentic, but no "
@@ -376,6 +385,8 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
             ", ends where the manifest says" if verdict.end_checked else "") + (
             "; MAC chain not checked (logs verify)")
     t.add_row("integrity", integrity)
+    if verdict.simulated:
+        t.add_row("board", f"SIMULATED — NOT FOR RELEASE ({verdict.simulated_by} says so)")
     for f in problems:
         if f.severity == "warn":
             t.add_row("warning", str(f))

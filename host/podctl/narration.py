@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from podctl import __version__, fmt
+from podctl import __version__, events, fmt
 from podctl.analysis import Band, phase_of_events
 from podctl.logdata import Event, LogData
 from protocol import catalogue, codes, log, names
@@ -35,13 +35,6 @@ CATEGORIES = (
 # alarms whose ALARM_RAISED value is the payload estimate (firmware/alarms.py)
 _TEMP_ALARMS = (codes.ALARM_HIGH, codes.ALARM_LOW, codes.ALARM_CUMULATIVE,
                 codes.ALARM_ABS_HIGH, codes.ALARM_ABS_LOW)
-_RESETS = {
-    log.RESET_UNKNOWN: "unknown",
-    log.RESET_POWER_ON: "power-on",
-    log.RESET_WATCHDOG: "watchdog",
-    log.RESET_SOFT: "soft reset",
-    log.RESET_BROWNOUT: "brownout",
-}
 
 
 @dataclass(frozen=True)
@@ -153,8 +146,10 @@ def narrate(data: LogData, bands: Sequence[Band], own_ident: int) -> list[EventR
             what, detail = _probe(e)
         elif e.code == log.EV_BOOT:
             cat = "reset"
-            what = f"boot {e.b}: {_RESETS.get(e.a, f'cause {e.a}')}"
+            what = f"boot {e.b}: {events.reset_name(e.a)}"
             detail = f"firmware {version(e.value)}"
+            if events.boot_simulated(e.a):
+                detail += "; simulated board (no real hardware): not a flight's record"
         elif e.code == log.EV_TIME_SET:
             cat = "clock"
             what = "clock set"

@@ -8,8 +8,10 @@ TOML or the device's bytes; default: profile.bin beside LOG) and the
 device's key (--key-file FILE, or the keystore entry of the manifest's
 device). Integrity is podctl.verify's verdict, the same as logs verify's.
 Writes the HTML report with its plots beside it (and the PDF with --pdf).
-Exit 0 when the log verified; 1 when the report was written but the log
-FAILED verification or was not authenticated (--no-key); 2, 4 as usual.
+Exit 0 when the log is VERIFIED; 1 when the report was written but the
+integrity verdict is any other (FAILED, NOT AUTHENTICATED with --no-key,
+HEAD NOT ATTESTED with --allow-unanchored, END NOT ATTESTED without a
+seal): the report's first page names it; 2, 4 as usual.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from podctl import profile_file
 from podctl import report as rpt
 from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
 from podctl.pulled import open_pulled
-from podctl.verdict import NOT_ATTESTED
+from podctl.verdict import HEAD_NOT_ATTESTED, NOT_ATTESTED
 from protocol import profile as pf
 
 
@@ -42,8 +44,9 @@ def add_report_parser(logs_sub) -> None:
             "  podctl logs report build/pulled --pdf\n"
             "  podctl logs report run/log.bin --key-file run/key.bin --profile nominal.toml\n"
             "  podctl logs report build/pulled -o qa/batch-17.html\n\n"
-            "exit status: 0 the log verified; 1 the report was written but the log FAILED\n"
-            "verification or is NOT AUTHENTICATED (--no-key); 2 usage; 4 bad input"
+            "exit status: 0 the log is VERIFIED; 1 the report was written but the integrity\n"
+            "verdict is FAILED, NOT AUTHENTICATED (--no-key), HEAD NOT ATTESTED\n"
+            "(--allow-unanchored) or END NOT ATTESTED (no seal); 2 usage; 4 bad input"
         ),
     )
     p.add_argument(
@@ -139,7 +142,14 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
             f"{args.log}: report written, but the log is NOT AUTHENTICATED (no key)",
             EXIT_CHECK_FAILED,
         )
+    if rep.verdict == HEAD_NOT_ATTESTED:
+        raise CommandError(f"{args.log}: report written, but the log's HEAD IS NOT ATTESTED: its "
+                           "first block was accepted only by --allow-unanchored",
+                           EXIT_CHECK_FAILED)
     if rep.verdict == NOT_ATTESTED:
         raise CommandError(f"{args.log}: report written, but the log's END IS NOT ATTESTED by the "
                            "device (no seal)", EXIT_CHECK_FAILED)
+    if rep.verdict != rpt.VERIFIED:  # only VERIFIED is green, whatever comes next
+        raise CommandError(f"{args.log}: report written, integrity {rep.verdict}",
+                           EXIT_CHECK_FAILED)
     return 0

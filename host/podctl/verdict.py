@@ -1,7 +1,7 @@
 """The one verification: is this pulled log complete and authentic?
 
   verdict = podctl.verify(pulled, keys)        # keys: the device's key history
-  verdict.ok, verdict.status                   # "VERIFIED", "FAILED", "NOT AUTHENTICATED"
+  verdict.ok, verdict.status                   # VERIFIED, FAILED, NOT AUTHENTICATED, ...
   for f in verdict.findings: f.code, f.seq_first, f.offset, f.reason
 
 Every command that says anything about a log's integrity (logs verify,
@@ -18,8 +18,16 @@ Unanchored start: when the first block is not seq 0 and does not chain to
 the genesis MAC, the device erased or overwrote the blocks before it, and
 the first block's own records cannot be authenticated. That fails, unless
 `after` (the manifest of the earlier pull that ended at block seq - 1)
-anchors it, or `allow_unanchored` accepts it with a warning when the
-manifest's first_seq vouches for the start.
+anchors it, or the device's seal states it dropped the head (head_dropped:
+the head is attested, the verdict can be VERIFIED), or `allow_unanchored`
+accepts it when the seal's (else the manifest's) first_seq vouches for the
+start: then the status is HEAD NOT ATTESTED, never VERIFIED, since anyone
+could have written that first block (issue 13: a head cut with a forged
+first block passed as VERIFIED).
+
+Statuses, weakest claim last: VERIFIED; HEAD NOT ATTESTED; END NOT
+ATTESTED (no seal); NOT AUTHENTICATED (no key); FAILED. Only VERIFIED is
+green: the CLI exits 1 for every other (README's exit-status table).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from podctl import events
 from podctl.blocks import AFTER_DAMAGE, OK, UNANCHORED, BlockInfo, Finding, walk
 from podctl.pulled import Manifest, Pulled
 from podctl.seal import Seal
@@ -40,6 +49,12 @@ NOT_AUTHENTICATED = "NOT AUTHENTICATED"
 # every check held, but no seal says where the log ends (a dead board's
 # flash image, a pull without the key): never the same green as VERIFIED
 NOT_ATTESTED = "END NOT ATTESTED"
+# every check held, but the first block chains to a block the log does not
+# hold and only --allow-unanchored accepted it: its records are anyone's
+HEAD_NOT_ATTESTED = "HEAD NOT ATTESTED"
+STATUSES = (VERIFIED, HEAD_NOT_ATTESTED, NOT_ATTESTED, NOT_AUTHENTICATED, FAILED)
+# the finding of a start --allow-unanchored accepted (a warning)
+ACCEPTED = "head_not_attested"
 
 
 @dataclass
@@ -52,6 +67,12 @@ class Verdict:
     end_checked: bool  # a manifest or a seal said where the log ends, and that was checked
     keys: int = 0  # keys in the history used
     seal: Seal | None = None  # the device's seal, once its tag checked under the key history
+    # False: the first block chains to a block not in the log, and neither
+    # the device (its seal's head_dropped) nor an earlier pull (--after)
+    # vouches for it; only --allow-unanchored let it through
+    head_attested: bool = True
+    # boots whose BOOT event says the HAL was simulated (EV_BOOT a & 0x80)
+    simulated_boots: list[int] = field(default_factory=list)
 
     @property
     def attested(self) -> bool:
@@ -60,8 +81,22 @@ class Verdict:
 
     @property
     def simulated(self) -> bool:
-        """The device's own seal says it is no real hardware."""
-        return self.seal is not None and self.seal.simulated
+        """The device says it is no real hardware: its seal, or a BOOT event
+        of its log (a log without a seal: a dead simulated board's flash).
+        The mark can only make a log less than evidence, so it is believed
+        wherever it is read, authenticated or not."""
+        return (self.seal is not None and self.seal.simulated) or bool(self.simulated_boots)
+
+    @property
+    def simulated_by(self) -> str:
+        """What says the board is simulated, in words ('' when nothing does)."""
+        said = []
+        if self.seal is not None and self.seal.simulated:
+            said.append("its seal")
+        if self.simulated_boots:
+            boots = ", ".join(str(b) for b in self.simulated_boots)
+            said.append(f"the BOOT event of boot {boots}")
+        return " and ".join(said)
 
     def sealed_at(self) -> str:
         """When the device sealed the log, by its own clock and counter."""
@@ -90,15 +125,21 @@ class Verdict:
     @property
     def verified(self) -> bool:
         """Complete and authentic: nothing failed, the chain was checked
-        with the key and the log ends where the device's seal says."""
-        return self.ok and self.authenticated and self.attested
+        with the key, its start is attested and the log ends where the
+        device's seal says."""
+        return self.ok and self.authenticated and self.head_attested and self.attested
 
     @property
     def status(self) -> str:
+        """One of STATUSES. A log accepted with --allow-unanchored is HEAD
+        NOT ATTESTED whether or not its end is sealed (its findings say
+        both): the head is what the user chose to take on trust."""
         if not self.ok:
             return FAILED
         if not self.authenticated:
             return NOT_AUTHENTICATED
+        if not self.head_attested:
+            return HEAD_NOT_ATTESTED
         return VERIFIED if self.attested else NOT_ATTESTED
 
     @property
@@ -113,7 +154,11 @@ class Verdict:
     @property
     def unproven(self) -> int:
         """Readable blocks whose own records the chain does not prove."""
-        return sum(1 for b in self.blocks if b.verdict in (AFTER_DAMAGE, UNANCHORED))
+        return len(self.unproven_blocks)
+
+    @property
+    def unproven_blocks(self) -> list[BlockInfo]:
+        return [b for b in self.blocks if b.verdict in (AFTER_DAMAGE, UNANCHORED)]
 
     def first_failure(self) -> str:
         f = self.failures
@@ -148,11 +193,13 @@ def verify(
     ends = (readable[0], readable[-1]) if readable else (0, 0)  # indices of good[0], good[-1]
     if not good:
         found.append(Finding("empty", "the log holds no readable block", "fail"))
-    else:
+    head_attested = True
+    if good:
         first = good[0]
         if first.verdict == UNANCHORED:
-            found.insert(0, _unanchored(raw, first, ends[0], ks, m, after,
-                                        allow_unanchored, sealed))
+            f = _unanchored(raw, first, ends[0], ks, m, after, allow_unanchored, sealed)
+            found.insert(0, f)
+            head_attested = f.code != ACCEPTED
     if sealed is not None and good:
         found += _against_seal(raw, good, ends, sealed)
     if m is None:
@@ -176,7 +223,20 @@ def verify(
             "authenticated (anyone could have written it)", "warn",
         ))
     return Verdict(found, blocks, authenticated=bool(ks),
-                   end_checked=m is not None or sealed is not None, keys=len(ks), seal=sealed)
+                   end_checked=m is not None or sealed is not None, keys=len(ks), seal=sealed,
+                   head_attested=head_attested, simulated_boots=_simulated_boots(raw, blocks))
+
+
+def _simulated_boots(raw: bytes, blocks: list[BlockInfo]) -> list[int]:
+    """The boots whose BOOT event marks a simulated board, read from every
+    readable event block (few: protocol.log's slow path is enough)."""
+    evs = []
+    for b in blocks:
+        if b.decodable and b.kind == log.KIND_EVENTS:
+            blk = log.parse_block(raw, b.offset)
+            if isinstance(blk, log.Block):
+                evs += [(blk.boot, *e) for e in log.events(raw, blk)]
+    return events.simulated_boots(evs)
 
 
 def _check_seal(pulled: Pulled, ks: list[bytes], found: list[Finding]) -> Seal | None:
@@ -308,10 +368,11 @@ def _unanchored(
     )
     if allow and vouched == seq:
         return Finding(
-            "unanchored", f"unanchored start accepted (--allow-unanchored): blocks before it were "
+            ACCEPTED, f"unanchored start accepted (--allow-unanchored): blocks before it were "
             f"erased on the device ({'sealed' if sealed is not None else 'manifest'} first_seq "
-            f"{vouched}); its own records are not authenticated, every later block is",
-            "warn", at, index, seq, seq,
+            f"{vouched}), and the device does not say it dropped them; this block's own records "
+            "are not authenticated (anyone could have written them), every later block is: "
+            "HEAD NOT ATTESTED, never VERIFIED", "warn", at, index, seq, seq,
         )
     return Finding(
         "unanchored", f"unanchored start: the log begins after an erase or overwrite, chained to "

@@ -17,9 +17,15 @@ from __future__ import annotations
 from podctl.report.contents import Check, Report, build, integrity_checks
 from podctl.report.plots import make_plots
 from podctl.report.render import document, render_html, render_pdf
-from podctl.verdict import FAILED, NOT_AUTHENTICATED, VERIFIED
+from podctl.verdict import (
+    FAILED,
+    HEAD_NOT_ATTESTED,
+    NOT_ATTESTED,
+    NOT_AUTHENTICATED,
+    VERIFIED,
+)
 
 __all__ = [
-    "FAILED", "NOT_AUTHENTICATED", "VERIFIED", "Check", "Report", "build", "document",
-    "integrity_checks", "make_plots", "render_html", "render_pdf",
+    "FAILED", "HEAD_NOT_ATTESTED", "NOT_ATTESTED", "NOT_AUTHENTICATED", "VERIFIED", "Check",
+    "Report", "build", "document", "integrity_checks", "make_plots", "render_html", "render_pdf",
 ]

@@ -7,8 +7,9 @@ The integrity verdict is podctl.verify's (the one place that decides it):
 the report words its findings and never judges integrity itself. The
 product verdict is podctl.assess's; the two stand side by side on the first
 page, never merged. A log from a simulated board (the device's seal says
-so, or the caller: simulated=True) says SIMULATED - NOT FOR RELEASE on
-every page, and its product verdict is never RELEASE.
+so, or a BOOT event of its log, or the caller: simulated=True) says
+SIMULATED - NOT FOR RELEASE on every page, and its product verdict is
+never RELEASE.
 """
 
 from __future__ import annotations
@@ -227,11 +228,15 @@ def build(
     """The report's contents from a loaded log, podctl.verify's verdict on
     it, the profile it ran and the manifest beside it. No files are written.
     simulated: the log is from a simulated board (also when the verdict's
-    seal says so). The log ends where the device says (assess.log_end: the
-    verdict's checked seal; without one the end is not stated)."""
+    seal or a BOOT event of the log says so). The log ends where the device
+    says (assess.log_end: the verdict's checked seal; without one the end
+    is not stated)."""
     end = log_end(verdict, manifest)
     simulated = simulated or bool(getattr(verdict, "simulated", False))
     a = analyse(data, profile, until=end)
+    # a BOOT event that marks a simulated board makes the product say so too
+    product = assess(a, profile, data, simulated=simulated,
+                     unproven=getattr(verdict, "unproven_blocks", ()))
     notes: list[str] = []
     if a.unjudged_phases:
         notes.append(f"records in phase(s) {a.unjudged_phases}, which the profile does not have: "
@@ -275,6 +280,6 @@ def build(
         notes=notes,
         analysis=a,
         battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000,
-        product=assess(a, profile, data, simulated=simulated),
-        simulated=simulated,
+        product=product,
+        simulated=simulated or product.simulated,
     )
