@@ -1,11 +1,19 @@
-# Authentication of state-changing commands: the device key and the
-# monotonic counter that makes every accepted request single-use.
+# Authentication of state-changing commands: the device key, the monotonic
+# counter and the single-use challenge that make every accepted request
+# fresh and single-use.
 #
-# A request is accepted when its HMAC tag matches under the device key and
-# its counter is above the last accepted one. The new counter is on flash
-# before the command acts, so a power cut between the two cannot reopen a
-# replay window: at worst that one command is lost and the host resends with
-# the next counter.
+# A request is accepted when its HMAC tag matches under the link key with
+# the device's current challenge appended (SPEC 4.1) and its counter is
+# above the last accepted one. The challenge is made by STATUS, used up by
+# the first request that checks under it, and expires 30 s after it
+# was made: a command held back on the line, delivered twice or out of order
+# checks only under a spent challenge and is refused as STALE. The new
+# counter is on flash before the command acts, so a power cut between the
+# two cannot reopen a replay window.
+#
+# The device key never signs anything itself: the link's tags and the log's
+# MAC chain each use a key derived from it (protocol/auth.py, derive), so a
+# tag of one can never stand for the other.
 import struct
 
 from firmware import storefile
@@ -15,17 +23,36 @@ from protocol.auth import KEY_LEN, Hmac
 IDENTITY = "identity"  # device id (8 bytes) and key (32 bytes)
 COUNTER = "counter"  # last accepted counter (u32)
 
+# A challenge is spent 30 s (30000 ms) after STATUS made it (SPEC 4.4); the
+# last 4 made are remembered, so a late request is named STALE. Literals, not
+# names: every global is a qstr and a slot in the module's dict, and the
+# board's heap and qstr pool have little to spare (tests/test_firmware_heap.py);
+# for the same reason the names below reuse ones MicroPython has built in
+# (next, time, key, data) or the firmware already uses (prev).
+
 
 class Guard:
     def __init__(self, root):
         self.root = root
         self.device_id = b"\x00" * 8
-        self.hmac = None  # None until provisioned: every command refused
+        self.hmac = None  # the link key's Hmac; None until provisioned: every command refused
+        self.log = None  # the log key's Hmac (the MAC chain)
+        self.key_id = b"\x00" * 4
         self.counter = 0
         self.damaged = False  # a record failed its CRC: refuse, never guess
+        self.hal = None  # for the clock: the pod sets it
+        self.boot = 0  # this boot's number (the pod sets it): challenges differ across boots
+        # the last 4 challenges made, newest first, in one buffer (objects
+        # would be 350 bytes of the board's heap); all zeros: none yet
+        self.prev = bytearray(32)  # 4 x 8 bytes
+        self.time = None  # uptime ms the newest was made; None once it is spent
 
     def load(self):
-        """Read identity and counter at boot; clean leftovers of a cut."""
+        """Read identity and counter at boot; clean leftovers of a cut. The
+        device key itself signs nothing: the link's tags and the log's MAC
+        chain each use a key derived from it, HMAC(device key, use), with
+        the uses of protocol/keys.py (spelled out here: the board does not
+        load that module)."""
         for name in (IDENTITY, COUNTER):
             storefile.clean(self.root, name)
         ident = storefile.read(self.root, IDENTITY)
@@ -33,7 +60,10 @@ class Guard:
             self.damaged = True
         elif ident is not None and len(ident) == 8 + KEY_LEN:
             self.device_id = ident[:8]
-            self.hmac = Hmac(ident[8:])
+            h = Hmac(ident[8:])
+            self.hmac = Hmac(h.digest(b"podctl link v2"))
+            self.log = Hmac(h.digest(b"podctl log v2"))
+            self.key_id = h.digest(b"podctl key id")[:4]
         ctr = storefile.read(self.root, COUNTER)
         if ctr is False or (ctr is not None and len(ctr) != 4):
             self.damaged = True
@@ -48,12 +78,43 @@ class Guard:
         self.damaged = False
         return self.load()
 
+    def next(self):
+        """A new challenge, for STATUS to hand out; the one before is spent.
+        Unpredictable without the key and never repeated: the link key over
+        the challenge before, this boot's number, the counter and the clock
+        (and the port's random bytes where it has them)."""
+        if self.hmac is None:
+            return b"\x00" * 8
+        ms = self.hal.uptime_ms() if self.hal is not None else 0
+        try:
+            import os
+
+            salt = os.urandom(8)
+        except (ImportError, AttributeError):
+            salt = b""
+        prev = self.prev
+        ch = self.hmac.digest(
+            b"podctl challenge", prev, struct.pack("<III", self.boot, self.counter, ms), salt
+        )[:8]
+        prev[8:] = prev[:-8]
+        prev[:8] = ch
+        self.time = ms
+        return ch
+
     def check(self, f):
         """0 to accept the authenticated frame f, else an ERR_* code."""
         if self.hmac is None or self.damaged:
             return c.ERR_BAD_TAG
-        if not f.verify(self.hmac):
+        prev = memoryview(self.prev)
+        if self.time is not None and self.hal is not None:
+            if (self.hal.uptime_ms() - self.time) & 0x3FFFFFFF > 30000:
+                self.time = None  # expired: a command held back this long is stale
+        if self.time is None or not f.verify(self.hmac, prev[:8]):
+            for i in range(0, 32, 8):
+                if sum(prev[i : i + 8]) and f.verify(self.hmac, prev[i : i + 8]):
+                    return c.ERR_STALE  # genuine, but late, twice or out of order
             return c.ERR_BAD_TAG
+        self.time = None  # single use, whatever follows
         if f.counter <= self.counter:
             return c.ERR_REPLAYED
         try:
@@ -63,7 +124,15 @@ class Guard:
         self.counter = f.counter
         return 0
 
-    def rotate(self, new_key):
-        """Replace the key (after check() accepted KEY_ROTATE)."""
-        storefile.write(self.root, IDENTITY, bytes(self.device_id) + bytes(new_key))
-        self.hmac = Hmac(bytes(new_key))
+    def rotate(self, key):
+        """Replace the key with the one KEY_ROTATE carries, after check()
+        accepted the request. The key is wrapped (SPEC 5.14): XOR a pad
+        that only a holder of the link key can make, HMAC(link key, "podctl
+        key wrap" || the request's challenge || its counter), never the
+        same twice, so the new key never crosses the link in the clear."""
+        # check() has just spent the request's challenge and stored its counter
+        assert self.hmac is not None  # check() accepted: there is a key
+        pad = self.hmac.digest(b"podctl key wrap", self.prev[:8], struct.pack("<I", self.counter))
+        key = bytes(key[i] ^ pad[i] for i in range(KEY_LEN))
+        storefile.write(self.root, IDENTITY, bytes(self.device_id) + key)
+        self.load()

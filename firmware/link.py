@@ -14,7 +14,9 @@
 # that checked it, the ERROR of a later refusal included (REPLAYED,
 # BAD_STATE, ...): the host can tell the device's word from a forgery.
 # Refusals before the tag is checked (framing, AUTH_REQUIRED, BAD_TAG) have
-# no key to sign with and go unauthenticated (SPEC 4.1).
+# no key to sign with and go unauthenticated (SPEC 4.1). STATUS and LOG_INFO
+# (catalogue.NONCE_SIGNED) are open, but a device with a key signs their answer
+# over the host's nonce: what they say can be shown as the device's word.
 from protocol import frame, message
 from protocol import wire as c
 
@@ -22,7 +24,7 @@ from protocol import wire as c
 class LinkServer:
     def __init__(self, write, handlers, rx=None, tx=None):
         self._write = write
-        self._handlers = handlers  # {msg type: handler}
+        self.handlers = handlers  # {msg type: handler}
         self._deframer = frame.Deframer(rx)
         self._enc = frame.Encoder(tx)
         # the Guard: auth.check(frame) -> 0 to accept or an ERR_* code,
@@ -67,23 +69,28 @@ class LinkServer:
                 hmac = g.hmac
             if code:
                 return self.error(f.seq, f.type, code, 0, ctr, hmac)
-        handler = self._handlers.get(f.type)
+        handler = self.handlers.get(f.type)
         if handler is None:  # in the catalogue, not served by this firmware
             return self.error(f.seq, f.type, c.ERR_UNKNOWN_TYPE, f.type, ctr, hmac)
         values = message.unpack(f.type, False, f.payload)
         if values is None:
             return self.error(f.seq, f.type, c.ERR_BAD_PAYLOAD, len(f.payload), ctr, hmac)
+        data = b""  # what the reply's tag covers beyond the frame
+        # catalogue.NONCE_SIGNED, spelled out: a table here would cost qstrs
+        if (f.type == c.MSG_STATUS or f.type == c.MSG_LOG_INFO) and self.auth is not None:
+            hmac = self.auth.hmac  # None on a device without a key: unsigned
+            data = values[0]
         at = self._enc.payload_at(c.FLAG_AUTH if hmac else 0)
         n = handler(values, self._enc.raw, at)
         if n < 0:
             n = -n  # ERR_* | detail << 8
-            return self.error(f.seq, f.type, n & 0xFF, n >> 8, ctr, hmac)
+            return self.error(f.seq, f.type, n & 0xFF, n >> 8, ctr, hmac, data)
         self.served += 1
-        self._send(f.type, f.seq, n, ctr, hmac)
+        self._send(f.type, f.seq, n, ctr, hmac, data)
 
-    def error(self, seq, msg_type, code, detail=0, counter=0, hmac=None):
+    def error(self, seq, msg_type, code, detail=0, counter=0, hmac=None, data=b""):
         """Refuse a request; hmac: the key that checked its tag, to sign
-        the ERROR with (None: unauthenticated)."""
+        the ERROR with (None: unauthenticated); data: the nonce it covers."""
         msg_type = msg_type or 0
         self.refused += 1
         if self.on_refused is not None:
@@ -92,9 +99,9 @@ class LinkServer:
         n = message.pack_into(
             self._enc.raw, at, c.MSG_ERROR, True, code, msg_type & 0xFF, detail & 0xFFFF
         )
-        self._send(c.MSG_ERROR, seq, n, counter, hmac)
+        self._send(c.MSG_ERROR, seq, n, counter, hmac, data)
 
-    def _send(self, msg_type, seq, length, counter=0, hmac=None):
+    def _send(self, msg_type, seq, length, counter=0, hmac=None, data=b""):
         flags = c.FLAG_REPLY | c.FLAG_AUTH if hmac else c.FLAG_REPLY
-        n = self._enc.finish(msg_type, seq, flags, length, counter, hmac)
+        n = self._enc.finish(msg_type, seq, flags, length, counter, hmac, data)
         self._write(memoryview(self._enc.wire)[:n])

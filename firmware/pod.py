@@ -103,29 +103,33 @@ class Pod:
 
     def boot(self):
         root = self.root
-        self.guard = Guard(root).load()
         # The long-lived objects first (the link and its frame buffers, the
         # recorder and its block writers), while the heap is in few pieces:
-        # made after boot's transient reads and scans they would have to fit
-        # between the leftovers, and in a 64 KiB heap they did not
+        # made after boot's transient reads and scans (the guard's key
+        # derivation among them) they would have to fit between the
+        # leftovers, and in a 64 KiB heap they did not
         # (tests/test_firmware_heap.py). The board's /main.py made the
         # buffers themselves before any import (firmware/ram.py).
         from firmware import ram  # made before the imports, if the board's main did
         from firmware.commands import handlers
         from firmware.link import LinkServer
 
-        served = handlers(self, self.guard.device_id, self.fw_hash)
-        self.link = LinkServer(self._link_write, served, ram.RX, ram.TX)
-        self.link.auth = self.guard  # checks tags, and signs the replies
-        self.link.on_refused = self._refused
+        self.guard = guard = Guard(root)
+        self.link = LinkServer(self._link_write, None, ram.RX, ram.TX)
         self.out = None  # the transport's write(bytes), set by the main loop
         self.store = LogStore(root, self.log_budget)
         self.recorder = Recorder(self.store, self.events, 0, ram.BLOCK, ram.EVENTS)
+        guard.load()
+        self.link.handlers = handlers(self, guard.device_id, self.fw_hash)
+        self.link.auth = guard  # checks tags, and signs the replies
+        self.link.on_refused = self._refused
         for name in (storefile.PROFILE, "mission", "boots"):
             storefile.clean(root, name)
         boots = storefile.read(root, "boots")
         self.boot_count = (struct.unpack("<H", boots)[0] + 1) & 0xFFFF if boots else 1
         storefile.write(root, "boots", struct.pack("<H", self.boot_count))
+        self.guard.hal = self.hal  # the challenges' clock
+        self.guard.boot = self.boot_count
         self._last_ms = self.hal.uptime_ms()
         data = storefile.read(root, storefile.PROFILE)
         prof = pf.check(data) if data else None
@@ -133,13 +137,17 @@ class Pod:
         self.store.overwrite = policy == pf.POLICY_OVERWRITE
         self.store.open(self.recorder.writer.block)  # its block as the scan's buffer
         self.recorder.boot = self.boot_count
-        if self.guard.hmac is not None:
-            self.recorder.hmac = self.guard.hmac
+        if self.guard.log is not None:
+            self.recorder.hmac = self.guard.log
         import firmware
 
         v = firmware.VERSION
+        # bit 7 of the reset cause: a simulated board says so in every boot
+        # record, so its log is marked even with no seal (a dead board's)
+        sim = 0x80 if self.hal.simulated() else 0  # protocol/log.py BOOT_SIMULATED
         self.events.push(
-            0, log.EV_BOOT, self.hal.reset_cause(), self.boot_count, v[0] << 16 | v[1] << 8 | v[2]
+            0, log.EV_BOOT, self.hal.reset_cause() | sim, self.boot_count,
+            v[0] << 16 | v[1] << 8 | v[2]
         )
         if data is False:  # the stored record failed its own CRC
             self.refuse_profile(pf.REFUSE_CRC, 0, 0)
@@ -428,6 +436,7 @@ class Pod:
             store.last_mac,
             store.size,
             self.guard.counter,
+            self.guard.next(),  # the next command's challenge
         )
 
     def log_seal(self, values, buf, at):
@@ -436,7 +445,6 @@ class Pod:
         end is the log's. (Named and called as the handler is: every name is
         a qstr, and the board has few to spare.)"""
         from protocol import message, wire
-        from protocol.auth import key_id
 
         store = self.store
         guard = self.guard
@@ -450,7 +458,7 @@ class Pod:
             wire.MSG_LOG_SEAL,
             True,
             guard.device_id,
-            key_id(guard.hmac),
+            guard.key_id,
             self.boot_count,
             store.first(),
             store.last_seq & 0xFFFFFFFF,
@@ -492,7 +500,7 @@ class Pod:
         self.flush()
         guard = self.guard
         guard.rotate(key)
-        self.recorder.hmac = guard.hmac
+        self.recorder.hmac = guard.log
         self.events.push(self.uptime, log.EV_KEY_ROTATED, 0, 0, guard.counter)
 
     def refuse_profile(self, reason, where, crc):

@@ -10,44 +10,36 @@ _BLOCK = 64  # SHA-256 block size
 
 
 class Hmac:
-    """HMAC-SHA256 with one key; the padded key blocks are made once."""
+    """HMAC-SHA256 with one key; the padded key blocks are made once, in
+    one buffer (the board holds two of these: a byte saved is the heap's)."""
 
     def __init__(self, key):
         import hashlib  # no work at import time
 
-        self._sha256 = hashlib.sha256
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
-        ipad = bytearray(_BLOCK)
-        opad = bytearray(_BLOCK)
+        pads = bytearray(2 * _BLOCK)  # the inner block, then the outer
         for i in range(_BLOCK):
             k = key[i] if i < len(key) else 0
-            ipad[i] = k ^ 0x36
-            opad[i] = k ^ 0x5C
-        self._ipad = bytes(ipad)
-        self._opad = bytes(opad)
+            pads[i] = k ^ 0x36
+            pads[_BLOCK + i] = k ^ 0x5C
+        self._pads = memoryview(pads)
 
     def digest(self, *parts):
         """HMAC of the concatenation of parts (bytes-like), 32 bytes."""
-        inner = self._sha256()
-        inner.update(self._ipad)
+        import hashlib
+
+        pads = self._pads
+        inner = hashlib.sha256(pads[:_BLOCK])
         for p in parts:
             inner.update(p)
-        outer = self._sha256()
-        outer.update(self._opad)
+        outer = hashlib.sha256(pads[_BLOCK:])
         outer.update(inner.digest())
         return outer.digest()
 
     def tag(self, *parts):
         """The truncated tag used on the link and in log blocks."""
         return self.digest(*parts)[:TAG_LEN]
-
-
-def key_id(hmac):
-    """Four bytes that name the key of hmac (an Hmac) without revealing
-    it: HMAC(key, b"podctl key id")[:4]. LOG_SEAL carries it, so a host
-    learns which key of a device's history the device holds."""
-    return hmac.digest(b"podctl key id")[:4]
 
 
 def hmac_sha256(key, data):

@@ -104,6 +104,9 @@ RESET_WATCHDOG = const(2)
 RESET_SOFT = const(3)
 RESET_BROWNOUT = const(4)
 RESET_UNKNOWN = const(0)
+# EV_BOOT.a | 0x80 when the HAL is no real hardware (the simulator, a test's
+# fake): the log itself says it is not a flight's (protocol/log.py names it
+# BOOT_SIMULATED; a name here would cost the board a qstr).
 
 
 def block_mac(hmac, prev_mac, block, length):

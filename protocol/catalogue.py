@@ -14,6 +14,12 @@
 from protocol.wire import *  # noqa: F401,F403 ids, flags, error codes: defined there
 from protocol.wire import fmt  # noqa: F401 the board's formats, checked against MESSAGES
 
+# Open requests whose reply a device with a key signs over the host's nonce
+# (the request's first 16 bytes): what they say can become evidence, and the
+# nonce makes an old answer useless (SPEC 4.1). firmware/link.py spells the
+# two out (a table on the board costs qstrs).
+NONCE_SIGNED = (MSG_STATUS, MSG_LOG_INFO)  # noqa: F405
+
 _STATUS_REPLY = (
     ("uptime", "I", "s"),  # monotonic seconds since this boot
     ("utc_at_boot", "I", "s"),  # UTC of uptime 0, 0 = never set
@@ -39,6 +45,7 @@ _STATUS_REPLY = (
     ("log_mac", "16s", ""),  # last flushed block's MAC
     ("log_bytes", "I", "bytes"),
     ("counter", "I", ""),  # last accepted auth counter
+    ("challenge", "8s", ""),  # single-use: the next command's tag covers it
 )
 
 # (id, name, authenticated, request fields, reply fields)
@@ -57,7 +64,9 @@ MESSAGES = (
             ("max_payload", "H", "bytes"),
         ),
     ),
-    (MSG_STATUS, "STATUS", False, (), _STATUS_REPLY),
+    # STATUS and LOG_INFO: open, but the reply is signed with the request's
+    # nonce when the device has a key (NONCE_SIGNED, SPEC 4.1)
+    (MSG_STATUS, "STATUS", False, (("nonce", "16s", ""),), _STATUS_REPLY),
     (
         MSG_TIME_SET,
         "TIME_SET",
@@ -97,7 +106,7 @@ MESSAGES = (
         MSG_LOG_INFO,
         "LOG_INFO",
         False,
-        (),
+        (("nonce", "16s", ""),),
         (
             ("size", "I", "bytes"),
             ("first_seq", "I", ""),
@@ -158,6 +167,8 @@ MESSAGES = (
         MSG_KEY_ROTATE,
         "KEY_ROTATE",
         True,
+        # the new key, wrapped: XOR HMAC(link key, "podctl key wrap" ||
+        # the request's challenge || its counter) (SPEC 5.14)
         (("key", "32s", ""),),
         (),
     ),
@@ -197,6 +208,8 @@ ERRORS = (
     (ERR_OUT_OF_RANGE, "OUT_OF_RANGE", "offset or value out of range"),
     (ERR_STORAGE, "STORAGE", "device storage failed or full"),
     (ERR_BAD_PROFILE, "BAD_PROFILE", "profile refused: see detail reason code"),
+    (ERR_STALE, "STALE", "command signed for a spent challenge (late, repeated or reordered): "
+     "ask STATUS for a fresh challenge and resend"),
 )
 
 

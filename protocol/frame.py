@@ -9,7 +9,9 @@
 #  on the wire: COBS(all of the above) 0x00
 #
 # crc32 is CRC-32/ISO-HDLC (binascii.crc32, zlib) over every byte before it.
-# tag is HMAC-SHA256(key, ver..length || counter || payload)[:16].
+# tag is HMAC-SHA256(link key, ver..length || counter || payload || extra)[:16]
+# where extra, never sent, is the device's challenge in a command and the
+# host's nonce in a nonce-signed reply (SPEC 4.1); other replies have none.
 # ver's position and the trailing CRC are the same in every protocol version,
 # so a peer can always tell "other version" from "line noise".
 import binascii
@@ -72,13 +74,16 @@ class Frame:
         self.tag = tag  # None unless flags & FLAG_AUTH
         self.signed = signed  # the bytes the tag covers, for verify()
 
-    def verify(self, hmac):
-        """True if the tag matches under hmac (an auth.Hmac)."""
+    def verify(self, hmac, data=b""):
+        """True if the tag matches under hmac (an auth.Hmac); data: what the
+        tag covers beyond the frame (the device's challenge for a command,
+        the host's nonce for a nonce-signed reply; SPEC 4.1). (Named data,
+        a name MicroPython has built in: the board's qstrs are few.)"""
         from protocol.auth import compare_digest
 
         if self.tag is None:
             return False
-        return compare_digest(hmac.tag(self.signed), self.tag)
+        return compare_digest(hmac.tag(self.signed, data), self.tag)
 
     def __repr__(self):
         return "Frame(type=0x%02x seq=%d flags=0x%02x len=%d)" % (
@@ -137,9 +142,10 @@ class Encoder:
     def payload_at(flags):
         return HEADER_LEN + (_COUNTER_LEN if flags & FLAG_AUTH else 0)
 
-    def finish(self, msg_type, seq, flags, length, counter=0, hmac=None):
+    def finish(self, msg_type, seq, flags, length, counter=0, hmac=None, data=b""):
         """Complete the frame whose payload is already in .raw; return the
-        wire length including the trailing 0x00."""
+        wire length including the trailing 0x00. data: bytes the tag covers
+        after the frame's own (the challenge or nonce, never sent)."""
         if length > MAX_PAYLOAD:
             raise ValueError("payload of %d bytes exceeds %d" % (length, MAX_PAYLOAD))
         raw = self.raw
@@ -152,7 +158,7 @@ class Encoder:
             end += _COUNTER_LEN
             if hmac is None:
                 raise ValueError("an authenticated frame needs a key")
-            raw[end : end + TAG_LEN] = hmac.tag(raw[:end])
+            raw[end : end + TAG_LEN] = hmac.tag(raw[:end], data)
             end += TAG_LEN
         struct.pack_into("<I", raw, end, crc32(raw[:end]))
         end += CRC_LEN
@@ -161,12 +167,12 @@ class Encoder:
         return n + 1
 
 
-def encode(msg_type, seq, payload=b"", flags=0, counter=0, hmac=None):
+def encode(msg_type, seq, payload=b"", flags=0, counter=0, hmac=None, data=b""):
     """One frame as wire bytes, delimiter included (host convenience)."""
     enc = Encoder()
     at = enc.payload_at(flags)
     enc.raw[at : at + len(payload)] = payload
-    n = enc.finish(msg_type, seq, flags, len(payload), counter, hmac)
+    n = enc.finish(msg_type, seq, flags, len(payload), counter, hmac, data)
     return bytes(enc.wire[:n])
 
 

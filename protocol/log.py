@@ -8,6 +8,10 @@ import struct
 from protocol.block import *  # noqa: F401,F403 the layout: defined there
 from protocol.block import EVENT_FMT, EVENT_LEN, HEADER_LEN
 
+# EV_BOOT.a = reset cause | BOOT_SIMULATED when the HAL is no real hardware
+# (protocol/block.py; firmware/pod.py writes the bit)
+BOOT_SIMULATED = 0x80
+
 # (name, struct code): the block header in flash order; host/podctl/codec.py reads it.
 HEADER_FIELDS = (
     ("magic", "4s"),
@@ -52,7 +56,7 @@ EVENT_FIELDS = (("t", "I"), ("code", "B"), ("a", "B"), ("b", "H"), ("value", "I"
 
 # (code, name, meaning of a, of b, of value)
 EVENTS = (
-    (EV_BOOT, "BOOT", "reset cause", "boot count", "firmware version"),
+    (EV_BOOT, "BOOT", "reset cause (| 0x80: simulated board)", "boot count", "firmware version"),
     (EV_PHASE, "PHASE", "new phase", "source: 0 timeline, 1 command, 2 resumed at boot", ""),
     (EV_ALARM_RAISED, "ALARM_RAISED", "alarm", "phase", "reading, mdegC or mV"),
     (EV_ALARM_CLEARED, "ALARM_CLEARED", "alarm", "phase", ""),

@@ -19,7 +19,10 @@ except ImportError:  # CPython
 # Protocol version carried in every frame header. A peer refuses any other
 # version with ERR_BAD_VERSION; the ERROR message's layout never changes, so
 # that refusal is readable by every version. Version 2: the reply to an
-# authenticated request is authenticated too (SPEC 4.1), and LOG_SEAL.
+# authenticated request is authenticated too, commands are bound to a
+# single-use challenge from STATUS, STATUS and LOG_INFO answer signed with
+# the host's nonce (SPEC 4.1), the link and the log use keys derived from
+# the device key, KEY_ROTATE's key is wrapped (5.14), and LOG_SEAL.
 PROTOCOL_VERSION = const(2)
 
 # Header flags.
@@ -69,6 +72,7 @@ ERR_BAD_STATE = const(13)
 ERR_OUT_OF_RANGE = const(14)
 ERR_STORAGE = const(15)
 ERR_BAD_PROFILE = const(16)
+ERR_STALE = const(17)
 
 # Four items a message: id, authenticated, request format, reply format. A
 # format is struct's codes without the "<" (every payload is little-endian)
@@ -76,13 +80,13 @@ ERR_BAD_PROFILE = const(16)
 # not a tuple a message: half the heap on the board.
 WIRE = (  # type: tuple
     MSG_IDENTIFY, False, "", "8sI8sBBH",
-    MSG_STATUS, False, "", "IIHBBHBBiiiiiiiiHhHII16sII",
+    MSG_STATUS, False, "16s", "IIHBBHBBiiiiiiiiHhHII16sII8s",
     MSG_TIME_SET, True, "I", "II",
     MSG_PROFILE_BEGIN, True, "II", "",
     MSG_PROFILE_CHUNK, True, "I*", "I",
     MSG_PROFILE_COMMIT, True, "I", "I",
     MSG_PROFILE_READ, False, "IH", "II*",
-    MSG_LOG_INFO, False, "", "III16s",
+    MSG_LOG_INFO, False, "16s", "III16s",
     MSG_LOG_READ, False, "IH", "II*",
     MSG_LOG_ERASE, True, "I", "I",
     MSG_LOG_SEAL, True, "16s", "8s4sHII16sIIII16s8sB",

@@ -24,6 +24,7 @@ from protocol import catalogue as cat
 from protocol import frame, log, message, names
 from protocol import profile as pf
 from protocol.auth import Hmac
+from protocol.keys import LINK, derive
 from sim.container import Container
 
 TABLE_COLUMNS = (
@@ -126,7 +127,7 @@ class CoSim:
         self._good = 0xF
         self.device_id = device_id
         self.start_utc = sc.get("start_utc", 0)
-        self._hmac = Hmac(key)
+        self._hmac = Hmac(derive(key, LINK))
         self._counter = 0
         self.seal = None  # the LOG_SEAL reply at the end (wire bytes)
         self.box.boot(log.RESET_POWER_ON)
@@ -134,14 +135,25 @@ class CoSim:
         self.command(cat.MSG_TIME_SET, self.start_utc)
 
     def command(self, msg_type, *values):
-        """Send one authenticated request to the running firmware."""
+        """Send one authenticated request to the running firmware, as podctl
+        does: STATUS for a fresh challenge, then the command signed over it."""
         pod = self.box.pod
         if pod is None:
             return  # the board is down: nothing hears it
+        got = []
+        out = pod.out
+        pod.out = lambda data: got.append(bytes(data))
+        try:
+            pod.link.feed(b"\x00" + frame.encode(cat.MSG_STATUS, 0, bytes(16)))
+        finally:
+            pod.out = out
+        st = [r for r in frame.Deframer().feed(b"".join(got)) if isinstance(r, frame.Frame)]
+        challenge = message.unpack(cat.MSG_STATUS, True, st[0].payload)[-1]
         self._counter += 1
         payload = message.pack(msg_type, False, *values)
         pod.link.feed(b"\x00" + frame.encode(
-            msg_type, self._counter & 0xFFFF, payload, cat.FLAG_AUTH, self._counter, self._hmac))
+            msg_type, self._counter & 0xFFFF, payload, cat.FLAG_AUTH, self._counter, self._hmac,
+            challenge))
 
     def run(self, progress=None, progress_every=86400):
         dt = self.tick_s

@@ -84,10 +84,11 @@ def synthetic_log(blocks: int, key: bytes = KEY, seed: int = 7) -> bytes:
 
     from protocol import log
     from protocol.auth import Hmac
+    from protocol.keys import LOG, derive
 
     rng = random.Random(seed)
     w = log.BlockWriter()
-    h = Hmac(key)
+    h = Hmac(derive(key, LOG))
     vals = [500, 510, 490, 505, 450, 10130, 30, -10, 3700]
     kinds = []
     for _ in range(16):

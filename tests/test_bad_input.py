@@ -27,6 +27,7 @@ from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK
 from protocol import log
 from protocol.auth import Hmac
 from protocol.frame import crc32
+from protocol.keys import LINK, LOG, derive, key_id
 
 PROFILE = Path("examples/profiles/nominal.toml")
 VERBS = ("verify", "decode", "info", "report")
@@ -85,7 +86,7 @@ def seal_as_device(d: Path, key: bytes | None = None, **fields) -> None:
     blocks = [b for b in walk(raw)[0] if b.seq is not None]
     end = blocks[-1].offset + blocks[-1].size
     v = dict(device_id=old.device_id.encode().ljust(8, b"\x00"),
-             key_id=Hmac(key).digest(b"podctl key id")[:4], boot_count=old.boot_count,
+             key_id=key_id(key), boot_count=old.boot_count,
              first_seq=blocks[0].seq, last_seq=blocks[-1].seq,
              last_mac=raw[end - log.MAC_LEN : end], size=len(raw), counter=old.counter,
              uptime=old.uptime, utc=old.utc, nonce=old.nonce, fw_hash=old.fw_hash, flags=old.flags)
@@ -94,14 +95,14 @@ def seal_as_device(d: Path, key: bytes | None = None, **fields) -> None:
     payload = message.pack(c.MSG_LOG_SEAL, True, *[v[n] for n in names])
     signed = struct.pack("<BBBHHI", c.PROTOCOL_VERSION, c.MSG_LOG_SEAL, c.FLAG_REPLY | c.FLAG_AUTH,
                          1, len(payload), old.counter) + payload
-    (d / "seal.bin").write_bytes(signed + Hmac(key).tag(signed))
+    (d / "seal.bin").write_bytes(signed + Hmac(derive(key, LINK)).tag(signed))
 
 
 def _rechain(raw: bytes, key: bytes) -> bytes:
     """Every block's MAC made again in order under key, as the device would
     have sealed these bytes: a spliced block is then authentic."""
     out = bytearray(raw)
-    h = Hmac(key)
+    h = Hmac(derive(key, LOG))  # the log's MAC chain is under the log key
     prev = log.GENESIS_MAC
     at = 0
     while at < len(out):

@@ -19,6 +19,7 @@ from podctl.blocks import walk
 from protocol import log
 from protocol.auth import Hmac
 from protocol.frame import crc32
+from protocol.keys import LOG, derive
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = json.loads((ROOT / "protocol" / "vectors" / "golden.json").read_text())
@@ -62,7 +63,7 @@ def seal_log(specs, key: bytes = KEY, seq0: int = 0, prev: bytes = log.GENESIS_M
     """A log from block specs: ("s", fmt, boot, t0, interval, [(values, status), ...])
     or ("e", boot, [(t, code, a, b, value), ...])."""
     w = log.BlockWriter()
-    h = Hmac(key)
+    h = Hmac(derive(key, LOG))  # the MAC chain is under the log key (SPEC 5.14)
     out = bytearray()
     for seq, spec in enumerate(specs, seq0):
         if spec[0] == "s":

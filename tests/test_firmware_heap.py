@@ -18,14 +18,14 @@ more on the 64-bit unix port. That deployment is checked too, with the data
 smallest heap of both (fw_min_heap_kb, fw_min_heap_kb_mpy)."""
 
 import json
+import struct
 import sys
 from pathlib import Path
 
 from podctl import bundle, romfs
 from podctl.flash_cmd import BOARD_PRELUDE
-from protocol import frame, message, wire
+from protocol import cobs, frame, message, wire
 from protocol import profile_bin as pf
-from protocol.auth import Hmac
 from sim import upy
 
 HERE = Path(__file__).resolve().parent / "mp"
@@ -43,6 +43,15 @@ def figures(r: upy.Result) -> dict:
     return dict(zip(FIGURES, json.loads(r.stdout.strip().splitlines()[-1])))
 
 
+def unsigned(msg_type: int, seq: int, payload: bytes, counter: int) -> bytes:
+    """An authenticated request up to its tag (header, counter, payload),
+    COBS-encoded and delimited: the mission signs it over the challenge of
+    the STATUS it sends first (tests/mp/_mission.py)."""
+    head = struct.pack(frame.HEADER_FMT, wire.PROTOCOL_VERSION, msg_type, wire.FLAG_AUTH, seq,
+                       len(payload))
+    return cobs.encode(head + struct.pack("<I", counter) + payload) + b"\x00"
+
+
 def mission_inputs(tmp: Path) -> list[str]:
     """The mission's profile bytes and the host's request frames (see
     tests/mp/_mission.py), made on the host as podctl makes them."""
@@ -57,21 +66,19 @@ def mission_inputs(tmp: Path) -> list[str]:
         _profiles.phase(b"orbit", 6 * 3600, interval=60),
         _profiles.phase(b"return", 0, interval=60),
     ]))
-    mac = Hmac(KEY)
+    nonce = bytes(range(16))
     frames = [
-        frame.encode(wire.MSG_STATUS, 1),
-        frame.encode(wire.MSG_LOG_INFO, 2),
+        frame.encode(wire.MSG_STATUS, 1, nonce),
+        frame.encode(wire.MSG_LOG_INFO, 2, nonce),
         frame.encode(wire.MSG_LOG_READ, 3, message.pack(wire.MSG_LOG_READ, False, 0, 1016)),
     ] + [
-        frame.encode(wire.MSG_TIME_SET, 10 + k,
-                     message.pack(wire.MSG_TIME_SET, False, 1790000000 + k * 21600),
-                     wire.FLAG_AUTH, 2 * k + 1, mac)
+        unsigned(wire.MSG_TIME_SET, 10 + k,
+                 message.pack(wire.MSG_TIME_SET, False, 1790000000 + k * 21600), 2 * k + 1)
         for k in range(4)
     ] + [
         # after each TIME_SET, a seal, as podctl logs pull asks for one
-        frame.encode(wire.MSG_LOG_SEAL, 14 + k,
-                     message.pack(wire.MSG_LOG_SEAL, False, bytes([k]) * 16),
-                     wire.FLAG_AUTH, 2 * k + 2, mac)
+        unsigned(wire.MSG_LOG_SEAL, 14 + k,
+                 message.pack(wire.MSG_LOG_SEAL, False, bytes([k]) * 16), 2 * k + 2)
         for k in range(4)
     ]
     # at hour 20, a new profile (a warmer orbit phase), as podctl profile
@@ -91,9 +98,7 @@ def mission_inputs(tmp: Path) -> list[str]:
         for at in range(0, len(new), 96)
     ]
     upload += [(wire.MSG_PROFILE_COMMIT, message.pack(wire.MSG_PROFILE_COMMIT, False, ident))]
-    frames += [
-        frame.encode(t, 20 + k, p, wire.FLAG_AUTH, 9 + k, mac) for k, (t, p) in enumerate(upload)
-    ]
+    frames += [unsigned(t, 20 + k, p, 9 + k) for k, (t, p) in enumerate(upload)]
     reqs = tmp / "requests.bin"
     reqs.write_bytes(b"".join(frames))
     return [prof.name, reqs.name]  # short, fixed argv: the heap is not to vary with the tmp path
@@ -141,8 +146,9 @@ def _flew_the_day(got: dict) -> None:
     assert got["in_band"]
     assert got["records"] == 1441  # one a minute, and one when the new profile took over
     # 24 x (STATUS, LOG_INFO, LOG_READ) + 4 x (TIME_SET, LOG_SEAL) + a
-    # profile upload (BEGIN, 3 chunks, COMMIT), each answered and none refused
-    assert got["requests"] == got["served"] == got["replies"] == 85 and got["refused"] == 0
+    # profile upload (BEGIN, 3 chunks, COMMIT), each authenticated one after
+    # its STATUS (the challenge), each answered and none refused
+    assert got["requests"] == got["served"] == got["replies"] == 98 and got["refused"] == 0
     assert got["profile_is_the_new_one"]
 
 

@@ -27,7 +27,7 @@ def test_identify_over_micropython(device):
 
 def test_unserved_request_is_refused_with_code(device):
     with pytest.raises(DeviceRefused) as e:
-        Link(device).request(c.MSG_LOG_INFO)
+        Link(device).request(c.MSG_LOG_INFO, bytes(16))
     assert e.value.code == c.ERR_UNKNOWN_TYPE and e.value.status == EXIT_REFUSED
 
 

@@ -11,6 +11,7 @@ from podctl.link import Link
 from podctl.pipe import PipeTransport
 from protocol import catalogue as c
 from protocol.auth import Hmac
+from protocol.keys import LINK, derive
 from sim import upy
 
 HERE = Path(__file__).resolve().parent / "mp"
@@ -27,13 +28,14 @@ def test_serves_while_ticking_and_returns_to_repl():
     )
     t = PipeTransport(proc)
     link = Link(t)
-    first = link.request(c.MSG_STATUS)
+    first = link.request(c.MSG_STATUS, bytes(16))
     time.sleep(2.2)
-    second = link.request(c.MSG_STATUS)
+    second = link.request(c.MSG_STATUS, bytes(16))
     assert second["uptime"] >= first["uptime"] + 2  # the tick ran between requests
-    info = link.request(c.MSG_LOG_INFO)
+    info = link.request(c.MSG_LOG_INFO, bytes(16))
     assert info["size"] > 0
-    link.request(c.MSG_MAINTENANCE, c.MAINT_REPL, hmac=Hmac(bytes(range(32))), counter=1)
+    link.request(c.MSG_MAINTENANCE, c.MAINT_REPL, hmac=LINK_HMAC, counter=1,
+                 challenge=second["challenge"])
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     words = err.decode().split()
@@ -89,6 +91,13 @@ def test_watchdog_fed_only_after_a_healthy_tick(tmp_path):
 # --- signed answers over the wire (SPEC 4.1, 5.11) ---------------------------
 
 KEY = bytes(range(32))  # what tests/mp/_serve.py provisions
+LINK_KEY = derive(KEY, LINK)  # the device signs and checks the link with it
+LINK_HMAC = Hmac(LINK_KEY)
+
+
+def _challenge(link):
+    """A fresh challenge, as podctl asks for one before each command."""
+    return link.request(c.MSG_STATUS, os.urandom(16))["challenge"]
 
 
 def _device():
@@ -118,7 +127,12 @@ class Relay:
         out = b""
         for r in self._d.feed(self.inner.read(size)):
             if isinstance(r, frame.Frame):
-                out += self.forge(r)
+                if r.type == c.MSG_STATUS:
+                    # the STATUS that brings the challenge passes (its signature
+                    # dropped: this host holds no key to check it with)
+                    out += frame.encode(r.type, r.seq, r.payload, c.FLAG_REPLY)
+                else:
+                    out += self.forge(r)
         return out
 
     def close(self):
@@ -137,22 +151,32 @@ def test_log_seal_over_the_wire_is_signed_and_checked_by_the_host():
     try:
         link = Link(t)
         nonce = os.urandom(16)
-        seal = link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(KEY), counter=5)
+        seal = link.request(c.MSG_LOG_SEAL, nonce, hmac=LINK_HMAC, counter=5,
+                            challenge=_challenge(link))
         r = link.last_reply
         assert r.flags == c.FLAG_REPLY | c.FLAG_AUTH and r.counter == 5
-        assert r.tag == hmac.new(KEY, r.signed, hashlib.sha256).digest()[:16]
+        assert r.tag == hmac.new(LINK_KEY, r.signed, hashlib.sha256).digest()[:16]
         assert seal["nonce"] == nonce and seal["counter"] == 5 and seal["device_id"] == b"POD00042"
         assert seal["flags"] & c.SEAL_SIMULATED and seal["size"] > 0
         assert seal["key_id"] == hmac.new(KEY, b"podctl key id", hashlib.sha256).digest()[:4]
-        info = link.request(c.MSG_LOG_INFO)  # unsigned: needs no auth
-        assert link.last_reply.counter is None and info["last_mac"] == seal["last_mac"]
+        # open, but signed over its nonce: the host checks it under the key
+        info = link.request(c.MSG_LOG_INFO, nonce, keys=[Hmac(b"\x55" * 32), LINK_HMAC])
+        assert link.reply_key == 1 and info["last_mac"] == seal["last_mac"]
         # the same counter again: refused after the tag checked, so the ERROR is signed
         with pytest.raises(DeviceRefused) as e:
-            link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(KEY), counter=5)
-        assert e.value.code == c.ERR_REPLAYED and link.last_reply.verify(Hmac(KEY))
+            link.request(c.MSG_LOG_SEAL, nonce, hmac=LINK_HMAC, counter=5,
+                         challenge=_challenge(link))
+        assert e.value.code == c.ERR_REPLAYED and link.last_reply.verify(LINK_HMAC)
+        # the same frame delivered again: its challenge is spent, STALE, signed
+        ch = _challenge(link)
+        link.request(c.MSG_LOG_SEAL, nonce, hmac=LINK_HMAC, counter=6, challenge=ch)
+        with pytest.raises(DeviceRefused) as e:
+            link.request(c.MSG_LOG_SEAL, nonce, hmac=LINK_HMAC, counter=6, challenge=ch)
+        assert e.value.code == c.ERR_STALE and link.last_reply.verify(LINK_HMAC)
         # a wrong key: refused before any key could sign, so unsigned, and believed
         with pytest.raises(DeviceRefused) as e:
-            link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(b"\x55" * 32), counter=6)
+            link.request(c.MSG_LOG_SEAL, nonce, hmac=Hmac(b"\x55" * 32), counter=7,
+                         challenge=_challenge(link))
         assert e.value.code == c.ERR_BAD_TAG and link.last_reply.counter is None
     finally:
         t.close()
@@ -183,8 +207,11 @@ def test_a_forged_or_stripped_answer_is_a_link_error():
     for counter, (forge, why) in enumerate(forgeries, 1):
         t = Relay(_device(), forge)
         try:
+            link = Link(t)
+            ch = link.request(c.MSG_STATUS, bytes(16))["challenge"]  # forged too: unsigned
             with pytest.raises(LinkError) as e:
-                Link(t).request(c.MSG_LOG_SEAL, bytes(16), hmac=Hmac(KEY), counter=counter)
+                link.request(c.MSG_LOG_SEAL, bytes(16), hmac=LINK_HMAC, counter=counter,
+                             challenge=ch)
             assert not isinstance(e.value, DeviceRefused)
             assert why in str(e.value) and "LOG_SEAL" in str(e.value), str(e.value)
         finally:

@@ -19,6 +19,7 @@ from podctl import blocks as blk
 from podctl.blocks import BlockInfo, Finding, walk
 from protocol import log
 from protocol.auth import Hmac, compare_digest
+from protocol.keys import LOG, derive
 
 KEYS = (bytes(range(32)), bytes(range(1, 33)), bytes(range(2, 34)))
 
@@ -42,7 +43,7 @@ def reference_walk(
     on damage search for the next block that passes its CRC, check the seq
     against the block before and the MAC against the chain, trying the next
     key only at a block that opens with KEY_ROTATED."""
-    history = [Hmac(k) for k in keys if k is not None]
+    history = [Hmac(derive(k, LOG)) for k in keys if k is not None]
     blocks: list[BlockInfo] = []
     found: list[Finding] = []
     current: int | None = None
@@ -150,7 +151,7 @@ def _eight_channels(seq: int, t0: int, key: bytes, prev: bytes) -> bytes:
     payload = struct.pack("<8h", *range(8)) + b"\x00" + bytes(9) * 2
     body = struct.pack(log.HEADER_FMT, log.MAGIC, 1, log.KIND_SAMPLES, 1, 8, seq, 1, 3, t0, 60,
                        len(payload)) + payload
-    return body + struct.pack("<I", log.crc32(body)) + Hmac(key).tag(prev, body)
+    return body + struct.pack("<I", log.crc32(body)) + Hmac(derive(key, LOG)).tag(prev, body)
 
 
 def random_log(rng: random.Random, nblocks: int, nkeys: int, start: bool = True) -> bytes:
@@ -171,7 +172,7 @@ def random_log(rng: random.Random, nblocks: int, nkeys: int, start: bool = True)
             block = _eight_channels(seq, rng.choice((0, 0xFFFFFFF0)), KEYS[key], prev)
         else:
             _block(w, rng, kind)
-            n = w.seal(seq, rng.randrange(4), Hmac(KEYS[key]), prev)
+            n = w.seal(seq, rng.randrange(4), Hmac(derive(KEYS[key], LOG)), prev)
             block = bytes(w.block[:n])
         prev = block[-log.MAC_LEN :]
         out += block

@@ -153,8 +153,9 @@ def test_a_key_rotation_moves_the_chain_to_the_next_key(folder):
     body[log.HEADER_LEN + 4] = log.EV_KEY_ROTATED  # first event's code
     tail = raw[at.offset + at.size :]
     from protocol.auth import Hmac
+    from protocol.keys import LOG, derive
 
-    h_new = Hmac(new)
+    h_new = Hmac(derive(new, LOG))
     prev = head[-log.MAC_LEN :]
     out = bytearray(head)
     for chunk in _split(bytes(body) + tail):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from zlib import crc32
 
 from protocol import log
+from protocol.keys import LOG, derive
 
 _HEADER = struct.Struct(log.HEADER_FMT)
 _HLEN = log.HEADER_LEN
@@ -197,7 +198,8 @@ def walk(raw, keys: Sequence[bytes | None] | None = ()) -> tuple[list[BlockInfo]
     a bad byte costs its block, not the rest of the mission. The first
     block after a region chains to a MAC lost in it ("after damage")."""
     raw = _buffer(raw)
-    history = [_Key(bytes(k)) for k in (keys or ()) if k is not None]
+    # the log's MAC chain is under the log key derived from each device key
+    history = [_Key(derive(bytes(k), LOG)) for k in (keys or ()) if k is not None]
     nk = len(history)
     blocks: list[BlockInfo] = []
     flagged: list[int] = []  # blocks with a finding, written after the pass

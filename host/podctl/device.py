@@ -17,8 +17,16 @@ Nothing here prints or exits; long verbs report through
 `progress(done, total)`.
 
 The counter of an authenticated request must exceed the last one the device
-accepted; STATUS reports that, so a session starts from it and counts up
-(every resend gets a fresh one: see host/podctl/link.py).
+accepted, and its tag must cover the single-use challenge the device handed
+out in its last STATUS answer (SPEC 4.1): every command is preceded by a
+STATUS (with a fresh nonce, so its answer, signed, also says which key the
+device holds), and a resend gets a fresh counter (host/podctl/link.py).
+
+A key rotation is a transaction the host can always finish: the new key is
+kept in the keystore as pending before it is sent (wrapped under the old
+link key, never in the clear), and whatever happens to the request or its
+answer, a STATUS signed over a fresh nonce settles which key the device
+holds; an unsettled rotation is settled by the next contact with the device.
 """
 
 from __future__ import annotations
@@ -41,7 +49,8 @@ from podctl.verdict import verify
 from protocol import catalogue as c
 from protocol import log
 from protocol import profile as pf
-from protocol.auth import Hmac
+from protocol.auth import KEY_LEN, Hmac
+from protocol.keys import LINK, derive
 
 # findings that say the bytes pulled are not the log the device reported:
 # the transfer went wrong, and pulling again mends it
@@ -99,10 +108,12 @@ class Status:
     log_mac: bytes
     log_bytes: int
     counter: int  # last accepted authentication counter
+    authenticated: bool = False  # signed by the device over this request's nonce
 
     @classmethod
-    def from_fields(cls, st: dict) -> Status:
+    def from_fields(cls, st: dict, authenticated: bool = False) -> Status:
         return cls(
+            authenticated=authenticated,
             uptime_s=st["uptime"],
             utc_at_boot=st["utc_at_boot"] or None,
             boot_count=st["boot_count"],
@@ -217,8 +228,9 @@ class Device:
         self.transport = transport
         self.link = Link(transport, timeout=timeout)
         self._ident: dict | None = None
-        self._hmac: Hmac | None = None
+        self._hmac: Hmac | None = None  # the link key in force
         self._counter: int | None = None
+        self._challenge = b""  # the device's, from the last STATUS
         self.last_pull: PullStats | None = None
 
     # -- what the device is and how it is
@@ -239,10 +251,30 @@ class Device:
         return self._identify()["device_id"].rstrip(b"\x00").decode(errors="replace")
 
     def status(self) -> Status:
-        st = self.request(c.MSG_STATUS)
+        """The device's state, signed over a fresh nonce when the keystore
+        has its key (LinkError if that signature is wrong or missing)."""
+        st = self._status(self._link_keys())
+        return Status.from_fields(st, authenticated=self.link.reply_key is not None)
+
+    def _status(self, keys: list[Hmac] | None) -> dict:
+        """STATUS with a fresh nonce, checked under keys; keeps the counter
+        and the challenge for the next command."""
+        try:
+            st = self.link.request(c.MSG_STATUS, secrets.token_bytes(16), keys=keys)
+        except LinkError:
+            r = self.link.last_reply
+            if keys is None or r is None or not r.flags & c.FLAG_AUTH:
+                raise
+            # signed, but under none of our keys: most often the wrong keystore
+            raise BadInput(
+                f"{self.device_id} signs its STATUS under none of its keys in "
+                f"{self.keystore.path}: give the keystore that provisioned it (--keystore or "
+                "PODCTL_KEYSTORE); if it is that one, the answer was forged on the line"
+            ) from None
         if self._counter is None or st["counter"] > self._counter:
             self._counter = st["counter"]
-        return Status.from_fields(st)
+        self._challenge = st["challenge"]
+        return st
 
     def seal(self, nonce: bytes | None = None) -> Seal:
         """The device's authenticated end of its log (LOG_SEAL): it seals
@@ -257,8 +289,10 @@ class Device:
         return got
 
     def log_info(self) -> LogInfo:
-        """The log's extent; the device seals its open block first."""
-        li = self.request(c.MSG_LOG_INFO)
+        """The log's extent on the device's flash (records still in its open
+        block are not there yet: seal() puts them there), signed over a
+        fresh nonce when the keystore has the key."""
+        li = self.link.request(c.MSG_LOG_INFO, secrets.token_bytes(16), keys=self._link_keys())
         return LogInfo(li["size"], li["first_seq"], li["last_seq"], bytes(li["last_mac"]))
 
     def profile(self) -> bytes:
@@ -323,27 +357,84 @@ class Device:
         return ident
 
     def key_rotate(self, new_key: bytes | None = None) -> Path:
-        """Give the device a new key (default: 32 random bytes). The key
-        joins the keystore's history before it is sent, so it is never
-        lost; a refused rotation takes it back. Returns the keystore path."""
+        """Give the device a new key (default: 32 random bytes); returns the
+        keystore path. A transaction (SPEC 5.14): the key is kept in the
+        keystore as pending before it is sent, wrapped under the link key
+        with the request's challenge and counter; then, whatever came back
+        (an answer, an ERROR, silence, a forgery), a STATUS signed over a
+        fresh nonce says which key the device holds, and the keystore takes
+        the new key or drops it. The key is never lost, never in the clear
+        on the link, and a dropped answer never locks the owner out."""
         dev_id = self.device_id
-        if self._counter is None:
-            self.status()
-        self._load_key()  # the old key, before the history grows
-        new = os.urandom(32) if new_key is None else bytes(new_key)
-        path = self.keystore.append(dev_id, new)
+        self._load_key()  # settles a rotation an earlier run left open
+        assert self._hmac is not None
+        new = os.urandom(KEY_LEN) if new_key is None else bytes(new_key)
+        path = self.keystore.set_pending(dev_id, new)
+        self._status(self._link_keys())  # a fresh challenge, from the device
+        counter = self._next_counter()
+        pad = self._hmac.digest(b"podctl key wrap", self._challenge, counter.to_bytes(4, "little"))
+        wrapped = bytes(a ^ b for a, b in zip(new, pad))
+        failure: Exception | None = None
         try:
-            self.command(c.MSG_KEY_ROTATE, new)
-        except DeviceRefused:
-            self.keystore.drop_newest(dev_id)
-            raise
-        except LinkError:
+            # one counter for every try: the wrap is bound to it
+            self.link.request(c.MSG_KEY_ROTATE, wrapped, hmac=self._hmac, counter=counter,
+                              challenge=self._challenge)
+        except (DeviceRefused, LinkError) as e:
+            failure = e
+        holds_new = self._settle(dev_id)
+        if holds_new:
+            return path
+        if isinstance(failure, DeviceRefused):
+            raise failure
+        raise LinkError(
+            f"{dev_id} did not take the new key (its signed STATUS is under the old one): "
+            "the keystore keeps the old key; rotate again"
+        )
+
+    def key_check(self) -> tuple[int, int]:
+        """Which key of the keystore's history the device holds, proven by
+        a STATUS it signs over a fresh nonce; a rotation left unsettled is
+        settled first. (1-based index, history length); LinkError if the
+        device answers under none of them or under an old one."""
+        dev_id = self.device_id
+        self._settle(dev_id)
+        n = len(self.keystore.keys(dev_id))
+        return n, n
+
+    def _settle(self, dev_id: str) -> bool:
+        """Learn which key the device holds from a STATUS signed over a
+        fresh nonce, and settle a pending rotation: True if the device holds
+        the pending key (now the keystore's newest), False if it still holds
+        the newest of the history (pending dropped: the STATUS spent the
+        challenge any copy of the rotation was bound to, so none can still
+        apply). LinkError, both keys kept, when no signed answer came."""
+        ks = self.keystore
+        history = ks.keys(dev_id)
+        pending = ks.pending(dev_id)
+        keys = history + ([pending] if pending is not None else [])
+        try:
+            self._status([Hmac(derive(k, LINK)) for k in keys])
+        except LinkError as e:
             raise LinkError(
-                f"the link dropped during the rotation: {dev_id} may hold the old key"
-                f" or the new one; both are in {path} (STATUS works either way)"
+                f"{e}; a key rotation of {dev_id} is unsettled: both keys stay in "
+                f"{ks.path}, and the next podctl command to the device settles it"
             ) from None
-        self._hmac = Hmac(new)
-        return path
+        held = self.link.reply_key
+        assert held is not None
+        if pending is not None and held == len(history):
+            ks.confirm_pending(dev_id)
+            self._hmac = Hmac(derive(pending, LINK))
+            return True
+        if held != len(history) - 1:
+            raise LinkError(
+                f"{dev_id} answers under key {held + 1} of {len(history)} in {ks.path}, "
+                "not the newest: the keystore is not this device's or was restored from "
+                "an old copy"
+            )
+        if pending is not None:
+            ks.drop_pending(dev_id)
+        self._hmac = Hmac(derive(history[-1], LINK))
+        return False
 
     def erase(self, through_seq: int) -> int:
         """Erase the log's blocks up to through_seq, the newest block the
@@ -471,12 +562,22 @@ class Device:
         return self.link.request(msg_type, *values)
 
     def command(self, msg_type: int, *values) -> dict:
-        """An authenticated request, signed with the device's newest key
-        (BadInput when the keystore has none for it)."""
+        """An authenticated request, signed with the link key of the
+        device's newest key over a fresh challenge (BadInput when the
+        keystore has none for it). STALE (the challenge was spent: by our
+        own resend after a lost answer, or by someone else's STATUS) is
+        answered once with a fresh challenge: every command is written so
+        that doing it twice is harmless."""
         self._load_key()
-        if self._counter is None:
-            self.status()
-        return self.link.request(msg_type, *values, hmac=self._hmac, counter=self._next_counter)
+        for attempt in range(2):
+            self._status(self._link_keys())
+            try:
+                return self.link.request(msg_type, *values, hmac=self._hmac,
+                                         counter=self._next_counter, challenge=self._challenge)
+            except DeviceRefused as e:
+                if e.code != c.ERR_STALE or attempt:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.transport.close()
@@ -517,8 +618,24 @@ class Device:
         return self._ident
 
     def _load_key(self) -> None:
+        """The link key in force; an unsettled rotation is settled first."""
         if self._hmac is None:
-            self._hmac = Hmac(self.keystore.key(self.device_id))
+            dev_id = self.device_id
+            if self.keystore.pending(dev_id) is not None:
+                self._settle(dev_id)
+            else:
+                self._hmac = Hmac(derive(self.keystore.key(dev_id), LINK))
+
+    def _link_keys(self) -> list[Hmac] | None:
+        """The link key in force, to check signed answers with; None when
+        the keystore has no key for the device (answers taken unchecked)."""
+        if self._hmac is None:
+            try:
+                self._load_key()
+            except BadInput:
+                return None
+        assert self._hmac is not None
+        return [self._hmac]
 
     def _next_counter(self) -> int:
         if self._counter is None:

@@ -78,21 +78,39 @@ def add_parser(sub) -> None:
     add_port_args(mt)
     mt.set_defaults(run=cmd_maintenance)
     k = sub.add_parser("key", help="the container's secret key", formatter_class=raw,
-                       epilog=examples("podctl key rotate"))
+                       epilog=examples("podctl key rotate", "podctl key check"))
     ksub = k.add_subparsers(dest="key_cmd", required=True, metavar="ACTION")
     kr = ksub.add_parser(
         "rotate",
         help="give the container a new key (authenticated with the old one)",
         description=(
-            "The new key is added to the keystore's history first, so it is never lost; "
-            "the device seals its log under the old key and switches. Logs that span the "
-            "rotation verify with the history. A refused rotation takes the key back."
+            "A transaction: the new key is kept in the keystore as pending before it is "
+            "sent, wrapped under the old key (never in the clear); the device seals its log "
+            "under the old key and switches; then a STATUS the device signs over a fresh "
+            "nonce says which key it holds, and the keystore takes the new key or drops it. "
+            "A lost answer or a forged refusal cannot lock you out: if no signed answer "
+            "comes, both keys stay and the next podctl command to the device (or "
+            "`podctl key check`) settles it. Logs that span the rotation verify with the "
+            "history."
         ),
         formatter_class=raw,
         epilog=examples("podctl key rotate", "podctl key rotate --keystore ~/lab/keys.json"),
     )
     add_port_args(kr)
     kr.set_defaults(run=cmd_key_rotate)
+    kc = ksub.add_parser(
+        "check",
+        help="which key of the keystore the container holds (settles an unfinished rotation)",
+        description=(
+            "Asks the container for its STATUS signed over a fresh nonce and names the key "
+            "of the keystore's history that signed it; a rotation left unsettled (the link "
+            "dropped) is settled: the keystore keeps the key the device holds."
+        ),
+        formatter_class=raw,
+        epilog=examples("podctl key check", "podctl key check --port /dev/ttyACM1"),
+    )
+    add_port_args(kc)
+    kc.set_defaults(run=cmd_key_check)
     t = sub.add_parser("time", help="the container's clock", formatter_class=raw,
                        epilog=examples("podctl time sync"))
     tsub = t.add_subparsers(dest="time_cmd", required=True, metavar="ACTION")
@@ -265,6 +283,18 @@ def cmd_key_rotate(args: argparse.Namespace, console: Console) -> int:
         path = dev.key_rotate()
         dev_id = dev.device_id
     console.print(f"{dev_id}: new key in force; the history is in {path}", highlight=False)
+    return 0
+
+
+def cmd_key_check(args: argparse.Namespace, console: Console) -> int:
+    with open_device(args) as dev:
+        held, total = dev.key_check()
+        dev_id = dev.device_id
+    console.print(
+        f"{dev_id} holds key {held} of {total} in {dev.keystore.path} (the newest):"
+        " its signed STATUS verifies under it",
+        highlight=False,
+    )
     return 0
 
 

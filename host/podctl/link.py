@@ -10,6 +10,14 @@ with the key that checked the request, carrying its counter. A signed reply
 whose tag does not verify or whose counter is not the request's, or an
 unsigned one where the device signs, is a LinkError: it is not the device's
 word. Only refusals made before the device checked the tag come unsigned.
+A command's tag also covers the device's challenge (from STATUS), which is
+never sent: the device takes it once, so a copy held back, repeated or
+reordered is refused as STALE (SPEC 4.1).
+
+STATUS and LOG_INFO (NONCE_SIGNED) are open requests carrying a fresh nonce;
+a device with a key signs the answer over it. Given the device's link keys
+(`keys=`), request() checks that signature and sets .reply_key to the index
+of the key that made it: how the host learns which key the device holds.
 """
 
 from __future__ import annotations
@@ -75,6 +83,8 @@ class Link:
         # the last reply frame (frame.Frame): for a signed one, .signed and
         # .tag are the device's word as it came, to keep as evidence
         self.last_reply: frame.Frame | None = None
+        # which of request()'s keys= signed the last nonce-signed reply
+        self.reply_key: int | None = None
 
     def request(
         self,
@@ -82,6 +92,8 @@ class Link:
         *values,
         hmac: Hmac | None = None,
         counter: int | Callable[[], int] = 0,
+        challenge: bytes = b"",
+        keys: list[Hmac] | None = None,
     ) -> dict:
         """Send a request, wait for its reply, return the reply's fields.
 
@@ -102,7 +114,7 @@ class Link:
             # so that doing one twice is harmless
             ctr = counter() if callable(counter) else counter
             counters.append(ctr)
-            wire = b"\x00" + frame.encode(msg_type, seq, payload, flags, ctr, hmac)
+            wire = b"\x00" + frame.encode(msg_type, seq, payload, flags, ctr, hmac, challenge)
             try:
                 self.t.write(wire)
             except OSError as e:
@@ -116,7 +128,11 @@ class Link:
                 "check the cable and that the device runs podctl firmware"
             )
         self.last_reply = reply
-        _check_signed(msg_type, reply, hmac, counters)
+        self.reply_key = None
+        if msg_type in c.NONCE_SIGNED:
+            self.reply_key = _check_nonce_signed(msg_type, reply, keys, payload[:16])
+        else:
+            _check_signed(msg_type, reply, hmac, counters)
         if reply.type == c.MSG_ERROR:
             code, _refused, detail = message.unpack(c.MSG_ERROR, True, reply.payload)
             raise refusal(msg_type, code, detail)
@@ -143,6 +159,31 @@ class Link:
                     self.payload_bytes_in += len(r.payload)
                     return r
         return None
+
+
+def _check_nonce_signed(
+    msg_type: int, r: frame.Frame, keys: list[Hmac] | None, nonce: bytes
+) -> int | None:
+    """The index of the key of keys that signed r over nonce (SPEC 4.1);
+    None when no keys are given (nothing to check with). LinkError when
+    the reply is unsigned or signed under none of them."""
+    if keys is None:
+        return None
+    name = c.message(msg_type)[1]
+    if not r.flags & c.FLAG_AUTH:
+        if r.type == c.MSG_ERROR and r.payload[:1] and r.payload[0] in UNSIGNED_REFUSALS:
+            return None  # refused before the device read it (another version, ...)
+        raise LinkError(
+            f"{name} reply is not signed, though a provisioned device signs it: "
+            "not this device's answer, or the device has lost its key"
+        )
+    for i, k in enumerate(keys):
+        if r.verify(k, nonce):
+            return i
+    raise LinkError(
+        f"{name} reply is signed under none of this device's keys in the keystore: "
+        "forged on the way, or another device answers; retry, and suspect the link if it repeats"
+    )
 
 
 def _check_signed(msg_type: int, r: frame.Frame, hmac: Hmac | None, counters: list[int]) -> None:

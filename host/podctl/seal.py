@@ -23,6 +23,7 @@ from podctl.errors import BadInput
 from protocol import catalogue as c
 from protocol import message
 from protocol.auth import TAG_LEN
+from protocol.keys import LINK, derive
 
 SEAL_NAME = "seal.bin"
 _HEADER = struct.Struct("<BBBHH")  # version, type, flags, seq, length (SPEC 2.2)
@@ -62,7 +63,8 @@ class Seal:
         """The index of the key (of a device's history) that signed the
         seal, or None: not this device's, or altered."""
         for i, k in enumerate(keys):
-            if hmac.compare_digest(hmac.digest(k, self.signed, "sha256")[:TAG_LEN], self.tag):
+            link = derive(k, LINK)  # the device signs its answers with the link key
+            if hmac.compare_digest(hmac.digest(link, self.signed, "sha256")[:TAG_LEN], self.tag):
                 return i
         return None
 

@@ -23,9 +23,14 @@ _CHECK = r"""
 import binascii, json, sys
 from protocol import frame, message, log, catalogue as c
 from protocol.auth import Hmac
+from protocol.keys import LINK, LOG, derive
 h = binascii.unhexlify
 g = json.load(open(sys.argv[-1]))
-mac = Hmac(h(g["key"]))
+key = h(g["key"])
+if derive(key, LINK) != h(g["link_key"]) or derive(key, LOG) != h(g["log_key"]):
+    print("MISMATCH key derivation"); sys.exit(1)
+mac = Hmac(h(g["link_key"]))
+logmac = Hmac(h(g["log_key"]))
 def values(v):
     out = []
     for f, x in zip(c.fields(v["type"], v["reply"]), v["fields"]):
@@ -34,11 +39,13 @@ def values(v):
 for v in g["frames"]:
     p = message.pack(v["type"], v["reply"], *values(v))
     auth = v["counter"] is not None
-    w = frame.encode(v["type"], v["seq"], p, v["flags"], v["counter"] or 0, mac if auth else None)
+    x = h(v["extra"])
+    w = frame.encode(v["type"], v["seq"], p, v["flags"], v["counter"] or 0,
+                     mac if auth else None, x)
     if binascii.hexlify(w).decode() != v["wire"]:
         print("MISMATCH encode", v["name"]); sys.exit(1)
     f = frame.Deframer().feed(w)
-    if len(f) != 1 or f[0].payload != p or (auth and not f[0].verify(mac)):
+    if len(f) != 1 or f[0].payload != p or (auth and not f[0].verify(mac, x)):
         print("MISMATCH decode", v["name"]); sys.exit(1)
 print("frames", len(g["frames"]))
 for v in g["bad_streams"]:
@@ -53,7 +60,7 @@ for v in g["log_blocks"]:
     d = h(v["block"])
     b = log.parse_block(d, 0)
     if not isinstance(b, log.Block) or (
-        log.block_mac(mac, h(v["prev_mac"]), d, b.length) != b.mac(d)
+        log.block_mac(logmac, h(v["prev_mac"]), d, b.length) != b.mac(d)
     ):
         print("MISMATCH block", v["name"]); sys.exit(1)
 print("log_blocks", len(g["log_blocks"]))
@@ -75,7 +82,8 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     vectors = upy.ROOT / "protocol" / "vectors" / "golden.json"
     if not vectors.exists():
         raise CheckFailed(f"golden vectors missing at {vectors}: reinstall podctl")
-    counts = {k: len(v) for k, v in json.loads(vectors.read_text()).items() if k != "key"}
+    counts = {k: len(v) for k, v in json.loads(vectors.read_text()).items()
+              if not k.endswith("key")}
     console.print(f"golden vectors: {vectors} ({counts})")
     failed = False
     for name, runner in (("CPython", _run_cpython), ("MicroPython", _run_micropython)):

@@ -42,6 +42,7 @@ from podctl.blocks import AFTER_DAMAGE, OK, UNANCHORED, BlockInfo, Finding, walk
 from podctl.pulled import Manifest, Pulled
 from podctl.seal import Seal
 from protocol import log
+from protocol.keys import LOG, derive
 
 VERIFIED = "VERIFIED"
 FAILED = "FAILED"
@@ -353,7 +354,8 @@ def _unanchored(
         signed = after.log.last_mac + raw[at : at + first.size - log.TRAILER_LEN]
         mac = raw[at + first.size - log.MAC_LEN : at + first.size]
         if any(
-            hmac.compare_digest(hmac.digest(k, signed, "sha256")[: log.MAC_LEN], mac) for k in ks
+            hmac.compare_digest(hmac.digest(derive(k, LOG), signed, "sha256")[: log.MAC_LEN], mac)
+            for k in ks
         ):
             first.verdict = OK
             return Finding("anchored", "chained to the earlier pull's last MAC (--after)", "note",

@@ -14,19 +14,22 @@ from pathlib import Path
 
 from protocol import catalogue as c
 from protocol import frame, log, message
-from protocol.auth import Hmac, key_id
+from protocol.auth import Hmac
+from protocol.keys import LINK, LOG, derive, key_id
 
 OUT = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 KEY = bytes(range(32))  # test key: 00 01 02 .. 1f
 
 NONCE = bytes(range(0xA0, 0xB0))  # the host's fresh random in "log seal"
+STATUS_NONCE = bytes(range(0xC0, 0xD0))  # the host's fresh random in "status request"
+CHALLENGE = bytes(range(0xE0, 0xE8))  # the device's, from that STATUS: commands' tags cover it
 
 
 def _seal_reply():
     """LOG_SEAL's fields for a device whose log is the three golden blocks
     (seq 41 to 43, the first chained to the genesis MAC)."""
     logbytes = b"".join(bytes.fromhex(b["block"]) for b in blocks())
-    return [b"POD00042", key_id(Hmac(KEY)), 3, 41, 43, logbytes[-16:], len(logbytes),
+    return [b"POD00042", key_id(KEY), 3, 41, 43, logbytes[-16:], len(logbytes),
             13, 3600, 1795000000, NONCE, bytes.fromhex("8f3a6b00c1d2e3f4"), c.SEAL_SIMULATED]
 
 
@@ -42,19 +45,20 @@ FRAMES = [
         None,
         [b"POD00042", 0x000100, bytes.fromhex("8f3a6b00c1d2e3f4"), c.PROTOCOL_VERSION, 1, 1024],
     ),
-    ("status request", c.MSG_STATUS, False, 2, None, []),
+    ("status request", c.MSG_STATUS, False, 2, None, [STATUS_NONCE]),
     (
         "status reply",
         c.MSG_STATUS,
         True,
         2,
-        None,
+        0,  # signed over the request's nonce (counter 0)
         [3600, 1795000000, 3, 2, 1, 0x0004, 0x0B, 0x8D, 5120, 5000, 2000, 8000,
-         5110, 5130, -40000, 5125, 0, 250, 3712, 42, 17, bytes(range(16)), 24576, 9],
+         5110, 5130, -40000, 5125, 0, 250, 3712, 42, 17, bytes(range(16)), 24576, 9, CHALLENGE],
     ),
     ("time set", c.MSG_TIME_SET, False, 3, 10, [1795000000]),
     ("time set reply", c.MSG_TIME_SET, True, 3, 10, [3600, 1794999993]),
     ("profile chunk", c.MSG_PROFILE_CHUNK, False, 4, 11, [0, bytes(range(40))]),
+    ("log info", c.MSG_LOG_INFO, False, 14, None, [STATUS_NONCE]),
     ("log read", c.MSG_LOG_READ, False, 5, None, [2048, 1000]),
     ("log read reply", c.MSG_LOG_READ, True, 5, None, [2048, 4096, bytes([0] * 8 + [255] * 300)]),
     ("log erase", c.MSG_LOG_ERASE, False, 6, 12, [17]),
@@ -71,16 +75,27 @@ def jsonable(v):
     return v.hex() if isinstance(v, bytes) else v
 
 
+def extra_of(t, reply, counter):
+    """What a frame's tag covers beyond its bytes (SPEC 4.1): a command's
+    the device's challenge, a nonce-signed reply the request's nonce."""
+    if counter is None:
+        return b""
+    if not reply:
+        return CHALLENGE
+    return STATUS_NONCE if t in c.NONCE_SIGNED else b""
+
+
 def frames():
-    h = Hmac(KEY)
+    h = Hmac(derive(KEY, LINK))  # the link's tags are under the link key
     out = []
     for name, t, reply, seq, counter, values in FRAMES:
         if values is None:
             values = _seal_reply()
         payload = message.pack(t, reply, *values)
         flags = (c.FLAG_REPLY if reply else 0) | (c.FLAG_AUTH if counter is not None else 0)
+        extra = extra_of(t, reply, counter)
         wire = frame.encode(
-            t, seq, payload, flags, counter or 0, h if counter is not None else None
+            t, seq, payload, flags, counter or 0, h if counter is not None else None, extra
         )
         out.append(
             {
@@ -90,6 +105,7 @@ def frames():
                 "seq": seq,
                 "flags": flags,
                 "counter": counter,
+                "extra": extra.hex(),
                 "fields": [jsonable(v) for v in values],
                 "payload": payload.hex(),
                 "wire": wire.hex(),
@@ -150,7 +166,7 @@ def bad():
 
 
 def blocks():
-    h = Hmac(KEY)
+    h = Hmac(derive(KEY, LOG))  # the MAC chain is under the log key
     w = log.BlockWriter()
     out = []
     prev = log.GENESIS_MAC
@@ -202,7 +218,9 @@ def block_entry(name, data, prev):
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     doc = {
-        "key": KEY.hex(),
+        "key": KEY.hex(),  # the device key; the link and log keys derive from it
+        "link_key": derive(KEY, LINK).hex(),
+        "log_key": derive(KEY, LOG).hex(),
         "frames": frames(),
         "bad_streams": bad(),
         "log_blocks": blocks(),

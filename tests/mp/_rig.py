@@ -9,6 +9,7 @@ from firmware.pod import Pod
 from protocol import catalogue as c
 from protocol import frame, message
 from protocol.auth import Hmac
+from protocol.keys import LINK, LOG, derive
 
 KEY = bytes(range(32))
 DEVICE = b"POD00042"
@@ -53,10 +54,15 @@ def reboot(p, cause=None):
     return Pod(hal).boot()
 
 
+NONCE = b"test nonce 16 by"
+
+
 def signed_reply(msg_type, auth, reply_type, values):
     """Whether the device signs its reply (SPEC 4.1): the request's type
     needs authentication, it came with FLAG_AUTH, and it was not refused
     before its tag was checked."""
+    if msg_type in c.NONCE_SIGNED:
+        return False  # checked by Client.request with the nonce
     if not (auth and c.message(msg_type)[2]):
         return False
     return reply_type != c.MSG_ERROR or values[0] not in (c.ERR_AUTH_REQUIRED, c.ERR_BAD_TAG)
@@ -68,25 +74,38 @@ class Client:
     def __init__(self, p, key=KEY):
         self.p = p
         self.sent = []
-        self.hmac = Hmac(key)
+        self.hmac = Hmac(derive(key, LINK))
         self.seq = 0
         self.counter = p.guard.counter
+        self.challenge = None  # the last STATUS's
 
-    def request(self, msg_type, *values, auth=None, counter=None):
+    def fresh(self):
+        """A fresh challenge from the device (STATUS), kept for the next
+        command."""
+        self.challenge = self.status()["challenge"]
+        return self.challenge
+
+    def request(self, msg_type, *values, auth=None, counter=None, challenge=None):
         """(reply type, values): values of the reply, or (code, type, detail)
         for an ERROR. The reply frame is kept in .reply; whether it is
         authenticated is held to SPEC 4.1 here, for every request a test
-        sends."""
-        self.seq += 1
-        payload = message.pack(msg_type, False, *values)
+        sends. An authenticated request takes a fresh challenge first (as
+        podctl does) unless one is given."""
+        if msg_type in c.NONCE_SIGNED and not values:
+            values = (NONCE,)
         if auth is None:
             auth = c.message(msg_type)[2]
         kw = {}
         if auth:
+            if challenge is None:
+                challenge = self.fresh()
             if counter is None:
                 self.counter += 1
                 counter = self.counter
-            kw = {"flags": c.FLAG_AUTH, "counter": counter, "hmac": self.hmac}
+            kw = {"flags": c.FLAG_AUTH, "counter": counter, "hmac": self.hmac,
+                  "data": challenge}
+        self.seq += 1
+        payload = message.pack(msg_type, False, *values)
         self.sent = []
         self.p.out = lambda b: self.sent.append(bytes(b))
         self.p.link.feed(b"\x00" + frame.encode(msg_type, self.seq, payload, **kw))
@@ -99,12 +118,26 @@ class Client:
         assert r.seq == self.seq
         self.reply = r
         v = message.unpack(r.type, True, r.payload)
-        if signed_reply(msg_type, auth, r.type, v):
+        if msg_type in c.NONCE_SIGNED and self.p.guard.hmac is not None:
+            # open, but signed over the request's nonce by a provisioned device
+            assert r.flags & c.FLAG_AUTH and r.verify(self.p.guard.hmac, payload[:16]), r
+        elif signed_reply(msg_type, auth, r.type, v):
             assert r.flags & c.FLAG_AUTH and r.counter == counter, (r, counter)
             assert r.verify(self.hmac), r
         else:
             assert not r.flags & c.FLAG_AUTH and r.counter is None, r
         return r.type, v
+
+    def rotate(self, new):
+        """KEY_ROTATE to new, wrapped as podctl wraps it (SPEC 5.14); the
+        client signs with new from then on. The reply's values."""
+        ch = self.fresh()
+        self.counter += 1
+        pad = self.hmac.digest(b"podctl key wrap", ch, self.counter.to_bytes(4, "little"))
+        wrapped = bytes(new[i] ^ pad[i] for i in range(32))
+        v = self.ok(c.MSG_KEY_ROTATE, wrapped, challenge=ch, counter=self.counter)
+        self.hmac = Hmac(derive(new, LINK))
+        return v
 
     def ok(self, msg_type, *values, **kw):
         t, v = self.request(msg_type, *values, **kw)
@@ -123,6 +156,7 @@ class Client:
 def read_log(p):
     """The whole log through LOG_INFO / LOG_READ, as bytes."""
     cl = Client(p)
+    p.flush()  # the open block onto flash: an open LOG_INFO no longer does (SPEC 5.9)
     size = cl.ok(c.MSG_LOG_INFO)[0]
     out = b""
     while len(out) < size:
@@ -154,7 +188,7 @@ def log_records(data):
 def chain_ok(data, hmac=None):
     from protocol import log
 
-    hmac = hmac or Hmac(KEY)
+    hmac = hmac or Hmac(derive(KEY, LOG))
     at = 0
     prev = log.GENESIS_MAC
     while at < len(data):

@@ -11,6 +11,7 @@ from protocol import catalogue as c
 from protocol import log
 from protocol import profile as pf
 from protocol.auth import Hmac
+from protocol.keys import LOG, derive
 
 
 def _upload(cl, data, chunk=100):
@@ -115,9 +116,9 @@ def test_log_read_matches_flash_and_erase_keeps_newer_blocks():
     p.store.segment_bytes = 2048
     run(p, 600)
     cl = Client(p)
+    data = read_log(p)  # seals the open block first
     size, first, last, mac = cl.ok(c.MSG_LOG_INFO)
-    data = read_log(p)
-    assert len(data) >= size and chain_ok(data)
+    assert len(data) == size and chain_ok(data)
     seqs = log_records(data)[2]
     assert seqs[0] == first and last == p.store.last_seq and mac == p.store.last_mac
     # the host holds everything up to `last`; more arrives meanwhile
@@ -198,16 +199,15 @@ def test_key_rotation_switches_the_log_mac_key():
     run(p, 100)
     cl = Client(p)
     new = bytes(range(100, 132))
-    cl.ok(c.MSG_KEY_ROTATE, new)
+    cl.rotate(new)
     before = p.store.size
     run(p, 5)
-    cl.hmac = Hmac(new)
     cl.ok(c.MSG_TIME_SET, 1_800_000_000)  # the new key is the one now
     old = Client(p)
     old.counter = cl.counter
     assert old.refused(c.MSG_TIME_SET, 1) == c.ERR_BAD_TAG
     data = read_log(p)
-    assert chain_ok(data[:before], Hmac(KEY))
+    assert chain_ok(data[:before], Hmac(derive(KEY, LOG)))
     # the first block sealed after the rotation holds KEY_ROTATED, under the new key
     blk = log.parse_block(data, before)
     assert log.events(data, blk)[0][1] == log.EV_KEY_ROTATED
@@ -217,6 +217,7 @@ def test_key_rotation_switches_the_log_mac_key():
         at += prev.size
         prev = log.parse_block(data, at)
     assert (
-        log.block_mac(Hmac(new), prev.mac(data), memoryview(data)[before:], blk.length)
+        log.block_mac(Hmac(derive(new, LOG)), prev.mac(data), memoryview(data)[before:],
+                      blk.length)
         == blk.mac(data)
     )

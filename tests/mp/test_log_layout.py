@@ -5,7 +5,7 @@ from protocol import log
 from protocol.auth import Hmac
 
 G = golden()
-KEY = h(G["key"])
+KEY = h(G["log_key"])  # the MAC chain's key: derived from the device key (SPEC 5.14)
 
 
 def test_golden_blocks_parse_and_decode():

@@ -35,7 +35,9 @@ def test_timeline_moves_phases_and_sample_interval():
     assert gaps == [10, 30, 60], gaps
     assert len(samples) == 60 + 40 + 10  # every record, none lost or doubled
     assert seqs == list(range(len(seqs)))
-    assert events[0][1] == log.EV_BOOT and events[0][2] == log.RESET_POWER_ON
+    # the test HAL is simulated: the boot record says so beside the reset cause
+    assert events[0][1] == log.EV_BOOT
+    assert events[0][2] == log.RESET_POWER_ON | log.BOOT_SIMULATED
 
 
 def test_dead_probe_is_logged_as_no_reading_and_mode_at_boot():
@@ -89,7 +91,9 @@ def test_reboot_mid_mission_resumes_phase_alarms_and_log():
     a_samples, a_events, a_seqs = log_records(after)
     assert a_seqs == list(range(len(a_seqs)))  # seq continues across the boot
     boots = [e for e in a_events if e[1] == log.EV_BOOT]
-    assert [(e[2], e[3]) for e in boots] == [(log.RESET_POWER_ON, 1), (log.RESET_WATCHDOG, 2)]
+    sim = log.BOOT_SIMULATED
+    assert [(e[2], e[3]) for e in boots] == [(log.RESET_POWER_ON | sim, 1),
+                                             (log.RESET_WATCHDOG | sim, 2)]
     assert (0, log.EV_PHASE, 1, 2, 0) in a_events  # resumed at boot
 
 

@@ -206,6 +206,7 @@ _STATUS = (
     b"M" * 16,
     23,
     24,
+    b"CHALLNGE",
 )
 
 
@@ -305,8 +306,14 @@ class _Host:
             got += d.feed(bytes(b))
         assert len(got) == 1, got
         r = got[0]
-        # an authenticated request's answer is signed, with its counter
-        assert (r.counter == self.seq and r.verify(_Guard.hmac)) if auth else r.counter is None
+        # an authenticated request's answer is signed, with its counter; an
+        # open one's is not, but STATUS and LOG_INFO are, over their nonce
+        if auth:
+            assert r.counter == self.seq and r.verify(_Guard.hmac)
+        elif msg_type in c.NONCE_SIGNED:
+            assert r.counter == 0 and r.verify(_Guard.hmac, values[0])
+        else:
+            assert r.counter is None
         return r.type, message.unpack(r.type, True, r.payload)
 
     def ok(self, msg_type, *values):
@@ -323,7 +330,7 @@ def test_commands_serve_a_pod_that_has_only_what_the_link_may_ask():
     assert sorted(n for n in dir(NarrowPod) if not n.startswith("_")) == sorted(CALLS)
     host = _Host(p)
     assert host.ok(c.MSG_IDENTIFY)[0] == b"POD00042"
-    assert host.ok(c.MSG_STATUS) == _STATUS
+    assert host.ok(c.MSG_STATUS, b"n" * 16) == _STATUS
     assert host.ok(c.MSG_TIME_SET, 1_800_000_000) == (100, 1_799_999_990)
     assert host.ok(c.MSG_PROFILE_READ, 0, 64) == (0, 0, b"")
     # an upload, resumed, checked, stored where the pod boots from, accepted
@@ -345,7 +352,7 @@ def test_commands_serve_a_pod_that_has_only_what_the_link_may_ask():
     assert host.ok(c.MSG_PHASE_SET, 1) == (1,)
     assert host.ask(c.MSG_PHASE_SET, 2)[1][0] == c.ERR_OUT_OF_RANGE
     # the log, through pod.store and the pod's own verbs
-    assert host.ok(c.MSG_LOG_INFO) == (768, 7, 41, b"\xaa" * 16)
+    assert host.ok(c.MSG_LOG_INFO, b"n" * 16) == (768, 7, 41, b"\xaa" * 16)
     assert host.ok(c.MSG_LOG_READ, 700, 100) == (700, 768, p.store.data[700:])
     assert host.ask(c.MSG_LOG_READ, 769, 1)[1][0] == c.ERR_OUT_OF_RANGE
     nonce = bytes(range(16))
@@ -360,8 +367,7 @@ def test_commands_serve_a_pod_that_has_only_what_the_link_may_ask():
         ("accept_profile", pf.ident(new)),
         ("refuse_profile", pf.REFUSE_BAND, 0x810, pf.ident(bad)),
         ("set_phase", 1),
-        ("flush",),
-        ("flush",),
+        ("flush",),  # LOG_SEAL's: an open LOG_INFO no longer writes flash
         ("log_seal", (bytes(range(16)),)),
         ("erase_through", 41),
         ("rotate", bytes(range(32))),

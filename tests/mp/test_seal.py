@@ -11,8 +11,10 @@ from protocol import catalogue as c
 from protocol import frame, log, message
 from protocol import profile as pf
 from protocol.auth import TAG_LEN, Hmac
+from protocol.keys import LINK, derive
 
 NONCE = b"\x5a" * 8 + b"\xa5" * 8
+LINK_KEY = derive(KEY, LINK)  # the device signs its answers with the link key
 
 
 def _tag(key, signed):
@@ -51,8 +53,8 @@ def test_seal_reply_tag_verifies_over_the_reply_bytes():
     assert raw[2] == c.FLAG_REPLY | c.FLAG_AUTH and raw[1] == c.MSG_LOG_SEAL
     # header, counter, payload, then the tag over all of them, then the CRC
     assert raw[7:11] == cl.counter.to_bytes(4, "little")
-    assert raw[n - 4 - TAG_LEN : n - 4] == _tag(KEY, raw[: n - 4 - TAG_LEN])
-    assert raw[n - 4 - TAG_LEN : n - 4] != _tag(b"\x00" * 32, raw[: n - 4 - TAG_LEN])
+    assert raw[n - 4 - TAG_LEN : n - 4] == _tag(LINK_KEY, raw[: n - 4 - TAG_LEN])
+    assert raw[n - 4 - TAG_LEN : n - 4] != _tag(KEY, raw[: n - 4 - TAG_LEN])
     assert v["counter"] == cl.counter == p.guard.counter
 
 
@@ -120,11 +122,11 @@ def test_replayed_seal_is_refused_with_a_signed_error():
     assert cl.refused(c.MSG_LOG_SEAL, NONCE, counter=used) == c.ERR_REPLAYED
     r = cl.reply
     assert r.type == c.MSG_ERROR and r.flags & c.FLAG_AUTH and r.counter == used
-    assert _tag(KEY, r.signed) == r.tag
+    assert _tag(LINK_KEY, r.signed) == r.tag
     # a forged ERROR (no key) does not pass for the device's
     forged = frame.Deframer().feed(frame.encode(
         c.MSG_ERROR, r.seq, r.payload, c.FLAG_REPLY | c.FLAG_AUTH, used, Hmac(b"\x00" * 32)))[0]
-    assert not forged.verify(Hmac(KEY))
+    assert not forged.verify(Hmac(LINK_KEY))
 
 
 def test_wrong_key_is_bad_tag_unsigned():
@@ -174,18 +176,20 @@ def test_replies_to_authenticated_requests_are_signed_with_the_checking_key():
     # refused by the request itself, after the tag: signed
     assert cl.refused(c.MSG_PROFILE_COMMIT, 1) == c.ERR_BAD_STATE
     assert cl.reply.counter == cl.counter
-    # a request that needs no auth is answered unsigned, with FLAG_AUTH or not
-    cl.ok(c.MSG_LOG_INFO)
-    assert cl.reply.counter is None
-    cl.ok(c.MSG_STATUS, auth=True)
-    assert cl.reply.counter is None
+    # an open request is answered unsigned, FLAG_AUTH or not; STATUS and
+    # LOG_INFO are signed over their nonce (Client.request checks that tag)
+    cl.ok(c.MSG_LOG_READ, 0, 16)
+    assert cl.reply.counter is None and not cl.reply.flags & c.FLAG_AUTH
+    cl.ok(c.MSG_LOG_INFO, NONCE)
+    assert cl.reply.counter == 0 and cl.reply.verify(Hmac(LINK_KEY), NONCE)
+    assert not cl.reply.verify(Hmac(LINK_KEY), bytes(16))  # an old answer fits no other nonce
     # KEY_ROTATE's answer is signed with the key that checked it, the old one
     new = bytes(range(100, 132))
-    cl.ok(c.MSG_KEY_ROTATE, new)
-    assert cl.reply.verify(Hmac(KEY)) and not cl.reply.verify(Hmac(new))
-    cl.hmac = Hmac(new)
+    cl.rotate(new)
+    assert cl.reply.verify(Hmac(LINK_KEY)) and not cl.reply.verify(Hmac(derive(new, LINK)))
     v = _seal(cl)
-    assert v["key_id"] == _tag(new, b"podctl key id")[:4] and cl.reply.verify(Hmac(new))
+    assert v["key_id"] == _tag(new, b"podctl key id")[:4]
+    assert cl.reply.verify(Hmac(derive(new, LINK)))
 
 
 def test_golden_seal_reply():
@@ -196,7 +200,7 @@ def test_golden_seal_reply():
     rep = [v for v in g["frames"] if v["name"] == "log seal reply"][0]
     r = frame.Deframer().feed(h(rep["wire"]))[0]
     assert r.flags == c.FLAG_REPLY | c.FLAG_AUTH and r.counter == req["counter"]
-    assert r.seq == req["seq"] and _tag(h(g["key"]), r.signed) == r.tag
+    assert r.seq == req["seq"] and _tag(h(g["link_key"]), r.signed) == r.tag
     v = message.to_dict(c.MSG_LOG_SEAL, True, r.payload)
     assert (
         v["nonce"] == h(req["payload"])
