@@ -2,10 +2,13 @@
 # after it, the watchdog fed only after a healthy tick.
 #
 # On the board, /main.py runs `from firmware.main import main; main()`;
-# the link is USB CDC, i.e. sys.stdin/sys.stdout. Ctrl-C is disabled while
-# serving (a stray 0x03 in a frame must not stop the controller) and
-# restored by MAINTENANCE REPL, which returns to the REPL so mpremote can
-# flash. The unix port runs the same loop on a pipe or a pty.
+# the link is USB CDC, i.e. sys.stdin/sys.stdout. Ctrl-C is disabled from
+# the first line of the board's /main.py (a 0x03 on the line at boot would
+# otherwise stop it at the REPL, where the identity file holds the key: issue
+# 14, S4) and stays disabled; only MAINTENANCE REPL, an authenticated
+# command, restores it and returns to the REPL so mpremote can flash. A
+# fault resets the board rather than leave it at the REPL. The unix port
+# runs the same loop on a pipe or a pty.
 import select
 import sys
 
@@ -53,26 +56,25 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
     poll.register(pollable if pollable is not None else inp, select.POLLIN)
     one = bytearray(1)
     chunk = bytearray(CHUNK)
-    _kbd_intr(-1)
-    try:
-        while True:
-            # the link until the next tick is due; never longer
-            wait = 1000 - pod._ms_acc - ((hal.uptime_ms() - pod._last_ms) & 0x3FFFFFFF)
-            wait = max(0, min(wait, poll_ms))
-            n = read_link(poll, inp, one, chunk, wait)
-            if n < 0:
-                pod.recorder.flush(force=True)
-                return "eof"
-            if n:
-                pod.link.feed(bytes(chunk[:n]))
-            if pod.tick():
-                pod.service()
-                hal.feed_watchdog()
-            why = pod.maintenance_due()
-            if why:
-                return why
-    finally:
-        _kbd_intr(3)
+    _kbd_intr(-1)  # again: the board's /main.py did it first of all (S4)
+    while True:
+        # the link until the next tick is due; never longer
+        wait = 1000 - pod._ms_acc - ((hal.uptime_ms() - pod._last_ms) & 0x3FFFFFFF)
+        wait = max(0, min(wait, poll_ms))
+        n = read_link(poll, inp, one, chunk, wait)
+        if n < 0:
+            pod.recorder.flush(force=True)
+            return "eof"
+        if n:
+            pod.link.feed(bytes(chunk[:n]))
+        if pod.tick():
+            pod.service()
+            hal.feed_watchdog()
+        why = pod.maintenance_due()
+        if why == "repl":
+            _kbd_intr(3)  # MAINTENANCE REPL, authenticated: mpremote needs Ctrl-C
+        if why:
+            return why
 
 
 def main(hal=None, fw_hash=None):
@@ -82,7 +84,10 @@ def main(hal=None, fw_hash=None):
 
         hal = Rp2Hal()
     pod = Pod(hal, fw_hash).boot()
-    why = serve(pod, sys.stdin.buffer, sys.stdout.buffer, sys.stdin)
+    try:
+        why = serve(pod, sys.stdin.buffer, sys.stdout.buffer, sys.stdin)
+    except Exception:
+        why = "reboot"  # a fault never leaves the board at its REPL (the key is on its flash)
     if why == "reboot":
         import machine
 
