@@ -38,16 +38,18 @@ STEP_S = 6.0  # longest one file's copy and check may take before the link is de
 # all Ctrl-C off (a 0x03 on the USB line while the board boots would stop it
 # at the REPL, where its key file can be read or rewritten: issue 14, S4;
 # only the authenticated MAINTENANCE REPL turns it back on); a collection
-# every 4 KiB allocated, so the imports' scratch is freed before the next
+# every 2 KiB allocated, so the imports' scratch is freed before the next
 # module's objects land (left to one collection at the end, it scatters 16
-# KiB of holes that no KiB buffer fits), then the big buffers (firmware/
-# ram.py). tests/test_firmware_heap.py runs the same lines in a 64 KiB heap.
+# KiB of holes that no KiB buffer fits; at every 4 KiB, after the link's
+# challenges and derived keys, the day no longer flew in 62 KiB, at 2 KiB it
+# does), then the big buffers (firmware/ram.py). tests/test_firmware_heap.py
+# runs the same lines in a 64 KiB heap.
 BOARD_PRELUDE = """import micropython
 
 micropython.kbd_intr(-1)
 import gc
 
-gc.threshold(4096)
+gc.threshold(2048)
 from firmware import ram
 
 ram.reserve()
