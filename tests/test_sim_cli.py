@@ -83,6 +83,21 @@ def test_run_writes_log_image_table_summary(capsys, tmp_path):
     assert {"payload_c", "probe1_c", "estimate_c"} <= set(table.column_names)
 
 
+def test_key_bin_never_follows_a_link_nor_keeps_a_mode(capsys, tmp_path):
+    # issue 14, S6: a symlink planted at key.bin must not carry the key
+    # elsewhere; a leftover 0644 key.bin must not stay readable
+    out = tmp_path / "run"
+    out.mkdir()
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    (out / "key.bin").symlink_to(target)
+    args = ["sim", "run", "nominal", "--tick-s", "60", "-o", str(out)]
+    assert main(args) == 0, capsys.readouterr().out
+    assert target.read_bytes() == b"" and not (out / "key.bin").is_symlink()
+    assert (out / "key.bin").stat().st_mode & 0o777 == 0o600
+    assert len((out / "key.bin").read_bytes()) == 32
+
+
 def test_failed_expectation_exits_1(capsys, tmp_path):
     sc = tmp_path / "s.toml"
     sc.write_text(

@@ -205,10 +205,16 @@ def _write_outputs(
     write_manifest(out / "log.bin", sc, res)
     (out / "flash.img").write_bytes(res.image)
     key = out / "key.bin"
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    # a fresh file, never readable by others: an earlier run's key.bin (or a
+    # link someone put there) is removed, not followed or reused with its mode
+    try:
+        key.unlink()
+    except FileNotFoundError:
+        pass
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)  # whatever the umask
         f.write(res.key)
-    key.chmod(0o600)
     table = csv_path
     if args.table == "parquet":
         table = _to_parquet(csv_path)
