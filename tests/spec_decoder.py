@@ -85,8 +85,9 @@ LOG_KEY_USE = b"podctl log v2"
 
 
 def log_mac_key(device_key: bytes) -> bytes:
-    """The key that MACs log blocks: derived from the device key,
-    HMAC-SHA256(device key, "podctl log v2") (7.1, 7.3)."""
+    """The log key, which MACs the blocks (7.3): derived from the device
+    key, HMAC-SHA256(device key, "podctl log v2") (SPEC 1 and 4.7, being
+    written with issue 14; 7.1 and 7.3 still said "device key")."""
     return hmac.new(device_key, LOG_KEY_USE, hashlib.sha256).digest()
 
 
