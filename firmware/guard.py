@@ -20,7 +20,7 @@ from firmware import storefile
 from protocol import wire as c
 from protocol.auth import KEY_LEN, Hmac
 
-IDENTITY = "identity"  # device id (8 bytes) and key (32 bytes)
+IDENTITY = "identity"  # device id (16 bytes; 8 before protocol 2) and key (32 bytes)
 COUNTER = "counter"  # last accepted counter (u32)
 
 # A challenge is spent 30 s (30000 ms) after STATUS made it (SPEC 4.4); the
@@ -34,7 +34,7 @@ COUNTER = "counter"  # last accepted counter (u32)
 class Guard:
     def __init__(self, root):
         self.root = root
-        self.device_id = b"\x00" * 8
+        self.device_id = b"\x00" * 16
         self.hmac = None  # the link key's Hmac; None until provisioned: every command refused
         self.log = None  # the log key's Hmac (the MAC chain)
         self.key_id = b"\x00" * 4
@@ -58,9 +58,10 @@ class Guard:
         ident = storefile.read(self.root, IDENTITY)
         if ident is False:
             self.damaged = True
-        elif ident is not None and len(ident) == 8 + KEY_LEN:
-            self.device_id = ident[:8]
-            h = Hmac(ident[8:])
+        elif ident is not None and len(ident) - KEY_LEN in (8, 16):
+            n = len(ident) - KEY_LEN  # an 8-byte id was provisioned by an older podctl
+            self.device_id = ident[:n] + bytes(16 - n)
+            h = Hmac(ident[n:])
             self.hmac = Hmac(h.digest(b"podctl link v2"))
             self.log = Hmac(h.digest(b"podctl log v2"))
             self.key_id = h.digest(b"podctl key id")[:4]
@@ -72,8 +73,9 @@ class Guard:
         return self
 
     def provision(self, device_id, key):
-        """First flash: write identity; the counter starts at 0."""
-        storefile.write(self.root, IDENTITY, bytes(device_id) + bytes(key))
+        """First flash: write identity (the id NUL-padded to 16 bytes); the
+        counter starts at 0."""
+        storefile.write(self.root, IDENTITY, (bytes(device_id) + bytes(16))[:16] + bytes(key))
         storefile.write(self.root, COUNTER, struct.pack("<I", 0))
         self.damaged = False
         return self.load()

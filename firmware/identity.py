@@ -13,7 +13,7 @@ def version_word():
 def identify_handler(device_id, fw_hash):
     """A LinkServer handler answering IDENTIFY for this device.
 
-    device_id: 8 bytes; fw_hash: first 8 bytes of the bundle's SHA-256.
+    device_id: 16 bytes (NUL-padded); fw_hash: first 8 bytes of the bundle's SHA-256.
     """
 
     def handler(values, buf, at):

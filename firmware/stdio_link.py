@@ -36,4 +36,4 @@ def serve(device_id, fw_hash=b"\x00" * 8):
 
 if __name__ == "__main__":
     dev = sys.argv[1] if len(sys.argv) > 1 else "POD00000"
-    serve((dev.encode() + b"\x00" * 8)[:8])
+    serve((dev.encode() + b"\x00" * 16)[:16])

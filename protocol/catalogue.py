@@ -56,7 +56,7 @@ MESSAGES = (
         False,
         (),
         (
-            ("device_id", "8s", ""),
+            ("device_id", "16s", ""),  # printable, NUL-padded
             ("fw_version", "I", ""),  # major << 16 | minor << 8 | patch
             ("fw_hash", "8s", ""),  # first 8 bytes of the bundle's SHA-256
             ("protocol", "B", ""),
@@ -134,7 +134,7 @@ MESSAGES = (
         True,
         (("nonce", "16s", ""),),  # the host's fresh random, echoed
         (
-            ("device_id", "8s", ""),
+            ("device_id", "16s", ""),  # printable, NUL-padded
             ("key_id", "4s", ""),  # auth.key_id: which key signs, not the key
             ("boot_count", "H", ""),
             ("first_seq", "I", ""),  # oldest block held

@@ -22,7 +22,8 @@ except ImportError:  # CPython
 # authenticated request is authenticated too, commands are bound to a
 # single-use challenge from STATUS, STATUS and LOG_INFO answer signed with
 # the host's nonce (SPEC 4.1), the link and the log use keys derived from
-# the device key, KEY_ROTATE's key is wrapped (5.14), and LOG_SEAL.
+# the device key, KEY_ROTATE's key is wrapped (5.14), device ids are 16
+# bytes (64 random bits by default: a fleet never collides), and LOG_SEAL.
 PROTOCOL_VERSION = const(2)
 
 # Header flags.
@@ -79,7 +80,7 @@ ERR_STALE = const(17)
 # and may end in "*": the rest of the payload, raw bytes. One flat tuple,
 # not a tuple a message: half the heap on the board.
 WIRE = (  # type: tuple
-    MSG_IDENTIFY, False, "", "8sI8sBBH",
+    MSG_IDENTIFY, False, "", "16sI8sBBH",
     MSG_STATUS, False, "16s", "IIHBBHBBiiiiiiiiHhHII16sII8s",
     MSG_TIME_SET, True, "I", "II",
     MSG_PROFILE_BEGIN, True, "II", "",
@@ -89,7 +90,7 @@ WIRE = (  # type: tuple
     MSG_LOG_INFO, False, "16s", "III16s",
     MSG_LOG_READ, False, "IH", "II*",
     MSG_LOG_ERASE, True, "I", "I",
-    MSG_LOG_SEAL, True, "16s", "8s4sHII16sIIII16s8sB",
+    MSG_LOG_SEAL, True, "16s", "16s4sHII16sIIII16s8sB",
     MSG_MAINTENANCE, True, "B", "",
     MSG_PHASE_SET, True, "B", "B",
     MSG_KEY_ROTATE, True, "32s", "",

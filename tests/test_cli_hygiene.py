@@ -209,7 +209,7 @@ CASES = [
     (["monitor", "--every", "nan", "--port", NO_PORT], EXIT_USAGE, "--every must be"),
     (["monitor", "--every", "-1", "--port", NO_PORT], EXIT_USAGE, "--every must be"),
     (["monitor", "--count", "-3", "--port", NO_PORT], EXIT_USAGE, "--count must be"),
-    (["flash", "--device-id", "TOO-LONG-ID", "--port", NO_PORT], EXIT_USAGE, "device id must be"),
+    (["flash", "--device-id", "ID-LONGER-THAN-16", "--port", NO_PORT], EXIT_USAGE, "device id must be"),
     (["sim", "run", "nominal", "--tick-s", "0"], EXIT_USAGE, "tick must be"),
     (["maintenance", "sleep"], EXIT_USAGE, "invalid choice"),
     (["key"], EXIT_USAGE, "required"),

@@ -8,6 +8,7 @@ of a key rotation."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 
@@ -186,38 +187,39 @@ def test_add_refuses_over_a_malformed_history(tmp_path):
 
 
 def _urandom_queue(monkeypatch, draws: list[bytes]) -> list[int]:
-    """os.urandom answering 8-byte requests from `draws` in turn; the sizes
+    """os.urandom answering 16-byte requests (an id's draw) from `draws` in turn; the sizes
     asked are returned as they come."""
     asked: list[int] = []
     real = os.urandom
 
     def fake(n: int) -> bytes:
         asked.append(n)
-        return draws.pop(0) if n == 8 and draws else real(n)
+        return draws.pop(0) if n == 16 and draws else real(n)
 
     monkeypatch.setattr(os, "urandom", fake)
     return asked
 
 
-def test_default_ids_are_8_crockford_characters_the_first_a_letter(tmp_path):
+def test_default_ids_are_13_crockford_characters_64_bits_the_first_a_letter(tmp_path):
     ks = Keystore(tmp_path / "keys.json")
     ids = {flash_cmd.new_device_id(ks) for _ in range(500)}
     assert len(ids) == 500
     for i in ids:
-        assert len(i) == 8 and set(i) <= set(flash_cmd.CROCKFORD) and i[0].isalpha()
+        assert len(i) == 13 and set(i) <= set(flash_cmd.CROCKFORD) and i[0].isalpha()
         assert not set(i) & set("ILOU")
-    assert len(i.encode()) == 8  # fills the wire's device_id field: no NUL padding
+    # issue 14, S6: at least 64 bits, and the id fits the wire's 16 bytes
+    assert math.log2(22 * 32**12) >= 64 and len(i.encode()) <= flash_cmd.ID_MAX == 16
 
 
 def test_a_default_id_the_keystore_has_is_drawn_again(tmp_path, monkeypatch):
     ks = Keystore(tmp_path / "keys.json")
-    _urandom_queue(monkeypatch, [bytes(8)])
+    _urandom_queue(monkeypatch, [bytes(16)])
     clash = flash_cmd.new_device_id(ks)
-    assert clash == "A0000000"
+    assert clash == "A000000000000"
     ks.add(clash, A)
-    asked = _urandom_queue(monkeypatch, [bytes(8), bytes(8), b"\xff" * 8])
+    asked = _urandom_queue(monkeypatch, [bytes(16), bytes(16), b"\xff" * 16])
     fresh = flash_cmd.new_device_id(ks)
-    assert asked == [8, 8, 8] and fresh != clash and len(fresh) == 8
+    assert asked == [16, 16, 16] and fresh != clash and len(fresh) == 13
 
 
 class _Blank:
@@ -236,15 +238,15 @@ class _Blank:
 
 def test_flash_draws_another_default_id_on_a_clash(tmp_path, monkeypatch):
     ks = Keystore(tmp_path / "keys.json")
-    ks.add("A0000000", A)
-    asked = _urandom_queue(monkeypatch, [bytes(8), b"\x01" * 8])
+    ks.add("A000000000000", A)
+    asked = _urandom_queue(monkeypatch, [bytes(16), b"\x01" * 16])
     t = _Blank()
     assert flash_cmd._provision(t, None, ks, Console(file=open(os.devnull, "w")))
-    assert asked == [8, 8, 32]  # a clash, a free id, then the key
-    assert ks.keys("A0000000") == [A]
-    (new,) = set(ks.devices()) - {"A0000000"}
-    assert len(new) == 8 and set(new) <= set(flash_cmd.CROCKFORD)
-    assert repr(new.encode()) in t.ran[0]  # the id the device is given
+    assert asked == [16, 16, 32]  # a clash, a free id, then the key
+    assert ks.keys("A000000000000") == [A]
+    (new,) = set(ks.devices()) - {"A000000000000"}
+    assert len(new) == 13 and set(new) <= set(flash_cmd.CROCKFORD)
+    assert repr((new.encode() + bytes(16))[:16]) in t.ran[0]  # the id the device is given
 
 
 def test_flash_refuses_a_taken_device_id_before_provisioning(tmp_path):

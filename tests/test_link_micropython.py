@@ -20,7 +20,7 @@ def device():
 
 def test_identify_over_micropython(device):
     r = Link(device).request(c.MSG_IDENTIFY)
-    assert r["device_id"] == b"POD00042"
+    assert r["device_id"] == b"POD00042" + bytes(8)
     assert r["protocol"] == c.PROTOCOL_VERSION
     assert r["max_payload"] == 1024
 
@@ -33,7 +33,7 @@ def test_unserved_request_is_refused_with_code(device):
 
 def test_noise_before_request_is_survived(device):
     device.write(b"\xde\xad\xbe\xef\x00\x05\x05\x05")
-    assert Link(device).request(c.MSG_IDENTIFY)["device_id"] == b"POD00042"
+    assert Link(device).request(c.MSG_IDENTIFY)["device_id"] == b"POD00042" + bytes(8)
 
 
 def test_dead_device_is_a_link_error(device):

@@ -78,12 +78,13 @@ def from_image(path: Path) -> Extracted:
         raw = flashimage.log_bytes(image)
     except flashimage.ImageError as e:
         raise BadInput(f"{path}: {e}") from None
-    ident = _record(files, "identity")  # 8-byte device id + 32-byte key: never shown
-    ok = ident is not None and len(ident) == 40
+    # the device id (16 bytes; 8 from an older podctl) and the 32-byte key: never shown
+    ident = _record(files, "identity")
+    ok = ident is not None and len(ident) in (40, 48)
     prof = _record(files, "profile")
     m = Manifest.of_log(
         raw,
-        device_id=_device_name(ident[:8]) if ident is not None and ok else "unknown",
+        device_id=_device_name(ident[:-32]) if ident is not None and ok else "unknown",
         fw_version=_fw_version(raw),
         fw_hash="",
         profile_ident=pf.ident(prof) if prof is not None and len(prof) > 4 else None,

@@ -77,8 +77,8 @@ def add_parser(sub) -> None:
     )
     add_port_args(p)
     p.add_argument("--device-id", type=_device_id,
-                   help="id to give a new device (up to 8 characters; default 8 random characters"
-                   " of Crockford base32, not one the keystore has)")
+                   help="id to give a new device (up to 16 printable characters; default 13 random"
+                   " characters of Crockford base32, 64 bits, not one the keystore has)")
     p.add_argument(
         "--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version"
     )
@@ -86,8 +86,10 @@ def add_parser(sub) -> None:
 
 
 def _device_id(text: str) -> str:
-    if not text or len(text.encode()) > 8 or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"device id must be 1 to 8 printable bytes, got {text!r}")
+    if not text or len(text.encode()) > ID_MAX or not text.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"device id must be 1 to {ID_MAX} printable bytes, got {text!r}"
+        )
     return text
 
 
@@ -332,24 +334,26 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
     return copied, skipped
 
 
-# A default device id: 8 characters of Crockford's base32 (no I, L, O, U),
-# the first a letter so an id never reads as a number. The wire's device_id
-# is 8 printable bytes (SPEC 5.1), so 64 random bits cannot fit: an id holds
-# 22 * 32**7 values, 39.46 bits (about 1 in 1.5 million that two of 1,000
-# devices drawn apart share one); within one keystore no two ever do.
+# A default device id: 13 characters of Crockford's base32 (no I, L, O, U),
+# the first a letter so an id never reads as a number: 22 * 32**12 values,
+# 64.5 bits (the wire's device_id is 16 printable bytes, SPEC 5.1), so a
+# fleet drawn apart never collides (two of a million devices share an id
+# with odds about 2.6e-8); within one keystore no two ever do.
+ID_MAX = 16  # bytes of the wire's device_id
+ID_LEN = 13
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _FIRST = CROCKFORD[10:]  # the 22 letters
-_ID_SPACE = len(_FIRST) * 32**7
+_ID_SPACE = len(_FIRST) * 32 ** (ID_LEN - 1)
 
 
 def new_device_id(keys: Keystore) -> str:
     """A fresh random default id, drawn again while the keystore has it.
-    64 random bits reduced modulo the 22 * 32**7 ids: the bias is below 1e-7."""
+    128 random bits reduced modulo the 22 * 32**12 ids: no measurable bias."""
     taken = set(keys.devices())
     while True:
-        n = int.from_bytes(os.urandom(8), "big") % _ID_SPACE
+        n = int.from_bytes(os.urandom(16), "big") % _ID_SPACE
         tail = []
-        for _ in range(7):
+        for _ in range(ID_LEN - 1):
             n, digit = divmod(n, 32)
             tail.append(CROCKFORD[digit])
         new_id = _FIRST[n] + "".join(reversed(tail))
@@ -372,7 +376,7 @@ def _provision(t, device_id: str | None, keys: Keystore, console: Console) -> bo
     path = keys.add(new_id, key)  # the key is safe on the host first (refuses a taken id)
     t.exec(
         "from firmware.guard import Guard\n"
-        f"Guard('').provision({(new_id.encode() + bytes(8))[:8]!r}, bytes({key!r}))"
+        f"Guard('').provision({(new_id.encode() + bytes(16))[:16]!r}, bytes({key!r}))"
     )
     console.print(f"provisioned device {new_id}; its key is in {path}", highlight=False)
     return True

@@ -20,6 +20,7 @@ from protocol.keys import LINK, LOG, derive, key_id
 OUT = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 KEY = bytes(range(32))  # test key: 00 01 02 .. 1f
 
+DEVICE = b"POD00042".ljust(16, b"\x00")  # 16 bytes on the wire, NUL-padded
 NONCE = bytes(range(0xA0, 0xB0))  # the host's fresh random in "log seal"
 STATUS_NONCE = bytes(range(0xC0, 0xD0))  # the host's fresh random in "status request"
 CHALLENGE = bytes(range(0xE0, 0xE8))  # the device's, from that STATUS: commands' tags cover it
@@ -29,7 +30,7 @@ def _seal_reply():
     """LOG_SEAL's fields for a device whose log is the three golden blocks
     (seq 41 to 43, the first chained to the genesis MAC)."""
     logbytes = b"".join(bytes.fromhex(b["block"]) for b in blocks())
-    return [b"POD00042", key_id(KEY), 3, 41, 43, logbytes[-16:], len(logbytes),
+    return [DEVICE, key_id(KEY), 3, 41, 43, logbytes[-16:], len(logbytes),
             13, 3600, 1795000000, NONCE, bytes.fromhex("8f3a6b00c1d2e3f4"), c.SEAL_SIMULATED]
 
 
@@ -43,7 +44,7 @@ FRAMES = [
         True,
         1,
         None,
-        [b"POD00042", 0x000100, bytes.fromhex("8f3a6b00c1d2e3f4"), c.PROTOCOL_VERSION, 1, 1024],
+        [DEVICE, 0x000100, bytes.fromhex("8f3a6b00c1d2e3f4"), c.PROTOCOL_VERSION, 1, 1024],
     ),
     ("status request", c.MSG_STATUS, False, 2, None, [STATUS_NONCE]),
     (

@@ -139,7 +139,7 @@ def test_counter_survives_reboot():
     g2 = Guard(root).load()
     g2.hal = Clock()
     g2.boot = 2
-    assert g2.device_id == DEV and g2.counter == 41
+    assert g2.device_id == DEV + bytes(8) and g2.counter == 41  # NUL-padded to 16
     assert g2.check(f) == c.ERR_BAD_TAG  # its challenge died with the boot
     assert g2.check(_frame(41, g2.next())) == c.ERR_REPLAYED
 

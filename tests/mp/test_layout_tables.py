@@ -48,16 +48,16 @@ def test_state_changing_messages_are_authenticated():
 
 
 def test_seal_layout_and_flags():
-    # SPEC 5.11's table: 79 bytes, the nonce at 54, the flags last
+    # SPEC 5.11's table: 87 bytes, the nonce at 62, the flags last
     names = message.names(wire.MSG_LOG_SEAL, True)
-    assert message.layout(wire.MSG_LOG_SEAL, True)[1] == 79
+    assert message.layout(wire.MSG_LOG_SEAL, True)[1] == 87
     assert message.layout(wire.MSG_LOG_SEAL, False)[1] == 16
     at = 0
     offsets = {}
     for f in catalogue.fields(wire.MSG_LOG_SEAL, True):
         offsets[f[0]] = at
         at += struct.calcsize("<" + f[1])
-    assert (offsets["last_mac"], offsets["nonce"], offsets["flags"]) == (22, 54, 78), offsets
+    assert (offsets["last_mac"], offsets["nonce"], offsets["flags"]) == (30, 62, 86), offsets
     assert names[0] == "device_id" and names[-1] == "flags"
     assert catalogue.SEAL_FLAGS == ((wire.SEAL_SIMULATED, "simulated"),
                                     (wire.SEAL_HEAD_DROPPED, "head_dropped"))

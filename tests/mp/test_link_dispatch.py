@@ -28,7 +28,7 @@ def test_identify():
     (r,) = _replies(sent)
     assert r.type == c.MSG_IDENTIFY and r.seq == 5 and r.flags & c.FLAG_REPLY
     v = message.to_dict(c.MSG_IDENTIFY, True, r.payload)
-    assert v["device_id"] == b"POD00042"
+    assert v["device_id"] == b"POD00042" + bytes(8)  # 16 bytes, NUL-padded
     assert v["protocol"] == c.PROTOCOL_VERSION
 
 

@@ -329,7 +329,7 @@ def test_commands_serve_a_pod_that_has_only_what_the_link_may_ask():
     assert names == sorted(READS + SETS)
     assert sorted(n for n in dir(NarrowPod) if not n.startswith("_")) == sorted(CALLS)
     host = _Host(p)
-    assert host.ok(c.MSG_IDENTIFY)[0] == b"POD00042"
+    assert host.ok(c.MSG_IDENTIFY)[0] == b"POD00042" + bytes(8)
     assert host.ok(c.MSG_STATUS, b"n" * 16) == _STATUS
     assert host.ok(c.MSG_TIME_SET, 1_800_000_000) == (100, 1_799_999_990)
     assert host.ok(c.MSG_PROFILE_READ, 0, 64) == (0, 0, b"")

@@ -67,7 +67,7 @@ def test_seal_echoes_the_nonce_and_names_device_key_and_clock():
     v = _seal(cl)
     assert v["nonce"] == NONCE
     assert _seal(cl, b"\x01" * 16)["nonce"] == b"\x01" * 16  # the host's, each time
-    assert v["device_id"] == DEVICE and v["fw_hash"] == p.fw_hash
+    assert v["device_id"] == DEVICE + bytes(8) and v["fw_hash"] == p.fw_hash
     assert v["key_id"] == _tag(KEY, b"podctl key id")[:4]
     assert v["boot_count"] == 1 and v["uptime"] == 120 and v["utc"] == 1_800_000_020
 
