@@ -135,7 +135,7 @@ MESSAGES = (
         (("nonce", "16s", ""),),  # the host's fresh random, echoed
         (
             ("device_id", "16s", ""),  # printable, NUL-padded
-            ("key_id", "4s", ""),  # auth.key_id: which key signs, not the key
+            ("key_id", "4s", ""),  # keys.key_id: which device key signs, not the key
             ("boot_count", "H", ""),
             ("first_seq", "I", ""),  # oldest block held
             ("last_seq", "I", ""),  # newest block, after the open one was sealed

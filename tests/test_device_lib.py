@@ -185,6 +185,56 @@ def test_profile_upload_with_progress(board):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) >= 2
 
 
+class _DropReplies:
+    """A transport that loses the device's answers of one message type, the
+    first `n` times (a USB hiccup just after the device acted); every other
+    frame passes as it came, its signature intact."""
+
+    def __init__(self, url: str, msg_type: int, n: int = 1):
+        from podctl.serialport import SerialTransport
+
+        self.inner = SerialTransport(url)
+        self.msg_type = msg_type
+        self.n = n
+        self._buf = b""
+
+    def write(self, data: bytes) -> object:
+        return self.inner.write(data)
+
+    def read(self, size: int) -> bytes:
+        from protocol import frame
+
+        self._buf += self.inner.read(size)
+        out = b""
+        while b"\x00" in self._buf:
+            chunk, self._buf = self._buf.split(b"\x00", 1)
+            got = frame.Deframer().feed(chunk + b"\x00")
+            if got and isinstance(got[0], frame.Frame) and got[0].type == self.msg_type \
+                    and self.n > 0:
+                self.n -= 1
+                continue
+            out += chunk + b"\x00"
+        return out
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_profile_commit_whose_answer_was_lost_is_not_reported_refused(board):
+    # the device took the COMMIT, its answer was lost; the resend finds no
+    # upload open (BAD_STATE): the host checks the profile in force instead
+    # of reporting a refusal (found in the SPEC review of issue 14)
+    b, keys = board
+    blob = profile_file.compile_file("nominal")
+    blob2 = profile_file.compile_file("incubation")
+    with Device(b.port, keystore=keys) as dev:
+        dev.profile_upload(blob2)
+    t = _DropReplies(b.port, c.MSG_PROFILE_COMMIT)
+    with Device(b.port, keystore=keys, transport=t, timeout=1.0) as dev:
+        assert dev.profile_upload(blob) == pf.ident(blob)
+        assert t.n == 0 and dev.profile() == blob
+
+
 def test_pull_with_progress_then_resumed(board, tmp_path, monkeypatch):
     from podctl import device
 

@@ -343,7 +343,13 @@ class Device:
                 at = got
                 if progress:
                     progress(at, len(blob))
-            self.command(c.MSG_PROFILE_COMMIT, ident)
+            try:
+                self.command(c.MSG_PROFILE_COMMIT, ident)
+            except DeviceRefused as e:
+                # a COMMIT the device took whose answer was lost: the resend
+                # finds no upload open (BAD_STATE); the profile in force says
+                if e.code != c.ERR_BAD_STATE or self.profile() != blob:
+                    raise
         except DeviceRefused as e:
             if e.code != c.ERR_BAD_PROFILE:
                 raise
@@ -414,7 +420,8 @@ class Device:
         keys = history + ([pending] if pending is not None else [])
         try:
             self._status([Hmac(derive(k, LINK)) for k in keys])
-        except LinkError as e:
+        except (LinkError, DeviceRefused) as e:
+            # no answer, a forgery, or an unsigned refusal (anyone can make one)
             raise LinkError(
                 f"{e}; a key rotation of {dev_id} is unsettled: both keys stay in "
                 f"{ks.path}, and the next podctl command to the device settles it"

@@ -338,7 +338,7 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
 # the first a letter so an id never reads as a number: 22 * 32**12 values,
 # 64.5 bits (the wire's device_id is 16 printable bytes, SPEC 5.1), so a
 # fleet drawn apart never collides (two of a million devices share an id
-# with odds about 2.6e-8); within one keystore no two ever do.
+# with odds about 2e-8); within one keystore no two ever do.
 ID_MAX = 16  # bytes of the wire's device_id
 ID_LEN = 13
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
