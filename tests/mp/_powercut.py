@@ -1,0 +1,366 @@
+# The power-cut sweep's board side (issue 15), on the real micropython
+# binary: the workload on the unchanged firmware over littlefs on NOR flash
+# (sim/norflash.py), and the boot after a cut. tests/powercut.py drives it
+# and judges what it reports.
+#
+#   micropython _powercut.py record SEED DIR
+#       the factory image and the workload on it, uncut, recorded in DIR:
+#       base.img (the flash before the workload), journal.bin (every flash
+#       operation: kind u8, address u32, length u16, the bytes a program
+#       wrote), blocks.bin (every log block appended, in order) and
+#       marks.json (what the host and the device knew, by operation count)
+#   micropython _powercut.py boot DIR POINTS
+#       for each cut point N[t] in the file POINTS (comma-separated, rising;
+#       t: torn; a file, as the unix port dies on an argument of 256 bytes)
+#       the flash a cut at operation N leaves (the journal's first N
+#       operations on base.img, and half of operation N if torn), the
+#       firmware booted afresh on it: one JSON line each (report())
+#   micropython _powercut.py replay SEED N TORN IMAGE
+#       the workload run again with the power cut at operation N for real,
+#       the flash saved to IMAGE, and the board booted from that file; one
+#       JSON line as boot's, with "ops": the operations the run got to
+#
+# A cut at N leaves the image of the journal's first N operations because
+# the workload is deterministic up to the cut and nothing reaches a cut
+# flash; tests/test_powercut.py holds replay's images to the journal's.
+import gc
+import json
+import struct
+import sys
+
+if "/" in __file__:
+    sys.path.append(__file__[: __file__.rfind("/")])
+import _profiles
+import vfs
+from _fakehal import FakeHal
+from _profiles import phase
+from _rig import Client
+
+from firmware import storefile
+from firmware.guard import Guard
+from firmware.logstore import LogStore
+from firmware.pod import Pod
+from protocol import catalogue as c
+from protocol import profile as pf
+from sim.norflash import ERASE, NorFlash, apply
+
+BLOCKS = 64  # 256 KiB of 4 KiB sectors: the log's budget and the records fit twice
+DEVICE = b"POD00042"
+KEY_OLD = bytes(range(32))
+KEY_NEW = bytes(range(100, 132))
+SEGMENT = 2048  # the log's segments, small: a rotation every 25 blocks or so
+BUDGET = 12 * 1024  # the log's budget, small: the overwrite policy rolls
+UTC = 1800000000
+NONCE = b"powercut nonce 1"
+
+
+def old_profile():
+    return _profiles.make(
+        [phase(b"pad", duration=240, interval=1), phase(b"orbit", interval=1, setpoint=6000)],
+        full_policy=pf.POLICY_OVERWRITE,
+    )
+
+
+def new_profile():
+    return _profiles.make(
+        [phase(b"cold", interval=1, setpoint=4000), phase(b"warm", interval=2, setpoint=7000)],
+        full_policy=pf.POLICY_OVERWRITE, name=b"new",
+    )
+
+
+_mounts = [0]
+# littlefs as the rp2 port makes it (ports/rp2/modules/_boot.py: progsize
+# 256, the flash's page), without the files' modification times the port
+# stores by default: they come from the host's clock here, and would make
+# the run differ from run to run
+PROGSIZE = 256
+
+
+def mount(dev):
+    """Mount dev's littlefs at a new mount point; the point."""
+    _mounts[0] += 1
+    at = "/pc%d" % _mounts[0]
+    vfs.mount(vfs.VfsLfs2(dev, progsize=PROGSIZE, mtime=False), at)
+    return at
+
+
+def factory():
+    """The flash as the factory leaves it: littlefs, the old profile, the
+    identity (id, old key) and the counter. Its operations are not the
+    workload's: the count starts after."""
+    dev = NorFlash(BLOCKS)
+    vfs.VfsLfs2.mkfs(dev, progsize=PROGSIZE)
+    root = mount(dev)
+    storefile.write(root, storefile.PROFILE, old_profile())
+    Guard(root).provision(DEVICE, KEY_OLD)
+    vfs.umount(root)
+    dev.ops = dev.programs = dev.erases = 0
+    return dev
+
+
+class Rng:
+    """A small LCG: the same draws on both interpreters."""
+
+    def __init__(self, seed):
+        self.x = seed * 2654435761 + 12345
+
+    def below(self, n):
+        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
+        return (self.x >> 8) % n
+
+
+class Cut(Exception):
+    """The power went: the workload stops here."""
+
+
+class Marks:
+    """What the run knew, by operation count: each step of the workload
+    (name, ops before, ops after, the log's first seq and last seq after,
+    an argument) and each block appended (its ops before and after)."""
+
+    def __init__(self, dev, blocks_file=None):
+        self.dev = dev
+        self.steps = []
+        self.appends = []  # [seq, ops before, ops after, length]
+        self.segments = {}  # first seq of every segment file the log opened
+        self.blocks = blocks_file
+
+
+def work(dev, seed, marks):
+    """The workload on dev (the factory's image): boots, appends across
+    segment rotations and the overwrite roll, state saves, time sets, a
+    profile upload and commit, a key rotation, two full log erases. Raises
+    Cut when dev's power goes (the firmware may swallow the OSError: every
+    step checks)."""
+    rng = Rng(seed)
+    root = mount(dev)
+    hal = FakeHal(root, 5000)
+    hal.noise = 20
+    state = {"pod": None, "client": None}
+
+    def step(name, fn, arg=0):
+        a = dev.ops
+        try:
+            fn()
+        except Exception:
+            if dev.dead:
+                raise Cut()
+            raise
+        if dev.dead:
+            raise Cut()
+        p = state["pod"]
+        marks.steps.append([name, a, dev.ops, p.store.first(), p.store.last_seq, arg])
+
+    def boot():
+        p = Pod(hal).boot()
+        p.store.segment_bytes = SEGMENT
+        p.store.budget = BUDGET
+        state["pod"] = p
+        state["client"] = Client(p, KEY_OLD)
+
+    def ticks(n, flush_in=5):
+        p = state["pod"]
+        for _ in range(n):
+            def one():
+                hal.now_ms += 1000
+                p.tick()
+                p.service()
+                if rng.below(flush_in):  # a host sealing or reading now and then
+                    p.flush()
+            step("tick", one)
+
+    def command(name, msg, *values):
+        cl = state["client"]
+        step(name, lambda: cl.ok(msg, *values), values[0] if values else 0)
+
+    def erase_all():
+        p = state["pod"]
+        step("flush", p.flush)
+        command("erase", c.MSG_LOG_ERASE, p.store.last_seq)  # the host holds it all
+
+    step("boot", boot)
+    command("time", c.MSG_TIME_SET, UTC)
+    ticks(240)
+    command("seal", c.MSG_LOG_SEAL, NONCE)
+    command("phase", c.MSG_PHASE_SET, 1)  # a state save
+    ticks(160 + rng.below(20))
+    new = new_profile()
+    command("begin", c.MSG_PROFILE_BEGIN, len(new), pf.ident(new))
+    for at in range(0, len(new), 96):
+        command("chunk", c.MSG_PROFILE_CHUNK, at, new[at : at + 96])
+    command("commit", c.MSG_PROFILE_COMMIT, pf.ident(new))
+    ticks(260 + rng.below(20))
+    step("rotate", lambda: state["client"].rotate(KEY_NEW))
+    command("time", c.MSG_TIME_SET, UTC + 10000)
+    ticks(260)
+    erase_all()
+    ticks(260 + rng.below(20))
+    erase_all()
+    ticks(60)
+    command("time", c.MSG_TIME_SET, UTC + 20000)
+    ticks(30)
+
+
+def record(seed, folder):
+    dev = factory()
+    dev.save(folder + "/base.img")
+    dev.journal = []
+    bf = open(folder + "/blocks.bin", "wb")
+    marks = Marks(dev, bf)
+    append = LogStore.append
+
+    def recorded(self, block, n):
+        a = dev.ops
+        ok = append(self, block, n)
+        if ok:
+            seq = struct.unpack_from("<I", block, 8)[0]
+            marks.appends.append([seq, a, dev.ops, n])
+            marks.segments[self.segments[-1][0]] = 1
+            bf.write(memoryview(block)[:n])
+        return ok
+
+    LogStore.append = recorded
+    try:
+        work(dev, seed, marks)
+    finally:
+        LogStore.append = append
+    bf.close()
+    with open(folder + "/journal.bin", "wb") as f:
+        for kind, addr, buf in dev.journal:
+            n = buf if kind == ERASE else len(buf)
+            f.write(struct.pack("<BIH", kind, addr, n))
+            if kind != ERASE:
+                f.write(buf)
+    with open(folder + "/marks.json", "w") as f:
+        json.dump({
+            "seed": seed, "ops": dev.ops, "programs": dev.programs, "erases": dev.erases,
+            "steps": marks.steps, "appends": marks.appends, "segments": len(marks.segments),
+            "old_profile": pf.ident(old_profile()), "new_profile": pf.ident(new_profile()),
+            "old_key": hx(KEY_OLD), "new_key": hx(KEY_NEW),
+        }, f)
+    print(json.dumps({"ops": dev.ops, "appends": len(marks.appends)}))
+
+
+def hx(b):
+    import binascii
+
+    return binascii.hexlify(bytes(b)).decode()
+
+
+def report(dev, sent):
+    """Boot the unchanged firmware on dev (a copy of the cut flash) as the
+    board does at power-on, run it a few seconds, and say what it holds: a
+    dict for one JSON line. sent: digests of segments already reported (a
+    segment is sent once, then named by its digest)."""
+    import hashlib
+
+    out = {}
+    try:
+        root = mount(dev)
+    except OSError as e:
+        out["boot"] = "mount: %r" % (e,)
+        return out
+    try:
+        hal = FakeHal(root, 5000)
+        hal.noise = 20
+        p = Pod(hal).boot()
+        for _ in range(3):  # a few seconds: a sample block after the boot's
+            hal.now_ms += 1000
+            p.tick()
+            p.service()
+        p.flush()
+        out["boot"] = "ok" if not p.recorder.failed else "log write failed"
+        out["profile"] = p.profile.crc if p.profile is not None else None
+        out["key_id"] = hx(p.guard.key_id)
+        out["damaged"] = p.guard.damaged
+        segs = []
+        for first, size in p.store.segments:
+            with open(p.store.dir + "/" + "0" * (10 - len(str(first))) + str(first), "rb") as f:
+                data = f.read()
+            d = hx(hashlib.sha256(data).digest()[:8])
+            if d in sent:
+                segs.append([first, d])
+            else:
+                sent[d] = 1
+                segs.append([first, d, hx(data)])
+        out["segments"] = segs
+    except Exception as e:  # noqa: BLE001 a boot that fails is the finding
+        out["boot"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        try:
+            vfs.umount(root)
+        except OSError:
+            pass
+    return out
+
+
+def boot(folder, points):
+    """Each cut point's image from the journal, booted: one line each.
+    points: the file naming them."""
+    with open(points) as f:
+        points = f.read().strip()
+    with open(folder + "/journal.bin", "rb") as f:
+        journal = f.read()
+    jv = memoryview(journal)
+    base = NorFlash.load(folder + "/base.img")
+    img = base.data
+    at = 0  # where the journal's next operation starts
+    done = 0  # operations applied to img
+    sent = {}
+    for point in points.split(","):
+        torn = point.endswith("t")
+        n = int(point[:-1] if torn else point)
+        while done < n:
+            kind, addr, size = struct.unpack_from("<BIH", jv, at)
+            at += 7
+            if kind == ERASE:
+                apply(img, kind, addr, size)
+            else:
+                apply(img, kind, addr, jv[at : at + size])
+                at += size
+            done += 1
+        data = bytearray(img)
+        if torn and at < len(journal):
+            kind, addr, size = struct.unpack_from("<BIH", jv, at)
+            apply(data, kind, addr, size if kind == ERASE else jv[at + 7 : at + 7 + size], True)
+        out = report(NorFlash(BLOCKS, data=data), sent)
+        out["n"] = n
+        out["torn"] = torn
+        print(json.dumps(out))
+        data = None
+        gc.collect()
+
+
+def replay(seed, n, torn, image):
+    """The workload run again with the power cut at operation n, for real;
+    the flash saved to image and booted from that file."""
+    dev = factory()
+    dev.cut_at = n
+    dev.torn = torn
+    try:
+        work(dev, seed, Marks(dev))
+    except Cut:
+        pass
+    ops = dev.ops
+    dev.save(image)
+    out = report(NorFlash.load(image), {})
+    out["n"] = n
+    out["torn"] = torn
+    out["ops"] = ops
+    print(json.dumps(out))
+
+
+def main(argv):
+    mode = argv[0]
+    if mode == "record":
+        record(int(argv[1]), argv[2])
+    elif mode == "boot":
+        boot(argv[1], argv[2])
+    elif mode == "replay":
+        replay(int(argv[1]), int(argv[2]), argv[3] == "1", argv[4])
+    else:
+        raise SystemExit("usage: _powercut.py record|boot|replay ...")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
