@@ -590,6 +590,21 @@ def download_figures() -> dict[str, float]:
     }
 
 
+def powercut_figures() -> dict[str, float]:
+    """Issue 15. The power cut at every flash operation of tests/powercut.py's
+    workload (the firmware on the micropython binary, littlefs on NOR
+    flash), clean and torn, and the board booted on what each cut left.
+    powercut_records_lost: durable records missing after the boot, summed
+    over the cut points; powercut_profiles_lost, _keys_lost, _seq_reused,
+    _boot_failures, _unverified: cut points whose boot ran neither profile
+    or lacked its event, lost the key or the log's MACs, numbered a block
+    with a durable block's seq, did not boot, did not verify. Targets 0;
+    the failing cut points go to stderr."""
+    from tests.powercut import bench_figures
+
+    return bench_figures()
+
+
 def tamper_figures() -> dict[str, float]:
     """Every generated tampering of a sealed pull (tests/tamper.py) given to
     podctl.verify with the device's key: how many, and how many came out
@@ -623,6 +638,7 @@ GROUPS = {
     "download": download_figures,
     "report": None,  # tests/bench_report.py: the QA report of a 90-day mission
     "tamper": tamper_figures,
+    "powercut": powercut_figures,
 }
 
 
