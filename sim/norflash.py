@@ -10,13 +10,13 @@
 # Every page program and every sector erase is one operation, counted from 0
 # in `ops`. With `cut_at` = N the power goes at operation N: that operation
 # does nothing (or, `torn`, half of it: the first half of the page's bytes
-# programmed, the first half of the sector erased) and from then on every
-# access raises OSError(EIO), one exception made in __init__, so the cut
-# itself allocates nothing. `journal`, a list, records every operation done
-# as (kind, address, bytes): applied in order with apply() to the image the
-# count started from, it makes the image after any prefix of the run, which
-# is how the power-cut sweep (tests/powercut.py) gets the flash a cut at N
-# leaves without running the workload again.
+# programmed, the first half of the sector erased) and raises OSError(EIO)
+# (`cut_error`), and from then on every access raises another; both are
+# made in __init__, so the cut itself allocates nothing. `journal`, a list,
+# records every operation done as (kind, address, bytes): applied in order
+# with apply() to the image the count started from, it makes the image after
+# any prefix of the run, which is how the power-cut sweep (tests/powercut.py)
+# gets the flash a cut at N leaves without running the workload again.
 #
 # MicroPython and CPython (no vfs on CPython: the device and apply() only).
 
@@ -63,7 +63,10 @@ class NorFlash:
         self.torn = False  # the cut operation is left half done
         self.dead = False  # the power is gone
         self.journal = None  # a list to record (kind, address, bytes) in
-        self._eio = OSError(_EIO, "EIO")  # made now: the cut must not allocate
+        # made now: the cut must not allocate. The cut raises its own, so
+        # its traceback says where the firmware was (and where it caught it)
+        self.cut_error = OSError(_EIO, "EIO")
+        self._eio = OSError(_EIO, "EIO")
 
     # --- the image ---------------------------------------------------------
 
@@ -93,7 +96,7 @@ class NorFlash:
             self.dead = True
             if self.torn:
                 apply(self.data, kind, addr, buf, True)
-            raise self._eio
+            raise self.cut_error
         apply(self.data, kind, addr, buf)
         self.ops += 1
         if kind == ERASE:

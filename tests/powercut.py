@@ -191,6 +191,7 @@ class Case:
     torn: bool
     problems: dict[str, list[str]] = field(default_factory=dict)
     records_lost: int = 0
+    where: str = ""  # where the workload was when the power went (replay only)
 
     @property
     def id(self) -> str:
@@ -429,6 +430,7 @@ def replay(case_id: str, image: Path | None = None, run: Run | None = None
         rep = json.loads(r.stdout.splitlines()[-1])
         assert rep["ops"] == min(n, run.ops), ("the replay ran differently", rep["ops"])
         case = judge(run, rep, {})
+    case.where = rep["where"]
     return case, image
 
 
@@ -446,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "replay":
         case, image = replay(args.case_id)
         print(case)
+        print(f"the power went {case.where}")
         print(f"the flash after the cut: {image}")
         return 1 if case.problems else 0
     result = sweep(args.seed, "all" if args.all else "sample")

@@ -127,6 +127,8 @@ def test_a_real_cut_leaves_the_journals_image(run, tmp_path):
         case_id = Case(run.seed, n, torn).id
         case, image = replay(case_id, tmp_path / f"{case_id}.img", run=run)
         assert image.read_bytes() == run.image(n, torn), case_id
+        # where the power went: the step, and the firmware's frames from the cut up
+        assert ("/firmware/" in case.where) if n < run.ops else case.where == "not cut", case
         swept = sweep(run=run, points=[(n, torn)]).cases
         assert swept[0].problems == case.problems, (case, swept[0])
 

@@ -110,7 +110,9 @@ class Rng:
 
 
 class Cut(Exception):
-    """The power went: the workload stops here."""
+    """The power went: the workload stops here. args: the step's name, its
+    operations done, the exception that reached the workload (None if the
+    firmware caught the OSError)."""
 
 
 class Marks:
@@ -142,12 +144,12 @@ def work(dev, seed, marks):
         a = dev.ops
         try:
             fn()
-        except Exception:
+        except Exception as e:
             if dev.dead:
-                raise Cut()
+                raise Cut(name, dev.ops - a, e)
             raise
-        if dev.dead:
-            raise Cut()
+        if dev.dead:  # the firmware caught the OSError
+            raise Cut(name, dev.ops - a, None)
         p = state["pod"]
         marks.steps.append([name, a, dev.ops, p.store.first(), p.store.last_seq, arg])
 
@@ -337,16 +339,26 @@ def replay(seed, n, torn, image):
     dev = factory()
     dev.cut_at = n
     dev.torn = torn
+    where = "not cut"
     try:
         work(dev, seed, Marks(dev))
-    except Cut:
-        pass
+    except Cut as cut:
+        import io
+
+        name, k, e = cut.args
+        tb = io.StringIO()
+        sys.print_exception(dev.cut_error, tb)  # from the cut to where it was caught
+        at = [x.strip() for x in tb.getvalue().split("\n") if "/firmware/" in x]
+        where = "in step %s after %d of its operations, at %s; %s" % (
+            name, k, " <- ".join(reversed(at)) or "?",
+            "the firmware caught it" if e is None else "the step raised %r" % (e,))
     ops = dev.ops
     dev.save(image)
     out = report(NorFlash.load(image), {})
     out["n"] = n
     out["torn"] = torn
     out["ops"] = ops
+    out["where"] = where
     print(json.dumps(out))
 
 

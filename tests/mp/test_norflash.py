@@ -44,13 +44,14 @@ def test_power_cut_at_the_nth_operation():
     dev.writeblocks(0, b"\x00" * 10, 0)
     dev.writeblocks(0, b"\x00" * 10, 16)
     e = _dead(dev, dev.writeblocks, 0, b"\x00" * 10, 32)  # operation 2: not done
-    assert e is not None and e.errno == 5 and dev.dead and dev.ops == 2
+    assert e is dev.cut_error and e.errno == 5 and dev.dead and dev.ops == 2
     assert dev.data[32:42] == b"\xff" * 10
     buf = bytearray(4)
-    # from then on every access fails, with the one exception made beforehand
-    for fn, args in ((dev.readblocks, (0, buf, 0)), (dev.writeblocks, (1, buf, 0)),
-                     (dev.ioctl, (6, 1)), (dev.ioctl, (3, 0))):
-        assert _dead(dev, fn, *args) is e
+    # from then on every access fails, with the other exception made beforehand
+    after = _dead(dev, dev.readblocks, 0, buf, 0)
+    assert after is not e and after.errno == 5
+    for fn, args in ((dev.writeblocks, (1, buf, 0)), (dev.ioctl, (6, 1)), (dev.ioctl, (3, 0))):
+        assert _dead(dev, fn, *args) is after
     assert dev.data[4096:] == b"\xff" * 4096 and dev.ops == 2
 
 
