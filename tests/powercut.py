@@ -7,7 +7,7 @@ workload, and the board booted afresh on what the flash holds.
     for case in result.failed: print(case)       # a case id and what broke
 
     python -m tests.powercut sweep [--all] [--seed S]
-    python -m tests.powercut replay s1-n4210t     # one case, the cut made for real
+    python -m tests.powercut replay s1-n3570      # one case, the cut made for real
 
 The board side is tests/mp/_powercut.py on the real micropython binary: the
 unchanged firmware (firmware.pod.Pod on a test HAL, commands signed as
@@ -22,10 +22,10 @@ micropython process, two processes at once. `replay` makes one cut for real
 flash saved to a file; tests/test_powercut.py holds such images to the
 journal's.
 
-The workload (tests/mp/_powercut.py work): a boot, a TIME_SET, about 1,300
-one-second ticks with the open block sealed at most of them (over 1,000
-appends; 2 KiB segments rotate every 25 or so; a 12 KiB budget under the
-overwrite policy rolls), LOG_SEAL, PHASE_SET (a state save), a profile
+The workload (tests/mp/_powercut.py work): a boot, a TIME_SET, about 1,250
+one-second ticks with the open block sealed at four in five of them (over
+1,000 appends; 2 KiB segments rotate every 30 blocks or so; a 12 KiB budget
+under the overwrite policy rolls about 20 times), LOG_SEAL, PHASE_SET (a state save), a profile
 upload and commit, a key rotation, two more TIME_SETs and two full log
 erases (LOG_ERASE through the last seq, after a flush).
 
