@@ -626,6 +626,43 @@ def tamper_figures() -> dict[str, float]:
     return {"tamper_mutations": tried, "tamper_undetected": undetected}
 
 
+def link_figures() -> dict[str, float]:
+    """Issue 14. Every attack of tests/link_attacks.py played on the virtual
+    board through the relay: how many, and how many succeeded (target 0;
+    each one that did is printed). And a flood of each unauthenticated
+    request (tests/mp/test_unauth_flood.py, about a MiB of each, a pod
+    against its quiet twin): the bytes it made the pod write to flash per
+    MiB of requests (target 0)."""
+    import sys
+    import tempfile
+
+    from tests import link_attacks as la
+
+    sys.path.insert(0, str(la.MP))
+    import test_unauth_flood as fl
+
+    out: dict[str, float] = {}
+    for kind, name in ((c.MSG_LOG_INFO, "log_info"), (c.MSG_STATUS, "status"),
+                       (c.MSG_IDENTIFY, "identify"), (c.MSG_LOG_READ, "log_read")):
+        per_second = -(-(1 << 20) // (fl.SECONDS * len(fl.request(kind, 1))))
+        extra, sent = fl.flood((kind,), fl.SECONDS, per_second)
+        out[f"unauth_flash_bytes_per_mib_{name}"] = round(extra / (sent / (1 << 20)), 3)
+    tried = succeeded = 0
+    with tempfile.TemporaryDirectory(prefix="podattack") as d:
+        end = la.BoardEnd(Path(d))
+        try:
+            for v in la.run(la.cases(board=True), lambda case: end):
+                tried += 1
+                if v.succeeded:
+                    succeeded += 1
+                    print(f"bench: attack succeeded: {v}", file=sys.stderr)
+        finally:
+            end.close()
+    out["link_attacks_tried"] = tried
+    out["link_attacks_succeeded"] = succeeded
+    return out
+
+
 GROUPS = {
     "frame": frame_figures,
     "log": log_figures,
@@ -639,6 +676,7 @@ GROUPS = {
     "report": None,  # tests/bench_report.py: the QA report of a 90-day mission
     "tamper": tamper_figures,
     "powercut": powercut_figures,
+    "link": link_figures,
 }
 
 
