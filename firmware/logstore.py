@@ -174,19 +174,23 @@ class LogStore:
         newer block stays whole. Returns the bytes removed. When nothing is
         left, the next block chains to GENESIS_MAC; seq keeps rising."""
         erased = 0
+        kept = False
         while self.segments:
             last = self.segments[1][0] - 1 if len(self.segments) > 1 else self.last_seq
             if last > last_seq:
                 break
+            if not kept:
+                # where numbering resumes, on flash before the first segment
+                # goes: a power cut mid-erase that leaves no segment must not
+                # restart the seq at 0 nor reuse a stale one (issue 15, F3/F4)
+                storefile.write(self.root, "logseq", struct.pack("<I", self.next_seq))
+                kept = True
             first, size = self.segments.pop(0)
             os.remove(self.dir + "/" + _name(first))
             self.size -= size
             erased += size
         if not self.segments:
-            self.last_mac = log.GENESIS_MAC
-            # the numbering must not restart if the board reboots while
-            # the log is empty: a restarted seq would hide the erase
-            storefile.write(self.root, "logseq", struct.pack("<I", self.next_seq))
+            self.last_mac = log.GENESIS_MAC  # seq keeps rising: "logseq" above
         self.full = False
         return erased
 

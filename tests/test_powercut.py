@@ -97,20 +97,17 @@ def test_f2_cut_during_profile_commit_logs_what_runs(run):
     assert not result.count("profile"), _failing(result, "profile")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "F3: a cut in the second full LOG_ERASE after its last segment is removed and before "
-    "logseq is rewritten (firmware/logstore.py erase_through writes logseq after the "
-    "removals): the board boots with no segment and the first erase's logseq, so it numbers "
-    "blocks from there again, seqs the host already holds with other content"))
+# F3 (fixed): a cut in the second full LOG_ERASE after its last segment was
+# removed and before logseq was rewritten booted with the first erase's
+# logseq and numbered blocks from there again; erase_through now writes
+# logseq before it removes any segment.
 def test_f3_cut_during_second_erase_never_reuses_a_seq(run):
     result = sweep(run=run, points=_window(run, "erase", 1))
     assert not result.count("seq"), _failing(result, "seq")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "F4: a cut in the first full LOG_ERASE after its last segment is removed and before "
-    "logseq is first written (firmware/logstore.py erase_through): the board boots with no "
-    "segment and no logseq (LogStore.open), and the sequence restarts at 0"))
+# F4 (fixed): the same cut in the first erase booted with no segment and no
+# logseq, and the sequence restarted at 0.
 def test_f4_cut_during_first_erase_never_restarts_the_sequence(run):
     result = sweep(run=run, points=_window(run, "erase", 0))
     assert not result.count("seq"), _failing(result, "seq")
