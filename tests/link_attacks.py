@@ -1120,6 +1120,11 @@ def events_after(data: bytes, mark: int) -> list[tuple]:
 def play(case: Case, end: End) -> Verdict:
     """Play case against end and judge it."""
     t0 = time.perf_counter()
+    import podctl.device
+
+    # the host measures round trips on the device's clock when that clock is
+    # simulated (PodEnd): a held frame then takes the time it is held
+    podctl.device.monotonic = end.now_s if isinstance(end, PodEnd) else time.monotonic
     clean = clean_device(end)
     mark = clean.seal().last_seq  # the events from here on are this case's
     blob = two_phases(b"uno") if clean.profile() == two_phases() else two_phases()

@@ -61,6 +61,13 @@ _TRANSFER = frozenset(
 Progress = Callable[[int, int], object]  # progress(done, total), in bytes
 
 LOG_READ_SIZE = 1016  # LOG_READ data per frame (MAX_PAYLOAD - 8)
+# TIME_SET counts only if its answer comes this soon: the clock is set at
+# most this far behind by a copy held back on the line
+SYNC_RTT_S = 1.0
+SYNC_TRIES = 5
+# the host's clock for the round trips above (a simulated link, whose
+# device runs on simulated time, gives its own)
+monotonic = time.monotonic
 PROFILE_CHUNK = 512
 LOG_NAME = "log.bin"
 PROFILE_NAME = "profile.bin"
@@ -310,10 +317,36 @@ class Device:
     # -- the authenticated verbs
 
     def time_sync(self, utc: int | None = None) -> TimeSync:
-        """Set the device's UTC (default: this computer's clock)."""
-        now = int(time.time()) if utc is None else int(utc)
-        got = self.command(c.MSG_TIME_SET, now)
-        return TimeSync(now, got["previous_utc"] or None, got["uptime"])
+        """Set the device's UTC (default: this computer's clock). Each try
+        takes a fresh challenge and the clock as it is sent, is sent once,
+        and counts only if its signed answer comes within SYNC_RTT_S: a copy
+        held back on the line and let through late (within the challenge's
+        30 s) would otherwise set the clock behind, and the next try's
+        STATUS spends the challenge any held copy was bound to."""
+        self._load_key()
+        t0 = monotonic()
+        for _ in range(SYNC_TRIES):
+            self._status(self._link_keys())
+            sent = monotonic()
+            # utc given: the UTC at this call, carried forward to the send
+            now = int(time.time()) if utc is None else int(utc + (sent - t0))
+            try:
+                got = self.link.request(c.MSG_TIME_SET, now, hmac=self._hmac,
+                                        counter=self._next_counter(), challenge=self._challenge,
+                                        retries=0)
+            except LinkError:
+                continue  # no answer: the next try's STATUS spends this one's challenge
+            except DeviceRefused as e:
+                if e.code == c.ERR_STALE:
+                    continue
+                raise
+            if monotonic() - sent <= SYNC_RTT_S:
+                return TimeSync(now, got["previous_utc"] or None, got["uptime"])
+        raise LinkError(
+            f"could not set the clock: no signed answer within {SYNC_RTT_S:g} s in "
+            f"{SYNC_TRIES} tries (a slow link, or one holding frames back): retry, and check "
+            "the cable"
+        )
 
     def profile_upload(self, blob: bytes, progress: Progress | None = None) -> int:
         """Send a profile and put it in force; returns its identity. An
@@ -420,8 +453,9 @@ class Device:
         keys = history + ([pending] if pending is not None else [])
         try:
             self._status([Hmac(derive(k, LINK)) for k in keys])
-        except (LinkError, DeviceRefused) as e:
-            # no answer, a forgery, or an unsigned refusal (anyone can make one)
+        except (LinkError, DeviceRefused, BadInput) as e:
+            # no answer, a forgery (signed under none of the keys), or an
+            # unsigned refusal (anyone can make one)
             raise LinkError(
                 f"{e}; a key rotation of {dev_id} is unsettled: both keys stay in "
                 f"{ks.path}, and the next podctl command to the device settles it"

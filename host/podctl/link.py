@@ -94,6 +94,7 @@ class Link:
         counter: int | Callable[[], int] = 0,
         challenge: bytes = b"",
         keys: list[Hmac] | None = None,
+        retries: int | None = None,
     ) -> dict:
         """Send a request, wait for its reply, return the reply's fields.
 
@@ -104,10 +105,13 @@ class Link:
         """
         self._seq = (self._seq + 1) & 0xFFFF
         seq = self._seq
+        self.last_reply = None  # never an earlier request's answer
+        self.reply_key = None
         payload = message.pack(msg_type, False, *values)
         flags = c.FLAG_AUTH if hmac is not None else 0
         counters = []
-        for _attempt in range(self.retries + 1):
+        tries = (self.retries if retries is None else retries) + 1
+        for _attempt in range(tries):
             # an authenticated resend is signed with a fresh counter (a
             # callable gives one per attempt): the first copy may have been
             # applied and only its reply lost, and the commands are written
@@ -124,7 +128,7 @@ class Link:
                 break
         else:
             raise LinkError(
-                f"no answer to {c.message(msg_type)[1]} after {self.retries + 1} tries: "
+                f"no answer to {c.message(msg_type)[1]} after {tries} tries: "
                 "check the cable and that the device runs podctl firmware"
             )
         self.last_reply = reply
