@@ -116,6 +116,12 @@ class Commands:
 
     def time_set(self, values, buf, at):
         pod = self.pod
+        # the device's UTC, utc_at_boot + uptime, must stay a u32 for as
+        # long as uptime stays below 2**30 s (34 years, as the log's event
+        # times do): utc below 2**32 - 2**30 (in 2072); and utc_at_boot 0
+        # reads "never set": utc above uptime (issue 15, F5)
+        if not pod.uptime < values[0] < 0xC0000000:
+            return -c.ERR_OUT_OF_RANGE
         before = pod.set_time(values[0])
         return message.pack_into(buf, at, c.MSG_TIME_SET, True, pod.uptime, before)
 

@@ -4,7 +4,9 @@
 #
 # A request is accepted when its HMAC tag matches under the link key with
 # the device's current challenge appended (SPEC 4.1) and its counter is
-# above the last accepted one. The challenge is made by STATUS, used up by
+# above the last accepted one. The counter's end, 0xFFFFFFFF, takes only a
+# KEY_ROTATE (with that counter), and every KEY_ROTATE starts the new key's
+# counter at 0. The challenge is made by STATUS, used up by
 # the first request that checks under it, and expires 30 s after it
 # was made: a command held back on the line, delivered twice or out of order
 # checks only under a spent challenge and is refused as STALE. The new
@@ -118,7 +120,14 @@ class Guard:
             return c.ERR_BAD_TAG
         self.time = None  # single use, whatever follows
         if f.counter <= self.counter:
-            return c.ERR_REPLAYED
+            if self.counter != 0xFFFFFFFF:
+                return c.ERR_REPLAYED
+            # the counter's end: none is above it. Only KEY_ROTATE is taken,
+            # with the end as its counter (its challenge, single use, makes
+            # it fresh); it starts the new key's counter at 0 (issue 15, F9)
+            if f.type != c.MSG_KEY_ROTATE or f.counter != 0xFFFFFFFF:
+                return c.ERR_COUNTER_END
+            return 0
         try:
             storefile.write(self.root, COUNTER, struct.pack("<I", f.counter))
         except OSError:
@@ -137,4 +146,11 @@ class Guard:
         pad = self.hmac.digest(b"podctl key wrap", self.prev[:8], struct.pack("<I", self.counter))
         key = bytes(key[i] ^ pad[i] for i in range(KEY_LEN))
         storefile.write(self.root, IDENTITY, bytes(self.device_id) + key)
+        # a new key starts its own counter at 0 (commands signed under the
+        # old one fail their tag; a host reads STATUS.counter); kept if the
+        # write fails: the old, higher floor is as safe
+        try:
+            storefile.write(self.root, COUNTER, struct.pack("<I", 0))
+        except OSError:
+            pass
         self.load()

@@ -6,6 +6,9 @@
 # buf at offset at and returns its length, or -ERR_* to refuse; a refusal
 # that has more to say returns -(ERR_* | detail << 8), the ERROR's detail.
 #
+# A handler that raises is refused like one that says no (STORAGE for an
+# OSError, BUSY for anything else): nothing a request does ends the loop.
+#
 # Noise (bad COBS, truncated, bad CRC, oversize) gets no reply: the header is
 # not trustworthy, so the host times out and resends. Everything with a
 # readable header gets an ERROR reply the host can act on.
@@ -81,7 +84,15 @@ class LinkServer:
             hmac = self.auth.hmac  # None on a device without a key: unsigned
             data = values[0]
         at = self._enc.payload_at(c.FLAG_AUTH if hmac else 0)
-        n = handler(values, self._enc.raw, at)
+        try:
+            n = handler(values, self._enc.raw, at)
+        except Exception as e:
+            # a handler that fails is refused and the link serves on (issue
+            # 15, F8): STORAGE for the flash's OSError, its errno the
+            # detail; BUSY (retry) for anything else. The refusal is logged.
+            n = -c.ERR_BUSY
+            if isinstance(e, OSError):
+                n = -(c.ERR_STORAGE | (e.errno if isinstance(e.errno, int) else 0) << 8)
         if n < 0:
             n = -n  # ERR_* | detail << 8
             return self.error(f.seq, f.type, n & 0xFF, n >> 8, ctr, hmac, data)

@@ -28,13 +28,13 @@ def _kbd_intr(c):
 
 def read_link(poll, inp, one, chunk, wait_ms):
     """Bytes from the host into chunk, waiting at most wait_ms for the
-    first: their count, or -1 at end of input. The unix port's blocking read
-    waits for a full buffer, so bytes are taken one at a time while poll
-    says more are ready."""
+    first: their count, or -1 at end of input (the bytes before it are
+    taken first). The unix port's blocking read waits for a full buffer, so
+    bytes are taken one at a time while poll says more are ready."""
     n = 0
     while n < len(chunk) and poll.poll(0 if n else wait_ms):
         if not inp.readinto(one):
-            return -1
+            return n or -1  # the bytes before the end first
         chunk[n] = one[0]
         n += 1
     return n
@@ -66,7 +66,17 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
             pod.recorder.flush(force=True)
             return "eof"
         if n:
-            pod.link.feed(bytes(chunk[:n]))
+            try:
+                pod.link.feed(bytes(chunk[:n]))
+            except Exception as e:
+                # no request ends the loop (issue 15, F8): a handler's fault
+                # is answered by the link itself; this is one outside them
+                # (no room for a frame, a fault making the reply), logged
+                # as a refusal of type 0 if the log can take it. (Imported
+                # here: a global would grow the module's dict on the heap.)
+                from protocol import wire
+
+                pod._refused(0, wire.ERR_STORAGE if isinstance(e, OSError) else wire.ERR_BUSY, 0)
         if pod.tick():
             pod.service()
             hal.feed_watchdog()

@@ -499,9 +499,10 @@ class Pod:
         the key could not be stored (the old one stays)."""
         self.flush()
         guard = self.guard
+        n = guard.counter  # the rotating command's: the new key's starts at 0
         guard.rotate(key)
         self.recorder.hmac = guard.log
-        self.events.push(self.uptime, log.EV_KEY_ROTATED, 0, 0, guard.counter)
+        self.events.push(self.uptime, log.EV_KEY_ROTATED, 0, 0, n)
 
     def refuse_profile(self, reason, where, crc):
         """A profile failed its check (pf.REFUSE_*, where in it, its CRC):

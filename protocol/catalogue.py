@@ -203,13 +203,15 @@ ERRORS = (
     (ERR_AUTH_REQUIRED, "AUTH_REQUIRED", "state-changing request without counter and tag"),
     (ERR_BAD_TAG, "BAD_TAG", "HMAC tag does not match: wrong key for this device"),
     (ERR_REPLAYED, "REPLAYED", "counter not above the last accepted one: replay refused"),
-    (ERR_BUSY, "BUSY", "device busy with another transfer: retry"),
+    (ERR_BUSY, "BUSY", "device could not serve the request (a fault it logged): retry"),
     (ERR_BAD_STATE, "BAD_STATE", "request out of order: start the transfer again"),
     (ERR_OUT_OF_RANGE, "OUT_OF_RANGE", "offset or value out of range"),
     (ERR_STORAGE, "STORAGE", "device storage failed or full"),
     (ERR_BAD_PROFILE, "BAD_PROFILE", "profile refused: see detail reason code"),
     (ERR_STALE, "STALE", "command signed for a spent challenge (late, repeated or reordered): "
      "ask STATUS for a fresh challenge and resend"),
+    (ERR_COUNTER_END, "COUNTER_END", "the command counter is at its end (0xFFFFFFFF): only "
+     "KEY_ROTATE with counter 0xFFFFFFFF is taken; the new key's counter starts at 0"),
 )
 
 

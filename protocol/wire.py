@@ -74,6 +74,7 @@ ERR_OUT_OF_RANGE = const(14)
 ERR_STORAGE = const(15)
 ERR_BAD_PROFILE = const(16)
 ERR_STALE = const(17)
+ERR_COUNTER_END = const(18)  # the counter is 0xFFFFFFFF: only KEY_ROTATE, which restarts it
 
 # Four items a message: id, authenticated, request format, reply format. A
 # format is struct's codes without the "<" (every payload is little-endian)
@@ -98,20 +99,19 @@ WIRE = (  # type: tuple
 )
 
 
-def _at(msg_type):
-    """Index of msg_type's four items in WIRE, or -1 if unknown."""
+def known(msg_type):
+    """Where msg_type's four items start in WIRE, plus one (so its
+    authenticated item's index), or 0 if unknown: true for a known type.
+    (One function, not a helper beside it: every global is a qstr and a slot
+    in this module's dict, which the board's heap holds.)"""
     for i in range(0, len(WIRE), 4):
         if WIRE[i] == msg_type:
-            return i
-    return -1
-
-
-def known(msg_type):
-    return _at(msg_type) >= 0
+            return i + 1
+    return 0
 
 
 def authenticated(msg_type):
-    return WIRE[_at(msg_type) + 1]
+    return WIRE[known(msg_type)]
 
 
 def fmt(msg_type, reply):
@@ -119,10 +119,10 @@ def fmt(msg_type, reply):
 
     Returns (format, has_tail) or None for an unknown type.
     """
-    i = _at(msg_type)
-    if i < 0:
+    i = known(msg_type)
+    if not i:
         return None
-    f = WIRE[i + 3] if reply else WIRE[i + 2]
+    f = WIRE[i + 2] if reply else WIRE[i + 1]
     if f.endswith("*"):
         return "<" + f[:-1], True
     return "<" + f, False
