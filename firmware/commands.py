@@ -164,6 +164,11 @@ class Commands:
         pod = self.pod
         up = self.up
         if not up.active or up.received != up.size:
+            prof = pod.profile
+            if not up.active and prof is not None and prof.crc == values[0]:
+                # this COMMIT again, its answer lost: the profile is in force;
+                # say so, signed (a host must not judge by an open PROFILE_READ)
+                return message.pack_into(buf, at, c.MSG_PROFILE_COMMIT, True, prof.crc)
             return -c.ERR_BAD_STATE
         up.active = False
         try:

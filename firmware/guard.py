@@ -110,9 +110,12 @@ class Guard:
         if self.hmac is None or self.damaged:
             return c.ERR_BAD_TAG
         prev = memoryview(self.prev)
+        # expired: a command held back this long is stale (Pod.service does
+        # the same every second, so the clock's 2**30 ms wrap never makes an
+        # old challenge look new; a method for it would cost the heap bytes)
         if self.time is not None and self.hal is not None:
             if (self.hal.uptime_ms() - self.time) & 0x3FFFFFFF > 30000:
-                self.time = None  # expired: a command held back this long is stale
+                self.time = None
         if self.time is None or not f.verify(self.hmac, prev[:8]):
             for i in range(0, 32, 8):
                 if sum(prev[i : i + 8]) and f.verify(self.hmac, prev[i : i + 8]):

@@ -339,6 +339,9 @@ class Pod:
 
     def service(self):
         """Write what the tick produced; save mission state when due."""
+        g = self.guard
+        if g.time is not None and (self.hal.uptime_ms() - g.time) & 0x3FFFFFFF > 30000:
+            g.time = None  # a challenge left unused expires on time (as Guard.check)
         rec = self.recorder
         rec.flush()
         store = self.store

@@ -32,9 +32,7 @@ PROFILE_READ_TRUSTED = (
     "upload as done while the device runs its old profile (host/podctl/device.py "
     "profile_upload, a9ff32b)"
 )
-KNOWN = {
-    "power-cut-forge-read/profile_upload/PROFILE_CHUNK#1": PROFILE_READ_TRUSTED,
-}
+KNOWN: dict[str, str] = {}  # cases that succeed today: none (PROFILE_READ_TRUSTED fixed)
 
 
 def _play(name: str, tmp_path) -> la.Verdict:
@@ -162,8 +160,9 @@ def test_time_sync_never_returns_with_the_clock_behind(tmp_path):
         assert not v.succeeded, str(v)
 
 
-@pytest.mark.xfail(strict=True, reason=PROFILE_READ_TRUSTED)
 def test_a_profile_upload_never_returns_on_an_unauthenticated_read(tmp_path):
+    # fixed (PROFILE_READ_TRUSTED): the device answers a repeated COMMIT of
+    # the profile in force OK, signed, and the host reads no PROFILE_READ
     v = _play("power-cut-forge-read/profile_upload/PROFILE_CHUNK#1", tmp_path)
     assert not v.succeeded, str(v)
 

@@ -376,13 +376,9 @@ class Device:
                 at = got
                 if progress:
                     progress(at, len(blob))
-            try:
-                self.command(c.MSG_PROFILE_COMMIT, ident)
-            except DeviceRefused as e:
-                # a COMMIT the device took whose answer was lost: the resend
-                # finds no upload open (BAD_STATE); the profile in force says
-                if e.code != c.ERR_BAD_STATE or self.profile() != blob:
-                    raise
+            # a COMMIT the device took whose answer was lost: the device
+            # answers the resend OK, signed, as the profile is in force
+            self.command(c.MSG_PROFILE_COMMIT, ident)
         except DeviceRefused as e:
             if e.code != c.ERR_BAD_PROFILE:
                 raise

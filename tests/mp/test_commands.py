@@ -221,3 +221,35 @@ def test_key_rotation_switches_the_log_mac_key():
                       blk.length)
         == blk.mac(data)
     )
+
+
+def test_a_commit_repeated_after_its_answer_was_lost_is_answered_not_applied_again():
+    # the host's resend of a COMMIT the device took: OK again, signed (the
+    # Client checks the signature), the profile not applied a second time;
+    # a COMMIT of another profile with no upload open is still BAD_STATE
+    p = pod()
+    run(p, 5)
+    cl = Client(p)
+    new = _profiles.make([phase(b"a", 0), phase(b"b", 0, setpoint=6000)])
+    assert _upload(cl, new) == (c.MSG_PROFILE_COMMIT, (pf.ident(new),))
+    run(p, 3)
+    assert cl.request(c.MSG_PROFILE_COMMIT, pf.ident(new)) == (c.MSG_PROFILE_COMMIT,
+                                                              (pf.ident(new),))
+    assert cl.refused(c.MSG_PROFILE_COMMIT, pf.ident(new) ^ 1) == c.ERR_BAD_STATE
+    run(p, 2)
+    accepted = [e for e in _events(p) if e[1] == log.EV_PROFILE_ACCEPTED]
+    assert len(accepted) == 1 and p.profile.data == new
+
+
+def test_an_unused_challenge_expires_even_across_the_clocks_wrap():
+    # the guard compares uptimes modulo 2**30 ms (about 12.4 days): a
+    # command held exactly that long would look fresh; the pod spends the
+    # challenge every second once it is 30 s old, so it never does
+    p = pod()
+    run(p, 5)
+    cl = Client(p)
+    ch = cl.fresh()
+    run(p, 31)
+    p.hal.now_ms += (1 << 30) - 31000  # back to the same uptime, modulo the wrap
+    assert cl.refused(c.MSG_TIME_SET, 1_800_000_000, challenge=ch) == c.ERR_STALE
+    assert p.utc_at_boot == 0
