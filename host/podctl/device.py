@@ -406,7 +406,9 @@ class Device:
         new = os.urandom(KEY_LEN) if new_key is None else bytes(new_key)
         path = self.keystore.set_pending(dev_id, new)
         self._status(self._link_keys())  # a fresh challenge, from the device
-        counter = self._next_counter()
+        # at the counter's end the device takes this one rotation at the end
+        # counter itself (SPEC 4.4), and the new key's counter starts at 0
+        counter = _COUNTER_END if self._counter == _COUNTER_END else self._next_counter()
         pad = self._hmac.digest(b"podctl key wrap", self._challenge, counter.to_bytes(4, "little"))
         wrapped = bytes(a ^ b for a, b in zip(new, pad))
         failure: Exception | None = None
@@ -448,7 +450,7 @@ class Device:
         pending = ks.pending(dev_id)
         keys = history + ([pending] if pending is not None else [])
         try:
-            self._status([Hmac(derive(k, LINK)) for k in keys])
+            st = self._status([Hmac(derive(k, LINK)) for k in keys])
         except (LinkError, DeviceRefused, BadInput) as e:
             # no answer, a forgery (signed under none of the keys), or an
             # unsigned refusal (anyone can make one)
@@ -459,6 +461,7 @@ class Device:
         held = self.link.reply_key
         assert held is not None
         if pending is not None and held == len(history):
+            self._counter = st["counter"]  # the new key's counter starts again
             ks.confirm_pending(dev_id)
             self._hmac = Hmac(derive(pending, LINK))
             return True
@@ -678,8 +681,17 @@ class Device:
         if self._counter is None:
             self.status()
         assert self._counter is not None
+        if self._counter >= _COUNTER_END:
+            raise DeviceRefused(
+                f"{self.device_id}'s command counter is at its end ({_COUNTER_END:#x}): "
+                "podctl key rotate restarts it under a new key",
+                c.ERR_COUNTER_END, 0, c.MSG_STATUS,
+            )
         self._counter += 1
         return self._counter
+
+
+_COUNTER_END = 0xFFFFFFFF  # SPEC 4.4: the last counter; only KEY_ROTATE, which restarts it
 
 
 def _anchor(st: Status):
