@@ -189,7 +189,12 @@ class Pod:
             crc, phase, _mode, latched, phase_s, mission_s, out_s = struct.unpack(
                 MISSION_FMT, state
             )
-            if crc == prof.crc and phase < len(prof.phases):
+            if crc != prof.crc:
+                # the profile changed and no mission state says so: a power
+                # cut between the commit's rename and its event reaching
+                # flash (issue 15, F2); log the acceptance now, a = 1
+                self.events.push(self.uptime, log.EV_PROFILE_ACCEPTED, 1, 0, prof.crc)
+            elif phase < len(prof.phases):
                 self.alarms.latched = latched
                 self.alarms.out_s = out_s
                 self.mission_s = mission_s
@@ -519,6 +524,9 @@ class Pod:
         self.events.push(self.uptime, log.EV_PROFILE_ACCEPTED, 0, 0, prof.crc)
         self._apply(prof)
         self.next_sample = self.uptime  # sample at the new interval now
+        # the event on flash before the mission state names the new profile:
+        # a cut before this leaves the old state, and boot logs it (_apply)
+        self.recorder.flush()
         self.save_state()
 
     def set_phase(self, phase):

@@ -1122,9 +1122,10 @@ def play(case: Case, end: End) -> Verdict:
     t0 = time.perf_counter()
     import podctl.device
 
-    # the host measures round trips on the device's clock when that clock is
-    # simulated (PodEnd): a held frame then takes the time it is held
-    podctl.device.monotonic = end.now_s if isinstance(end, PodEnd) else time.monotonic
+    # the host measures round trips on the device's clock, which is simulated
+    # (PodEnd) or runs `speed` times real time (the virtual board): a held
+    # frame then takes the time it is held, in the seconds the judge counts
+    podctl.device.monotonic = end.now_s
     clean = clean_device(end)
     mark = clean.seal().last_seq  # the events from here on are this case's
     blob = two_phases(b"uno") if clean.profile() == two_phases() else two_phases()

@@ -87,11 +87,11 @@ def test_f1_cut_during_key_rotation_keeps_the_log_verifiable(run):
     assert not result.count("key"), _failing(result, "key")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "F2: a cut in PROFILE_COMMIT after the profile's rename (firmware/commands.py "
-    "profile_commit, storefile.seal) and before the PROFILE_ACCEPTED event's block is appended "
-    "(firmware/pod.py accept_profile pushes it to RAM and saves the mission state; the next "
-    "service() writes it): the board boots running the new profile and no event says so"))
+# F2 (fixed): a cut in PROFILE_COMMIT after the profile's rename and before
+# its PROFILE_ACCEPTED reached flash booted running the new profile with no
+# event; accept_profile now writes the event before the mission state names
+# the new profile, and a boot whose mission state names another profile
+# logs PROFILE_ACCEPTED (a = 1).
 def test_f2_cut_during_profile_commit_logs_what_runs(run):
     result = sweep(run=run, points=_window(run, "commit"))
     assert not result.count("profile"), _failing(result, "profile")
