@@ -100,7 +100,7 @@ def synthetic_log(blocks: int, key: bytes = KEY, seed: int = 7) -> bytes:
             vals = nxt
         kinds.append(bytes(w.block[: w.seal(0, 1, h, log.GENESIS_MAC)]))
     head = struct.Struct(log.HEADER_FMT)
-    pad = key.ljust(64, b"\0")
+    pad = derive(key, LOG).ljust(64, b"\0")  # the MAC chain's key (SPEC 4.7)
     inner = hashlib.sha256(bytes(k ^ 0x36 for k in pad))
     outer = hashlib.sha256(bytes(k ^ 0x5C for k in pad))
     out = bytearray()
