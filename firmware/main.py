@@ -88,17 +88,22 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
 
 
 def main(hal=None, fw_hash=None):
-    """Board entry point."""
-    if hal is None:
-        from firmware.hal.rp2 import Rp2Hal
-
-        hal = Rp2Hal()
-    pod = Pod(hal, fw_hash).boot()
+    """Board entry point. Whatever ends it but MAINTENANCE REPL (a fault
+    while the HAL or the pod starts, a fault in the loop, the end of the USB
+    input) resets the board: it never stops at its REPL, where its key file
+    can be read (issue 14, S4)."""
+    pod = None
+    why = "reboot"
     try:
+        if hal is None:
+            from firmware.hal.rp2 import Rp2Hal
+
+            hal = Rp2Hal()
+        pod = Pod(hal, fw_hash).boot()
         why = serve(pod, sys.stdin.buffer, sys.stdout.buffer, sys.stdin)
-    except Exception:
-        why = "reboot"  # a fault never leaves the board at its REPL (the key is on its flash)
-    if why == "reboot":
+    except BaseException:  # nothing may leave the board at its REPL
+        why = "reboot"
+    if why != "repl":
         import machine
 
         machine.reset()

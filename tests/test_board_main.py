@@ -114,3 +114,28 @@ def test_a_fault_resets_the_board_rather_than_leave_it_at_the_repl(kbd, tmp_path
         boot=lambda: pod))
     fw_main.main(hal=pod.hal)
     assert resets == [True] and 3 not in kbd
+
+
+@pytest.mark.parametrize("how", ["hal", "boot", "eof", "repl"])
+def test_main_resets_unless_maintenance_repl(kbd, tmp_path, monkeypatch, how):
+    # the HAL or the pod failing to start, or the USB input ending, used to
+    # leave the board at its REPL (found in the SPEC review of issue 14)
+    from firmware import main as fw_main
+
+    pod = _pod(tmp_path)
+    resets: list[bool] = []
+    machine = types.ModuleType("machine")
+    machine.reset = lambda: resets.append(True)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "machine", machine)
+
+    def broken(*a, **k):
+        raise OSError(5, "bus stuck")
+
+    rp2 = types.ModuleType("firmware.hal.rp2")
+    rp2.Rp2Hal = broken if how == "hal" else (lambda: pod.hal)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "firmware.hal.rp2", rp2)
+    monkeypatch.setattr(fw_main, "Pod", lambda hal, fw_hash: types.SimpleNamespace(
+        boot=broken if how == "boot" else (lambda: pod)))
+    monkeypatch.setattr(fw_main, "serve", lambda *a: "repl" if how == "repl" else "eof")
+    fw_main.main()
+    assert resets == ([] if how == "repl" else [True])
