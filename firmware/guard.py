@@ -48,6 +48,7 @@ class Guard:
         # would be 350 bytes of the board's heap); all zeros: none yet
         self.prev = bytearray(32)  # 4 x 8 bytes
         self.time = None  # uptime ms the newest was made; None once it is spent
+        self.pending = False  # load() finished a rotation a power cut interrupted
 
     def load(self):
         """Read identity and counter at boot; clean leftovers of a cut. The
@@ -55,9 +56,19 @@ class Guard:
         chain each use a key derived from it, HMAC(device key, use), with
         the uses of protocol/keys.py (spelled out here: the board does not
         load that module)."""
-        for name in (IDENTITY, COUNTER):
-            storefile.clean(self.root, name)
-        ident = storefile.read(self.root, IDENTITY)
+        root = self.root
+        staged = storefile.read(root, IDENTITY + ".new")
+        if staged and len(staged) - KEY_LEN in (8, 16):
+            # a KEY_ROTATE cut after its key was staged (its KEY_ROTATED block
+            # may be on flash, under the new key): finish it, and the pod
+            # logs KEY_ROTATED first at this boot (issue 15, F1)
+            import os  # here, not a global: a module's dict grows on the board's heap
+
+            os.rename(root + "/" + IDENTITY + ".new", root + "/" + IDENTITY)
+            self.pending = True
+        for name in (IDENTITY, COUNTER, IDENTITY + ".new"):
+            storefile.clean(root, name)
+        ident = storefile.read(root, IDENTITY)
         if ident is False:
             self.damaged = True
         elif ident is not None and len(ident) - KEY_LEN in (8, 16):
@@ -143,17 +154,34 @@ class Guard:
         accepted the request. The key is wrapped (SPEC 5.14): XOR a pad
         that only a holder of the link key can make, HMAC(link key, "podctl
         key wrap" || the request's challenge || its counter), never the
-        same twice, so the new key never crosses the link in the clear."""
+        same twice, so the new key never crosses the link in the clear.
+
+        Two steps, so a power cut never leaves a log whose blocks no key
+        of the history checks (issue 15, F1): rotate(key) stages the new
+        key (identity.new, whole and checked) and signs with it from now on;
+        the pod writes the KEY_ROTATED block under it; rotate(None) then
+        puts the new key in place. A cut between them boots under the
+        staged key (load() finishes the rotation)."""
+        root = self.root
+        if key is None:
+            import os
+
+            os.rename(root + "/" + IDENTITY + ".new", root + "/" + IDENTITY)
+            # a new key starts its own counter at 0 (commands signed under
+            # the old one fail their tag; a host reads STATUS.counter); kept
+            # if the write fails: the old, higher floor is as safe
+            try:
+                storefile.write(root, COUNTER, struct.pack("<I", 0))
+            except OSError:
+                pass
+            self.load()
+            return
         # check() has just spent the request's challenge and stored its counter
         assert self.hmac is not None  # check() accepted: there is a key
         pad = self.hmac.digest(b"podctl key wrap", self.prev[:8], struct.pack("<I", self.counter))
         key = bytes(key[i] ^ pad[i] for i in range(KEY_LEN))
-        storefile.write(self.root, IDENTITY, bytes(self.device_id) + key)
-        # a new key starts its own counter at 0 (commands signed under the
-        # old one fail their tag; a host reads STATUS.counter); kept if the
-        # write fails: the old, higher floor is as safe
-        try:
-            storefile.write(self.root, COUNTER, struct.pack("<I", 0))
-        except OSError:
-            pass
-        self.load()
+        storefile.write(root, IDENTITY + ".new", bytes(self.device_id) + key)
+        h = Hmac(key)  # as load() derives them
+        self.hmac = Hmac(h.digest(b"podctl link v2"))
+        self.log = Hmac(h.digest(b"podctl log v2"))
+        self.key_id = h.digest(b"podctl key id")[:4]

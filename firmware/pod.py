@@ -120,6 +120,9 @@ class Pod:
         self.store = LogStore(root, self.log_budget)
         self.recorder = Recorder(self.store, self.events, 0, ram.BLOCK, ram.EVENTS)
         guard.load()
+        if guard.pending:  # a rotation a power cut interrupted, finished now:
+            # KEY_ROTATED opens the first block under the key (a = 1)
+            self.events.push(0, log.EV_KEY_ROTATED, 1, 0, guard.counter)
         self.link.handlers = handlers(self, guard.device_id, self.fw_hash)
         self.link.auth = guard  # checks tags, and signs the replies
         self.link.on_refused = self._refused
@@ -508,9 +511,11 @@ class Pod:
         self.flush()
         guard = self.guard
         n = guard.counter  # the rotating command's: the new key's starts at 0
-        guard.rotate(key)
+        guard.rotate(key)  # staged: the new key signs from here
         self.recorder.hmac = guard.log
         self.events.push(self.uptime, log.EV_KEY_ROTATED, 0, 0, n)
+        self.recorder.flush()  # the KEY_ROTATED block, the first under the new key
+        guard.rotate(None)  # then the new key replaces the old on flash
 
     def refuse_profile(self, reason, where, crc):
         """A profile failed its check (pf.REFUSE_*, where in it, its CRC):

@@ -76,12 +76,12 @@ def test_sweep_boots_verifies_and_keeps_every_durable_record(run):
     assert not unknown, unknown[:5]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "F1: a cut in KEY_ROTATE after the identity file is renamed (firmware/guard.py rotate, "
-    "storefile.write of IDENTITY) and before the KEY_ROTATED event's block is appended "
-    "(firmware/pod.py rotate pushes it to RAM; the next service() writes it): the board boots "
-    "under the new key and its BOOT block is the first under it, so no block opens with "
-    "KEY_ROTATED and podctl.blocks.walk finds every later block's MAC wrong"))
+# F1 (fixed): a cut in KEY_ROTATE after the identity file was renamed and
+# before the KEY_ROTATED block reached flash booted under the new key with
+# no block opening with KEY_ROTATED, and every later block failed its MAC
+# check. Now the new key is staged (identity.new), the KEY_ROTATED block is
+# written under it, then the key is put in place; a boot that finds a
+# staged key finishes the rotation and logs KEY_ROTATED first.
 def test_f1_cut_during_key_rotation_keeps_the_log_verifiable(run):
     result = sweep(run=run, points=_window(run, "rotate"))
     assert not result.count("key"), _failing(result, "key")

@@ -199,8 +199,21 @@ def test_key_rotation_switches_the_log_mac_key():
     run(p, 100)
     cl = Client(p)
     new = bytes(range(100, 132))
+    p.flush()
+    sealed = p.store.size  # the rotation seals the open block under the old key first
     cl.rotate(new)
-    before = p.store.size
+    # ... then writes the KEY_ROTATED block, under the new key, before the
+    # new key replaces the old on flash (issue 15, F1)
+    before = sealed
+    at = sealed
+    flash = p.store.read(0, p.store.size)
+    while at < p.store.size:
+        blk = log.parse_block(flash, at)
+        if blk.kind == log.KIND_EVENTS and log.events(flash, blk)[0][1] == log.EV_KEY_ROTATED:
+            before = at
+            break
+        at += blk.size
+    assert before < p.store.size  # on flash already, not waiting for the next tick
     run(p, 5)
     cl.ok(c.MSG_TIME_SET, 1_800_000_000)  # the new key is the one now
     old = Client(p)
