@@ -97,14 +97,21 @@ def test_only_maintenance_repl_turns_ctrl_c_back_on(kbd, tmp_path):
     assert kbd == [-1, 3]
 
 
-def test_a_fault_resets_the_board_rather_than_leave_it_at_the_repl(kbd, tmp_path, monkeypatch):
+@pytest.fixture
+def resets(monkeypatch):
+    """machine.reset, recorded (CPython has no machine module)."""
+    calls: list[bool] = []
+    machine = types.ModuleType("machine")
+    machine.reset = lambda: calls.append(True)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    return calls
+
+
+def test_a_fault_resets_the_board_rather_than_leave_it_at_the_repl(kbd, resets, tmp_path,
+                                                                   monkeypatch):
     from firmware import main as fw_main
 
     pod = _pod(tmp_path)
-    resets: list[bool] = []
-    machine = types.ModuleType("machine")
-    machine.reset = lambda: resets.append(True)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "machine", machine)
 
     def broken(*a, **k):
         raise OSError(5, "ADC bus stuck")
@@ -117,16 +124,12 @@ def test_a_fault_resets_the_board_rather_than_leave_it_at_the_repl(kbd, tmp_path
 
 
 @pytest.mark.parametrize("how", ["hal", "boot", "eof", "repl"])
-def test_main_resets_unless_maintenance_repl(kbd, tmp_path, monkeypatch, how):
+def test_main_resets_unless_maintenance_repl(kbd, resets, tmp_path, monkeypatch, how):
     # the HAL or the pod failing to start, or the USB input ending, used to
     # leave the board at its REPL (found in the SPEC review of issue 14)
     from firmware import main as fw_main
 
     pod = _pod(tmp_path)
-    resets: list[bool] = []
-    machine = types.ModuleType("machine")
-    machine.reset = lambda: resets.append(True)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "machine", machine)
 
     def broken(*a, **k):
         raise OSError(5, "bus stuck")

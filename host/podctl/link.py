@@ -132,7 +132,6 @@ class Link:
                 "check the cable and that the device runs podctl firmware"
             )
         self.last_reply = reply
-        self.reply_key = None
         if msg_type in c.NONCE_SIGNED:
             self.reply_key = _check_nonce_signed(msg_type, reply, keys, payload[:16])
         else:
