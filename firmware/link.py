@@ -34,8 +34,10 @@ class LinkServer:
         # auth.hmac the key it checks with (and the reply is signed with);
         # None refuses every state-changing request (no key provisioned yet).
         self.auth = None
-        # on_refused(msg type, ERR_* code, counter or 0): the firmware logs
-        # a COMMAND_REFUSED event for every refused request.
+        # on_refused(msg type, ERR_* code, counter or 0, hmac): the firmware
+        # logs the refusal (hmac: the key that checked the tag, None when no
+        # key did: such refusals anyone on the line can make, and the
+        # firmware counts them rather than log each, issue 15 F7).
         self.on_refused = None
         self.served = 0
         self.refused = 0
@@ -105,7 +107,7 @@ class LinkServer:
         msg_type = msg_type or 0
         self.refused += 1
         if self.on_refused is not None:
-            self.on_refused(msg_type, code, counter)
+            self.on_refused(msg_type, code, counter, hmac)
         at = self._enc.payload_at(c.FLAG_AUTH if hmac else 0)
         n = message.pack_into(
             self._enc.raw, at, c.MSG_ERROR, True, code, msg_type & 0xFF, detail & 0xFFFF

@@ -53,6 +53,14 @@ STATE_S = 600
 # samples (make bench: log_bytes_per_record).
 _LOG_BUDGET = const(1360 * 1024)
 _TICK_WRAP = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on MicroPython ports
+# Refusals anyone on the line can make (no key checked the frame, or it was
+# a signed frame replayed late: STALE) are logged one by one only on a quiet
+# line: the first opens a window, the rest are counted and logged as one
+# REFUSALS event when it ends (issue 15, F7). A flood then costs the log one
+# 12-byte event an hour, and never pushes an operator's, an alarm's or a
+# fault's event out of the 32-entry ring.
+_QUIET_S = const(3600)
+_EV_REFUSALS = const(15)  # protocol/log.py EV_REFUSALS (a name in block.py costs a qstr)
 
 
 def _clamp16(v):
@@ -96,6 +104,9 @@ class Pod:
         self._state_at = 0
         self._full_seen = False
         self._dropped_seen = 0
+        # the refusal window: [counted, window start + 1 (0: quiet), the
+        # last one's error code, its message type]
+        self._noise = [0, 0, 0, 0]
         self.reboot_requested = False
         self.repl_requested = False
 
@@ -166,8 +177,33 @@ class Pod:
         if self.out is not None:
             self.out(data)
 
-    def _refused(self, msg_type, code, counter):
+    def _refused(self, msg_type, code, counter, hmac=1):
+        """A refused request (LinkServer.on_refused; main.serve's faults
+        outside a handler come with no hmac argument and are always logged).
+        hmac None: no key checked it."""
+        w = self._noise
+        if (hmac is None or code == 17) and w[1]:  # 17: wire.ERR_STALE
+            w[0] += 1  # inside the window: counted (_QUIET_S)
+            w[2] = code
+            w[3] = msg_type
+            return
+        if hmac is None or code == 17:
+            w[1] = self.uptime + 1  # the first on a quiet line opens a window
         self.events.push(self.uptime, log.EV_COMMAND_REFUSED, msg_type, code, counter)
+
+    def _noise_due(self, now):
+        """Log the refusals counted in the window if it has ended (or now,
+        if now): one REFUSALS event, a = the last one's type, b = its code,
+        value = how many. A window that counted none closes: a quiet line."""
+        w = self._noise
+        if w[1] and (now or self.uptime + 1 - w[1] >= _QUIET_S):
+            if w[0]:
+                self.events.push(self.uptime, _EV_REFUSALS, w[3], w[2], w[0])
+                w[0] = 0
+                if not now:
+                    w[1] = self.uptime + 1  # still noisy: a new window
+            elif not now:
+                w[1] = 0
 
     def _apply(self, prof, resume=False):
         """Make prof the active profile; resume the saved mission if it was
@@ -350,6 +386,7 @@ class Pod:
         g = self.guard
         if g.time is not None and (self.hal.uptime_ms() - g.time) & 0x3FFFFFFF > 30000:
             g.time = None  # a challenge left unused expires on time (as Guard.check)
+        self._noise_due(False)
         rec = self.recorder
         rec.flush()
         store = self.store
@@ -489,7 +526,9 @@ class Pod:
         return self.probes.reading[i]
 
     def flush(self):
-        """Seal the open block: the log then holds every record to now."""
+        """Seal the open block: the log then holds every record to now
+        (and the refusals counted so far)."""
+        self._noise_due(True)
         self.recorder.flush(force=True)
 
     def erase_through(self, seq):

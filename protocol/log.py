@@ -12,6 +12,12 @@ from protocol.block import EVENT_FMT, EVENT_LEN, HEADER_LEN
 # (protocol/block.py; firmware/pod.py writes the bit)
 BOOT_SIMULATED = 0x80
 
+# Refusals counted rather than logged one by one (issue 15, F7): those no key
+# checked, and signed frames replayed late (STALE), after the first on a
+# quiet line; firmware/pod.py writes the code as a number (a name in
+# protocol/block.py would cost the board a qstr).
+EV_REFUSALS = 15
+
 # (name, struct code): the block header in flash order; host/podctl/codec.py reads it.
 HEADER_FIELDS = (
     ("magic", "4s"),
@@ -88,6 +94,7 @@ EVENTS = (
         "0: log bytes; 1: segments dropped",
     ),
     (EV_KEY_ROTATED, "KEY_ROTATED", "", "", "counter"),
+    (EV_REFUSALS, "REFUSALS", "last message type", "last error code", "refusals counted"),
 )
 
 

@@ -64,10 +64,11 @@ EVENT_NAMES = {  # 7.7
     5: "PROFILE_ACCEPTED", 6: "PROFILE_REFUSED", 7: "PROBE_FAULT",
     8: "PROBE_RECOVERED", 9: "TIME_SET", 10: "LOG_ERASED",
     11: "COMMAND_REFUSED", 12: "MODE", 13: "STORAGE_FULL", 14: "KEY_ROTATED",
+    15: "REFUSALS",
 }
 (BOOT, PHASE, ALARM_RAISED, PROFILE_ACCEPTED, PROFILE_REFUSED, PROBE_FAULT,
  PROBE_RECOVERED, TIME_SET, LOG_ERASED, COMMAND_REFUSED, STORAGE_FULL,
- KEY_ROTATED) = (1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 13, 14)
+ KEY_ROTATED, REFUSALS) = (1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15)
 BOOT_SIMULATED = 0x80  # 7.7: in BOOT's a, above the reset cause
 # 7.7 / 9.2: ALARM_RAISED values that are signed mdegC readings
 TEMPERATURE_ALARMS = frozenset({0, 1, 2, 3, 4})  # high low cumulative abs_high abs_low
@@ -366,7 +367,7 @@ ALARM_SHOWN = {0: (0.001, "degC"), 1: (0.001, "degC"), 2: (0.001, "degC"),
                3: (0.001, "degC"), 4: (0.001, "degC"), 5: (0.001, "g"), 6: (1, "s"),
                7: (0.001, "V"), 8: (1, "count"), 9: (1, "bytes")}
 VALUE_UNITS = {TIME_SET: "UTC s", LOG_ERASED: "bytes", COMMAND_REFUSED: "counter",
-               KEY_ROTATED: "counter"}
+               KEY_ROTATED: "counter", REFUSALS: "refusals"}
 
 
 def decodable(block: Block) -> bool:

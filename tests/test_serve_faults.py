@@ -71,6 +71,19 @@ def _refused(pod) -> list:
     return [(e[2], e[3]) for e in events if e[1] == log.EV_COMMAND_REFUSED]
 
 
+def _counted(pod) -> list:
+    """(last type, last code, how many) of the REFUSALS events (SPEC 4.6)."""
+    data = pod.store.read(0, pod.store.size)
+    events = []
+    at = 0
+    while at < len(data):
+        blk = log.parse_block(data, at)
+        if blk.kind == log.KIND_EVENTS:
+            events += log.events(data, blk)
+        at += blk.size
+    return [(e[2], e[3], e[4]) for e in events if e[1] == log.EV_REFUSALS]
+
+
 def test_a_handler_that_raises_gets_an_error_and_the_loop_goes_on(tmp_path):
     pod = _pod(tmp_path)
 
@@ -86,7 +99,10 @@ def test_a_handler_that_raises_gets_an_error_and_the_loop_goes_on(tmp_path):
     assert replies[0][2] == (c.ERR_STORAGE, c.MSG_LOG_READ, 5)  # EIO
     assert pod.uptime >= 3 and pod.hal.feeds >= 3  # ticked and fed throughout
     del pod.store.read_into
-    assert _refused(pod) == [(c.MSG_LOG_READ, c.ERR_STORAGE)] * 2  # logged
+    # unsigned refusals (anyone can send LOG_READ): the first logged, the
+    # second counted and logged with the open block (SPEC 4.6, issue 15 F7)
+    assert _refused(pod) == [(c.MSG_LOG_READ, c.ERR_STORAGE)]
+    assert _counted(pod) == [(c.MSG_LOG_READ, c.ERR_STORAGE, 1)]
 
 
 def test_a_fault_outside_any_handler_does_not_end_the_loop(tmp_path):

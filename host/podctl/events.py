@@ -149,4 +149,8 @@ def read(code: int, a: int, b: int, value: int) -> Reading:
         return Reading("log", "policy overwrite", float(value), "segments", "")
     if code == log.EV_KEY_ROTATED:
         return Reading("key", "", float(value), "counter", "")
+    if code == log.EV_REFUSALS:
+        return Reading(
+            _message(a), f"error {catalogue.error_name(b)} (last of those counted)",
+            float(value), "refusals", "")
     return Reading(f"a {a}", f"b {b}", float(value), "", "")

@@ -103,6 +103,10 @@ def _storage(e: Event) -> tuple[str, str]:
 
 def _command(e: Event) -> tuple[str, str]:
     m = catalogue.message(e.a)
+    if e.code == log.EV_REFUSALS:  # counted in the hour after a logged refusal (SPEC 4.6)
+        return (f"{e.value} more refusals on the link",
+                f"unsigned or stale frames in the hour before; the last "
+                f"{m[1] if m else f'message type {e.a}'}: {catalogue.error_name(e.b)}")
     return (f"{m[1] if m else f'message type {e.a}'} refused",
             f"{catalogue.error_name(e.b)} (counter {e.value})")
 
@@ -167,7 +171,7 @@ def narrate(data: LogData, bands: Sequence[Band], own_ident: int) -> list[EventR
         elif e.code in (log.EV_STORAGE_FULL, log.EV_LOG_ERASED):
             cat = "storage"
             what, detail = _storage(e)
-        elif e.code == log.EV_COMMAND_REFUSED:
+        elif e.code in (log.EV_COMMAND_REFUSED, log.EV_REFUSALS):
             cat = "command"
             what, detail = _command(e)
         elif e.code in (log.EV_PROFILE_ACCEPTED, log.EV_PROFILE_REFUSED, log.EV_KEY_ROTATED):

@@ -216,13 +216,13 @@ def test_link_server_refusals_are_reported_for_the_log():
     s = LinkServer(sent.append, {c.MSG_TIME_SET: lambda v, buf, at: message.pack_into(
         buf, at, c.MSG_TIME_SET, True, 60, 0)})
     s.auth = g
-    s.on_refused = lambda t, code, ctr: refused.append((t, code, ctr))
+    s.on_refused = lambda t, code, ctr, hmac: refused.append((t, code, ctr, hmac is not None))
     good = frame.encode(c.MSG_TIME_SET, 1, message.pack(c.MSG_TIME_SET, False, 1795000000),
                         c.FLAG_AUTH, 8, Hmac(derive(KEY, LINK)), g.next())
     s.feed(good)
     s.feed(good)  # delivered again
     assert s.served == 1
-    assert refused == [(c.MSG_TIME_SET, c.ERR_STALE, 8)]
+    assert refused == [(c.MSG_TIME_SET, c.ERR_STALE, 8, True)]  # the key that checked it
     # the refusal is signed: the tag checked, under a spent challenge
     r = frame.Deframer().feed(bytes(sent[-1]))[0]
     assert r.flags & c.FLAG_AUTH and r.verify(Hmac(derive(KEY, LINK)))
