@@ -76,7 +76,9 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
                 # here: a global would grow the module's dict on the heap.)
                 from protocol import wire
 
-                pod._refused(0, wire.ERR_STORAGE if isinstance(e, OSError) else wire.ERR_BUSY, 0)
+                # (hmac 1, not None: a fault is logged one by one, SPEC 4.6)
+                code = wire.ERR_STORAGE if isinstance(e, OSError) else wire.ERR_BUSY
+                pod._refused(0, code, 0, 1)
         if pod.tick():
             pod.service()
             hal.feed_watchdog()

@@ -106,7 +106,9 @@ class Pod:
         self._dropped_seen = 0
         # the refusal window: [counted, window start + 1 (0: quiet), the
         # last one's error code, its message type]
-        self._noise = [0, 0, 0, 0]
+        from array import array  # here: a global would grow the module's dict on the heap
+
+        self.refused = array("I", bytes(16))  # a quarter of a list's RAM on the unix port
         self.reboot_requested = False
         self.repl_requested = False
 
@@ -177,11 +179,12 @@ class Pod:
         if self.out is not None:
             self.out(data)
 
-    def _refused(self, msg_type, code, counter, hmac=1):
+    def _refused(self, msg_type, code, counter, hmac):
         """A refused request (LinkServer.on_refused; main.serve's faults
-        outside a handler come with no hmac argument and are always logged).
-        hmac None: no key checked it."""
-        w = self._noise
+        outside a handler come with hmac 1 and are always logged). hmac
+        None: no key checked it. (No default argument: its tuple cost the
+        64 KiB heap the run its profile commit needed.)"""
+        w = self.refused
         if (hmac is None or code == 17) and w[1]:  # 17: wire.ERR_STALE
             w[0] += 1  # inside the window: counted (_QUIET_S)
             w[2] = code
@@ -191,19 +194,6 @@ class Pod:
             w[1] = self.uptime + 1  # the first on a quiet line opens a window
         self.events.push(self.uptime, log.EV_COMMAND_REFUSED, msg_type, code, counter)
 
-    def _noise_due(self, now):
-        """Log the refusals counted in the window if it has ended (or now,
-        if now): one REFUSALS event, a = the last one's type, b = its code,
-        value = how many. A window that counted none closes: a quiet line."""
-        w = self._noise
-        if w[1] and (now or self.uptime + 1 - w[1] >= _QUIET_S):
-            if w[0]:
-                self.events.push(self.uptime, _EV_REFUSALS, w[3], w[2], w[0])
-                w[0] = 0
-                if not now:
-                    w[1] = self.uptime + 1  # still noisy: a new window
-            elif not now:
-                w[1] = 0
 
     def _apply(self, prof, resume=False):
         """Make prof the active profile; resume the saved mission if it was
@@ -386,7 +376,18 @@ class Pod:
         g = self.guard
         if g.time is not None and (self.hal.uptime_ms() - g.time) & 0x3FFFFFFF > 30000:
             g.time = None  # a challenge left unused expires on time (as Guard.check)
-        self._noise_due(False)
+        w = self.refused
+        if w[1] and self.uptime + 1 - w[1] >= _QUIET_S:
+            # the window is over: log what it counted as one REFUSALS event
+            # (a = the last one's type, b = its code, value = how many) and
+            # open another; one that counted none closes, the line is quiet.
+            # (Inline, as in flush(): a method would cost the heap a qstr
+            # and a function object.)
+            w[1] = 0
+            if w[0]:
+                self.events.push(self.uptime, _EV_REFUSALS, w[3], w[2], w[0])
+                w[0] = 0
+                w[1] = self.uptime + 1
         rec = self.recorder
         rec.flush()
         store = self.store
@@ -528,7 +529,10 @@ class Pod:
     def flush(self):
         """Seal the open block: the log then holds every record to now
         (and the refusals counted so far)."""
-        self._noise_due(True)
+        w = self.refused
+        if w[0]:  # the window's count so far (as service() logs it); it stays open
+            self.events.push(self.uptime, _EV_REFUSALS, w[3], w[2], w[0])
+            w[0] = 0
         self.recorder.flush(force=True)
 
     def erase_through(self, seq):
