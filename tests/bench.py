@@ -684,6 +684,70 @@ def fuzz_figures() -> dict[str, float]:
             "fuzz_s": round(got["seconds"], 1)}
 
 
+def flood_figures() -> dict[str, float]:
+    """Issue 15, F7. A 10 MiB flood of frames nobody holding the key sent
+    (noise, forged tags, untagged commands, unknown types, open requests
+    out of range, replays of a signed command), spread over three hours of
+    ticks with an operator at work (tests/mp/test_refusal_flood.py), held to
+    its quiet twin: the log bytes it cost per MiB (target <= 1 KiB), the
+    operator, alarm and fault events it cost (target 0), and refusals the
+    log does not account for (0). Then the same junk fed as fast as the
+    board takes it to the serve loop on the micropython binary with the
+    real clock (tests/mp/_flood_serve.py) for FLOOD_S seconds: the longest
+    gap between two control ticks (a tick is due every 1,000 ms) and the
+    rate the board took."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from tests import link_attacks as la
+
+    sys.path.insert(0, str(la.MP))
+    import test_refusal_flood as fl
+
+    got = fl.figures(10 << 20)
+    out: dict[str, float] = {
+        "flood_mib": round(got["fed"] / (1 << 20), 2),
+        "flood_log_bytes_per_mib": got["log_bytes_per_mib"],
+        "flood_operator_events_lost": got["events_lost"],
+        "flood_refusals": got["refused"],
+        "flood_refusals_unaccounted": got["unaccounted"],
+    }
+    env = dict(os.environ, MICROPYPATH=upy.micropypath(la.MP))
+    proc = subprocess.Popen([upy.binary(), str(la.MP / "_flood_serve.py")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    replies = [0]
+
+    def drain() -> None:
+        while chunk := proc.stdout.read1(65536):  # type: ignore[union-attr]
+            replies[0] += len(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    rng = fl.Lcg(5)
+    sent = 0
+    t = time.perf_counter()
+    while time.perf_counter() - t < FLOOD_S:
+        batch = b"".join(fl.junk(rng, None) for _ in range(64))
+        proc.stdin.write(batch)  # type: ignore[union-attr]
+        sent += len(batch)
+    elapsed = time.perf_counter() - t
+    proc.stdin.close()  # type: ignore[union-attr]
+    err = proc.stderr.read().decode()  # type: ignore[union-attr]
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    board = json.loads(err.strip().splitlines()[-1])
+    out["flood_tick_gap_ms_max"] = board["max_gap_ms"]
+    out["flood_serve_kib_per_s"] = round(sent / elapsed / 1024, 1)
+    out["flood_serve_ticks"] = board["ticks"]
+    return out
+
+
+FLOOD_S = 30  # the real-clock flood of flood_figures
+
+
 GROUPS = {
     "frame": frame_figures,
     "log": log_figures,
@@ -699,6 +763,7 @@ GROUPS = {
     "powercut": powercut_figures,
     "link": link_figures,
     "fuzz": fuzz_figures,
+    "flood": flood_figures,
 }
 
 
