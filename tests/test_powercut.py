@@ -15,7 +15,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.powercut import Case, Run, Sweep, main, replay, sweep
+from protocol import log
+from tests.powercut import (
+    Case,
+    Run,
+    Second,
+    Sweep,
+    double_points,
+    main,
+    parse_id,
+    recover,
+    replay,
+    sweep,
+)
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +146,93 @@ def test_a_case_id_replays_from_the_command_line(capsys):
     assert main(["replay", "s1-n40t"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("s1-n40t: ok") and "s1-n40t.img" in out
+
+
+# --- double cuts: a second cut in the boot after the first ---------------
+# The boot after a cut in the rotation's, the commit's or an erase's window
+# finishes what the cut interrupted, and that writes flash (identity.new
+# put in place and KEY_ROTATED a = 1 logged; PROFILE_ACCEPTED a = 1; the
+# log's empty segment removed, logseq). make test cuts that boot at every
+# one of its operations, clean and torn, after a few first cuts of each
+# window (double_points "sample": those whose recovery boot logs KEY_ROTATED
+# or PROFILE_ACCEPTED with a = 1, and the one with the most operations);
+# make soak after every first cut in the windows.
+
+
+@pytest.fixture(scope="module")
+def seconds(run) -> dict[tuple[int, bool], Second]:
+    """The recovery boot after every first cut in the windows, uncut."""
+    return recover(run, {(n, t) for w in run.windows for n in w for t in (False, True)})
+
+
+@pytest.fixture(scope="module")
+def double(run, seconds) -> Sweep:
+    return sweep(run=run, points=[], double=double_points(run, "sample", seconds))
+
+
+def _in(run: Run, case: Case, name: str, which: int = 0) -> bool:
+    return case.n in run.window(run.step(name, which))
+
+
+# D1 (open): a first cut in KEY_ROTATE after the new key was staged
+# (identity.new) and before its KEY_ROTATED block reached flash, then a
+# second cut in the boot after it, after Guard.load renamed identity.new
+# to identity and before the boot's first block (KEY_ROTATED a = 1)
+# reached flash: the third boot holds the new key, finds nothing staged,
+# logs no KEY_ROTATED, and its blocks fail their MAC under the key history
+# (s1-n3570-m5: blocks 554 and 555). The boot puts the staged key in place
+# before its KEY_ROTATED is on flash, the order Guard.rotate avoids.
+D1 = "D1: the boot finishing a staged rotation renames identity.new before KEY_ROTATED is on flash"
+
+
+def _known_double(run: Run, case: Case) -> bool:
+    return set(case.problems) <= {"key"} and _in(run, case, "rotate")
+
+
+def test_double_cuts_in_each_window_boot_verify_and_keep_key_and_profile(run, double):
+    cases = [c for c in double.cases if c.m is not None]
+    assert len(cases) == len(double.cases) >= 200
+    for name, which in (("rotate", 0), ("commit", 0), ("erase", 0), ("erase", 1)):
+        here = [c for c in cases if _in(run, c, name, which)]
+        assert here and {c.mtorn for c in here} == {False, True}, name
+    for check in ("boot", "verify", "records", "profile", "seq"):
+        assert not double.count(check), _failing(double, check)
+    unknown = [str(c) for c in double.failed if not _known_double(run, c)]
+    assert not unknown, unknown[:5]
+    assert double.figures()["powercut_double_points"] == len(cases)
+
+
+def test_the_boots_after_the_first_cuts_do_the_work_double_cuts_cut(run, seconds, double):
+    """The sample's first cuts are those whose recovery boot finishes a
+    rotation and a commit (it logs KEY_ROTATED and PROFILE_ACCEPTED with
+    a = 1), and each recovery boot's own operations are many."""
+    logged = {e[1] for s in seconds.values() for a in s.appends for e in a.events if e[2] == 1}
+    assert {log.EV_KEY_ROTATED, log.EV_PROFILE_ACCEPTED} <= logged
+    assert min(s.ops for s in seconds.values()) >= 5
+    chosen = double_points(run, "sample", seconds)
+    assert 4 <= len(chosen) <= 12
+    assert {(c.n, c.torn) for c in double.cases} == {(n, t) for n, t, _ in chosen}
+    for n, t, _ in chosen:  # every second cut of each
+        assert sum((c.n, c.torn) == (n, t) for c in double.cases) == 2 * seconds[(n, t)].ops
+
+
+@pytest.mark.xfail(strict=True, reason=D1)
+def test_d1_double_cut_in_the_rotations_recovery_keeps_the_log_verifiable(run, double):
+    bad = [c for c in double.cases if "key" in c.problems]
+    assert not bad, _failing(double, "key")
+
+
+def test_a_double_cut_replays_for_real(run, double, tmp_path):
+    """A double cut's case id replays it: the workload cut at n for real,
+    the boot after it cut at m for real, the third boot on the flash saved:
+    the same verdict and the same log as the sweep's shortcut (the journals'
+    prefixes)."""
+    by_id = {c.id: c for c in double.cases}
+    rotate = [c for c in double.cases if _in(run, c, "rotate")]
+    commit = [c for c in double.cases if _in(run, c, "commit")]
+    for case in (rotate[len(rotate) // 3], commit[len(commit) // 2], commit[-1]):
+        got, image = replay(case.id, tmp_path / f"{case.id}.img", run=run)
+        assert got.id == case.id and parse_id(case.id)[3] == case.m
+        assert (got.problems, got.log) == (case.problems, case.log), (got, case)
+        assert "then in the boot after it" in got.where and image.exists()
+        assert by_id[case.id] is case

@@ -15,14 +15,30 @@
 #       the flash a cut at operation N leaves (the journal's first N
 #       operations on base.img, and half of operation N if torn), the
 #       firmware booted afresh on it: one JSON line each (report())
-#   micropython _powercut.py replay SEED N TORN IMAGE
+#   micropython _powercut.py double DIR POINTS
+#       double cuts: for each line of the file POINTS (N rising), "N[t]",
+#       "N[t] M[t],M[t],..." or "N[t] -", the flash a cut at N leaves and
+#       the boot after it (the recovery boot: report()'s boot, which
+#       finishes what the cut interrupted and so writes flash) run on it
+#       uncut, its own operations journalled: one JSON line {"n", "torn",
+#       "ops": its operations, "appends": [[seq, ops before, ops after,
+#       hex], ...], and report()'s fields}; then for each second cut M[t]
+#       named (every operation, clean and torn, if none is; "-": none) the
+#       recovery boot's first M operations on the first cut's flash (and
+#       half of M if torn), and the firmware booted a third time on it: a
+#       line as boot's, with "m" and "mtorn"
+#   micropython _powercut.py replay SEED N TORN IMAGE [M MTORN]
 #       the workload run again with the power cut at operation N for real,
 #       the flash saved to IMAGE, and the board booted from that file; one
-#       JSON line as boot's, with "ops": the operations the run got to
+#       JSON line as boot's, with "ops": the operations the run got to.
+#       With M: the recovery boot on the cut flash has its power cut at its
+#       operation M for real too, and the board boots a third time
 #
 # A cut at N leaves the image of the journal's first N operations because
 # the workload is deterministic up to the cut and nothing reaches a cut
 # flash; tests/test_powercut.py holds replay's images to the journal's.
+# The same holds of the recovery boot (report(): a fixed clock, no random
+# draws), so a second cut at its operation M leaves its journal's first M.
 import gc
 import json
 import struct
@@ -154,7 +170,7 @@ def work(dev, seed, marks):
         marks.steps.append([name, a, dev.ops, p.store.first(), p.store.last_seq, arg])
 
     def boot():
-        p = Pod(hal).boot()
+        p = Pod(hal, log_budget=BUDGET).boot()
         p.store.segment_bytes = SEGMENT
         p.store.budget = BUDGET
         state["pod"] = p
@@ -249,11 +265,13 @@ def hx(b):
     return binascii.hexlify(bytes(b)).decode()
 
 
-def report(dev, sent):
+def report(dev, sent, appends=None):
     """Boot the unchanged firmware on dev (a copy of the cut flash) as the
     board does at power-on, run it a few seconds, and say what it holds: a
     dict for one JSON line. sent: digests of segments already reported (a
-    segment is sent once, then named by its digest)."""
+    segment is sent once, then named by its digest); None: say nothing of
+    the segments. appends: a list to record the blocks the boot appends in
+    ([seq, dev's ops before, after, hex]), as record() does the workload's."""
     import hashlib
 
     out = {}
@@ -262,6 +280,17 @@ def report(dev, sent):
     except OSError as e:
         out["boot"] = "mount: %r" % (e,)
         return out
+    append = LogStore.append
+    if appends is not None:
+        def recorded(self, block, n):
+            a = dev.ops
+            ok = append(self, block, n)
+            if ok:
+                seq = struct.unpack_from("<I", block, 8)[0]
+                appends.append([seq, a, dev.ops, hx(memoryview(block)[:n])])
+            return ok
+
+        LogStore.append = recorded
     try:
         hal = FakeHal(root, 5000)
         hal.noise = 20
@@ -275,6 +304,8 @@ def report(dev, sent):
         out["profile"] = p.profile.crc if p.profile is not None else None
         out["key_id"] = hx(p.guard.key_id)
         out["damaged"] = p.guard.damaged
+        if sent is None:
+            return out
         segs = []
         for first, size in p.store.segments:
             with open(p.store.dir + "/" + "0" * (10 - len(str(first))) + str(first), "rb") as f:
@@ -289,6 +320,7 @@ def report(dev, sent):
     except Exception as e:  # noqa: BLE001 a boot that fails is the finding
         out["boot"] = "%s: %s" % (type(e).__name__, e)
     finally:
+        LogStore.append = append
         try:
             vfs.umount(root)
         except OSError:
@@ -333,9 +365,95 @@ def boot(folder, points):
         gc.collect()
 
 
-def replay(seed, n, torn, image):
+def double(folder, points):
+    """Double cuts: each first cut's flash, the recovery boot on it uncut
+    and journalled, then a second cut at each of its operations (or those
+    named) and the third boot. points: the file naming them, a line each."""
+    with open(points) as f:
+        lines = f.read().strip().split("\n")
+    with open(folder + "/journal.bin", "rb") as f:
+        journal = f.read()
+    jv = memoryview(journal)
+    img = NorFlash.load(folder + "/base.img").data
+    at = 0
+    done = 0
+    sent = {}
+    for line in lines:
+        first, _, seconds = line.strip().partition(" ")
+        torn = first.endswith("t")
+        n = int(first[:-1] if torn else first)
+        while done < n:
+            kind, addr, size = struct.unpack_from("<BIH", jv, at)
+            at += 7
+            if kind == ERASE:
+                apply(img, kind, addr, size)
+            else:
+                apply(img, kind, addr, jv[at : at + size])
+                at += size
+            done += 1
+        cut = bytearray(img)  # the flash the first cut leaves
+        if torn and at < len(journal):
+            kind, addr, size = struct.unpack_from("<BIH", jv, at)
+            apply(cut, kind, addr, size if kind == ERASE else jv[at + 7 : at + 7 + size], True)
+        dev = NorFlash(BLOCKS, data=bytearray(cut))
+        dev.journal = []
+        appends = []
+        out = report(dev, None, appends)
+        ops = dev.journal
+        dev = None
+        out.update({"n": n, "torn": torn, "ops": len(ops), "appends": appends})
+        print(json.dumps(out))
+        out = appends = None
+        if seconds == "-":
+            cuts = []
+        elif seconds:
+            cuts = []
+            for p in seconds.split(","):
+                cuts.append((int(p[:-1]), True) if p.endswith("t") else (int(p), False))
+        else:
+            cuts = [(m, t) for m in range(len(ops)) for t in (False, True)]
+        second = bytearray(cut)  # the recovery boot's first `got` operations on it
+        got = 0
+        for m, mtorn in cuts:
+            if m < got:  # not rising: start again
+                second[:] = cut
+                got = 0
+            while got < m and got < len(ops):
+                kind, addr, buf = ops[got]
+                apply(second, kind, addr, buf)
+                got += 1
+            data = bytearray(second)
+            if mtorn and m < len(ops):
+                kind, addr, buf = ops[m]
+                apply(data, kind, addr, buf, True)
+            out = report(NorFlash(BLOCKS, data=data), sent)
+            out.update({"n": n, "torn": torn, "m": m, "mtorn": mtorn})
+            print(json.dumps(out))
+            data = out = None
+            gc.collect()
+        cut = second = ops = None
+        gc.collect()
+
+
+def _where(dev, k, e):
+    """Where the power went: after k operations, at the firmware's frames
+    from the cut to where the OSError was caught; e: what reached the
+    workload (None: nothing, the firmware caught it), or a string."""
+    import io
+
+    tb = io.StringIO()
+    sys.print_exception(dev.cut_error, tb)  # from the cut to where it was caught
+    at = [x.strip() for x in tb.getvalue().split("\n") if "/firmware/" in x]
+    said = e if isinstance(e, str) else (
+        "the firmware caught it" if e is None else "the step raised %r" % (e,))
+    return "after %d of its operations, at %s; %s" % (k, " <- ".join(reversed(at)) or "?", said)
+
+
+def replay(seed, n, torn, image, m=None, mtorn=False):
     """The workload run again with the power cut at operation n, for real;
-    the flash saved to image and booted from that file."""
+    the flash saved to image and booted from that file. m: the boot after
+    the cut has its power cut at its operation m, for real, and the board
+    boots a third time (on image, saved after the second cut)."""
     dev = factory()
     dev.cut_at = n
     dev.torn = torn
@@ -343,22 +461,30 @@ def replay(seed, n, torn, image):
     try:
         work(dev, seed, Marks(dev))
     except Cut as cut:
-        import io
-
         name, k, e = cut.args
-        tb = io.StringIO()
-        sys.print_exception(dev.cut_error, tb)  # from the cut to where it was caught
-        at = [x.strip() for x in tb.getvalue().split("\n") if "/firmware/" in x]
-        where = "in step %s after %d of its operations, at %s; %s" % (
-            name, k, " <- ".join(reversed(at)) or "?",
-            "the firmware caught it" if e is None else "the step raised %r" % (e,))
+        where = "in step %s %s" % (name, _where(dev, k, e))
     ops = dev.ops
+    out = {}
+    if m is not None:
+        dev = NorFlash(BLOCKS, data=bytearray(dev.data))
+        dev.cut_at = m
+        dev.torn = mtorn
+        second = report(dev, None)
+        if dev.dead:
+            where += "; then in the boot after it, %s" % _where(
+                dev, dev.ops, "that boot said %s" % second.get("boot"))
+        else:
+            where += "; the boot after it not cut"
+        out["second_ops"] = dev.ops
     dev.save(image)
-    out = report(NorFlash.load(image), {})
+    out.update(report(NorFlash.load(image), {}))
     out["n"] = n
     out["torn"] = torn
     out["ops"] = ops
     out["where"] = where
+    if m is not None:
+        out["m"] = m
+        out["mtorn"] = mtorn
     print(json.dumps(out))
 
 
@@ -368,10 +494,16 @@ def main(argv):
         record(int(argv[1]), argv[2])
     elif mode == "boot":
         boot(argv[1], argv[2])
+    elif mode == "double":
+        double(argv[1], argv[2])
     elif mode == "replay":
-        replay(int(argv[1]), int(argv[2]), argv[3] == "1", argv[4])
+        if len(argv) > 5:
+            replay(int(argv[1]), int(argv[2]), argv[3] == "1", argv[4], int(argv[5]),
+                   argv[6] == "1")
+        else:
+            replay(int(argv[1]), int(argv[2]), argv[3] == "1", argv[4])
     else:
-        raise SystemExit("usage: _powercut.py record|boot|replay ...")
+        raise SystemExit("usage: _powercut.py record|boot|double|replay ...")
 
 
 if __name__ == "__main__":
