@@ -323,8 +323,8 @@ class Device:
         held back on the line and let through late (within the challenge's
         30 s) would otherwise set the clock behind, and the next try's
         STATUS spends the challenge any held copy was bound to."""
+        t0 = monotonic()  # utc is the UTC now, before IDENTIFY or a settling STATUS
         self._load_key()
-        t0 = monotonic()
         for _ in range(SYNC_TRIES):
             self._status(self._link_keys())
             sent = monotonic()
