@@ -6,8 +6,9 @@ workload, and the board booted afresh on what the flash holds.
     result.figures()                             # powercut_points, ..._lost, ...
     for case in result.failed: print(case)       # a case id and what broke
 
-    python -m tests.powercut sweep [--all] [--seed S]
+    python -m tests.powercut sweep [--all] [--seed S] [--double sample|all]
     python -m tests.powercut replay s1-n3570      # one case, the cut made for real
+    python -m tests.powercut replay s1-n3570-m5t  # a double cut, both made for real
 
 The board side is tests/mp/_powercut.py on the real micropython binary: the
 unchanged firmware (firmware.pod.Pod on a test HAL, commands signed as
@@ -47,6 +48,23 @@ as issue 15 lists it):
   seq        never write a block whose seq a block durable before the cut
              had with other content (so never restart the sequence).
 A case id (s<seed>-n<N>, t when torn) replays any of them.
+
+Double cuts (double_points, double_cases): the boot after a cut in the key
+rotation's, the profile commit's or a log erase's window (Run.windows)
+finishes what the cut interrupted, and that writes flash: identity.new put
+in place and KEY_ROTATED (a = 1) logged, PROFILE_ACCEPTED (a = 1) logged,
+an empty segment removed, the boot's blocks. The board side runs that
+recovery boot uncut on the first cut's flash with its own operations
+journalled (recover(): a Second), then cuts it at each of them, clean and
+torn, and boots a third time; the third boot is judged by the same checks,
+the blocks the recovery boot made durable before the second cut held as
+the workload's (and the keys and the profile as after the first cut: the
+new key if KEY_ROTATE replied, or if any KEY_ROTATED is on flash; the new
+profile if COMMIT replied, with its PROFILE_ACCEPTED). Case ids
+s<seed>-n<N>[t]-m<M>[t]. make test cuts the recovery boots of a few first
+cuts of each window (double_points "sample"); make soak (soak()) every
+first cut of the windows, on seeds 1, 2, ... until 100,000 cut points in
+all.
 """
 
 from __future__ import annotations
@@ -611,17 +629,28 @@ def sweep(seed: int = 1, points: str | Iterable[tuple[int, bool]] = "sample",
     return Sweep(run, cases, time.perf_counter() - t)
 
 
-def soak(seeds: Iterable[int], workers: int = 2, progress: Callable[[int, int], None] | None
-         = None, chunk: int = 4000) -> list[Sweep]:
+SOAK_POINTS = 100_000  # make soak's cut points at least, double cuts included
+
+
+def soak(seeds: Iterable[int] | None = None, min_points: int = SOAK_POINTS, workers: int = 2,
+         progress: Callable[[int, int], None] | None = None, chunk: int = 4000
+         ) -> list[Sweep]:
     """make soak's sweep: every cut point of each seed's workload, clean and
-    torn, and every double cut (double_points "all"), in chunks of about
-    chunk boots; progress(done, total) after each. One Sweep a seed."""
+    torn, and every double cut (double_points "all": every first cut in the
+    windows, every second cut of the boot after it), in chunks of about
+    chunk boots, progress(done, total) after each. seeds: 1, 2, ... until
+    the points reach min_points, unless named. One Sweep a seed."""
     out = []
     done = 0
     total = 0
     with tempfile.TemporaryDirectory(prefix="powercut") as tmp:
         plans = []
-        for seed in seeds:  # the workloads and their recovery boots first: the total
+        # the workloads and their recovery boots first: the total is known
+        todo = iter(seeds) if seeds is not None else iter(range(1, 1 << 20))
+        while seeds is not None or total < min_points:
+            seed = next(todo, None)
+            if seed is None:
+                break
             run = Run.record(seed, Path(tmp) / f"s{seed}")
             firsts = [(n, t) for n, t, _ in double_points(run, "all")]
             seconds = recover(run, firsts, workers)
@@ -638,13 +667,14 @@ def soak(seeds: Iterable[int], workers: int = 2, progress: Callable[[int, int], 
                     progress(done, total)
             group: list[DoublePoint] = []
             size = 0
+            last = max(seconds)
             for key, second in sorted(seconds.items()):
                 group.append((*key, None))
                 size += 2 * second.ops
-                if size >= chunk or key == max(seconds):
+                if size >= chunk or key == last:
                     got, again = double_cases(run, group, workers)
                     for k, s in again.items():  # the same recovery boot again
-                        assert s.ops == seconds[k].ops and s.appends == seconds[k].appends, k
+                        assert (s.ops, s.appends) == (seconds[k].ops, seconds[k].appends), k
                     cases += got
                     done += len(got)
                     if progress:
@@ -652,6 +682,16 @@ def soak(seeds: Iterable[int], workers: int = 2, progress: Callable[[int, int], 
                     group, size = [], 0
             out.append(Sweep(run, cases, time.perf_counter() - t))
     return out
+
+
+def soak_figures(sweeps: Sequence[Sweep], seconds: float, suffix: str = "_soak"
+                 ) -> dict[str, float]:
+    """The figures of soak()'s sweeps, summed over the seeds."""
+    f = tally([c for s in sweeps for c in s.cases], seconds)
+    f["powercut_seeds"] = len(sweeps)
+    f["powercut_workload_ops"] = sum(s.run.ops for s in sweeps)
+    f["powercut_workload_appends"] = sum(len(s.run.appends) for s in sweeps)
+    return {k + suffix: v for k, v in f.items()}
 
 
 def bench_figures() -> dict[str, float]:
