@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all test demo bench missions typecheck lint clean
+.PHONY: all test demo bench soak missions typecheck lint clean
 
 all: test
 
@@ -38,6 +38,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# The long sweeps (tests/soak.py): figures into build/bench.json, _soak names
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak
 
 # The slow target: every scenario at its own 1-second tick on both engines
 # (make test runs them on a 10-second tick).
