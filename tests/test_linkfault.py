@@ -10,8 +10,10 @@ import pytest
 
 import podctl.device
 from podctl.device import Device
+from podctl.errors import PodctlError
 from podctl.keystore import Keystore
 from protocol import catalogue as c
+from protocol import frame, message
 from tests import link_attacks as la
 from tests import linkfault as lf
 
@@ -151,3 +153,74 @@ def test_random_faults_on_the_virtual_board(tmp_path):
         end.close()
     assert res.corrupted == 0 and res.crashed == 0, _bad(res)
     assert res.transfers == 15
+
+
+# -- an answer to another request with the request's seq (a session before
+# this one numbered its requests from 1 too, and its late answer is still
+# on the line): a noisy line cannot make one (CRC), a slow port can
+
+
+class _Early:
+    """Before the host's first request of type reaches the device, the
+    device's answer to another request (other, with values) of the same
+    seq is put on the line: what an earlier session left there."""
+
+    def __init__(self, end: la.End, type: int, other: int, *values):
+        self.end = end
+        self.type, self.other, self.values = type, other, values
+        self._split = la._Splitter()
+        self.done = False
+
+    def write(self, data: bytes) -> int:
+        for _chunk, f in self._split.feed(bytes(data)):
+            if isinstance(f, frame.Frame) and f.type == self.type and not self.done:
+                self.done = True
+                payload = message.pack(self.other, False, *self.values)
+                self.end.write(b"\x00" + frame.encode(self.other, f.seq, payload))
+        return self.end.write(data)
+
+    def read(self, size: int) -> bytes:
+        return self.end.read(size)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def pod(tmp_path):
+    return lf.pod_end(tmp_path / "pod", days=1)
+
+
+def test_a_profile_read_answer_is_not_taken_for_the_log(pod, tmp_path):
+    """Same layout, same seq: before, the profile's bytes became the
+    pulled log's head (CheckFailed, and every pull again resumed on them)."""
+    early = _Early(pod, c.MSG_LOG_READ, c.MSG_PROFILE_READ, 0, 1016)
+    dev = Device("early", keystore=pod.keystore, timeout=pod.timeout, transport=early)
+    raw = dev.pull(tmp_path / "out").read_bytes()
+    assert early.done
+    mirror = lf.Mirror(pod)
+    mirror.seal()
+    assert raw == mirror.data[: len(raw)] and len(raw) > 10_000
+
+
+def test_a_profile_read_answer_for_another_offset_is_refused(pod):
+    """Before: the profile read returned bytes 8.. then the rest again, as
+    if it were the profile."""
+    early = _Early(pod, c.MSG_PROFILE_READ, c.MSG_PROFILE_READ, 8, 1016)
+    dev = Device("early", keystore=pod.keystore, timeout=pod.timeout, transport=early)
+    with pytest.raises(PodctlError, match="profile read of byte 0 with byte 8"):
+        dev.profile()
+    assert dev.profile() == la.two_phases()
+
+
+def test_a_pull_that_fails_its_end_check_starts_over_next_time(session):
+    # a pull cut at byte 10160, its part then damaged at the head
+    s = session(*(lf.Rule("down", c.MSG_LOG_READ, "corrupt", nth=n) for n in (10, 11, 12)))
+    assert s.transfer("pull").result == "failed"
+    part = s.pull_dir / "log.bin.part"
+    part.write_bytes(bytes(64) + part.read_bytes()[64:])
+    out = s.transfer("pull")
+    assert out.result == "failed" and out.error.startswith("CheckFailed"), out
+    assert not part.exists()  # before: kept, and every pull again failed the same way
+    out = s.transfer("pull")
+    assert (out.result, out.wrong) == ("ok", []), out

@@ -308,6 +308,11 @@ class Device:
         size = None
         while size is None or len(out) < size:
             got = self.request(c.MSG_PROFILE_READ, len(out), LOG_READ_SIZE)
+            if got["offset"] != len(out):
+                raise LinkError(
+                    f"the device answered a profile read of byte {len(out)} with byte "
+                    f"{got['offset']}: retry"
+                )
             size = got["size"]
             if not got["data"] and len(out) < size:
                 raise LinkError("the device's profile read stopped short: retry")
@@ -563,9 +568,16 @@ class Device:
                 anchor=_anchor(st),
                 ends=(info.first_seq, info.last_seq, info.last_mac),
             )
-            notes = self._check_pull(
-                Pulled(log_path, raw, m, manifest_beside(log_path), seal=seal)
-            )
+            try:
+                notes = self._check_pull(
+                    Pulled(log_path, raw, m, manifest_beside(log_path), seal=seal)
+                )
+            except CheckFailed:
+                # bytes that are not the device's log: a pull resumed on them
+                # would fail the same way, so the next one starts over
+                part.unlink()
+                state_path.unlink()
+                raise
             log_path.write_bytes(raw)
             part.unlink()
             state_path.unlink()

@@ -123,7 +123,7 @@ class Link:
                 self.t.write(wire)
             except OSError as e:
                 raise LinkError(f"link lost: {e.strerror or e}: replug and retry") from None
-            reply = self._await(seq)
+            reply = self._await(seq, msg_type)
             if reply is not None:
                 break
         else:
@@ -147,7 +147,13 @@ class Link:
             )
         return fields
 
-    def _await(self, seq: int):
+    def _await(self, seq: int, msg_type: int):
+        """The reply to request seq of msg_type: the device answers with the
+        request's type or an ERROR. A frame of another type carrying this
+        seq answers another request (a session before this one numbered its
+        requests from 1 too, and its late answer is still on the line):
+        LOG_READ and PROFILE_READ answers have the same layout, so one taken
+        for the other would pass its bytes off as the log's."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             try:
@@ -158,7 +164,8 @@ class Link:
                 continue
             self.wire_bytes_in += len(data)
             for r in self._deframer.feed(data):
-                if isinstance(r, frame.Frame) and r.seq == seq and r.flags & c.FLAG_REPLY:
+                if (isinstance(r, frame.Frame) and r.seq == seq and r.flags & c.FLAG_REPLY
+                        and r.type in (msg_type, c.MSG_ERROR)):
                     self.payload_bytes_in += len(r.payload)
                     return r
         return None
