@@ -7,7 +7,8 @@ seeded RNG), and whole transfers driven through it from the host library.
 
     res = run(transfers=300, seed=1)           # on the firmware's Pod, in process
     res.corrupted, res.failed, res.crashed     # corrupted and crashed: 0
-    bench_figures()                            # linkfault_transfers, _corrupted, ...
+    bench_figures()    # 400 on the Pod (a multi-day log), 50 on the virtual board:
+                       # linkfault_transfers, _corrupted, _failed, _crashed, _s, ...
 
 The ends are tests/link_attacks.py's: PodEnd (the firmware on CPython in
 this process, its clock moved by the suite: one host wait at each resend
@@ -68,6 +69,8 @@ DAYS = 3  # the simulated log the pulls start on (days of the Pod's logging)
 GAP_S = 1200  # up to this many device seconds between two transfers
 KINDS = (("pull", 2), ("upload", 2), ("time_sync", 2), ("key_rotate", 2), ("status", 2))
 UTC0 = 1_800_000_000
+POD_TIMEOUT = 0.01  # the host's wait for an answer on PodEnd (real seconds)
+BOARD_SPEED = 50.0  # the virtual board's, for bench_figures' transfers on it
 
 
 # -- the faulty line
@@ -339,7 +342,9 @@ class Session:
         self.work = Path(work)
         self.rng = random.Random(seed)
         self.line = FaultyLine(end, random.Random(seed * 7919 + 1), prob, max_chunk, rules)
-        self.timeout = end.timeout if timeout is None else timeout
+        if timeout is None:  # the Pod answers within the write: only a lost frame waits
+            timeout = POD_TIMEOUT if isinstance(end, la.PodEnd) else end.timeout
+        self.timeout = timeout
         self.mirror = Mirror(end)
         self.mirror.seal()
         self.results = Results()
@@ -593,18 +598,30 @@ def run(transfers: int = 300, seed: int = 1, end: la.End | None = None,
     return res
 
 
-def bench_figures(transfers: int = 400, seed: int = 1) -> dict:
-    """make bench's figures: transfers on the in-process Pod (a multi-day log)."""
+def bench_figures(transfers: int = 400, board: int = 50, seed: int = 1) -> dict:
+    """make bench's figures: transfers on the in-process Pod (its log
+    multi-day, pulled whole), then board more on the virtual board (the
+    firmware on the micropython binary, its log as young as the board)."""
+    t0 = time.perf_counter()
     res = run(transfers=transfers, seed=seed)
+    both = [res]
+    if board:
+        with tempfile.TemporaryDirectory(prefix="linkfault-board-") as tmp:
+            end = la.BoardEnd(Path(tmp) / "board", speed=BOARD_SPEED)
+            try:
+                both.append(run(transfers=board, seed=seed, end=end, work=Path(tmp)))
+            finally:
+                end.close()
     return {
-        "linkfault_transfers": res.transfers,
-        "linkfault_corrupted": res.corrupted,
-        "linkfault_failed": res.failed,
-        "linkfault_crashed": res.crashed,
-        "linkfault_pulls_completed": res.pulls_completed,
+        "linkfault_transfers": sum(r.transfers for r in both),
+        "linkfault_corrupted": sum(r.corrupted for r in both),
+        "linkfault_failed": sum(r.failed for r in both),
+        "linkfault_crashed": sum(r.crashed for r in both),
+        "linkfault_board_transfers": both[1].transfers if board else 0,
+        "linkfault_pulls_completed": sum(r.pulls_completed for r in both),
         "linkfault_pulled_bytes": res.pulled_bytes,
-        "linkfault_faults": sum(res.faults.values()),
-        "linkfault_s": round(res.seconds, 1),
+        "linkfault_faults": sum(sum(r.faults.values()) for r in both),
+        "linkfault_s": round(time.perf_counter() - t0, 1),
     }
 
 
