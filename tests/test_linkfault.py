@@ -35,7 +35,7 @@ def session(tmp_path, monkeypatch):
 
 
 def test_random_faults_never_corrupt_a_transfer(tmp_path):
-    res = lf.run(transfers=150, seed=7, work=tmp_path, days=2)
+    res = lf.run(transfers=100, seed=7, work=tmp_path, days=2)
     assert res.corrupted == 0 and res.crashed == 0, _bad(res)
     kinds = res.by_kind()
     assert set(kinds) == {k for k, _ in lf.KINDS}
