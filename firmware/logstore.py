@@ -2,9 +2,11 @@
 #
 # <root>/log/<first seq, 10 digits>  one segment file, blocks back to back
 # <root>/logseq    the next seq, kept while the log is empty after an erase
-# <root>/dropped   the first seq held after the overwrite policy last
-#                  dropped segments: while that is still the oldest block,
-#                  the head went by the policy, not by an erase (LOG_SEAL)
+# <root>/dropped   <II: the first seq held after the overwrite policy last
+#                  dropped segments (while that is still the oldest block,
+#                  the head went by the policy, not by an erase: LOG_SEAL),
+#                  and the sample records it has dropped since the log
+#                  began (or was last erased)
 # (the names are written where they are used: a module-level name is a qstr
 # and a dict entry on the board)
 #
@@ -15,6 +17,15 @@
 # for good at segment_bytes; a new one starts with the next block, so the
 # oldest segment can be dropped whole when the log's budget is spent and the
 # profile says to overwrite.
+#
+# The budget: what the log may hold is derived at open() from the
+# filesystem's own free space (statvfs), less RESERVE blocks for the other
+# records, their .new copies, littlefs's metadata pairs and its
+# copy-on-write of a file's last block; a segment of segment_bytes takes
+# _SEG_BLOCKS blocks, its CTZ pointers and a partly filled last block
+# included. The profile's budget, or the constructor's, is a cap on top
+# (issue 15, F6: a fixed 1,360 KiB did not fit the Pico's 1,408 KiB
+# littlefs, with the firmware's own files in /lib even less).
 #
 # Power cut: littlefs commits a file's data at close, so a cut loses at most
 # the block being written (and the records still in RAM); on boot open()
@@ -33,6 +44,7 @@ from firmware import storefile
 from protocol import block as log
 
 _SEGMENT_BYTES = const(64 * 1024)
+_RESERVE = const(16)  # blocks kept free for everything but the log (see above)
 
 
 def _name(seq):
@@ -52,7 +64,12 @@ class LogStore:
         self.next_seq = 0
         self.last_mac = log.GENESIS_MAC
         self.full = False  # True once a block was refused (stop policy)
-        self.dropped = 0  # segments dropped by the overwrite policy
+        from array import array  # here: a global would grow the module's dict on the heap
+
+        # the overwrite policy's drops not yet logged: [first seq dropped,
+        # blocks dropped from it on, sample records dropped since the log
+        # began]; the pod logs them (STORAGE_FULL a = 1, 2) and zeroes [1]
+        self.dropped = array("I", bytes(12))
         self.damaged_tail = 0  # bytes after the last good block at boot
         self._sealed = False  # newest segment takes no more blocks
 
@@ -73,6 +90,26 @@ class LogStore:
         while self.segments and self.segments[-1][1] == 0:
             os.remove(self.dir + "/" + _name(self.segments.pop()[0]))
         storefile.clean(self.root, "dropped")  # a cut mid-write leaves its .new
+        kept = storefile.read(self.root, "dropped")
+        if kept and len(kept) == 8 and self.segments:
+            if self.segments[0][0] == struct.unpack_from("<I", kept)[0]:
+                # the head is still the one the policy dropped to
+                self.dropped[2] = struct.unpack_from("<I", kept, 4)[0]
+        st = os.statvfs(self.dir)
+        # blocks the log may take: free now, and what its segments hold
+        have = st[3] - _RESERVE
+        per = -(-self.segment_bytes // (st[0] - 16)) + 1  # a segment's blocks at most
+        for seg in self.segments:
+            have += -(-seg[1] // (st[0] - 16))
+        # segments the flash holds; all but the newest are closed, each with
+        # more than segment_bytes - BLOCK_MAX (it closed when a block did
+        # not fit), so a log of this many bytes never needs more of them
+        fill = self.segment_bytes - log.BLOCK_MAX
+        if fill < self.segment_bytes // 2:  # the tests' small segments: per is loose there
+            fill = self.segment_bytes // 2
+        fits = (have // per - 1) * fill
+        if fits < self.budget:
+            self.budget = fits if fits > 0 else 0
         if self.segments:
             self._resume(scratch if scratch is not None else bytearray(log.BLOCK_MAX))
         else:
@@ -136,15 +173,33 @@ class LogStore:
                 self.full = True
                 return False
             first, size = self.segments.pop(0)
-            os.remove(self.dir + "/" + _name(first))
+            d = self.dropped
+            if not d[1]:
+                d[0] = first
+            d[1] += self.segments[0][0] - first  # its blocks: seqs run on across segments
+            # its sample records, from its block headers (24 bytes read
+            # each; inline: a method costs the board's heap a function and a
+            # qstr). A damaged block ends the count: what could be read.
+            path = self.dir + "/" + _name(first)
+            hdr = bytearray(log.HEADER_LEN)
+            at = 0
+            with open(path, "rb") as f:
+                while at < size:
+                    f.seek(at)
+                    if f.readinto(hdr) != log.HEADER_LEN or hdr[:4] != log.MAGIC:
+                        break
+                    if hdr[5] == log.KIND_SAMPLES:
+                        d[2] += hdr[14] | hdr[15] << 8  # count
+                    at += log.HEADER_LEN + (hdr[22] | hdr[23] << 8) + log.TRAILER_LEN
+            os.remove(path)
             self.size -= size
-            self.dropped += 1
             if self.size + n <= self.budget:
                 # rare (once a segment, days apart) and after the tick. If
                 # the write fails the head is unexplained, which a verifier
                 # takes as the worse case.
                 try:
-                    storefile.write(self.root, "dropped", struct.pack("<I", self.segments[0][0]))
+                    storefile.write(
+                        self.root, "dropped", struct.pack("<II", self.segments[0][0], d[2]))
                 except OSError:
                     pass
         seq = struct.unpack_from("<I", block, 8)[0]
@@ -165,8 +220,8 @@ class LogStore:
         policy, not erased by LOG_ERASE (an erase moves the head past the
         seq the policy recorded)."""
         kept = storefile.read(self.root, "dropped")
-        return bool(self.segments and kept and len(kept) == 4
-                    and struct.unpack("<I", kept)[0] == self.segments[0][0])
+        return bool(self.segments and kept and len(kept) == 8
+                    and struct.unpack_from("<I", kept)[0] == self.segments[0][0])
 
     def erase_through(self, last_seq):
         """LOG_ERASE: remove the segments whose every block is at or before
@@ -189,6 +244,8 @@ class LogStore:
             os.remove(self.dir + "/" + _name(first))
             self.size -= size
             erased += size
+        if erased:
+            self.dropped[2] = 0  # the head is the host's erase now, not a drop
         if not self.segments:
             self.last_mac = log.GENESIS_MAC  # seq keeps rising: "logseq" above
         self.full = False

@@ -78,8 +78,8 @@ class Pod:
             except ImportError:
                 fw_hash = b"\x00" * 8  # run from a checkout, not flashed
         self.fw_hash = fw_hash
-        self.log_budget = log_budget
         self.root = hal.storage_root()
+        self.store = LogStore(self.root, log_budget)  # opened at boot
         self.events = EventQueue()
         self.probes = Probes(NPROBES)
         self.control = Controller()
@@ -103,7 +103,6 @@ class Pod:
         self._state_dirty = False
         self._state_at = 0
         self._full_seen = False
-        self._dropped_seen = 0
         # the refusal window: [counted, window start + 1 (0: quiet), the
         # last one's error code, its message type]
         from array import array  # here: a global would grow the module's dict on the heap
@@ -130,7 +129,6 @@ class Pod:
         self.guard = guard = Guard(root)
         self.link = LinkServer(self._link_write, None, ram.RX, ram.TX)
         self.out = None  # the transport's write(bytes), set by the main loop
-        self.store = LogStore(root, self.log_budget)
         self.recorder = Recorder(self.store, self.events, 0, ram.BLOCK, ram.EVENTS)
         guard.load()
         if guard.pending:  # a rotation a power cut interrupted, finished now:
@@ -388,18 +386,25 @@ class Pod:
                 self.events.push(self.uptime, _EV_REFUSALS, w[3], w[2], w[0])
                 w[0] = 0
                 w[1] = self.uptime + 1
+        store = self.store
+        d = store.dropped
+        if d[1]:
+            # the overwrite policy dropped the oldest segment(s) in the last
+            # pass's writes (or a forced flush's): which blocks (a = 1: b of
+            # them from seq value on) and how many sample records the log
+            # has lost so since it began (a = 2), written in this pass, so a
+            # verifier can say what the head lost (issue 15, F6)
+            n = d[1] if d[1] < 65535 else 65535
+            self.events.push(self.uptime, log.EV_STORAGE_FULL, 1, n, d[0])
+            self.events.push(self.uptime, log.EV_STORAGE_FULL, 2, 0, d[2])
+            d[1] = 0
         rec = self.recorder
         rec.flush()
-        store = self.store
-        if rec.full != self._full_seen or store.dropped != self._dropped_seen:
-            # once when the stop policy starts refusing, and for every
-            # segment the overwrite policy drops
-            if rec.full and not self._full_seen:
+        if rec.full != self._full_seen:
+            # once when the stop policy starts refusing
+            if rec.full:
                 self.events.push(self.uptime, log.EV_STORAGE_FULL, 0, 0, store.size)
-            if store.dropped > self._dropped_seen:
-                self.events.push(self.uptime, log.EV_STORAGE_FULL, 1, 0, store.dropped)
             self._full_seen = rec.full
-            self._dropped_seen = store.dropped
         if self.profile is not None and (
             self._state_dirty or self.uptime - self._state_at >= STATE_S
         ):
@@ -534,6 +539,8 @@ class Pod:
             self.events.push(self.uptime, _EV_REFUSALS, w[3], w[2], w[0])
             w[0] = 0
         self.recorder.flush(force=True)
+        if self.store.dropped[1]:
+            self.service()  # a drop this flush made: its events on flash now, not a tick later
 
     def erase_through(self, seq):
         """The host holds the log through seq: erase what it may (see

@@ -43,9 +43,10 @@ def write(root, name, body):
     tmp = _path(root, name + ".new")
     crc = crc32(body)
     tail = struct.pack("<I", crc)
-    with open(tmp, "wb") as f:
-        f.write(body)
-        f.write(tail)
+    with open(tmp, "wb") as w:
+        w.write(body)
+        w.write(tail)
+    del w  # free before the next open (as in seal)
     n = len(body)
     chunk = bytearray(32)
     got = 0
@@ -69,8 +70,13 @@ def seal(root, name, body):
     the CRC, check it, rename over NAME."""
     tmp = _path(root, name + ".new")
     tail = struct.pack("<I", crc32(body))
-    with open(tmp, "ab") as f:
-        f.write(tail)
+    with open(tmp, "ab") as w:
+        w.write(tail)
+    # the closed file stays referenced by its name until that is rebound,
+    # which is after the next open: let it go first, so its ~300 bytes of
+    # buffers can be the next file's (a 64 KiB heap mid-mission has few
+    # such runs)
+    del w
     with open(tmp, "rb") as f:
         f.seek(len(body))
         ok = f.read(5) == tail  # the CRC, and nothing after it

@@ -89,9 +89,9 @@ EVENTS = (
     (
         EV_STORAGE_FULL,
         "STORAGE_FULL",
-        "policy: 0 stop, 1 overwrite",
-        "",
-        "0: log bytes; 1: segments dropped",
+        "0 stop policy; 1 blocks dropped; 2 records dropped",
+        "a = 1: blocks dropped",
+        "0: log bytes; 1: first seq dropped; 2: records dropped so far",
     ),
     (EV_KEY_ROTATED, "KEY_ROTATED", "", "", "counter"),
     (EV_REFUSALS, "REFUSALS", "last message type", "last error code", "refusals counted"),

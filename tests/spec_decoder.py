@@ -354,7 +354,7 @@ class Event:
             scale, unit = ALARM_SHOWN.get(self.a, (1, ""))
             return v * scale, unit, ""
         if code == STORAGE_FULL:
-            return float(v), "bytes" if self.a == 0 else "segments", ""
+            return float(v), {0: "bytes", 1: "seq", 2: "records"}.get(self.a, ""), ""
         if code in VALUE_UNITS:
             return float(v), VALUE_UNITS[code], ""
         if code in EVENT_NAMES:

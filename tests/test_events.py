@@ -29,7 +29,12 @@ U32 = 1 << 32
         (log.EV_BOOT, 2, 4, 0x000100, ("reset watchdog", "boot 4", math.nan, "", "0.1.0")),
         (log.EV_TIME_SET, 0, 0, 1804717200, ("clock", "", 1804717200.0, "UTC s", "")),
         (log.EV_MODE, 4, 1, 0, ("mode passive", "from pid", math.nan, "", "")),
-        (log.EV_STORAGE_FULL, 1, 0, 3, ("log", "policy overwrite", 3.0, "segments", "")),
+        (log.EV_STORAGE_FULL, 1, 31, 96,
+         ("log", "policy overwrite: 31 blocks dropped from", 96.0, "seq", "")),
+        (log.EV_STORAGE_FULL, 2, 0, 5820,
+         ("log", "policy overwrite: records dropped so far", 5820.0, "records", "")),
+        (log.EV_REFUSALS, 16, 10, 4711,
+         ("TIME_SET", "error BAD_TAG (last of those counted)", 4711.0, "refusals", "")),
         (log.EV_PHASE, 1, 2, 0, ("phase 1", "resumed at boot", math.nan, "", "")),
     ],
 )

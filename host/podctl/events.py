@@ -146,7 +146,13 @@ def read(code: int, a: int, b: int, value: int) -> Reading:
     if code == log.EV_STORAGE_FULL:
         if a == 0:
             return Reading("log", "policy stop", float(value), "bytes", "")
-        return Reading("log", "policy overwrite", float(value), "segments", "")
+        if a == 1:  # b blocks dropped from seq value on (SPEC 7.7)
+            return Reading("log", f"policy overwrite: {b} blocks dropped from", float(value),
+                           "seq", "")
+        if a == 2:
+            return Reading("log", "policy overwrite: records dropped so far", float(value),
+                           "records", "")
+        return Reading("log", f"a {a}", float(value), "", "")
     if code == log.EV_KEY_ROTATED:
         return Reading("key", "", float(value), "counter", "")
     if code == log.EV_REFUSALS:

@@ -98,7 +98,11 @@ def _storage(e: Event) -> tuple[str, str]:
         return "log erased", f"{e.value} bytes erased"
     if e.a == 0:
         return "storage full", f"policy stop: recording stopped at {e.value} bytes"
-    return "storage full", f"policy overwrite: {e.value} oldest segment(s) dropped"
+    if e.a == 1:
+        return ("oldest blocks dropped",
+                f"policy overwrite: blocks {e.value}..{e.value + e.b - 1} removed to make room")
+    return ("records dropped", f"policy overwrite: {e.value} sample records removed so far "
+            "(since the log began or was last erased)")
 
 
 def _command(e: Event) -> tuple[str, str]:

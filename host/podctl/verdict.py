@@ -198,7 +198,7 @@ def verify(
     if good:
         first = good[0]
         if first.verdict == UNANCHORED:
-            f = _unanchored(raw, first, ends[0], ks, m, after, allow_unanchored, sealed)
+            f = _unanchored(raw, first, ends[0], ks, m, after, allow_unanchored, sealed, good)
             found.insert(0, f)
             head_attested = f.code != ACCEPTED
     if sealed is not None and good:
@@ -330,9 +330,35 @@ def _against_seal(
     return out
 
 
+def _dropped(raw: bytes, good: Sequence[BlockInfo], head: int) -> str:
+    """What the device's own events say its overwrite policy dropped before
+    block head (SPEC 7.7, STORAGE_FULL a = 1 and 2; issue 15, F6), read
+    from the authenticated blocks only: "N records (blocks A..head-1)"."""
+    ranges: list[tuple[int, int]] = []
+    total = None
+    for b in good:
+        if b.kind != log.KIND_EVENTS or b.verdict != OK:
+            continue
+        blk = log.parse_block(raw, b.offset)
+        for e in log.events(raw, blk):
+            if e[1] == log.EV_STORAGE_FULL and e[2] == 1:
+                ranges.append((e[4], e[3]))
+            elif e[1] == log.EV_STORAGE_FULL and e[2] == 2:
+                total = e[4]
+    if total is None or not ranges or sum(ranges[-1]) != head:
+        return (f"blocks 0..{head - 1} (no authenticated event of this log names the drop: "
+                "the records it held are not counted)")
+    start = ranges[-1][0]
+    for first, n in reversed(ranges[:-1]):  # earlier drops still named, back to back
+        if first + n == start:
+            start = first
+    return f"{total} records (blocks {start if start else 0}..{head - 1} named by its events)"
+
+
 def _unanchored(
     raw: bytes, first: BlockInfo, index: int, ks: list[bytes], m: Manifest | None,
     after: Manifest | None, allow: bool, sealed: Seal | None = None,
+    good: Sequence[BlockInfo] = (),
 ) -> Finding:
     seq = first.seq or 0
     at = first.offset
@@ -340,8 +366,9 @@ def _unanchored(
         # the device itself states it dropped the head (overwrite policy)
         return Finding(
             "unanchored",
-            f"the device dropped blocks 0..{seq - 1} by its overwrite policy (stated in its "
-            "seal): this first block's own records are not authenticated, every later block is",
+            f"head dropped by the device: {_dropped(raw, good, seq)} by its overwrite policy "
+            "(stated in its seal): this first block's own records are not authenticated, "
+            "every later block is",
             "warn", at, index, seq, seq,
         )
     if after is not None:

@@ -141,12 +141,18 @@ def test_full_storage_overwrite_policy_drops_oldest_segments():
     p.store.budget = 8 * 1024
     p.store.segment_bytes = 2048
     run(p, 3000)
-    assert p.store.dropped > 0 and not p.store.full
+    assert p.store.dropped[2] > 0 and not p.store.full
     assert not p.alarms.latched >> codes.ALARM_STORAGE & 1
     samples, events, seqs = log_records(read_log(p))
     assert samples[-1][0] >= 2990  # the newest kept
-    full = [e for e in events if e[1] == log.EV_STORAGE_FULL]
-    assert full and full[-1][2] == 1 and full[-1][4] >= p.store.dropped - 1  # one per drop
+    # each drop is named (issue 15, F6): the newest a = 1 event's blocks end
+    # where the log now begins, and a = 2 counts every record dropped, so
+    # every record taken is held, or named dropped (none lost)
+    ranges = [e for e in events if e[1] == log.EV_STORAGE_FULL and e[2] == 1]
+    totals = [e for e in events if e[1] == log.EV_STORAGE_FULL and e[2] == 2]
+    assert ranges and ranges[-1][4] + ranges[-1][3] == seqs[0]
+    assert totals[-1][4] == p.store.dropped[2]
+    assert p.recorder.records == len(samples) + totals[-1][4] and p.recorder.lost == 0
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
