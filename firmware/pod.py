@@ -47,10 +47,10 @@ from protocol import profile_bin as pf
 # qstr pools have few to spare.
 MISSION_FMT = "<IBBHIII"  # profile crc, phase, mode, alarms, phase_s, mission_s, out_s
 STATE_S = 600
-# bytes the log may use of the Pico's 1408 KiB littlefs: the rest holds
-# littlefs metadata and the small records (identity, counter, profile,
-# mission state). At 10.55 bytes a record this is 91.7 days of 1-minute
-# samples (make bench: log_bytes_per_record).
+# the most the log may use: LogStore.open lowers it to what the filesystem
+# holds (on the Pico's 1408 KiB littlefs with the bundle in /lib, 882 KiB:
+# about 59 days of 1-minute samples at 10.55 bytes a record; make bench:
+# pico_fs_log_budget_bytes, log_bytes_per_record)
 _LOG_BUDGET = const(1360 * 1024)
 _TICK_WRAP = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on MicroPython ports
 # Refusals anyone on the line can make (no key checked the frame, or it was
