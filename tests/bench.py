@@ -748,6 +748,17 @@ def flood_figures() -> dict[str, float]:
 FLOOD_S = 30  # the real-clock flood of flood_figures
 
 
+def linkfault_figures() -> dict[str, float]:
+    """Issue 15. Whole transfers (log pulls of a multi-day log, profile
+    upload and commit, time sync, key rotation, status) through a relay
+    that corrupts, drops and duplicates 1 % of the chunks each
+    (tests/linkfault.py): how many, and how many completed with a wrong
+    result or left the device and keystore apart (target 0)."""
+    from tests.linkfault import bench_figures
+
+    return bench_figures()
+
+
 def pico_fs_figures() -> dict[str, float]:
     """Issue 15, F6. 180,000 one-minute records (125 days) on the Pico's
     own littlefs (352 blocks of 4 KiB, the deployed bundle in /lib), the
@@ -792,6 +803,7 @@ GROUPS = {
     "fuzz": fuzz_figures,
     "flood": flood_figures,
     "pico_fs": pico_fs_figures,
+    "linkfault": linkfault_figures,
 }
 
 
