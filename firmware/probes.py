@@ -7,9 +7,11 @@
 # stuck_s seconds (real probes carry ADC noise); and, with three or more
 # candidates, it lies within `disagree` of their median (with two, there is
 # no majority to say which is wrong, so both are kept). The median is taken
-# over the candidates not already excluded when at least two are, so a probe
-# that drifted away cannot pull the reference off the good ones; when only
-# two are trusted, neither is excluded for disagreeing (no majority). A probe failing a
+# over the candidates not already excluded when any is, so a probe that
+# drifted away cannot pull the reference off the good ones; when only one or
+# two are trusted, none of them is excluded for disagreeing (no majority of
+# trusted probes: excluded ones, a drifted and a noisy, must not outvote the
+# last good one), only the excluded are judged against them. A probe failing a
 # check is excluded and a PROBE_FAULT event raised once; it comes back after
 # passing every check for recover_s seconds in a row.
 #
@@ -92,16 +94,16 @@ class Probes:
             self.prev[i] = v
         if ncand >= 3:
             # the reference is the median of the probes still trusted when
-            # two or more are, so an excluded drifting probe cannot drag it;
+            # any is, so an excluded drifting probe cannot drag it; one or
             # two trusted probes have no majority, so they are kept and only
             # the excluded ones are judged against them
             trusted = 0
             for i in range(self.n):
                 if self.cand[i] and not self.fault[i]:
                     trusted += 1
-            mid = self._median(trusted >= 2)
+            mid = self._median(trusted > 0)
             for i in range(self.n):
-                if trusted == 2 and not self.fault[i]:
+                if trusted < 3 and not self.fault[i]:
                     continue
                 if self.cand[i] and abs(reading[i] - mid) > self.disagree:
                     self.cand[i] = 0

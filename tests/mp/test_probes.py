@@ -98,3 +98,27 @@ def test_drifted_probe_cannot_get_a_good_one_excluded():
         n = 4500 if s & 1 else -4500
         _run(p, ev, [5000, 5000, 11000, 5000 + n], 1, fail=0b0010)
     assert p.good == 0b1001 and p.count == 2
+
+
+def test_the_last_trusted_probe_is_not_voted_out_by_excluded_ones():
+    # issue 15's seed sweep (probe-failure at the 1 s tick): probe 1 open,
+    # probe 2 drifted away, probe 3 excluded for a noise burst; on a tick
+    # when the noisy probe passes its rate check, the median of the three
+    # candidates is an excluded probe's reading, and the one trusted probe
+    # was excluded for disagreeing with it: no probe left at all
+    p, ev = _probes()
+    p.configure(-40000, 85000, 500, 2000, 0, 10)  # no stuck check here
+    _run(p, ev, [5000] * 4, 3, fail=0b0010)  # probe 1 open
+    for d in range(0, 6000, 200):  # probe 2 drifts away and is excluded
+        _run(p, ev, [5000, 5000, 5000 + d, 5000], 1, fail=0b0010)
+    assert p.good == 0b1001
+    for s in range(40):  # probe 3 noisy: a 2.6 degC jump every other second
+        n = 2600 if s & 2 else -2600
+        _run(p, ev, [5000, 5000, 11000, 5000 + n], 1, fail=0b0010)
+    assert (3, codes.FAULT_RATE) in _faults(ev)
+    assert p.good == 0b0001 and p.count == 1 and 4990 <= p.estimate <= 5010
+    assert 0 not in [f[0] for f in _faults(ev)]
+    # the excluded ones are judged against the trusted one: the drifted
+    # probe does not come back, a probe that agrees with it again does
+    _run(p, ev, [5000, 5000, 11000, 5000], 12, fail=0b0010)
+    assert p.good == 0b1001
