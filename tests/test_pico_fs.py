@@ -44,6 +44,7 @@ def accounted(got: dict, raw: bytes) -> dict:
     blocks, _ = walk(raw, [KEY])
     ranges = []
     totals = []
+    got["held"] = sum(b.count for b in blocks if b.kind == log.KIND_SAMPLES)
     for b in blocks:
         if b.kind == log.KIND_EVENTS:
             blk = log.parse_block(raw, b.offset)
