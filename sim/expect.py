@@ -108,6 +108,15 @@ def check(
                 if "within_h" in e:
                     text += f" (expected within {e['within_h']} h)"
                 out.append((ok, text))
+        elif k == "no_probe_fault":
+            p = e["probe"]
+            got = summary.get("probe_faults", {}).get(str(p))
+            if got is None:
+                out.append((True, f"probe {p} never excluded"))
+            else:
+                at, kind = got
+                text = f"probe {p} excluded ({kind}) at {_hours(at)} (expected never)"
+                out.append((False, text))
         elif k == "log_intact":
             if log is None or key is None or verify_log is None:
                 out.append(

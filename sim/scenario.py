@@ -48,6 +48,7 @@ EXPECT_KINDS = (
     "battery_hours",
     "battery_empty",
     "probe_fault",
+    "no_probe_fault",
     "log_intact",
 )
 WINDOWED_FAULTS = ("probe_noise", "lid_open", "brownout", "link_loss")
@@ -308,6 +309,7 @@ EXPECT_FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
     "battery_hours": {"min_h": (pos, None), "max_h": (pos, None)},
     "battery_empty": {"before_h": (pos, None)},
     "probe_fault": {"probe": (integer(0, 3), _REQUIRED), "within_h": (pos, None)},
+    "no_probe_fault": {"probe": (integer(0, 3), _REQUIRED)},
     "log_intact": {},
 }
 

@@ -395,8 +395,12 @@ def test_probe_failure_is_review_two_probes_lost_two_left(runs, nominal):
     pv, _ = _judge(runs["probe-failure"], nominal)
     assert pv.status == REVIEW and not _codes(pv, INCOMPLETE)
     (r,) = [r for r in pv.reasons if r.code == "probe"]
-    assert r.what.startswith("2 probe(s) excluded")
+    # probe 1 open and probe 2 drifting for good; the air probe's noise
+    # burst excluded it for a while (issue 15: the burst comes while three
+    # are trusted, sim/scenarios/probe-failure.toml)
+    assert r.what.startswith("3 probe(s) excluded")
     assert "probe 1 read" in r.figure and "probe 2 disagree" in r.figure
+    assert "probe 3 disagree" in r.figure and "recovered" in r.figure
     assert "fewest trusted at once 2 (profile minimum 2)" in r.figure
 
 

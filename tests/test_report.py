@@ -165,7 +165,7 @@ def test_the_estimate_is_the_firmwares(tmp_path_factory):
     at = {int(t): i for i, t in enumerate(truth["t_s"])}
     turns = np.array([e.t for e in rep.events if e.category == "probe"], dtype=float)
     near = np.array([((turns > t) & (turns <= t + TICK)).any() for t in rep.t])
-    assert near.sum() < 20
+    assert near.sum() < 30  # 20: the noisy probe's fault and recovery add theirs
     rows = [(k, at.get(int(math.ceil(t / TICK) * TICK)))
             for k, t in enumerate(rep.t) if not near[k]]
     pairs = [(k, i) for k, i in rows if i is not None]

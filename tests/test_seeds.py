@@ -58,3 +58,15 @@ def test_seed_counts_start_after_each_scenarios_own():
     assert seeds._seed_lists(3, ["nominal"]) == {"nominal": [2, 3, 4]}
     assert seeds._seed_lists([7, 9], ["nominal", "stranded"]) == {
         "nominal": [7, 9], "stranded": [7, 9]}
+
+
+def test_no_probe_fault_holds_a_probe_never_excluded():
+    from sim import expect
+
+    sc = {"faults": [], "expects": [{"kind": "no_probe_fault", "probe": 0}]}
+    summary = {"alarms": {}, "battery_empty_s": None, "duration_s": 3600,
+               "probe_faults": {"3": [540000, "rate"]}}
+    assert expect.check(sc, summary) == [(True, "probe 0 never excluded")]
+    summary["probe_faults"]["0"] = [540058, "disagree"]
+    assert expect.check(sc, summary) == [
+        (False, "probe 0 excluded (disagree) at 150.0 h (expected never)")]
