@@ -15,6 +15,16 @@ import sys
 from firmware.pod import Pod
 
 CHUNK = 256
+# A reply is written in pieces of at most 64 bytes, each only when the
+# output polls writable and at least 510 ms remain before the tick is due:
+# rp2's USB CDC write waits up to 500 ms (MICROPY_HW_USB_CDC_TX_TIMEOUT) for
+# room in its 256-byte FIFO when the host holds the port open and does not
+# read, and writable only means one byte of room. So no write can delay a
+# tick (issue 16); a reply that cannot go now goes after the tick, and no
+# new request is read until it has gone (its bytes are the link's one reply
+# buffer). One the host has not taken in 5 s is dropped: the host resends.
+# (The numbers are written where they are used: a name here, or const's
+# import, is a global in the module's dict, heap the board has not.)
 
 
 def _kbd_intr(c):
@@ -30,39 +40,79 @@ def read_link(poll, inp, one, chunk, wait_ms):
     """Bytes from the host into chunk, waiting at most wait_ms for the
     first: their count, or -1 at end of input (the bytes before it are
     taken first). The unix port's blocking read waits for a full buffer, so
-    bytes are taken one at a time while poll says more are ready."""
+    bytes are taken one at a time while poll says more are ready. A frame's
+    end (0x00) ends the read: a feed then holds one frame at most, so makes
+    one reply at most (serve writes it before reading on)."""
     n = 0
     while n < len(chunk) and poll.poll(0 if n else wait_ms):
         if not inp.readinto(one):
             return n or -1  # the bytes before the end first
         chunk[n] = one[0]
         n += 1
+        if not one[0]:
+            break
     return n
 
 
 def serve(pod, inp, out, pollable=None, poll_ms=1000):
     """Run pod on the byte streams inp/out until MAINTENANCE REPL or EOF.
-    pollable: what select.poll watches for inp (sys.stdin for its buffer).
-    Returns "repl", "reboot" or "eof"."""
+    pollable: what select.poll watches for inp (sys.stdin for its buffer;
+    sys.stdout is then watched for out, else out itself). Returns "repl",
+    "reboot" or "eof". (Every name here is a qstr on the board, whose pools
+    have few to spare: tests/test_firmware_heap.py.)"""
     hal = pod.hal
+    # the reply being written (a view of the link's reply buffer), how much
+    # of it has gone, and when it was made
+    reply = [None, 0, 0]
 
     def write(data):
-        out.write(data)
+        reply[0] = data
+        reply[1] = 0
+        reply[2] = hal.uptime_ms()
+
+    def send(end):
+        # pieces of the reply while they cannot hold up the tick (above);
+        # end: all of it, waiting as long as it takes (the loop is ending)
+        data = reply[0]
+        while reply[1] < len(data) and (end or timeout() >= 510 and ready.poll(0)):
+            piece = data[reply[1] : reply[1] + 64]
+            n = out.write(piece)
+            if n is None:  # a non-blocking stream with no room after all
+                break
+            reply[1] += n if isinstance(n, int) else len(piece)
         if hasattr(out, "flush"):
             out.flush()
+        if reply[1] >= len(data) or (hal.uptime_ms() - reply[2]) & 0x3FFFFFFF > 5000:
+            reply[0] = None
+
+    def timeout():  # ms until the tick is due
+        return 1000 - pod._ms_acc - ((hal.uptime_ms() - pod._last_ms) & 0x3FFFFFFF)
 
     pod.out = write
     poll = select.poll()
     poll.register(pollable if pollable is not None else inp, select.POLLIN)
+    ready = select.poll()
+    ready.register(out if pollable is None else sys.stdout, select.POLLOUT)
+    idle = select.poll()  # watches nothing: a wait that nothing cuts short
     one = bytearray(1)
     chunk = bytearray(CHUNK)
     _kbd_intr(-1)  # again: the board's /main.py did it first of all (S4)
     while True:
         # the link until the next tick is due; never longer
-        wait = 1000 - pod._ms_acc - ((hal.uptime_ms() - pod._last_ms) & 0x3FFFFFFF)
-        wait = max(0, min(wait, poll_ms))
-        n = read_link(poll, inp, one, chunk, wait)
+        wait = max(0, min(timeout(), poll_ms))
+        if reply[0] is not None:
+            send(False)
+            t = timeout()
+            if reply[0] is not None and t < 510:
+                idle.poll(max(0, min(t, poll_ms)))  # the rest after the tick
+            elif reply[0] is not None:  # the host is slow: wait for room, not past the hold
+                ready.poll(min(t - 510, poll_ms))
+            n = 0
+        else:
+            n = read_link(poll, inp, one, chunk, wait)
         if n < 0:
+            if reply[0] is not None:
+                send(True)
             pod.recorder.flush(force=True)
             return "eof"
         if n:
@@ -83,6 +133,8 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
             pod.service()
             hal.feed_watchdog()
         why = pod.maintenance_due()
+        if why and reply[0] is not None:
+            send(True)  # the command's answer, whole, before the loop ends
         if why == "repl":
             _kbd_intr(3)  # MAINTENANCE REPL, authenticated: mpremote needs Ctrl-C
         if why:

@@ -28,7 +28,7 @@ def _pod(tmp_path):
 
         class Running(FakeHal):
             def uptime_ms(self):
-                self.now_ms += 100  # the clock runs while the loop polls
+                self.now_ms += 10  # the clock runs while the loop polls
                 return self.now_ms & 0x3FFFFFFF
 
         root = str(tmp_path)
