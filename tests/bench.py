@@ -759,6 +759,42 @@ def linkfault_figures() -> dict[str, float]:
     return bench_figures()
 
 
+def rp2hal_figures() -> dict[str, float]:
+    """Issue 16. The serve loop against a model of rp2's USB CDC stdout
+    (tests/mp/_cdc.py, on a virtual clock, on the micropython binary): a
+    host that holds the port open and stops reading for 10 s; the most a
+    control tick was later than with a host that reads (target 0). The
+    deploy cut at every file (tests/deploy_cuts.py), when there."""
+    import sys
+
+    from tests import link_attacks as la
+
+    sys.path.insert(0, str(la.MP))
+    # the same run with a host that always reads is the baseline: the
+    # model's clock costs a millisecond a reading, so a pass of the loop
+    # shows as a few ms between ticks either way
+    got = []
+    for deaf in ("3000, 13000", "10 ** 9, 10 ** 9"):  # one process each: the flash is RAM
+        r = upy.run(f"import test_usb_writes as t\nh, cdc, p = t.run({deaf})\n"
+                    "print(max(t.gaps(h)), len(cdc.replies))\n", extra_path=(la.MP,),
+                    timeout=300)
+        assert r.returncode == 0, r.stderr
+        got.append([int(x) for x in r.stdout.split()])
+    (gap, replies), (base, _) = got
+    out: dict[str, float] = {"rp2hal_tick_late_ms_max_host_not_reading": max(0, gap - base),
+                             "rp2hal_tick_gap_ms_max_host_not_reading": gap,
+                             "rp2hal_tick_gap_ms_max_host_reading": base,
+                             "rp2hal_replies_after_deaf_host": replies}
+    try:
+        from tests import deploy_cuts
+    except ImportError:
+        print("bench: rp2hal: tests/deploy_cuts.py not there, deploy figures skipped",
+              file=sys.stderr)
+    else:
+        out.update(deploy_cuts.bench_figures())
+    return out
+
+
 def pico_fs_figures() -> dict[str, float]:
     """Issue 15, F6. 180,000 one-minute records (125 days) on the Pico's
     own littlefs (352 blocks of 4 KiB, the deployed bundle in /lib), the
@@ -804,6 +840,7 @@ GROUPS = {
     "flood": flood_figures,
     "pico_fs": pico_fs_figures,
     "linkfault": linkfault_figures,
+    "rp2hal": rp2hal_figures,
 }
 
 
