@@ -1,0 +1,490 @@
+# The reference board's register-level model (sim/rp2board/), on both
+# interpreters: the BME280 against the datasheet's own compensation
+# (written out here in the datasheet's integer form, not the model's),
+# sleep and forced modes; the LIS3DH's ranges and INT1 event; the watchdog
+# and rp2's reset causes; RP2040-E11's wide codes; the mux, the dividers,
+# PWM and pins as the firmware drives them.
+from sim.rp2board import bme280, board
+from sim.rp2board import machine as m
+
+# -- the datasheet's integer compensation (BME280 DS 4.2.3; BMP280 3.11.3) --
+
+
+def _tdiv(a, b):
+    """C's integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def comp_t_int(c, adc_t):
+    """(T in 0.01 degC, t_fine)."""
+    t1, t2, t3 = c["dig_T1"], c["dig_T2"], c["dig_T3"]
+    v1 = (((adc_t >> 3) - (t1 << 1)) * t2) >> 11
+    v2 = (((((adc_t >> 4) - t1) * ((adc_t >> 4) - t1)) >> 12) * t3) >> 14
+    t_fine = v1 + v2
+    return (t_fine * 5 + 128) >> 8, t_fine
+
+
+def comp_p_int64(c, adc_p, t_fine):
+    """Pressure in Pa * 256 (Q24.8)."""
+    v1 = t_fine - 128000
+    v2 = v1 * v1 * c["dig_P6"]
+    v2 = v2 + ((v1 * c["dig_P5"]) << 17)
+    v2 = v2 + (c["dig_P4"] << 35)
+    v1 = ((v1 * v1 * c["dig_P3"]) >> 8) + ((v1 * c["dig_P2"]) << 12)
+    v1 = (((1 << 47) + v1) * c["dig_P1"]) >> 33
+    if v1 == 0:
+        return 0
+    p = 1048576 - adc_p
+    p = _tdiv(((p << 31) - v2) * 3125, v1)
+    v1 = (c["dig_P9"] * (p >> 13) * (p >> 13)) >> 25
+    v2 = (c["dig_P8"] * p) >> 19
+    return ((p + v1 + v2) >> 8) + (c["dig_P7"] << 4)
+
+
+def comp_h_int(c, adc_h, t_fine):
+    """Humidity in %RH * 1024."""
+    v = t_fine - 76800
+    v = (((((adc_h << 14) - (c["dig_H4"] << 20) - (c["dig_H5"] * v)) + 16384) >> 15) * (
+        ((((((v * c["dig_H6"]) >> 10) * (((v * c["dig_H3"]) >> 11) + 32768)) >> 10)
+          + 2097152) * c["dig_H2"] + 8192) >> 14))  # fmt: skip
+    v = v - (((((v >> 15) * (v >> 15)) >> 7) * c["dig_H1"]) >> 4)
+    v = 0 if v < 0 else (419430400 if v > 419430400 else v)
+    return v >> 12
+
+
+def _s16(lo, hi):
+    v = lo | hi << 8
+    return v - 65536 if v & 0x8000 else v
+
+
+def calib_from_registers(i2c):
+    """The calibration as a driver reads it (DS 4.2.2), from the bus."""
+    a = i2c.readfrom_mem(0x76, 0x88, 26)
+    e = i2c.readfrom_mem(0x76, 0xE1, 7)
+    names = ("dig_T1", "dig_T2", "dig_T3", "dig_P1", "dig_P2", "dig_P3", "dig_P4",
+             "dig_P5", "dig_P6", "dig_P7", "dig_P8", "dig_P9")  # fmt: skip
+    c = {}
+    for i in range(12):
+        v = _s16(a[2 * i], a[2 * i + 1])
+        c[names[i]] = v & 0xFFFF if names[i] in ("dig_T1", "dig_P1") else v
+    c["dig_H1"] = a[25]
+    c["dig_H2"] = _s16(e[0], e[1])
+    c["dig_H3"] = e[2]
+    h4 = e[3] << 4 | e[4] & 0x0F
+    h5 = e[5] << 4 | e[4] >> 4
+    c["dig_H4"] = h4 - 4096 if h4 & 0x800 else h4
+    c["dig_H5"] = h5 - 4096 if h5 & 0x800 else h5
+    c["dig_H6"] = e[6] - 256 if e[6] & 0x80 else e[6]
+    return c
+
+
+def _i2c():
+    return m.I2C(0, scl=m.Pin(5), sda=m.Pin(4), freq=400000)
+
+
+def _words(d):
+    """(adc_T, adc_P, adc_H) from the 8 data bytes at 0xF7."""
+    return (d[3] << 12 | d[4] << 4 | d[5] >> 4, d[0] << 12 | d[1] << 4 | d[2] >> 4,
+            d[6] << 8 | d[7])  # fmt: skip
+
+
+# -- BME280 ------------------------------------------------------------------
+
+
+def test_bme280_datasheet_example():
+    c = bme280.EXAMPLE
+    t, t_fine = comp_t_int(c, 519888)
+    assert t_fine == 128422 and t == 2508
+    p = comp_p_int64(c, 415148, t_fine)
+    assert p // 256 == 100653, p
+    # the model's inverse: the datasheet's true values give back its words
+    t_true, tf = bme280.comp_t(c, 519888)
+    p_true = bme280.comp_p(c, 415148, tf)
+    assert abs(p_true - 100653.27) < 0.05  # the datasheet's double result
+    chip = bme280.Bme280(c)
+    chip.set_true(t_true, p_true, 45.0, 0)
+    assert chip.adc[0] == 519888 and chip.adc[1] == 415148, chip.adc
+    # 25.08 degC as a true value is 8 words below (0.005 degC a word)
+    chip.set_true(25.08, 100653.27, 45.0, 0)
+    assert comp_t_int(c, chip.adc[0])[0] == 2508
+
+
+def test_bme280_words_compensate_to_truth():
+    # Stated tolerance: the integer forms give T to 0.01 degC (truncated),
+    # p to 1/256 Pa, H to 1/1024 %RH; a 20-bit word is ~0.005 degC and
+    # ~0.2 Pa, a 16-bit humidity word ~0.002 %RH. Held: |dT| <= 0.01 degC,
+    # |dp| <= 0.5 Pa, |dH| <= 0.01 %RH over the board's range.
+    c = bme280.EXAMPLE
+    worst = [0.0, 0.0, 0.0]
+    for t in (-40.0, -10.5, 0.0, 4.99, 25.0, 37.0, 61.3, 85.0):
+        for p in (30000.0, 70000.0, 101325.0, 110000.0):
+            for h in (0.5, 20.0, 55.5, 99.0):
+                at, ap, ah = bme280.raw_words(c, t, p, h)
+                ti, tf = comp_t_int(c, at)
+                dt = abs(ti / 100 - t)
+                dp = abs(comp_p_int64(c, ap, tf) / 256 - p)
+                dh = abs(comp_h_int(c, ah, tf) / 1024 - h)
+                worst = [max(worst[0], dt), max(worst[1], dp), max(worst[2], dh)]
+    assert worst[0] <= 0.0101 and worst[1] <= 0.5 and worst[2] <= 0.01, worst
+
+
+def test_bme280_sleeps_with_reset_values_until_a_mode_is_set():
+    b = board.new()
+    b.set_env(22.5, 98000.0, 35.0)
+    i2c = _i2c()
+    assert i2c.readfrom_mem(0x76, 0xD0, 1) == b"\x60"
+    assert sorted(i2c.scan()) == [0x18, 0x76]
+    b.advance_ms(5000)
+    d = i2c.readfrom_mem(0x76, 0xF7, 8)
+    assert d == b"\x80\x00\x00\x80\x00\x00\x80\x00", d
+    assert _words(d) == (0x80000, 0x80000, 0x8000)
+    # ctrl_hum takes effect only with the next write of ctrl_meas
+    i2c.writeto_mem(0x76, 0xF2, b"\x01")
+    i2c.writeto_mem(0x76, 0xF4, bytes([1 << 5 | 1 << 2 | 1]))  # x1, x1, forced
+    assert i2c.readfrom_mem(0x76, 0xF3, 1)[0] & 0x08  # measuring
+    assert i2c.readfrom_mem(0x76, 0xF7, 8) == d  # not yet
+    b.advance_ms(10)  # 9.3 ms at most for x1/x1/x1 (DS 9.1)
+    assert i2c.readfrom_mem(0x76, 0xF3, 1)[0] & 0x08 == 0
+    assert i2c.readfrom_mem(0x76, 0xF4, 1)[0] & 3 == 0  # back to sleep
+    at, ap, ah = _words(i2c.readfrom_mem(0x76, 0xF7, 8))
+    assert at & 0xF == 0 and ap & 0xF == 0  # x1 without the filter: 16 bits
+    c = calib_from_registers(i2c)
+    assert c == bme280.EXAMPLE
+    ti, tf = comp_t_int(c, at)
+    assert abs(ti - 2250) <= 2
+    assert abs(comp_p_int64(c, ap, tf) / 256 - 98000) < 4  # 16-bit: ~3 Pa a step
+    assert abs(comp_h_int(c, ah, tf) / 1024 - 35.0) < 0.01
+    # one forced measurement only: a change is not seen until the next
+    b.set_env(30.0, 98000.0, 35.0)
+    b.advance_ms(1000)
+    assert _words(i2c.readfrom_mem(0x76, 0xF7, 8))[0] == at
+    # osrs_t 0 skips temperature: its reset value
+    i2c.writeto_mem(0x76, 0xF4, bytes([0 << 5 | 1 << 2 | 1]))
+    b.advance_ms(10)
+    assert _words(i2c.readfrom_mem(0x76, 0xF7, 8))[0] == 0x80000
+
+
+def test_bme280_normal_mode_and_soft_reset():
+    b = board.new()
+    i2c = _i2c()
+    b.set_env(10.0, 100000.0, 60.0)
+    i2c.writeto_mem(0x76, 0xF5, bytes([5 << 5]))  # t_sb 1000 ms, filter off
+    i2c.writeto_mem(0x76, 0xF2, b"\x05")
+    i2c.writeto_mem(0x76, 0xF4, bytes([5 << 5 | 5 << 2 | 3]))  # x16, normal
+    i2c.writeto_mem(0x76, 0xF5, bytes([0]))  # ignored in normal mode
+    assert i2c.readfrom_mem(0x76, 0xF5, 1)[0] == 5 << 5
+    b.advance_ms(200)
+    c = bme280.EXAMPLE
+    at, ap, ah = _words(i2c.readfrom_mem(0x76, 0xF7, 8))
+    assert abs(comp_t_int(c, at)[0] - 1000) <= 1
+    b.set_env(12.0, 100000.0, 60.0)
+    n = b.bme.measurements
+    b.advance_ms(3000)
+    at = _words(i2c.readfrom_mem(0x76, 0xF7, 8))[0]
+    assert abs(comp_t_int(c, at)[0] - 1200) <= 1
+    assert b.bme.measurements - n == 2  # one each 1000 ms + 112.8 ms (x16 x3)
+    i2c.writeto_mem(0x76, 0xE0, b"\xb6")  # soft reset
+    assert i2c.readfrom_mem(0x76, 0xF4, 1) == b"\x00"
+    assert _words(i2c.readfrom_mem(0x76, 0xF7, 8)) == (0x80000, 0x80000, 0x8000)
+
+
+def test_i2c_errors_are_rp2s():
+    b = board.new()
+    i2c = _i2c()
+    b.i2c_fail(0x76)
+    try:
+        i2c.readfrom_mem(0x76, 0xF7, 8)
+        raise AssertionError("no error")
+    except OSError as e:
+        assert e.args[0] == 5  # EIO: rp2's hardware I2C on a NACK
+    assert i2c.scan() == [0x18]
+    try:
+        i2c.writeto(0x76, b"")
+        raise AssertionError("no error")
+    except OSError as e:
+        assert e.args[0] == 19  # ENODEV: rp2's zero-length write (soft I2C)
+    b.i2c_fail(0x76, False)
+    assert i2c.readfrom_mem(0x76, 0xD0, 1) == b"\x60"
+    b.i2c_held = True
+    try:
+        i2c.readfrom_mem(0x18, 0x0F, 1)
+        raise AssertionError("no error")
+    except OSError as e:
+        assert e.args[0] == 110  # ETIMEDOUT
+    try:
+        m.I2C(0, scl=m.Pin(4), sda=m.Pin(5))
+        raise AssertionError("no error")
+    except ValueError:
+        pass
+
+
+# -- LIS3DH ------------------------------------------------------------------
+
+
+def _xyz(i2c):
+    d = i2c.readfrom_mem(0x18, 0x28 | 0x80, 6)
+    out = []
+    for a in range(3):
+        v = d[2 * a] | d[2 * a + 1] << 8
+        out.append(v - 65536 if v & 0x8000 else v)
+    return out
+
+
+def test_lis3dh_ranges_and_resolution():
+    b = board.new()
+    i2c = _i2c()
+    assert i2c.readfrom_mem(0x18, 0x0F, 1) == b"\x33"
+    b.set_accel(0.5, -1.0, 1.5)
+    b.advance_ms(100)
+    assert _xyz(i2c) == [0, 0, 0]  # power-down after reset: nothing sampled
+    i2c.writeto_mem(0x18, 0x20, b"\x57")  # 100 Hz, x y z
+    # (full-scale code, HR) -> mg per digit, bits
+    for fs, hr, mg, bits in ((0, 1, 1, 12), (1, 1, 2, 12), (2, 1, 4, 12), (3, 1, 12, 12),
+                             (0, 0, 4, 10), (3, 0, 48, 10)):  # fmt: skip
+        i2c.writeto_mem(0x18, 0x23, bytes([fs << 4 | hr << 3]))
+        b.advance_ms(20)
+        x, y, z = _xyz(i2c)
+        s = 16 - bits
+        assert x & ((1 << s) - 1) == 0  # left-justified
+        assert (x >> s, y >> s, z >> s) == (
+            round(500 / mg), round(-1000 / mg), round(1500 / mg)), (fs, hr, x, y, z)
+    # +-2 g saturates
+    i2c.writeto_mem(0x18, 0x23, b"\x08")
+    b.set_accel(3.0, -5.0, 1.0)
+    b.advance_ms(20)
+    x, y, z = _xyz(i2c)
+    assert (x >> 4, y >> 4) == (2000, -2000)  # clipped at the full scale
+    # without the auto-increment bit the same register is read again
+    d = i2c.readfrom_mem(0x18, 0x28, 2)
+    assert d[0] == d[1]
+    # STATUS_REG: new data, then cleared by reading it
+    b.advance_ms(20)
+    assert i2c.readfrom_mem(0x18, 0x27, 1)[0] & 0x08
+    _xyz(i2c)
+    assert i2c.readfrom_mem(0x18, 0x27, 1)[0] == 0
+
+
+def test_lis3dh_int1_threshold_latched():
+    b = board.new()
+    i2c = _i2c()
+    b.set_accel(0.0, 0.0, 1.0)
+    i2c.writeto_mem(0x18, 0x20 | 0x80, b"\x77\x00\x40\x38\x08")  # 400 Hz; IA1 on INT1;
+    # 16 g HR; LIR_INT1 (auto-increment over CTRL_REG1..5)
+    assert i2c.readfrom_mem(0x18, 0x23, 1) == b"\x38"
+    i2c.writeto_mem(0x18, 0x32, bytes([27]))  # 27 * 186 mg = 5.0 g
+    i2c.writeto_mem(0x18, 0x33, bytes([1]))  # held 2 samples (5 ms)
+    i2c.writeto_mem(0x18, 0x30, b"\x2a")  # OR of X, Y, Z high
+    b.advance_ms(100)
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0
+    b.set_accel(0.0, 2.0, 20.0)  # a splash-down shock, 20 ms
+    b.advance_ms(20)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(500)
+    assert b.acc.int1_pin() == 1
+    src = i2c.readfrom_mem(0x18, 0x31, 1)[0]
+    assert src == 0x40 | 0x20, hex(src)  # IA and ZH, latched past the shock
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0  # the read released it
+    # shorter than the duration: no event
+    b.set_accel(0.0, 0.0, 20.0)
+    b.advance_us(2400)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(100)
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0
+    # at 10 Hz a 20 ms shock between two samples is not seen at all
+    i2c.writeto_mem(0x18, 0x20, b"\x27")
+    i2c.writeto_mem(0x18, 0x33, b"\x00")
+    b.advance_ms(1000 - b.now_us // 1000 % 1000 + 10)  # 10 ms after a sample
+    b.set_accel(0.0, 0.0, 20.0)
+    b.advance_ms(20)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(500)
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0
+
+
+# -- watchdog and resets -----------------------------------------------------
+
+
+def test_wdt_resets_when_not_fed_and_cannot_be_stopped():
+    b = board.new()
+    pwm = m.PWM(m.Pin(15), freq=1000, duty_u16=30000)
+    assert m.reset_cause() == m.PWRON_RESET
+    try:
+        m.WDT(timeout=8389)
+        raise AssertionError("no error")
+    except ValueError:
+        pass
+    w = m.WDT(timeout=8000)
+    assert not hasattr(w, "deinit") and not hasattr(w, "stop")
+    for _ in range(10):
+        b.advance_ms(7999)
+        w.feed()
+    t0 = b.now_us
+    b.advance_ms(7999)
+    try:
+        b.advance_ms(10)
+        raise AssertionError("no reset")
+    except board.BoardReset as e:
+        assert e.cause == m.WDT_RESET
+    assert b.now_us == t0 + 8000000  # at the deadline exactly
+    # nothing the firmware does after the reset reaches the board
+    for f in (w.feed, m.reset_cause, lambda: pwm.duty_u16(0), lambda: m.Pin(10).value()):
+        try:
+            f()
+            raise AssertionError("ran after the reset")
+        except board.BoardReset:
+            pass
+    b.reboot()
+    assert m.reset_cause() == m.WDT_RESET
+    assert not b.wdt_running() and b.heater_permille() == 0 and b.driven(10) is None
+    b.advance_ms(60000)  # the watchdog is off until the firmware starts it
+
+
+def test_machine_reset_reads_back_as_watchdog():
+    b = board.new()
+    try:
+        m.reset()
+        raise AssertionError("machine.reset() returned")
+    except board.BoardReset as e:
+        assert e.cause == m.WDT_RESET
+    b.reboot()
+    assert m.reset_cause() == m.WDT_RESET  # rp2: a commanded reboot looks like a hang
+    assert b.resets[-1][1] == m.WDT_RESET and b.boots == 2
+    b.power_cycle(100)
+    assert m.reset_cause() == m.PWRON_RESET
+    # re-arming with another timeout is what rp2's WDT() does
+    m.WDT(timeout=2000)
+    w = m.WDT(timeout=500)
+    b.advance_ms(400)
+    w.feed()
+    try:
+        b.advance_ms(600)
+        raise AssertionError("no reset")
+    except board.BoardReset:
+        pass
+
+
+def test_time_module_on_the_board_clock():
+    from sim.rp2board import time as vtime
+
+    b = board.new()
+    b.advance_ms(1234)
+    assert vtime.ticks_ms() == 1234
+    vtime.sleep_ms(100)
+    assert vtime.ticks_diff(vtime.ticks_ms(), 1234) == 100
+    m.WDT(timeout=1000)
+    try:
+        vtime.sleep(2)
+        raise AssertionError("no reset")
+    except board.BoardReset:
+        pass
+    b.reboot()
+    assert vtime.ticks_ms() == 0
+    b.ticks_offset_ms = (1 << 30) - 5
+    b.advance_ms(10)
+    assert vtime.ticks_ms() == 5  # wrapped at 2**30
+    assert vtime.ticks_diff(5, (1 << 30) - 5) == 10
+
+
+# -- ADC: E11, the mux, the dividers -----------------------------------------
+
+
+def test_e11_wide_codes():
+    # Modelled: each spike code 9 LSB wide (DNL +8), its 32 neighbours on each
+    # side 7/8 LSB; ideal elsewhere.
+    for k in board.E11_CODES:
+        assert abs(board.code_width(k) - 9.0) < 1e-9
+        assert abs(board.code_width(k - 1) - 0.875) < 1e-9
+        hits = {}
+        for i in range(-400, 400):  # inputs every 0.1 LSB around the spike
+            c = board.adc_code((k + 0.05 + i / 10) / 4096 * 3.3)
+            hits[c] = hits.get(c, 0) + 1
+        others = max(hits[c] for c in hits if c != k)
+        assert hits[k] == 90 and others <= 10, (k, hits[k], others)
+    for x in range(1000, 1100):
+        assert board.adc_code((x + 0.5) / 4096 * 3.3) == x  # ideal away from them
+    assert board.adc_code((1534 + 0.3) / 4096 * 3.3, extra=0) == 1534
+    # 37.0 degC (the incubation setpoint) sits inside the 1536 spike (about
+    # 39 codes per degC there), and so does every temperature from about
+    # 36.83 to 37.06 degC: one code for 0.23 degC
+    assert board.adc_code(board.ntc_volts(37.0)) == 1536
+    assert board.adc_code(board.ntc_volts(36.84)) == 1536
+    assert board.adc_code(board.ntc_volts(37.05)) == 1536
+    assert board.adc_code(board.ntc_volts(36.81)) == 1537
+    assert board.adc_code(board.ntc_volts(37.07)) == 1535
+    assert board.u16(4095) == 65535 and board.u16(1536) == 1536 << 4 | 6
+
+
+def test_adc_mux_battery_vsys():
+    b = board.new()
+    s0 = m.Pin(10, m.Pin.OUT)
+    s1 = m.Pin(11, m.Pin.OUT)
+    adc = m.ADC(26)
+    temps = (4.0, 37.0, -20.0, 60.0)
+    for p in range(4):
+        b.set_probe_c(p, temps[p])
+    b.set_probe_open(3)
+    for p in range(4):
+        s0.value(p & 1)
+        s1.value(p >> 1)
+        code = board.adc_code(board.ntc_volts(temps[p])) if p < 3 else 4095
+        assert adc.read_u16() == board.u16(code), p
+    assert b.adc_reads[0] == 4
+    b.set_pack_v(12.6)
+    code = m.ADC(27).read_u16() >> 4
+    assert code == 2820  # 12.6 V * 22/122 = 2.272 V
+    mv = code * 3300 * 122 // (22 * 4096)
+    assert abs(mv - 12600) < 10
+    b.set_vsys_v(5.0)
+    assert m.ADC(29).read_u16() >> 4 == 2068  # 5.0 V / 3 = 1.667 V
+    assert m.ADC(3).read_u16() == m.ADC(m.Pin(29)).read_u16()
+    try:
+        m.ADC(25)
+        raise AssertionError("no error")
+    except ValueError:
+        pass
+
+
+# -- PWM and pins ------------------------------------------------------------
+
+
+def test_pwm_duty_as_rp2_quantises_it():
+    b = board.new()
+    h = m.PWM(m.Pin(15), freq=1000, duty_u16=0)
+    a = m.PWM(m.Pin(16), freq=20000, duty_u16=0)
+    c = m.PWM(m.Pin(17), freq=20000, duty_u16=0)
+    assert h.freq() == 1000 and a.freq() == 20000
+    assert b.slice_top[0] == 6249 and b.slice_div16[0] == 16  # 125 MHz / 20 kHz
+    # 1 kHz needs a divider: the smallest with TOP <= 65534 (rp2's choice)
+    assert b.slice_top[7] == 64515 and b.slice_div16[7] == 31
+    h.duty_u16(500 * 65535 // 1000)
+    assert b.heater_permille() == 500
+    a.duty_u16(300 * 65535 // 1000)
+    assert b.peltier_permille() == 300  # IN1: cooling
+    a.duty_u16(0)
+    c.duty_u16(65535)
+    assert b.peltier_permille() == -1000
+    a.duty_u16(12345)
+    cc = (12345 * 6250 + 32767) // 65535  # the level rp2 sets (rounded)
+    assert b.pwm_cc[16] == cc and a.duty_u16() == (cc * 65535 + 3125) // 6250
+    c.freq(1000)  # GP16 and GP17 share slice 0
+    assert a.freq() == 1000
+    h.deinit()
+    assert b.heater_permille() == 0
+
+
+def test_pins_record_drive_and_lid_pull_up():
+    b = board.new()
+    lid = m.Pin(14, m.Pin.IN)  # no pull: a floating pin
+    b.set_lid_open(True)
+    assert lid.value() == 0  # no pull-up, an open lid is not seen
+    lid = m.Pin(14, m.Pin.IN, m.Pin.PULL_UP)
+    assert lid.value() == 1
+    b.set_lid_open(False)
+    assert lid.value() == 0
+    assert b.driven(10) is None
+    p = m.Pin(10, m.Pin.OUT, value=1)
+    assert b.driven(10) == 1 and p.value() == 1
+    p.value(0)
+    assert b.driven(10) == 0 and b.pin_writes[10] == 1
+    assert len(m.unique_id()) == 8 and m.freq() == 125000000
