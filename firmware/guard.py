@@ -58,17 +58,18 @@ class Guard:
         load that module)."""
         root = self.root
         staged = storefile.read(root, IDENTITY + ".new")
-        if staged and len(staged) - KEY_LEN in (8, 16):
-            # a KEY_ROTATE cut after its key was staged (its KEY_ROTATED block
-            # may be on flash, under the new key): finish it, and the pod
-            # logs KEY_ROTATED first at this boot (issue 15, F1)
-            import os  # here, not a global: a module's dict grows on the board's heap
-
-            os.rename(root + "/" + IDENTITY + ".new", root + "/" + IDENTITY)
-            self.pending = True
+        # a KEY_ROTATE cut after its key was staged (its KEY_ROTATED block
+        # may be on flash, under the new key): sign with the staged key; the
+        # pod logs KEY_ROTATED first at this boot and only once that is on
+        # flash puts the key in place (rotate(None)), the order rotate()
+        # keeps. Renamed here, a second cut before that block would leave
+        # the new key's blocks with no KEY_ROTATED before them (issue 15,
+        # F1, and D1 of the double cuts)
+        self.pending = bool(staged) and len(staged) - KEY_LEN in (8, 16)
         for name in (IDENTITY, COUNTER, IDENTITY + ".new"):
-            storefile.clean(root, name)
-        ident = storefile.read(root, IDENTITY)
+            if name != IDENTITY or not self.pending:  # IDENTITY's .new is the staged key
+                storefile.clean(root, name)
+        ident = staged if self.pending else storefile.read(root, IDENTITY)
         if ident is False:
             self.damaged = True
         elif ident is not None and len(ident) - KEY_LEN in (8, 16):

@@ -170,7 +170,11 @@ class Pod:
             self.refuse_profile(prof[0], prof[1], pf.ident(data))
         if isinstance(prof, pf.Profile):
             self._apply(prof, resume=True)
-        self.recorder.flush()
+        if self.recorder.flush() and guard.pending:
+            # KEY_ROTATED (a = 1) is on flash under the staged key: now it
+            # may replace the old one (Guard.load)
+            guard.rotate(None)
+            self.recorder.hmac = guard.log
         return self
 
     def _link_write(self, data):
