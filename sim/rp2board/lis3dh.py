@@ -55,7 +55,7 @@ class Lis3dh:
         self.regs = bytearray(0x40)
         self.ptr = 0
         self.auto = False
-        self.g = [0.0, 0.0, 1.0]  # true acceleration, g (board lying flat)
+        self.ug = [0, 0, 1000000]  # true acceleration, micro-g (lying flat)
         self.samples = 0  # samples taken (for tests)
         self.power_on()
 
@@ -75,9 +75,10 @@ class Lis3dh:
     def set_true(self, x_g, y_g, z_g, now_us):
         """The acceleration the chip feels from now on, g per axis."""
         self.sync(now_us)
-        self.g[0] = float(x_g)
-        self.g[1] = float(y_g)
-        self.g[2] = float(z_g)
+        # integers: a sample then allocates nothing on MicroPython
+        self.ug[0] = int(round(x_g * 1000000))
+        self.ug[1] = int(round(y_g * 1000000))
+        self.ug[2] = int(round(z_g * 1000000))
 
     def odr_hz(self):
         r1 = self.regs[0x20]
@@ -147,23 +148,34 @@ class Lis3dh:
         r = self.regs
         r4 = r[0x23]
         fs = r4 >> 4 & 3
-        mg, bits = sensitivity(fs, r4 & 0x08, r[0x20] & 0x08)
+        if r[0x20] & 0x08:  # low power: 8 bits
+            step, bits = _HR_MG[fs] * 16000, 8
+        elif r4 & 0x08:  # high resolution: 12 bits
+            step, bits = _HR_MG[fs] * 1000, 12
+        else:
+            step, bits = _HR_MG[fs] * 4000, 10
         top = (1 << (bits - 1)) - 1
-        full = 2000 << fs  # mg
+        full = 2000000 << fs  # micro-g
         shift = 16 - bits
         d = self.digits
         for a in range(3):
             if not r[0x20] & (1 << a):
                 continue  # axis disabled: its output holds
-            v = self.g[a] * 1000.0
+            v = self.ug[a]
             v = full if v > full else (-full if v < -full else v)
-            q = int(v / mg + (0.5 if v >= 0 else -0.5))
+            if v >= 0:
+                q = (2 * v + step) // (2 * step)
+            else:
+                q = -((-2 * v + step) // (2 * step))
             q = top if q > top else (-top - 1 if q < -top - 1 else q)
             d[a] = q
             w = (q << shift) & 0xFFFF
-            lo, hi = (w >> 8, w & 0xFF) if r4 & 0x40 else (w & 0xFF, w >> 8)
-            r[0x28 + 2 * a] = lo
-            r[0x29 + 2 * a] = hi
+            if r4 & 0x40:  # BLE: big-endian
+                r[0x28 + 2 * a] = w >> 8
+                r[0x29 + 2 * a] = w & 0xFF
+            else:
+                r[0x28 + 2 * a] = w & 0xFF
+                r[0x29 + 2 * a] = w >> 8
         r[0x27] = 0xFF if (r[0x27] & 0x08 or n > 1) else 0x0F
         self._int1(n, fs)
 
@@ -172,12 +184,12 @@ class Lis3dh:
         cfg = r[0x30]
         if not cfg & 0x3F or cfg & 0x40:
             return  # no event enabled (or 6D, not modelled)
-        ths = (r[0x32] & 0x7F) * _THS_MG[fs]
+        ths = (r[0x32] & 0x7F) * _THS_MG[fs] * 1000  # micro-g
         src = 0
         hits = 0
         wanted = 0
         for a in range(3):
-            g = abs(self.g[a]) * 1000.0
+            g = abs(self.ug[a])
             if cfg & (2 << 2 * a):  # high event
                 wanted += 1
                 if g > ths:

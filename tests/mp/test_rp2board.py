@@ -488,3 +488,126 @@ def test_pins_record_drive_and_lid_pull_up():
     p.value(0)
     assert b.driven(10) == 0 and b.pin_writes[10] == 1
     assert len(m.unique_id()) == 8 and m.freq() == 125000000
+
+
+# -- coupled to the simulator ------------------------------------------------
+
+
+def _box():
+    from sim.container import Container
+
+    sc = {
+        "container": {
+            "payload_heat_capacity_j_per_k": 2000.0,
+            "air_heat_capacity_j_per_k": 200.0,
+            "wall_heat_capacity_j_per_k": 8000.0,
+            "payload_air_conductance_w_per_k": 2.0,
+            "air_wall_conductance_w_per_k": 1.0,
+            "wall_conductance_w_per_k": 0.5,
+            "heater_max_w": 20.0,
+            "initial_c": 20.0,
+        },
+        "power": {"capacity_wh": 100.0},
+        "sensors": {"probe": [{"node": "payload"}, {"node": "payload"}, {"node": "air"},
+                              {"node": "air"}]},  # fmt: skip
+        "phases": [
+            {"name": "pad", "duration_s": 120, "ambient_c": 20.0},
+            {"name": "splash", "duration_s": 600, "ambient_c": 15.0, "shock_g": 20.0,
+             "humidity_percent": 80.0, "pressure_hpa": 1000.0},
+        ],  # fmt: skip
+        "faults": [],
+    }
+    return Container(sc, 1, "")
+
+
+def test_coupled_plant_reaches_the_registers():
+    from sim.rp2board.couple import Coupling
+
+    b = board.new()
+    box = _box()
+    c = Coupling(b, box)
+    heater = m.PWM(m.Pin(15), freq=1000, duty_u16=65535)
+    i2c = _i2c()
+    i2c.writeto_mem(0x18, 0x20 | 0x80, b"\x57\x00\x40\x38\x08")  # 100 Hz, 16 g, LIR
+    i2c.writeto_mem(0x18, 0x32, bytes([27]))  # 5 g
+    i2c.writeto_mem(0x18, 0x30, b"\x2a")
+    for t in range(0, 120, 10):
+        c.step(t, 10)
+    assert c.duties() == (1000, 0)
+    assert box.plant.heater_w == 20.0 and box.plant.t_air > 21.0
+    s0 = m.Pin(10, m.Pin.OUT)
+    s1 = m.Pin(11, m.Pin.OUT)
+    adc = m.ADC(26)
+    for p, node in ((0, box.plant.t_payload), (2, box.plant.t_air)):
+        s0.value(p & 1)
+        s1.value(p >> 1)
+        want = board.adc_code(board.ntc_volts(round(node * 100) / 100))  # 10 mdegC quant
+        assert abs((adc.read_u16() >> 4) - want) <= 1, p
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0  # 1 g on the pad
+    heater.duty_u16(0)
+    c.step(120, 10)  # the splash phase's first step: its shock
+    assert c.duties() == (0, 0)
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0x40 | 0x20
+    i2c.writeto_mem(0x76, 0xF2, b"\x01")
+    i2c.writeto_mem(0x76, 0xF4, b"\xb7")  # x16 T and P, normal
+    c.step(130, 10)
+    cal = bme280.EXAMPLE
+    at, ap, ah = _words(i2c.readfrom_mem(0x76, 0xF7, 8))
+    ti, tf = comp_t_int(cal, at)
+    assert abs(ti / 100 - box.plant.t_air) < 0.02
+    assert abs(comp_p_int64(cal, ap, tf) / 25600 - 1000.0) < 0.01
+    assert abs(comp_h_int(cal, ah, tf) / 1024 - 80.0) < 0.01
+    code = m.ADC(27).read_u16() >> 4
+    assert abs(code * 3300 * 122 // (22 * 4096) - box.battery.voltage_mv) < 15
+    box.sensors.env_fail()
+    c.step(140, 10)
+    try:
+        i2c.readfrom_mem(0x76, 0xF7, 8)
+        raise AssertionError("no error")
+    except OSError as e:
+        assert e.args[0] == 5
+
+
+def test_install_and_reads_allocate_nothing():
+    import sys
+
+    b = board.new()
+    machine = board.install(with_time=True)
+    try:
+        import machine as imported
+
+        assert imported is machine and imported.WDT_RESET == 3
+        if sys.implementation.name == "micropython":
+            import time
+
+            b.advance_ms(77)
+            assert time.ticks_ms() == 77  # the HAL's uptime is the board's
+    finally:
+        board.uninstall()
+    s0 = m.Pin(10, m.Pin.OUT)
+    adc = m.ADC(26)
+    i2c = _i2c()
+    buf = bytearray(8)
+    lid = m.Pin(14, m.Pin.IN, m.Pin.PULL_UP)
+    pwm = m.PWM(m.Pin(15), freq=1000, duty_u16=0)
+    w = m.WDT(timeout=8000)
+    i2c.writeto_mem(0x76, 0xF4, b"\xb7")
+    i2c.writeto_mem(0x18, 0x20, b"\x57")
+    if sys.implementation.name != "micropython":
+        return
+    import micropython
+
+    six = memoryview(buf)[:6]
+    micropython.heap_lock()  # what a tick does on the board, allocation-free
+    try:
+        for k in range(100):
+            s0.value(k & 1)
+            adc.read_u16()
+            i2c.readfrom_mem_into(0x76, 0xF7, buf)
+            i2c.readfrom_mem_into(0x18, 0x28 | 0x80, six)
+            lid.value()
+            pwm.duty_u16(k * 100)
+            w.feed()
+            b.advance_ms(150)  # conversions and samples complete in the reads
+    finally:
+        micropython.heap_unlock()
