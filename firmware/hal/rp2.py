@@ -1,15 +1,30 @@
-# The reference board's HAL: Raspberry Pi Pico (RP2040). Wiring in
-# docs/reference-board.md. Type-checked against micropython-rp2-stubs by
-# `make typecheck`; runs only on the board.
+# The reference board's HAL: Raspberry Pi Pico (RP2040). Wiring, the
+# battery divider and the accuracy budgets in docs/reference-board.md.
+# Type-checked against micropython-rp2-stubs by `make typecheck`; on the
+# unix port it runs against a `machine` of the tests' own.
 #
-#   GP26/ADC0..GP28/ADC2, ADC via CD74HC4051 mux on GP10-11: 4 NTC probes
-#     (10 kOhm at 25 degC, beta 3950) in dividers with 10 kOhm to 3V3
-#   GP29/ADC3: VSYS/3 on the Pico (battery through the Pico's divider)
+#   GP26/ADC0 via CD74HC4051 mux on GP10-11: 4 NTC probes (10 kOhm at
+#     25 degC, beta 3950) in dividers with 10 kOhm to 3V3
+#   GP27/ADC1: the 3S pack through 100 kOhm over 22 kOhm (x 22/122)
 #   GP4/GP5 I2C0: BME280 humidity/pressure (0x76), LIS3DH accelerometer (0x18)
 #   GP15: heater MOSFET gate, PWM 1 kHz
 #   GP16/GP17: DRV8871 H-bridge IN1/IN2 for the Peltier, PWM 20 kHz
 #   GP14: lid reed switch to GND, pull-up: high = open
+#
+# The tick calls read_probes, read_env, battery_mv, shock_mg each second:
+# they allocate nothing (buffers made here, every intermediate value a
+# small int, which on the board is 31 bits: see _mul).
+import struct
+
 import machine
+
+try:
+    from micropython import const
+except ImportError:  # CPython, in tests with a stand-in machine
+
+    def const(x):  # type: ignore[misc]  # the stubs' const is generic
+        return x
+
 
 from firmware.hal import NPROBES, Hal
 from protocol import log
@@ -17,9 +32,36 @@ from protocol import log
 # NTC lookup: ADC counts (16-bit) at 5 degC steps from -40 to 85 degC,
 # made once at construction with floats (never in the tick); read_probes
 # interpolates with integers only.
-_T_MIN = -40000
-_T_STEP = 5000
-_T_POINTS = 26
+_T_MIN = const(-40000)
+_T_STEP = const(5000)
+_T_POINTS = const(26)
+
+# RP2040-E11: the ADC's codes 511, 1535, 2559 and 3583 are each about ten
+# codes wide, and the codes between drift by a code or two. Per 128-code
+# bucket (code >> 7), the error to remove, plus 16: the mean of five Picos
+# measured against a reference (github.com/kitanokitsune/rp2040adc_
+# correction, its rp2040adc_correction table, edges rounded to the bucket).
+# A wide code reads as its middle: the mean of its two buckets' offsets.
+_E11 = const(b"\x01\x01\x01\x01\x0b\x0b\x0b\x0a\x0a\x0a\x0a\x09\x12\x11\x11\x11"
+             b"\x0f\x0f\x0f\x0e\x17\x17\x17\x16\x16\x16\x16\x15\x1f\x1e\x1e\x1e")
+_SAMPLES = const(8)  # ADC reads averaged per value (after one discarded)
+
+# The pack divider: mV = volts at the pin x 122/22, 3300 mV full scale,
+# so 18300 mV at the full 16-bit count.
+_PACK_MV = const(18300)
+
+_BME = const(0x76)
+_LIS = const(0x18)
+# LIS3DH interrupt thresholds, 186 mg a step at +-16 g: IG1 at 81 (15.07 g)
+# and IG2 at 108 (20.09 g), just above the profiles' 15 g and 20 g alarms.
+_IG1_MG = const(15066)
+_IG2_MG = const(20088)
+# LIS3DH set-up, (register, value) pairs in order: CTRL_REG1 400 Hz, x y z
+# on; CTRL_REG4 block update, +-16 g, high resolution (12 bits, 12 mg a
+# digit); CTRL_REG5 FIFO on, IG1 and IG2 latched; FIFO_CTRL stream mode (the
+# last 32 samples); IG1 and IG2: threshold, no duration, OR of X/Y/Z high.
+_LIS_SET = const(b"\x20\x77\x23\xb8\x24\x4a\x2e\x80"
+                 b"\x32\x51\x33\x00\x30\x2a\x36\x6c\x37\x00\x34\x2a")
 
 
 def _ntc_table():
@@ -33,25 +75,236 @@ def _ntc_table():
     return table  # falling: warmer -> lower resistance -> fewer counts
 
 
+# BME280 compensation: the datasheet's 32-bit integer formulas (BME280
+# datasheet 4.2.3 and 8.2; BMP280 3.11.3), exactly, with each product that
+# can pass 2^30 on the chip's range split so no intermediate does: beyond
+# 31 bits a MicroPython int on the board is a heap object. tests/mp/
+# test_rp2_drivers.py holds them to the datasheet's forms bit for bit and
+# to the 2^30 bound. The calibration is a tuple: T1..T3, P1..P9, H1..H6.
+
+
+def _mul(a, b, s):
+    # a * b >> s for s >= 12, exact: a's low 12 bits times b apart from the
+    # rest, so nothing wider than b times a's top bits is ever formed
+    return ((a >> 12) * b + ((a & 4095) * b >> 12)) >> (s - 12)
+
+
+def _t_fine(c, adc):
+    d = (adc >> 4) - c[0]
+    return _mul(((adc >> 3) - (c[0] << 1)) << 1, c[1], 12) + _mul(_mul(d, d, 12), c[2], 14)
+
+
+def _pressure(c, tf, adc):
+    """Pa, or 0 for a reading the formula cannot place."""
+    v = (tf >> 1) - 64000
+    s = v >> 2
+    q = _mul(s << 1, s, 12)  # s * s >> 11
+    # the datasheet's var2 >> 12: (q * P6 + 2 * v * P5) >> 14, plus P4 << 4,
+    # both products taken 7 bits apart: high parts, then the low parts' sum
+    k = (c[8] * (q >> 7) + c[7] * (v >> 6) + ((c[8] * (q & 127) + c[7] * ((v & 63) << 1)) >> 7)
+         >> 7) + (c[6] << 4)
+    # its var1: ((P3 * (s * s >> 13) >> 3) + (P2 * v >> 1)) >> 18, 10 bits apart
+    q >>= 2
+    w = ((c[4] * (v >> 10) << 2) + c[5] * (q >> 10)
+         + ((c[4] * (v & 1023) >> 1) + (c[5] * (q & 1023) >> 3) >> 7)) >> 11
+    w = _mul(w + 32768, c[3], 15)
+    n = 1048576 - adc - k
+    if w <= 0 or n <= 0:
+        return 0
+    # p = n * 3125 * 2 // w (n * 3125 // w * 2 where the datasheet's
+    # unsigned 32 bits would overflow), by quotient and remainder
+    d = n // w
+    r = n - d * w
+    p = 6250 * d + (6250 * r // w if n < 687195 else 3125 * r // w * 2)
+    x = p >> 3
+    return p + ((_mul(x * x >> 13, c[11], 12) + _mul(p >> 2, c[10], 13) + c[9]) >> 4)
+
+
+def _humidity(c, tf, adc):
+    """%RH in 1/1024, 0..102400."""
+    x = tf - 76800
+    h = c[16]
+    # ((adc << 14) - (H4 << 20) - H5 * x + 16384) >> 15, x split at 4 bits
+    a = ((adc - (c[15] << 6) + 1 << 10) - h * (x >> 4) + (-h * (x & 15) >> 4)) >> 11
+    b = _mul((x * c[17] >> 10) << 2, (x * c[14] >> 11) + 32768, 12) + 2097152
+    b = _mul(b, c[13], 13) + 1 >> 1  # (b * H2 + 8192) >> 14
+    # v = a * b; the result is (v - corr(v)) >> 12, clamped to 100 %, taken
+    # as v >> 12 and v's low 12 bits. v >= 2^29 is over 100 % after any
+    # correction (H1 <= 255), so the squares stay under 2^28.
+    v = _mul(b, a, 12)
+    if v < 0:
+        return 0
+    if v >= 131072:
+        return 102400
+    v += ((a & 4095) * (b & 4095) & 4095) - (((v >> 3) * (v >> 3) >> 7) * c[12] >> 4) >> 12
+    return 0 if v < 0 else 102400 if v > 102400 else v
+
+
+class Bme280:
+    """BME280 in forced mode, oversampling x1 for T, P and H, filter off:
+    each read takes the measurement the previous read started (1 s old at
+    the tick) and starts the next, so the tick never waits the ~9 ms of a
+    measurement, and a chip that lost its settings (its own reset, a bus
+    glitch) is found by its skipped-value words and set up again."""
+
+    def __init__(self, i2c):
+        self.i2c = i2c
+        self.buf = bytearray(8)
+        self.cal = None
+        self.setup()
+
+    def setup(self):
+        """Check the chip id (0x60), read the calibration words once, set
+        ctrl_hum before ctrl_meas (it takes effect at that write) and start
+        a measurement. False if no BME280 answered."""
+        i2c = self.i2c
+        try:
+            if i2c.readfrom_mem(_BME, 0xD0, 1)[0] != 0x60:
+                return False
+            a = i2c.readfrom_mem(_BME, 0x88, 26)
+            e = i2c.readfrom_mem(_BME, 0xE1, 7)
+            i2c.writeto_mem(_BME, 0xF2, b"\x01")  # ctrl_hum: osrs_h x1
+            i2c.writeto_mem(_BME, 0xF5, b"\x00")  # config: filter off (sleep mode here)
+            i2c.writeto_mem(_BME, 0xF4, b"\x25")  # ctrl_meas: osrs_t x1, osrs_p x1, forced
+        except OSError:
+            return False
+        h4 = (e[3] ^ 0x80) - 0x80 << 4  # signed 12 bits: 0xE4 high, 0xE5 low nibble
+        h5 = (e[5] ^ 0x80) - 0x80 << 4  # 0xE6 high, 0xE5 high nibble
+        self.cal = struct.unpack_from("<HhhHhhhhhhhh", a) + (
+            a[25], e[0] | ((e[1] ^ 0x80) - 0x80) << 8, e[2], h4 | e[4] & 15, h5 | e[4] >> 4,
+            (e[6] ^ 0x80) - 0x80)
+        return True
+
+    def read(self, out):
+        """out[0] humidity permille RH, out[1] pressure 0.1 hPa; 1 if the
+        chip did not answer or had no measurement."""
+        c = self.cal
+        if c is None:
+            self.setup()
+            return 1
+        b = self.buf
+        try:
+            self.i2c.readfrom_mem_into(_BME, 0xF7, b)
+            self.i2c.writeto_mem(_BME, 0xF4, b"\x25")  # the next one, read next tick
+        except OSError:
+            return 1
+        p = b[0] << 12 | b[1] << 4 | b[2] >> 4
+        t = b[3] << 12 | b[4] << 4 | b[5] >> 4
+        h = b[6] << 8 | b[7]
+        if t == 0x80000 or p == 0x80000 or h == 0x8000:
+            self.cal = None  # skipped: reset values, so set it up again
+            return 1
+        t = _t_fine(c, t)
+        p = _pressure(c, t, p)
+        if p == 0:
+            return 1
+        out[0] = _humidity(c, t, h) * 5 + 256 >> 9
+        out[1] = (p + 5) // 10
+        return 0
+
+
+class Lis3dh:
+    """LIS3DH at +-16 g, 400 Hz, high resolution, FIFO in stream mode (the
+    last 32 samples, 80 ms), and both interrupt generators latched on any
+    axis above 15.07 g (IG1) and 20.09 g (IG2). peak_mg() is the largest
+    magnitude in the FIFO, raised to the threshold of a latched generator
+    it falls short of: a shock in the second's other 920 ms is known to
+    have passed the threshold, not by how much."""
+
+    def __init__(self, i2c):
+        self.i2c = i2c
+        self.buf = bytearray(6)
+        self.one = bytearray(1)
+        self.ok = self.setup()
+
+    def setup(self):
+        i2c = self.i2c
+        try:
+            if i2c.readfrom_mem(_LIS, 0x0F, 1)[0] != 0x33:  # WHO_AM_I
+                return False
+            s = _LIS_SET
+            for i in range(0, len(s), 2):
+                i2c.writeto_mem(_LIS, s[i], s[i + 1 : i + 2])
+            i2c.readfrom_mem(_LIS, 0x31, 1)  # clear the latches
+            i2c.readfrom_mem(_LIS, 0x35, 1)
+        except OSError:
+            return False
+        return True
+
+    def peak_mg(self):
+        if not self.ok:
+            self.ok = self.setup()
+            return 0
+        i2c = self.i2c
+        b = self.buf
+        one = self.one
+        m = 0
+        try:
+            i2c.readfrom_mem_into(_LIS, 0x2F, one)  # FIFO_SRC
+            n = 32 if one[0] & 0x40 else one[0] & 31  # overrun: full
+            for _ in range(n):
+                i2c.readfrom_mem_into(_LIS, 0xA8, b)  # OUT_X_L.., auto-increment
+                x = ((b[1] << 8 | b[0]) ^ 0x8000) - 0x8000 >> 4
+                y = ((b[3] << 8 | b[2]) ^ 0x8000) - 0x8000 >> 4
+                z = ((b[5] << 8 | b[4]) ^ 0x8000) - 0x8000 >> 4
+                x = x * x + y * y + z * z
+                if x > m:
+                    m = x
+            i2c.readfrom_mem_into(_LIS, 0x35, one)  # INT2_SRC: reading clears
+            hi = one[0] & 0x40
+            i2c.readfrom_mem_into(_LIS, 0x31, one)  # INT1_SRC
+            lo = one[0] & 0x40
+        except OSError:
+            return 0
+        # 12 mg a digit: mg = 3 * isqrt(16 m) (Newton, in small ints)
+        m <<= 4
+        x = m
+        y = x + 1 >> 1
+        while y < x:
+            x = y
+            y = x + m // x >> 1
+        x *= 3
+        if hi and x < _IG2_MG:
+            return _IG2_MG
+        if lo and x < _IG1_MG:
+            return _IG1_MG
+        return x
+
+
 class Rp2Hal(Hal):
     def __init__(self, watchdog_ms=8000):
         self._adc = machine.ADC(26)
-        self._vsys = machine.ADC(29)
+        self._pack = machine.ADC(27)
         self._mux = (machine.Pin(10, machine.Pin.OUT), machine.Pin(11, machine.Pin.OUT))
         self._lid = machine.Pin(14, machine.Pin.IN, machine.Pin.PULL_UP)
         self._heater = machine.PWM(machine.Pin(15), freq=1000, duty_u16=0)
         self._pa = machine.PWM(machine.Pin(16), freq=20000, duty_u16=0)
         self._pb = machine.PWM(machine.Pin(17), freq=20000, duty_u16=0)
-        self._i2c = machine.I2C(0, scl=machine.Pin(5), sda=machine.Pin(4), freq=400000)
+        i2c = machine.I2C(0, scl=machine.Pin(5), sda=machine.Pin(4), freq=400000)
+        self._bme = Bme280(i2c)
+        self._lis = Lis3dh(i2c)
         self._table = _ntc_table()
         self._cause = machine.reset_cause()
         self._wdt = machine.WDT(timeout=watchdog_ms)
-        self._env = bytearray(8)
 
     def uptime_ms(self):
         import time
 
         return time.ticks_ms()
+
+    def _sample(self, adc):
+        # _SAMPLES reads of one channel with E11 corrected, summed, in
+        # 1/16 code (the first read after the mux moved is dropped)
+        adc.read_u16()
+        s = 0
+        for _ in range(_SAMPLES):
+            c = adc.read_u16() >> 4  # the 12-bit code
+            k = c >> 7
+            if c & 1023 == 511:
+                s += (c << 4) + (_E11[k] + _E11[k + 1] - 32 << 3)
+            else:
+                s += c + _E11[k] - 16 << 4
+        return s
 
     def read_probes(self, out):
         failed = 0
@@ -59,7 +312,7 @@ class Rp2Hal(Hal):
         for p in range(NPROBES):
             self._mux[0].value(p & 1)
             self._mux[1].value(p >> 1 & 1)
-            counts = self._adc.read_u16()
+            counts = self._sample(self._adc) // _SAMPLES
             if counts > table[0] or counts < table[-1]:
                 failed |= 1 << p  # open (near 3V3) or shorted (near 0)
                 continue
@@ -71,23 +324,16 @@ class Rp2Hal(Hal):
         return failed
 
     def read_env(self, out):
-        try:
-            self._i2c.readfrom_mem_into(0x76, 0xF7, self._env)
-        except OSError:
-            return 1
-        # raw BME280 words; calibration is applied by the driver (firmware issue)
-        out[0] = self._env[6] << 8 | self._env[7]
-        out[1] = self._env[0] << 8 | self._env[1]
-        return 0
+        return self._bme.read(out)
 
     def battery_mv(self):
-        return self._vsys.read_u16() * 3 * 3300 >> 16
+        return (self._sample(self._pack) >> 4) * _PACK_MV >> 15
 
     def lid_open(self):
         return self._lid.value() == 1
 
     def shock_mg(self):
-        return 0  # LIS3DH driver: firmware issue
+        return self._lis.peak_mg()
 
     def set_heater(self, permille):
         self._heater.duty_u16(permille * 65535 // 1000)
