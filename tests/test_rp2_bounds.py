@@ -38,9 +38,7 @@ def _modules():
         import test_rp2_drivers
     finally:
         sys.path.remove(str(here))
-    rp2 = _fakemachine.install()
-    sys.modules.pop("machine", None)
-    return rp2, _bme280_ref, test_rp2_drivers
+    return _fakemachine.install(), _bme280_ref, test_rp2_drivers
 
 
 def test_small_flags_a_big_value():

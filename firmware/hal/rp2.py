@@ -144,8 +144,8 @@ class Bme280:
     """BME280 in forced mode, oversampling x1 for T, P and H, filter off:
     each read takes the measurement the previous read started (1 s old at
     the tick) and starts the next, so the tick never waits the ~9 ms of a
-    measurement, and a chip that lost its settings (its own reset, a bus
-    glitch) is found by its skipped-value words and set up again."""
+    measurement, and a chip that reset is found by its reset-value words
+    and given ctrl_hum again (its calibration words it keeps)."""
 
     def __init__(self, i2c):
         self.i2c = i2c
@@ -183,16 +183,19 @@ class Bme280:
             self.setup()
             return 1
         b = self.buf
+        i2c = self.i2c
         try:
-            self.i2c.readfrom_mem_into(_BME, 0xF7, b)
-            self.i2c.writeto_mem(_BME, 0xF4, b"\x25")  # the next one, read next tick
+            i2c.readfrom_mem_into(_BME, 0xF7, b)
+            p = b[0] << 12 | b[1] << 4 | b[2] >> 4
+            t = b[3] << 12 | b[4] << 4 | b[5] >> 4
+            h = b[6] << 8 | b[7]
+            skipped = t == 0x80000 or p == 0x80000 or h == 0x8000
+            if skipped:  # reset values: the chip reset (or had not measured yet)
+                i2c.writeto_mem(_BME, 0xF2, b"\x01")
+            i2c.writeto_mem(_BME, 0xF4, b"\x25")  # the next one, read next tick
         except OSError:
             return 1
-        p = b[0] << 12 | b[1] << 4 | b[2] >> 4
-        t = b[3] << 12 | b[4] << 4 | b[5] >> 4
-        h = b[6] << 8 | b[7]
-        if t == 0x80000 or p == 0x80000 or h == 0x8000:
-            self.cal = None  # skipped: reset values, so set it up again
+        if skipped:
             return 1
         t = _t_fine(c, t)
         p = _pressure(c, t, p)
@@ -241,7 +244,8 @@ class Lis3dh:
         m = 0
         try:
             i2c.readfrom_mem_into(_LIS, 0x2F, one)  # FIFO_SRC
-            n = 32 if one[0] & 0x40 else one[0] & 31  # overrun: full
+            # overrun: full; empty (read faster than 400 Hz): the latest sample
+            n = 32 if one[0] & 0x40 else one[0] & 31 or 1
             for _ in range(n):
                 i2c.readfrom_mem_into(_LIS, 0xA8, b)  # OUT_X_L.., auto-increment
                 x = ((b[1] << 8 | b[0]) ^ 0x8000) - 0x8000 >> 4

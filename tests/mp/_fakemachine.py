@@ -22,12 +22,13 @@ devices = {}  # I2C address -> chip
 
 
 def install():
-    """Make `import machine` find this module, and import the HAL fresh."""
+    """Import the HAL afresh with this module as its `machine` (taken out
+    of sys.modules again: the HAL keeps its reference)."""
     sys.modules["machine"] = sys.modules[__name__]
     sys.modules.pop("firmware.hal.rp2", None)
-    from firmware.hal import rp2
-
-    return rp2
+    __import__("firmware.hal.rp2")
+    del sys.modules["machine"]
+    return sys.modules["firmware.hal.rp2"]
 
 
 def reset_cause():
@@ -152,7 +153,7 @@ class FakeLis3dh:
             n = len(self.fifo) - self.at
             buf[0] = 0x40 | 31 if n >= 32 else (0x20 if n == 0 else n)
         elif reg == 0xA8:
-            x, y, z = self.fifo[self.at]
+            x, y, z = self.fifo[self.at] if self.at < len(self.fifo) else (0, 0, 0)
             self.at += 1
             buf[0], buf[1] = x << 4 & 255, x >> 4 & 255  # left-justified 12 bits
             buf[2], buf[3] = y << 4 & 255, y >> 4 & 255
