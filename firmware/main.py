@@ -5,10 +5,16 @@
 # the link is USB CDC, i.e. sys.stdin/sys.stdout. Ctrl-C is disabled from
 # the first line of the board's /main.py (a 0x03 on the line at boot would
 # otherwise stop it at the REPL, where the identity file holds the key: issue
-# 14, S4) and stays disabled; only MAINTENANCE REPL, an authenticated
-# command, restores it and returns to the REPL so mpremote can flash. A
-# fault resets the board rather than leave it at the REPL. The unix port
-# runs the same loop on a pipe or a pty.
+# 14, S4) and stays disabled, except in the maintenance boot below. A fault
+# resets the board rather than leave it at the REPL. The unix port runs the
+# same loop on a pipe or a pty.
+#
+# Resets (issue 16). On rp2, machine.reset() is a watchdog reboot, and a
+# started watchdog cannot be stopped: so the firmware records why it resets
+# before it does (MAINTENANCE REBOOT and REPL; a fault records nothing and
+# stays a watchdog reset), and MAINTENANCE REPL resets into a maintenance
+# boot that never makes the HAL, so never starts the watchdog, and holds
+# the outputs off. firmware/maintenance.py says how.
 import select
 import sys
 
@@ -135,30 +141,33 @@ def serve(pod, inp, out, pollable=None, poll_ms=1000):
         why = pod.maintenance_due()
         if why and reply[0] is not None:
             send(True)  # the command's answer, whole, before the loop ends
-        if why == "repl":
-            _kbd_intr(3)  # MAINTENANCE REPL, authenticated: mpremote needs Ctrl-C
         if why:
-            return why
+            return why  # Ctrl-C stays off: main() resets, into the maintenance boot for "repl"
 
 
 def main(hal=None, fw_hash=None):
-    """Board entry point. Whatever ends it but MAINTENANCE REPL (a fault
-    while the HAL or the pod starts, a fault in the loop, the end of the USB
-    input) resets the board: it never stops at its REPL, where its key file
-    can be read (issue 14, S4)."""
+    """Board entry point. Every way it ends resets the board but the
+    maintenance boot (returns None at the REPL): a fault while the HAL or
+    the pod starts, a fault in the loop, the end of the USB input,
+    MAINTENANCE REBOOT and MAINTENANCE REPL. It never stops at its REPL with
+    the firmware started, where its key file can be read (issue 14, S4)."""
     pod = None
-    why = "reboot"
+    why = None  # a fault, or the end of the input: no intent recorded
     try:
         if hal is None:
+            from firmware import maintenance
+
+            # decided before the HAL is made: its constructor starts the watchdog
+            if maintenance.boot():
+                return None
             from firmware.hal.rp2 import Rp2Hal
 
             hal = Rp2Hal()
         pod = Pod(hal, fw_hash).boot()
         why = serve(pod, sys.stdin.buffer, sys.stdout.buffer, sys.stdin)
     except BaseException:  # nothing may leave the board at its REPL
-        why = "reboot"
-    if why != "repl":
-        import machine
+        why = None
+    from firmware import maintenance
 
-        machine.reset()
+    maintenance.reset(pod, why)
     return pod

@@ -142,6 +142,21 @@ class Pod:
         boots = storefile.read(root, "boots")
         self.boot_count = (struct.unpack("<H", boots)[0] + 1) & 0xFFFF if boots else 1
         storefile.write(root, "boots", struct.pack("<H", self.boot_count))
+        # A reset the firmware was asked for (MAINTENANCE REBOOT or REPL,
+        # podctl flash) is a watchdog reset on rp2: the record written just
+        # before it (firmware/maintenance.py) says so. Honoured only in the
+        # boot right after the one it names, and only for a watchdog reset:
+        # a power cut between the record and the reset boots as power-on,
+        # and a later hang, in a later boot, is never taken for commanded.
+        # (The name is longer than 10 characters: no qstr.)
+        cause = self.hal.reset_cause()
+        intent = storefile.read(root, "reset_intent")
+        if (
+            intent
+            and cause == log.RESET_WATCHDOG
+            and intent[:2] == struct.pack("<H", self.boot_count - 1 & 0xFFFF)
+        ):
+            cause = log.RESET_SOFT
         self.guard.hal = self.hal  # the challenges' clock
         self.guard.boot = self.boot_count
         self._last_ms = self.hal.uptime_ms()
@@ -160,7 +175,7 @@ class Pod:
         # record, so its log is marked even with no seal (a dead board's)
         sim = 0x80 if self.hal.simulated() else 0  # protocol/log.py BOOT_SIMULATED
         self.events.push(
-            0, log.EV_BOOT, self.hal.reset_cause() | sim, self.boot_count,
+            0, log.EV_BOOT, cause | sim, self.boot_count,
             v[0] << 16 | v[1] << 8 | v[2]
         )
         if data is False:  # the stored record failed its own CRC

@@ -5,7 +5,9 @@
 #
 # Like a real board: its flash (a littlefs image file) is mounted at "/", so
 # what mpremote copies lands in the image, never in the host's folders; the
-# firmware is what `podctl flash` put in /lib; the link and the REPL share
+# firmware is what `podctl flash` put in the bundle slot its /main.py names
+# (/lib/bundle_a or /lib/bundle_b, host/podctl/bundle.py SLOTS), else in
+# /lib (a bundle of the layout before the slots); the link and the REPL share
 # stdin/stdout (the pty). With no firmware on the image it waits at the REPL
 # like a blank board. The simulator (sim/) is loaded from the host before the
 # image is mounted; it imports nothing of firmware/, so the firmware that runs
@@ -148,6 +150,21 @@ class Board:
             _kbd_intr(3)
 
 
+def _bundle_slot():
+    """The bundle slot the image's /main.py puts first on the path, as the
+    board's /main.py does (its line as host/podctl/bundle.py SLOT_LINE
+    writes it), or None."""
+    try:
+        with open("/main.py") as f:
+            text = f.read()
+    except OSError:
+        return None
+    for slot in ("/lib/bundle_a", "/lib/bundle_b"):
+        if ('sys.path.insert(0, "%s")' % slot) in text:
+            return slot
+    return None
+
+
 def main(path):
     with open(path) as f:
         cfg = json.load(f)
@@ -163,6 +180,9 @@ def main(path):
     vfs.mount(vfs.VfsLfs2(bd), "/")
     os.chdir("/")
     sys.path[:] = ["", "/lib", ".frozen"]
+    slot = _bundle_slot()
+    if slot is not None:
+        sys.path.insert(0, slot)
     pod = board.boot(RESET_POWER_ON)
     if pod is None:
         sys.stdout.write("podctl virtual board: no firmware on the flash image; at the REPL\r\n")

@@ -14,6 +14,29 @@ from sim.upy import ROOT
 
 PACKAGES = ("protocol", "firmware")
 
+# Where `podctl flash` puts a bundle on the board: two slots, one in force,
+# the other the next deploy's (issue 16: a deploy cut anywhere leaves the
+# old bundle or the new one, never a mix). The board's /main.py names the
+# slot in force in one line (SLOT_LINE), before the firmware's first import;
+# writing /main.py (new, then renamed: atomic on littlefs) is the switch.
+# The names are longer than 10 characters: a string literal that long is
+# no qstr on MicroPython. sim/vboard.py reads /main.py the same way.
+SLOTS = ("lib/bundle_a", "lib/bundle_b")
+SLOT_LINE = 'sys.path.insert(0, "/%s")'
+# the layout before the slots: the bundle's packages straight under /lib
+LEGACY = ("lib/protocol", "lib/firmware")
+
+
+def slot_of(main_py: bytes | None) -> int | None:
+    """The slot a board's /main.py puts in force (0 or 1), or None (no
+    /main.py, or one from before the slots)."""
+    if main_py is None:
+        return None
+    for i, slot in enumerate(SLOTS):
+        if (SLOT_LINE % slot).encode() in main_py:
+            return i
+    return None
+
 
 def sources(extra: tuple[Path, ...] = ()) -> list[Path]:
     """Every module of the bundle, sorted, board-only HALs included."""

@@ -63,10 +63,11 @@ def add_parser(sub) -> None:
         "maintenance",
         help="stop the firmware for mpremote (repl), or reboot the container",
         description=(
-            "repl: the firmware stops serving and the board waits at its REPL, Ctrl-C restored, "
-            "so `mpremote connect PORT resume ...` can work on it; "
-            "a reset brings the firmware back. "
-            "reboot: the board resets. Both authenticated."
+            "repl: the firmware stops and the board resets into its maintenance boot: no "
+            "firmware, no watchdog, heater and Peltier off, Ctrl-C on, at its REPL, so "
+            "`mpremote connect PORT resume ...` can work on it (its USB port comes back within "
+            "a few seconds); the next reset runs the firmware again. "
+            "reboot: the board resets. Both authenticated, and logged as commanded resets."
         ),
         formatter_class=raw,
         epilog=examples(
@@ -270,7 +271,8 @@ def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
         dev_id = dev.device_id
     if args.action == "repl":
         console.print(
-            f"{dev_id} is at its REPL: mpremote connect {dev.url} resume ...; reset it to resume",
+            f"{dev_id} resets into its maintenance boot, at its REPL: mpremote connect"
+            f" {dev.url} resume ...; reset it to run the firmware again",
             highlight=False,
         )
     else:

@@ -1,18 +1,25 @@
 """`podctl flash`: put this checkout's firmware on a container.
 
 1. If the podctl firmware is running, ask it (authenticated MAINTENANCE
-   REPL) to stop serving and drop to the REPL, so mpremote can work.
-2. Deploy the bundle (protocol/ and firmware/ under /lib, the board's
-   /main.py) with mpremote's transport, skipping files whose SHA-256 on the
-   device already matches, then check every file's SHA-256 on the device.
+   REPL) to stop: it resets into its maintenance boot (no watchdog, heater
+   and Peltier off, Ctrl-C on, at the REPL), so mpremote can work.
+2. Deploy the bundle (protocol/ and firmware/) into the board's spare slot
+   (/lib/bundle_a or /lib/bundle_b) with mpremote's transport, skipping
+   files whose SHA-256 there already matches, and check every file's
+   SHA-256 on the device; then switch: the board's /main.py, which names
+   the slot in force, is written new and renamed over the old (one atomic
+   step), and the old slot is removed. A cut anywhere leaves the board
+   booting the old bundle or the new one, never a mix.
 3. On first flash, provision the device: a new id and secret key; the key
    goes into the host keystore (mode 0600) first, then onto the device, and
    is never printed.
-4. Reboot, and confirm the firmware answers with this bundle's version and
-   hash.
+4. Reboot (recorded as a commanded reset, not a watchdog one), and confirm
+   the firmware answers with this bundle's version and hash.
 
-Running it again after an unplugged cable finishes the job: unchanged files
-are skipped, the rest copied.
+Running it again after an unplugged cable finishes the job: the files
+already in the spare slot are skipped, the rest copied. The spare slot
+needs room beside the bundle in force: on a board whose log has filled its
+flash, pull the log and erase it first.
 """
 
 from __future__ import annotations
@@ -34,31 +41,41 @@ from podctl.keystore import Keystore
 from protocol import catalogue as c
 
 STEP_S = 6.0  # longest one file's copy and check may take before the link is deemed gone
-# What the board's /main.py does before it starts the firmware: first of
-# all Ctrl-C off (a 0x03 on the USB line while the board boots would stop it
-# at the REPL, where its key file can be read or rewritten: issue 14, S4;
-# only the authenticated MAINTENANCE REPL turns it back on); a collection
-# every 2 KiB allocated, so the imports' scratch is freed before the next
-# module's objects land (left to one collection at the end, it scatters 16
-# KiB of holes that no KiB buffer fits; at every 4 KiB, after the link's
-# challenges and derived keys, the day no longer flew in 62 KiB, at 2 KiB it
-# does), then the big buffers (firmware/ram.py). tests/test_firmware_heap.py
-# runs the same lines in a 64 KiB heap.
-BOARD_PRELUDE = """import micropython
+RESET_WAIT_S = 15.0  # for the board to come back in its maintenance boot (USB re-enumerates)
+_CTRL_C_OFF = "import micropython\n\nmicropython.kbd_intr(-1)\n"
 
-micropython.kbd_intr(-1)
-import gc
 
-gc.threshold(2048)
-from firmware import ram
+def prelude(slot: int) -> str:
+    """What the board's /main.py does before it starts the firmware: first
+    of all Ctrl-C off (a 0x03 on the USB line while the board boots would
+    stop it at the REPL, where its key file can be read or rewritten: issue
+    14, S4; only the maintenance boot turns it back on, firmware/
+    maintenance.py); the bundle slot in force first on the path (the switch
+    of an all-or-nothing deploy, bundle.SLOTS); a collection every 2 KiB
+    allocated, so the imports' scratch is freed before the next module's
+    objects land (left to one collection at the end, it scatters 16 KiB of
+    holes that no KiB buffer fits; at every 4 KiB, after the link's
+    challenges and derived keys, the day no longer flew in 62 KiB, at 2 KiB
+    it does), then the big buffers (firmware/ram.py)."""
+    return (
+        _CTRL_C_OFF
+        + "import sys\n\n"
+        + bundle.SLOT_LINE % bundle.SLOTS[slot]
+        + "\nimport gc\n\ngc.threshold(2048)\nfrom firmware import ram\n\nram.reserve()\n"
+    )
 
-ram.reserve()
-"""
-BOARD_MAIN = (
-    "# podctl firmware entry (written by podctl flash)\n"
-    + BOARD_PRELUDE
-    + "from firmware.main import main\n\nmain()\n"
-).encode()
+
+# tests/test_firmware_heap.py runs the same lines in a 64 KiB heap
+BOARD_PRELUDE = prelude(0)
+
+
+def board_main(slot: int) -> bytes:
+    """The board's /main.py with the bundle in slot in force."""
+    return (
+        "# podctl firmware entry (written by podctl flash)\n"
+        + prelude(slot)
+        + "from firmware.main import main\n\nmain()\n"
+    ).encode()
 
 
 def add_parser(sub) -> None:
@@ -94,7 +111,7 @@ def _device_id(text: str) -> str:
 
 
 def _files(mpy: bool, tmp: Path) -> tuple[list[tuple[str, bytes]], bytes]:
-    """(device path, bytes) of the bundle with its hash module, and the
+    """(path in a slot, bytes) of the bundle with its hash module, and the
     bundle hash (8 bytes). Every source is read once, into tmp, and the
     hash, the compiled modules and the copies are made from that snapshot:
     a checkout edited during the flash cannot make them disagree."""
@@ -114,18 +131,18 @@ def _files(mpy: bool, tmp: Path) -> tuple[list[tuple[str, bytes]], bytes]:
         except RuntimeError as e:  # mpy-cross refused a module of this checkout
             raise BadInput(str(e)) from None
         for p in compiled:
-            out.append(("lib/" + p.relative_to(built).as_posix(), p.read_bytes()))
+            out.append((p.relative_to(built).as_posix(), p.read_bytes()))
     else:
         for p in srcs:
-            out.append(("lib/" + p.relative_to(snap).as_posix(), p.read_bytes()))
-    out.append(("lib/firmware/_bundle.py", b"# written by podctl flash\nHASH = %r\n" % digest))
-    out.append(("main.py", BOARD_MAIN))
+            out.append((p.relative_to(snap).as_posix(), p.read_bytes()))
+    out.append(("firmware/_bundle.py", b"# written by podctl flash\nHASH = %r\n" % digest))
     return out, digest
 
 
 def _stop_firmware(url: str, keys: Keystore, console: Console) -> str | None:
-    """Ask a running podctl firmware to drop to the REPL; its device id, or
-    None if nothing answered (blank board, or already at the REPL)."""
+    """Ask a running podctl firmware to stop (it resets into its maintenance
+    boot); its device id, or None if nothing answered (blank board, or
+    already at the REPL)."""
     with Device(url, keys, timeout=0.7) as dev:
         try:
             info = dev.info()
@@ -152,23 +169,34 @@ def _stop_firmware(url: str, keys: Keystore, console: Console) -> str | None:
         return info.device_id
 
 
-def _transport(url: str):
+def _transport(url: str, wait: float = 0.0):
+    """mpremote's transport at the board's raw REPL. wait: seconds to keep
+    trying while the board resets into its maintenance boot (its USB port
+    goes away and comes back)."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
-    try:
-        t = SerialTransport(url, baudrate=115200)
-    except TransportError as e:
-        raise LinkError(f"{url}: {e}") from None
-    try:
-        t.enter_raw_repl(soft_reset=False)
-    except TransportError:
-        t.close()
-        raise LinkError(
-            f"{url}: no MicroPython REPL answered: is it a container with MicroPython? "
-            "unplug and replug it, then run podctl flash again"
-        ) from None
-    return t
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            t = SerialTransport(url, baudrate=115200)
+        except TransportError as e:
+            if time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            raise LinkError(f"{url}: {e}") from None
+        try:
+            t.enter_raw_repl(soft_reset=False)
+            return t
+        except TransportError:
+            t.close()
+            if time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            raise LinkError(
+                f"{url}: no MicroPython REPL answered: is it a container with MicroPython? "
+                "unplug and replug it, then run podctl flash again"
+            ) from None
 
 
 def _check_mpy_version(t) -> None:
@@ -208,16 +236,17 @@ def cmd_flash(args: argparse.Namespace, console: Console) -> int:
 
     url = serialport.resolve(args.port)
     keys = Keystore(args.keystore)
-    _stop_firmware(url, keys, console)
-    t = _transport(url)
+    stopped = _stop_firmware(url, keys, console)
+    t = _transport(url, RESET_WAIT_S if stopped else 0.0)
     try:
         if args.mpy:
             _check_mpy_version(t)
         with tempfile.TemporaryDirectory() as tmp:
             files, digest = _files(args.mpy, Path(tmp))
         try:
-            copied, skipped = _deploy(t, files, console)
-            provisioned = _provision(t, args.device_id, keys, console)
+            copied, skipped, slot = deploy(t, files, console)
+            provisioned = _provision(t, args.device_id, keys, console, slot)
+            record_reset(t)
         except TransportError as e:
             raise LinkError(
                 f"{url}: the link dropped while flashing ({e}): replug and run podctl flash again"
@@ -293,10 +322,115 @@ class _Deadline:
         return False
 
 
-def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, int]:
-    total = sum(len(b) for _, b in files)
+def _rename(t, src: str, dst: str) -> None:
+    """Rename on the board (littlefs: atomic, replacing dst)."""
+    t.exec(f"import os\nos.rename({'/' + src!r}, {'/' + dst!r})")
+
+
+def _read(t, path: str) -> bytes | None:
+    return bytes(t.fs_readfile(path)) if t.fs_exists(path) else None
+
+
+def _put(t, path: str, data: bytes) -> None:
+    """Write path as path.new, check its SHA-256 on the board, rename it
+    over path: the file is the old one or the whole new one."""
+    tmp = path + ".new"
+    t.fs_writefile(tmp, data, chunk_size=1024)
+    if t.fs_hashfile(tmp, "sha256") != hashlib.sha256(data).digest():
+        raise LinkError(
+            f"{path}: SHA-256 on the device differs after copying: run podctl flash again"
+        )
+    _rename(t, tmp, path)
+
+
+def _same(t, path: str, data: bytes) -> bool:
+    """The board holds data at path (by SHA-256)."""
+    with _Deadline(STEP_S):
+        return bool(t.fs_exists(path)) and t.fs_hashfile(path, "sha256") == hashlib.sha256(
+            data
+        ).digest()
+
+
+def _walk(t, top: str) -> list[tuple[str, bool]]:
+    """(path, is a folder) of everything under top, deepest first; [] if
+    top is not there."""
+    try:
+        entries = t.fs_listdir(top)
+    except OSError:
+        return []
+    out: list[tuple[str, bool]] = []
+    for e in entries:
+        path = f"{top}/{e.name}"
+        if e.st_mode & 0x4000:
+            out += _walk(t, path)
+            out.append((path, True))
+        else:
+            out.append((path, False))
+    return out
+
+
+def _remove(t, top: str, keep: frozenset[str] | set[str] = frozenset()) -> None:
+    """Remove top and everything under it but the files in keep (and the
+    folders holding them)."""
+    for path, is_dir in _walk(t, top):
+        if path in keep:
+            continue
+        with _Deadline(STEP_S):
+            if is_dir:
+                if not any(k.startswith(path + "/") for k in keep):
+                    t.fs_rmdir(path)
+            else:
+                t.fs_rmfile(path)
+    if not keep and t.fs_exists(top):
+        with _Deadline(STEP_S):
+            t.fs_rmdir(top)
+
+
+def _free_bytes(t) -> int:
+    st = t.eval("__import__('os').statvfs('/')")
+    return st[0] * st[3]
+
+
+def deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, int, int]:
+    """Put the bundle (paths in a slot, bytes) in force on the board, all
+    or nothing: (files copied, files unchanged, the slot now in force).
+
+    The bundle in force stays untouched until the new one is whole: the
+    files go to the spare slot (one left by a cut deploy keeps what is
+    already right there; anything else in it is removed first), each
+    checked, then all checked again where they lie; then /main.py, naming
+    the spare slot, is written new and renamed over the old one: the one
+    step that switches. Only then is the old slot (and a bundle of the
+    layout before the slots, straight under /lib) removed. Re-flashing the
+    bundle in force changes nothing."""
+    main_now = _read(t, "main.py")
+    active = bundle.slot_of(main_now)
+    if active is not None and main_now == board_main(active) and all(
+        _same(t, f"{bundle.SLOTS[active]}/{p}", b) for p, b in files
+    ):
+        return 0, len(files), active  # this bundle is the one in force
+    slot = 0 if active is None else 1 - active
+    base = bundle.SLOTS[slot]
+    wanted = {f"{base}/{p}" for p, _ in files}
+    _remove(t, base, keep=wanted)  # a cut deploy's leftovers of another bundle
+    todo = []
+    skipped = 0
+    for path, data in files:
+        with _Deadline(STEP_S):
+            dest = f"{base}/{path}"
+            if _same(t, dest, data):
+                skipped += 1
+            else:
+                todo.append((dest, data))
+    need = sum(-(-len(d) // 4096) + 1 for _, d in todo) * 4096  # blocks, and some metadata
+    free = _free_bytes(t)
+    if need > free:
+        raise BadInput(
+            f"the board's flash has {free // 1024} KiB free and the new bundle needs about "
+            f"{need // 1024} KiB beside the one in force: pull the log and erase it "
+            "(podctl logs pull, podctl logs erase), then run podctl flash again"
+        )
     made: set[str] = set()
-    copied = skipped = 0
     with Progress(
         TextColumn("[bold]flashing"),
         BarColumn(),
@@ -305,33 +439,45 @@ def _deploy(t, files: list[tuple[str, bytes]], console: Console) -> tuple[int, i
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("flash", total=total, file="")
-        for path, data in files:
-            bar.update(task, file=path)
-            want = hashlib.sha256(data).digest()
+        task = bar.add_task("flash", total=sum(len(d) for _, d in todo), file="")
+        for dest, data in todo:
+            bar.update(task, file=dest)
             with _Deadline(STEP_S):
-                if t.fs_exists(path) and t.fs_hashfile(path, "sha256") == want:
-                    skipped += 1
-                else:
-                    _ensure_dirs(t, path, made)
-                    tmp = path + ".new"
-                    t.fs_writefile(tmp, data, chunk_size=1024)
-                    if t.fs_hashfile(tmp, "sha256") != want:
-                        raise LinkError(
-                            f"{path}: SHA-256 on the device differs after copying:"
-                            " run podctl flash again"
-                        )
-                    t.exec(f"import os\nos.rename({'/' + tmp!r}, {'/' + path!r})")
-                    copied += 1
+                _ensure_dirs(t, dest, made)
+                _put(t, dest, data)
             bar.advance(task, len(data))
     # every file, copied or not, checked once more where it now lies
     for path, data in files:
         with _Deadline(STEP_S):
-            if t.fs_hashfile(path, "sha256") != hashlib.sha256(data).digest():
+            if t.fs_hashfile(f"{base}/{path}", "sha256") != hashlib.sha256(data).digest():
                 raise LinkError(
                     f"{path}: SHA-256 on the device does not match: run podctl flash again"
                 )
-    return copied, skipped
+    with _Deadline(STEP_S):
+        _put(t, "main.py", board_main(slot))  # the switch
+    _remove(t, bundle.SLOTS[1 - slot])
+    for old in bundle.LEGACY:
+        _remove(t, old)
+    return len(todo), skipped, slot
+
+
+def record_reset(t) -> None:
+    """Record the reset podctl flash is about to make as commanded (the
+    firmware's record "reset_intent", firmware/maintenance.py: the boot
+    count the firmware last ran as, 1 = reboot), so the next boot logs
+    RESET_SOFT and not a watchdog reset: rp2's machine.reset() is a
+    watchdog reboot. (The maintenance boot wrote the same already; a board
+    that was blank, or stopped by older firmware, had none.)"""
+    import struct
+
+    from protocol.frame import crc32
+
+    with _Deadline(STEP_S):
+        boots = _read(t, "boots") or b""  # storefile: u16, CRC-32
+        ok = len(boots) == 6 and boots[2:] == struct.pack("<I", crc32(boots[:2]))
+        count = boots[:2] if ok else b"\x00\x00"
+        body = count + b"\x01"
+        _put(t, "reset_intent", body + struct.pack("<I", crc32(body)))
 
 
 # A default device id: 13 characters of Crockford's base32 (no I, L, O, U),
@@ -361,8 +507,11 @@ def new_device_id(keys: Keystore) -> str:
             return new_id
 
 
-def _provision(t, device_id: str | None, keys: Keystore, console: Console) -> bool:
-    """Give a new device its id and key, once. Returns True if it did."""
+def _provision(
+    t, device_id: str | None, keys: Keystore, console: Console, slot: int = 0
+) -> bool:
+    """Give a new device its id and key, once, with the Guard of the bundle
+    just put in slot. Returns True if it did."""
     if t.fs_exists("identity"):
         return False
     if device_id is not None and device_id in keys:  # refused before the device changes
@@ -375,6 +524,10 @@ def _provision(t, device_id: str | None, keys: Keystore, console: Console) -> bo
     key = os.urandom(32)
     path = keys.add(new_id, key)  # the key is safe on the host first (refuses a taken id)
     t.exec(
+        "import sys\n"
+        "for m in [m for m in sys.modules if m.split('.')[0] in ('firmware', 'protocol')]:\n"
+        " del sys.modules[m]\n"
+        f"{bundle.SLOT_LINE % bundle.SLOTS[slot]}\n"
         "from firmware.guard import Guard\n"
         f"Guard('').provision({(new_id.encode() + bytes(16))[:16]!r}, bytes({key!r}))"
     )
