@@ -278,8 +278,9 @@ def add_extract(lsub) -> None:
         "extract",
         help="read the log out of a raw flash image of a board that no longer boots",
         description=(
-            "Read the log segments out of IMAGE (the board's littlefs, as dumped from its flash "
-            "or written by `podctl sim run`) and write DIR/log.bin and DIR/log.bin.manifest.json. "
+            "Read the log segments out of IMAGE (the board's littlefs, as dumped from its flash, "
+            "the whole chip or the filesystem alone, or written by `podctl sim run`) and write "
+            "DIR/log.bin and DIR/log.bin.manifest.json. "
             "The manifest takes the log's end from the log itself (the board cannot report it), "
             "has no clock anchor, and names the device from the image's identity record. No "
             "seal: its verdict is END NOT ATTESTED at best."
@@ -288,6 +289,7 @@ def add_extract(lsub) -> None:
         epilog=(
             "examples:\n"
             "  podctl logs extract dump.img -o build/recovered\n"
+            "  podctl logs extract pico-2MiB.bin --offset 0xA0000 -o build/recovered\n"
             "  podctl logs verify build/recovered --keystore keys.json"
         ),
     )
@@ -296,11 +298,26 @@ def add_extract(lsub) -> None:
         "-o", "--out", type=Path, default=None, metavar="DIR",
         help="output folder (default: IMAGE-extract beside IMAGE)",
     )
+    x.add_argument(
+        "--offset", type=_offset, default=None, metavar="BYTES",
+        help="where the littlefs starts in IMAGE (e.g. 0xA0000, the RPI_PICO filesystem in a "
+        "whole-chip dump; default: found: at 0, at 0xA0000, or by its superblock)",
+    )
     x.set_defaults(run=cmd_extract)
 
 
+def _offset(text: str) -> int:
+    try:
+        n = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"offset {text!r}: a number of bytes (0xA0000)") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"offset {text!r}: not negative")
+    return n
+
+
 def cmd_extract(args: argparse.Namespace, console: Console) -> int:
-    got = extract.from_image(args.image)
+    got = extract.from_image(args.image, args.offset)
     out = args.out or args.image.with_name(args.image.stem + "-extract")
     try:
         out.mkdir(parents=True, exist_ok=True)
