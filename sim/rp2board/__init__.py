@@ -12,7 +12,8 @@
 #   time.py      a `time` module on the board's clock (MicroPython only; on
 #                CPython the built-in time always wins)
 #   bme280.py    Bosch BME280 at 0x76: registers, modes, compensation inverse
-#   lis3dh.py    ST LIS3DH at 0x18: registers, ranges, INT1 threshold event
+#   lis3dh.py    ST LIS3DH at 0x18: registers, ranges, the 32-level FIFO,
+#                both interrupt generators (IG1, IG2)
 #   couple.py    the simulator's plant and environment onto the board
 #
 # Every module runs on CPython and MicroPython. Inside the package imports

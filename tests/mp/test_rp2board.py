@@ -249,12 +249,18 @@ def test_lis3dh_ranges_and_resolution():
         assert x & ((1 << s) - 1) == 0  # left-justified
         assert (x >> s, y >> s, z >> s) == (
             round(500 / mg), round(-1000 / mg), round(1500 / mg)), (fs, hr, x, y, z)
-    # +-2 g saturates
+    # beyond +-2 g an axis reads on to its codes' ends, and clips there
     i2c.writeto_mem(0x18, 0x23, b"\x08")
     b.set_accel(3.0, -5.0, 1.0)
     b.advance_ms(20)
     x, y, z = _xyz(i2c)
-    assert (x >> 4, y >> 4) == (2000, -2000)  # clipped at the full scale
+    assert (x >> 4, y >> 4) == (2047, -2048)
+    # at +-16 g the codes run to 24.56 g: 20 g is 1667 digits of 12 mg
+    i2c.writeto_mem(0x18, 0x23, b"\x38")
+    b.set_accel(20.0, -30.0, 1.0)
+    b.advance_ms(20)
+    x, y, z = _xyz(i2c)
+    assert (x >> 4, y >> 4) == (1667, -2048)
     # without the auto-increment bit the same register is read again
     d = i2c.readfrom_mem(0x18, 0x28, 2)
     assert d[0] == d[1]
@@ -300,6 +306,221 @@ def test_lis3dh_int1_threshold_latched():
     b.set_accel(0.0, 0.0, 1.0)
     b.advance_ms(500)
     assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0
+
+
+def _tick_mid(b, period_ms):
+    """To the middle of a sample period: each advance_ms(period_ms) from
+    here takes one sample (bus traffic moves the clock by microseconds)."""
+    b.advance_ms(period_ms - b.now_us // 1000 % period_ms + period_ms // 2)
+
+
+def _fifo_on(b, i2c, ctrl):
+    """10 Hz, +-16 g HR (12 mg a digit: x = k * 0.012 g reads k), FIFO_EN,
+    FIFO_CTRL_REG = ctrl, in the middle of a sample period."""
+    i2c.writeto_mem(0x18, 0x20, b"\x27")
+    i2c.writeto_mem(0x18, 0x23, b"\x38")
+    _tick_mid(b, 100)
+    i2c.writeto_mem(0x18, 0x24, b"\x40")
+    i2c.writeto_mem(0x18, 0x2E, bytes([ctrl]))
+
+
+def _src(i2c):
+    return i2c.readfrom_mem(0x18, 0x2F, 1)[0]
+
+
+def _set_x(i2c):
+    """The oldest set's x in digits (and the set popped)."""
+    return _xyz(i2c)[0] >> 4
+
+
+def test_lis3dh_fifo_stream_fills_overruns_and_pops_oldest_first():
+    b = board.new()
+    i2c = _i2c()
+    _fifo_on(b, i2c, 0x80 | 10)  # stream, FTH 10
+    assert _src(i2c) == 0x20  # EMPTY
+    for k in range(1, 41):  # a different x each sample: k digits
+        b.set_accel(k * 0.012, 0.0, 1.0)
+        b.advance_ms(100)
+        src = _src(i2c)
+        if k < 10:
+            assert src == k, (k, hex(src))  # FSS counts, no watermark yet
+        elif k < 32:
+            assert src == 0x80 | k, (k, hex(src))  # WTM: FSS >= FTH
+        else:
+            assert src == 0x80 | 0x40 | 31, (k, hex(src))  # full: OVRN, FSS 31
+    # the oldest 8 were overwritten: 9..40 remain, read oldest first
+    for k in range(9, 41):
+        assert _set_x(i2c) == k
+        src = _src(i2c)
+        left = 40 - k
+        assert src & 31 == left and not src & 0x40, (k, hex(src))
+        assert bool(src & 0x80) == (left > 10), (k, hex(src))  # WTM clears at FSS <= FTH
+    assert _src(i2c) == 0x20
+    # empty: the output registers read the latest sample, and pop nothing
+    assert _set_x(i2c) == 40 and _set_x(i2c) == 40
+    # one long auto-increment read rolls back over OUT_X_L..OUT_Z_H: 3 sets
+    for k in (41, 42, 43):
+        b.set_accel(k * 0.012, 0.0, 1.0)
+        b.advance_ms(100)
+    d = i2c.readfrom_mem(0x18, 0xA8, 18)
+    assert [(d[6 * j] | d[6 * j + 1] << 8) >> 4 for j in range(3)] == [41, 42, 43]
+    assert _src(i2c) == 0x20
+    # BLE: the FIFO keeps the bytes as the output registers held them
+    i2c.writeto_mem(0x18, 0x23, b"\x78")
+    b.advance_ms(100)
+    d = i2c.readfrom_mem(0x18, 0xA8, 6)
+    assert (d[0] << 8 | d[1]) >> 4 == 43
+
+
+def test_lis3dh_fifo_bypass_empties_and_fifo_mode_stops_when_full():
+    b = board.new()
+    i2c = _i2c()
+    _fifo_on(b, i2c, 0x80)
+    b.advance_ms(500)
+    assert _src(i2c) & 31 == 5
+    i2c.writeto_mem(0x18, 0x2E, b"\x00")  # bypass: emptied, stays empty
+    assert _src(i2c) == 0x20
+    b.advance_ms(500)
+    assert _src(i2c) == 0x20
+    i2c.writeto_mem(0x18, 0x2E, b"\x80")  # stream again: from empty
+    b.advance_ms(300)
+    assert _src(i2c) & 31 == 3
+    i2c.writeto_mem(0x18, 0x24, b"\x00")  # FIFO_EN clear: bypass
+    assert _src(i2c) == 0x20
+    # FIFO mode: collects 32, then stops until bypass
+    i2c.writeto_mem(0x18, 0x24, b"\x40")
+    i2c.writeto_mem(0x18, 0x2E, b"\x40")
+    for k in range(1, 41):
+        b.set_accel(k * 0.012, 0.0, 1.0)
+        b.advance_ms(100)
+    assert _src(i2c) == 0x80 | 0x40 | 31  # full (and WTM: FSS >= FTH 0)
+    assert _set_x(i2c) == 1  # the first 32 kept, the rest never entered
+    b.advance_ms(1000)
+    assert _src(i2c) & 31 == 31  # reading does not restart it
+    for k in range(2, 33):
+        assert _set_x(i2c) == k
+    assert _src(i2c) == 0x20
+    b.advance_ms(1000)
+    assert _src(i2c) == 0x20
+    i2c.writeto_mem(0x18, 0x2E, b"\x00")
+    i2c.writeto_mem(0x18, 0x2E, b"\x40")  # through bypass: it runs again
+    b.advance_ms(200)
+    assert _src(i2c) & 31 == 2 and _set_x(i2c) == 40
+
+
+def test_lis3dh_stream_to_fifo_freezes_on_the_trigger():
+    b = board.new()
+    i2c = _i2c()
+    _fifo_on(b, i2c, 0xC0)  # stream-to-FIFO, TR = 0: IG1
+    i2c.writeto_mem(0x18, 0x24, b"\x48")  # FIFO_EN, LIR_INT1
+    i2c.writeto_mem(0x18, 0x22, b"\x40")  # IA1 on INT1
+    i2c.writeto_mem(0x18, 0x32, bytes([27]))  # 5.0 g
+    i2c.writeto_mem(0x18, 0x30, b"\x2a")
+    for k in range(1, 41):  # streams: the last 32 kept
+        b.set_accel(k * 0.012, 0.0, 1.0)
+        b.advance_ms(100)
+    assert _src(i2c) & 0x40
+    b.set_accel(0.0, 0.0, 8.0)  # the trigger: full, so FIFO mode keeps all
+    b.advance_ms(100)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(1000)
+    assert _set_x(i2c) == 9  # the 32 before the trigger
+    b.advance_ms(1000)
+    assert _set_x(i2c) == 10  # the pin holds FIFO mode: nothing overwritten
+    i2c.readfrom_mem(0x18, 0x31, 1)  # release the latch: stream again
+    b.advance_ms(4000)
+    assert _src(i2c) & 0x40 and _set_x(i2c) == 0  # all after the shock now
+
+
+def test_lis3dh_ig2_latches_at_its_own_threshold():
+    b = board.new()
+    i2c = _i2c()
+    b.set_accel(0.0, 0.0, 1.0)
+    i2c.writeto_mem(0x18, 0x20 | 0x80, b"\x77\x00\x40\x38\x0a\x20")  # 400 Hz; IA1
+    # on INT1; 16 g HR; LIR_INT1 and LIR_INT2; IA2 on INT2
+    i2c.writeto_mem(0x18, 0x32 | 0x80, b"\x1b\x00")  # IG1: 27 * 186 mg = 5.02 g
+    i2c.writeto_mem(0x18, 0x36 | 0x80, b"\x36\x01")  # IG2: 54 = 10.04 g, 2 samples
+    i2c.writeto_mem(0x18, 0x30, b"\x2a")
+    i2c.writeto_mem(0x18, 0x34, b"\x2a")
+    b.advance_ms(100)
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0
+    assert (b.acc.int1_pin(), b.acc.int2_pin()) == (0, 0)
+    b.set_accel(0.0, 8.0, 1.0)  # between the thresholds: IG1 only
+    b.advance_ms(20)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(500)
+    assert (b.acc.int1_pin(), b.acc.int2_pin()) == (1, 0)
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0x40 | 0x08  # IA, YH
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0
+    b.set_accel(0.0, 0.0, 12.0)  # above both
+    b.advance_ms(20)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(500)
+    assert (b.acc.int1_pin(), b.acc.int2_pin()) == (1, 1)
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0x40 | 0x20  # IA, ZH: latched
+    assert b.acc.int2_pin() == 0
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0  # its read released it
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0x40 | 0x20  # IG1's own latch held
+    # IG2's duration: one sample above is not enough (IG1 takes it)
+    b.advance_ms(10 - b.now_us // 1000 % 10 + 1)  # just after a sample
+    b.set_accel(0.0, 0.0, 12.0)
+    b.advance_us(2400)
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(100)
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0
+    assert i2c.readfrom_mem(0x18, 0x31, 1)[0] == 0x40 | 0x20
+    # not latched: INT2_SRC follows the samples
+    i2c.writeto_mem(0x18, 0x24, b"\x08")
+    b.set_accel(0.0, 0.0, 12.0)
+    b.advance_ms(20)
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0x40 | 0x20
+    b.set_accel(0.0, 0.0, 1.0)
+    b.advance_ms(20)
+    assert i2c.readfrom_mem(0x18, 0x35, 1)[0] == 0
+    # INT1 can carry IG2 (I1_IA2), INT2 IG1 (I2_IA1)
+    i2c.writeto_mem(0x18, 0x22, b"\x20")
+    i2c.writeto_mem(0x18, 0x25, b"\x40")
+    i2c.writeto_mem(0x18, 0x24, b"\x0a")
+    b.set_accel(0.0, 0.0, 8.0)
+    b.advance_ms(20)
+    assert (b.acc.int1_pin(), b.acc.int2_pin()) == (0, 1)
+
+
+def test_lis3dh_fifo_and_ig2_reads_allocate_nothing():
+    import sys
+
+    b = board.new()
+    i2c = _i2c()
+    i2c.writeto_mem(0x18, 0x20 | 0x80, b"\x77\x00\x60\xb8\x4a\x20")
+    i2c.writeto_mem(0x18, 0x2E, b"\x8f")  # stream, FTH 15
+    i2c.writeto_mem(0x18, 0x32 | 0x80, b"\x1b\x00")
+    i2c.writeto_mem(0x18, 0x36 | 0x80, b"\x36\x00")
+    i2c.writeto_mem(0x18, 0x30, b"\x2a")
+    i2c.writeto_mem(0x18, 0x34, b"\x2a")
+    b.set_accel(0.0, 0.0, 12.0)  # the generators latch in the loop
+    one = bytearray(1)
+    six = bytearray(6)
+    long = bytearray(60)
+    if sys.implementation.name != "micropython":
+        return
+    import micropython
+
+    micropython.heap_lock()
+    try:
+        for k in range(50):
+            b.advance_ms(37)  # samples into the FIFO, judged by IG1 and IG2
+            i2c.readfrom_mem_into(0x18, 0x2F, one)
+            for _ in range(one[0] & 31):
+                i2c.readfrom_mem_into(0x18, 0xA8, six)
+            i2c.readfrom_mem_into(0x18, 0xA8, long)  # rolls over sets
+            i2c.readfrom_mem_into(0x18, 0x35, one)
+            i2c.readfrom_mem_into(0x18, 0x31, one)
+            b.acc.int1_pin()
+            b.acc.int2_pin()
+    finally:
+        micropython.heap_unlock()
+    assert one[0] == 0x60
 
 
 # -- watchdog and resets -----------------------------------------------------
