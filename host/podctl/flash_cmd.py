@@ -70,11 +70,25 @@ BOARD_PRELUDE = prelude(0)
 
 
 def board_main(slot: int) -> bytes:
-    """The board's /main.py with the bundle in slot in force."""
+    """The board's /main.py with the bundle in slot in force.
+
+    All of it inside one try whose handler resets the board (issue 14, S4).
+    MicroPython turns Ctrl-C on while it runs /main.py, and a 0x03 that
+    arrives before kbd_intr(-1) has run (the file's compile included) stays
+    pending after it: the VM raises it at the next jump, in the imports
+    below, where it would end /main.py at the REPL. Caught here, it resets
+    the board. The handler is a bare except (matching BaseException is a
+    jump, where a second pending 0x03 would escape) and straight-line, as
+    the try's first line is the import that turns Ctrl-C off, so nothing
+    before it can be interrupted (tests/boot_interrupts.py)."""
+    body = prelude(slot) + "from firmware.main import main\n\nmain()\n"
+    lines = "".join("    " + line + "\n" if line else "\n" for line in body.split("\n")[:-1])
     return (
         "# podctl firmware entry (written by podctl flash)\n"
-        + prelude(slot)
-        + "from firmware.main import main\n\nmain()\n"
+        "try:\n" + lines
+        + "except:  # a Ctrl-C at boot, or a bundle that will not load: never the REPL\n"
+        "    import machine\n\n"
+        "    machine.reset()\n"
     ).encode()
 
 
