@@ -13,6 +13,8 @@ what the log must hold."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -27,9 +29,10 @@ HOURS = 24
 def day():
     sc, prof = fly.scenario("nominal", 10, HOURS)
     sc["expects"] = fly.first_day_expects(sc) + [{"kind": "log_intact"}]
-    rp2 = fly.fly(sc, prof, verify_log=log_intact)
-    ref = dict(sc, tick_s=fly.board_tick(10))
-    sim = fly.fly_simhal(ref, prof, verify_log=log_intact)
+    with ThreadPoolExecutor(1) as pool:  # the micropython flight on the other core
+        job = pool.submit(fly.fly, sc, prof, verify_log=log_intact)
+        sim = fly.fly_simhal(dict(sc, tick_s=fly.board_tick(10)), prof, verify_log=log_intact)
+        rp2 = job.result()
     return sc, rp2, sim
 
 
