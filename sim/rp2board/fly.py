@@ -23,6 +23,10 @@
 # the RP2040's brown-out detector is a power-on reset, so the boot logs
 # POWER_ON where the simulator's HAL says BROWNOUT), storage_full; link_loss
 # has no link here. A flat battery ends the board as in sim/container.py.
+# After a reset the firmware's first tick comes a step after its boot (its
+# clock starts there), where the simulator's HAL ticks in the boot's step:
+# a record or so later. Rp2Hal.simulated() is False (the board itself), so
+# the log's BOOT events and its seal carry no SIMULATED mark.
 #
 # The tick: the board ticks at most every FW_MAX_S seconds. rp2's watchdog
 # cannot wait longer than 8.388 s and the HAL starts it at 8 s, fed only
@@ -707,6 +711,12 @@ def soak_figures(tick_s=10, names=("nominal", "return-slip")):
                       or r["alloc_bytes"])
             out["rp2hal_missions_soak"] += 1
             out["rp2hal_mission_failures_soak"] += 1 if failed else 0
+            if failed:  # what failed, for whoever reads make soak's output
+                why = [text for ok, text in res.checks if not ok]
+                sys.stderr.write("rp2hal soak %s failed: %s lost %s, watchdog resets %s,"
+                                 " tick alloc %s bytes\n" % (name, why, r["lost"],
+                                                              r["watchdog_resets"],
+                                                              r["alloc_bytes"]))
             out["rp2hal_%s_in_band_percent_soak" % key] = round(res.summary["in_band_percent"], 3)
             out["rp2hal_%s_watchdog_resets_soak" % key] = r["watchdog_resets"]
             out["rp2hal_%s_records_lost_soak" % key] = r["lost"]
