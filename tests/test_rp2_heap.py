@@ -14,8 +14,6 @@ flies in a smaller heap (tests/rp2_missions.py, hal_fix=True)."""
 
 from __future__ import annotations
 
-import pytest
-
 from sim import upy
 
 SCRIPT = """
@@ -28,7 +26,6 @@ print("protocol.log" in sys.modules)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="firmware/hal/rp2.py imports protocol.log (13.9 KB)")
 def test_the_rp2_hal_does_not_load_the_hosts_log_names():
     r = upy.run(SCRIPT)
     assert r.returncode == 0, r.stderr

@@ -27,7 +27,7 @@ except ImportError:  # CPython, in tests with a stand-in machine
 
 
 from firmware.hal import NPROBES, Hal
-from protocol import log
+from protocol import block  # the layout the firmware carries (protocol.log is the host's: 13.9 KB)
 
 # NTC lookup: ADC counts (16-bit) at 5 degC steps from -40 to 85 degC,
 # made once at construction with floats (never in the tick); read_probes
@@ -352,10 +352,10 @@ class Rp2Hal(Hal):
 
     def reset_cause(self):
         if self._cause == machine.WDT_RESET:
-            return log.RESET_WATCHDOG
+            return block.RESET_WATCHDOG
         if self._cause == machine.PWRON_RESET:
-            return log.RESET_POWER_ON
-        return log.RESET_UNKNOWN
+            return block.RESET_POWER_ON
+        return block.RESET_UNKNOWN
 
     def storage_root(self):
         return ""  # the board's littlefs is mounted at /
