@@ -47,42 +47,26 @@ BOARD_IMPORTS = (BOARD_PRELUDE
                  "import sim.flashdev\n")
 
 
-# The defect this measures (see heap_figures): firmware/hal/rp2.py imports
-# protocol.log, the host's names for the layout, for three RESET_* numbers
-# protocol.block defines (what the firmware carries, and what pod.py reads
-# them from). hal_fix=True measures the HAL with that one line changed, a
-# copy compiled over the bundle's rp2.mpy; firmware/ is not touched.
-HAL_LINE = "from protocol import log\n"
-HAL_FIX = "from protocol import block as log\n"
-
-
-def rom_image(tmp: Path, hal_fix: bool = False) -> Path:
-    img = tmp / ("rp2rom-fix.img" if hal_fix else "rp2rom.img")
+def rom_image(tmp: Path) -> Path:
+    img = tmp / "rp2rom.img"
     if not img.exists():
         extra = [
             (HERE, [HERE / "_rp2_mission.py"]),
             (upy.ROOT, [upy.ROOT / "sim" / "__init__.py", upy.ROOT / "sim" / "flashdev.py",
                         *MODEL]),
         ]
-        if hal_fix:
-            src = (upy.ROOT / "firmware" / "hal" / "rp2.py").read_text()
-            assert src.count(HAL_LINE) == 1, "firmware/hal/rp2.py's import changed"
-            fixed = tmp / "fix" / "firmware" / "hal" / "rp2.py"
-            fixed.parent.mkdir(parents=True, exist_ok=True)
-            fixed.write_text(src.replace(HAL_LINE, HAL_FIX))
-            extra.append((tmp / "fix", [fixed]))
         img.write_bytes(romfs.firmware_image(extra))
     return img
 
 
-def run(tmp: Path, seconds: int, heap: str | None, hal_fix: bool = False) -> dict:
+def run(tmp: Path, seconds: int, heap: str | None) -> dict:
     """The day (or its first seconds) in heap; the figures, or
     {"failed": the last line of stderr}."""
     from tests.test_firmware_heap import mission_inputs
 
     tmp.mkdir(parents=True, exist_ok=True)
     args = mission_inputs(tmp)
-    r = romfs.run(rom_image(tmp, hal_fix), BOARD_IMPORTS + "import _rp2_mission\n", "flash.img",
+    r = romfs.run(rom_image(tmp), BOARD_IMPORTS + "import _rp2_mission\n", "flash.img",
                   str(seconds), *args, heapsize=heap, cwd=tmp, timeout=3600)
     if r.returncode != 0:
         out = (r.stdout + r.stderr).strip().splitlines()
@@ -103,15 +87,14 @@ def flew(got: dict, seconds: int = 86400) -> bool:
     )
 
 
-def smallest_heap(tmp: Path, seconds: int = 86400, lo_kb: int = 64, hi_kb: int = 160,
-                  hal_fix: bool = False) -> dict:
+def smallest_heap(tmp: Path, seconds: int = 86400, lo_kb: int = 64, hi_kb: int = 160) -> dict:
     """The smallest heap (2 KiB steps, lo_kb..hi_kb) the day flies in,
     searched two heaps at a time; its figures under "figures"."""
     tried: dict[int, dict] = {}
 
     def at(kb: int) -> dict:
         if kb not in tried:
-            tried[kb] = run(tmp / ("h%d" % kb), seconds, "%dK" % kb, hal_fix)
+            tried[kb] = run(tmp / ("h%d" % kb), seconds, "%dK" % kb)
         return tried[kb]
 
     if not flew(at(hi_kb), seconds):
