@@ -795,6 +795,16 @@ def rp2hal_figures() -> dict[str, float]:
     return out
 
 
+def seeds_figures() -> dict[str, float]:
+    """Issue 15. Every scenario on three seeds other than its tuned one
+    (2, 3, 4) at its own 1 s tick, the firmware unchanged, every
+    expectation checked (tests/seeds.py): runs and failures (target 0;
+    each failure printed with the command that replays it)."""
+    from tests.seeds import bench_figures
+
+    return bench_figures()
+
+
 def pico_fs_figures() -> dict[str, float]:
     """Issue 15, F6. 180,000 one-minute records (125 days) on the Pico's
     own littlefs (352 blocks of 4 KiB, the deployed bundle in /lib), the
@@ -841,6 +851,7 @@ GROUPS = {
     "pico_fs": pico_fs_figures,
     "linkfault": linkfault_figures,
     "rp2hal": rp2hal_figures,
+    "seeds": seeds_figures,
 }
 
 
