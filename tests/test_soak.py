@@ -41,7 +41,11 @@ def test_a_failing_figure_fails_the_run_after_writing_it(out, monkeypatch):
 
 
 def test_seeds_group_is_skipped_without_tests_seeds(out, monkeypatch, capsys):
+    import tests
+
     monkeypatch.setitem(sys.modules, "tests.seeds", None)  # import fails
+    # and the package forgets it, if another test imported it before
+    monkeypatch.delattr(tests, "seeds", raising=False)
     assert soak.seeds_figures() == {}
     assert "soak seeds: skipped" in capsys.readouterr().err
 
