@@ -147,6 +147,10 @@ def test_a_real_sigint_during_the_imports_is_one_line():
     heavy import), in a fresh interpreter."""
     script = (
         "import builtins, os, signal, sys\n"
+        # Python's own handler, whatever the parent left: a job started in
+        # the background by a shell inherits SIGINT ignored, and Python
+        # then installs none (the SIGINT would be lost, not the CLI's fault)
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "real = builtins.__import__\n"
         "def imp(name, *a, **k):\n"
         "    if name.startswith('rich'):\n"
