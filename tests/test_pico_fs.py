@@ -6,7 +6,8 @@ samples under the overwrite policy through several power cycles. Nothing may
 be lost to a full filesystem: every record taken is either in the log or
 named by the device's own STORAGE_FULL events as dropped by the policy, and
 verify says how many ("head dropped by the device: N records"). make test
-flies a 128-block flash (the policy rolls within 20,000 records); make
+flies a 96-block flash in 16 KiB segments (the policy rolls within 8,000
+records; with room for fewer than three segments it could not roll); make
 bench flies the Pico's 352 blocks for 180,000 records (pico_fs_* figures).
 """
 
@@ -26,14 +27,14 @@ KEY = bytes(range(32))  # what the script provisions
 
 
 def fly(tmp: Path, records: int, cycle: int, blocks: int,
-        timeout: float = 900) -> tuple[dict, bytes]:
+        timeout: float = 900, segment: int = 0) -> tuple[dict, bytes]:
     """(the script's figures, the log's bytes)."""
     lib = tmp / "lib"
     if not lib.exists():
         bundle.compile_tree(lib, bundle.sources())
     out = tmp / "log.bin"
     r = upy.run(MP / "_pico_mission.py", str(tmp / "flash.img"), str(lib), str(records),
-                str(cycle), str(blocks), str(out), extra_path=(MP,), timeout=timeout)
+                str(cycle), str(blocks), str(segment), str(out), extra_path=(MP,), timeout=timeout)
     assert r.returncode == 0, r.stdout + r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1]), out.read_bytes()
 
@@ -63,7 +64,7 @@ def accounted(got: dict, raw: bytes) -> dict:
 
 
 def test_a_long_mission_rolls_without_losing_a_record(tmp_path):
-    got, raw = fly(tmp_path, 20000, 7000, 128)
+    got, raw = fly(tmp_path, 8000, 3000, 96, segment=16384)
     assert got["failed_writes"] == 0 and got["lost"] == 0, got  # never ENOSPC
     assert got["dropped"] > 0 and got["head_dropped"], got  # the policy rolled
     # the budget is what the flash holds, not the 1,360 KiB cap

@@ -6,8 +6,9 @@
 # clean power cycle every CYCLE records (the budget is derived again at
 # each boot). Prints one JSON line: what was recorded, what the log holds,
 # what the device says it dropped, and what was lost.
-#   micropython tests/mp/_pico_mission.py IMAGE LIB_TREE RECORDS CYCLE BLOCKS LOG_OUT
-# (BLOCKS: 352 is the Pico's; make test flies a smaller flash, so the
+#   micropython tests/mp/_pico_mission.py IMAGE LIB_TREE RECORDS CYCLE BLOCKS SEGMENT LOG_OUT
+# (BLOCKS: 352 is the Pico's; SEGMENT: the log's segment bytes, 0 for the
+# firmware's 64 KiB. make test flies a smaller flash and segments, so the
 # overwrite policy rolls within a short mission.)
 import json
 import os
@@ -23,7 +24,7 @@ from firmware.pod import Pod
 from protocol import profile_bin as pf
 from sim import flashdev
 
-image, lib, records, cycle, blocks, out = sys.argv[-6:]
+image, lib, records, cycle, blocks, segment, out = sys.argv[-7:]
 records = int(records)
 cycle = int(cycle)
 root = flashdev.mount(image, fresh=True, num_blocks=int(blocks))
@@ -58,7 +59,10 @@ pod = None
 while taken < records:
     hal = FakeHal(root, 5000)
     hal.noise = 20
-    pod = Pod(hal).boot()
+    pod = Pod(hal)
+    if int(segment):
+        pod.store.segment_bytes = int(segment)  # before boot: open() derives the budget with it
+    pod = pod.boot()
     budgets.append(pod.store.budget)
     n = min(cycle, records - taken)
     for _ in range(n):
