@@ -22,6 +22,10 @@ Groups:
             fuzz_crashes_soak (target 0), fuzz_s_soak.
   seeds     the scenarios on many seeds (tests/seeds.py's soak_figures),
             skipped if that module is not there.
+  rp2hal    issue 16: nominal and return-slip at full length, at their own
+            1 s tick, in closed loop through the unchanged rp2 HAL on the
+            modelled board (sim/rp2board/fly.py soak_figures):
+            rp2hal_missions_soak, rp2hal_mission_failures_soak (target 0).
 
 Long work prints its progress (done / total, elapsed) to stderr.
 """
@@ -106,10 +110,18 @@ def seeds_figures() -> dict[str, float]:
     return {k if k.endswith(SUFFIX) else k + SUFFIX: v for k, v in got.items()}
 
 
+def rp2hal_figures() -> dict[str, float]:
+    from sim.rp2board import fly
+
+    got = fly.soak_figures(1)
+    return {k if k.endswith(SUFFIX) else k + SUFFIX: v for k, v in got.items()}
+
+
 GROUPS: dict[str, Callable[[], dict[str, float]]] = {
     "powercut": powercut_figures,
     "fuzz": fuzz_figures,
     "seeds": seeds_figures,
+    "rp2hal": rp2hal_figures,
 }
 
 

@@ -361,4 +361,8 @@ class Rp2Hal(Hal):
         return ""  # the board's littlefs is mounted at /
 
     def simulated(self):
-        return False  # the board itself (also when its chips are modelled in tests)
+        # rp2's machine is built in; a model of it (sim/rp2board) is a
+        # Python module, which has a __file__ (a name the port has: no qstr
+        # spent). A log made on the model then says it is simulated, as
+        # the simulator's does, and can never pass for a flight's.
+        return hasattr(machine, "__file__")

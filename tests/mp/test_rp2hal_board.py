@@ -104,3 +104,22 @@ def test_shock_through_the_fifo_and_both_generators():
     finally:
         micropython.heap_unlock()
     assert mg == 20088
+
+
+def test_a_log_made_on_the_model_says_it_is_simulated():
+    # the model's machine is a Python module (it has a __file__); rp2's is
+    # built in: a modelled board's BOOT events and seal carry the mark, so
+    # its log can never pass for a flight's
+    b, hal = _hal()
+    assert hal.simulated() is True
+    mod = sys.modules["firmware.hal.rp2"]
+    real = mod.machine
+
+    class BuiltIn:  # what the board's machine looks like to the HAL: no __file__
+        pass
+
+    mod.machine = BuiltIn
+    try:
+        assert hal.simulated() is False
+    finally:
+        mod.machine = real
