@@ -57,8 +57,8 @@ def _read(seq: int) -> bytes:
     return frame.encode(c.MSG_LOG_READ, seq, message.pack(c.MSG_LOG_READ, False, 0, 64))
 
 
-def _refused(pod) -> list:
-    """(message type, error code) of the COMMAND_REFUSED events in the log."""
+def _events(pod) -> list:
+    """Every event in the log, the open block sealed first."""
     pod.flush()
     data = pod.store.read(0, pod.store.size)
     events = []
@@ -68,20 +68,17 @@ def _refused(pod) -> list:
         if blk.kind == log.KIND_EVENTS:
             events += log.events(data, blk)
         at += blk.size
-    return [(e[2], e[3]) for e in events if e[1] == log.EV_COMMAND_REFUSED]
+    return events
+
+
+def _refused(pod) -> list:
+    """(message type, error code) of the COMMAND_REFUSED events in the log."""
+    return [(e[2], e[3]) for e in _events(pod) if e[1] == log.EV_COMMAND_REFUSED]
 
 
 def _counted(pod) -> list:
     """(last type, last code, how many) of the REFUSALS events (SPEC 4.6)."""
-    data = pod.store.read(0, pod.store.size)
-    events = []
-    at = 0
-    while at < len(data):
-        blk = log.parse_block(data, at)
-        if blk.kind == log.KIND_EVENTS:
-            events += log.events(data, blk)
-        at += blk.size
-    return [(e[2], e[3], e[4]) for e in events if e[1] == log.EV_REFUSALS]
+    return [(e[2], e[3], e[4]) for e in _events(pod) if e[1] == log.EV_REFUSALS]
 
 
 def test_a_handler_that_raises_gets_an_error_and_the_loop_goes_on(tmp_path):
