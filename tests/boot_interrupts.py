@@ -54,7 +54,7 @@ def outcome(rc: int, err: str) -> str:
         return "reset"  # machine.reset(), which the unix port lacks
     if rc == 0:
         return "ended"  # /main.py returned: on the board, the REPL
-    return "repl" if rc != -signal.SIGKILL else "ran"
+    return "repl"
 
 
 def one(main_py: Path, delay_ms: float, storm_ms: float = 120.0,

@@ -344,25 +344,39 @@ def boot(folder, points):
     for point in points.split(","):
         torn = point.endswith("t")
         n = int(point[:-1] if torn else point)
-        while done < n:
-            kind, addr, size = struct.unpack_from("<BIH", jv, at)
-            at += 7
-            if kind == ERASE:
-                apply(img, kind, addr, size)
-            else:
-                apply(img, kind, addr, jv[at : at + size])
-                at += size
-            done += 1
+        at, done = advance(img, jv, at, done, n)
         data = bytearray(img)
-        if torn and at < len(journal):
-            kind, addr, size = struct.unpack_from("<BIH", jv, at)
-            apply(data, kind, addr, size if kind == ERASE else jv[at + 7 : at + 7 + size], True)
+        if torn:
+            tear(data, jv, at)
         out = report(NorFlash(BLOCKS, data=data), sent)
         out["n"] = n
         out["torn"] = torn
         print(json.dumps(out))
         data = None
         gc.collect()
+
+
+def advance(img, jv, at, done, n):
+    """Apply the journal jv's operations from the done-th (at byte at) up
+    to the n-th to img; (at, done) after them."""
+    while done < n:
+        kind, addr, size = struct.unpack_from("<BIH", jv, at)
+        at += 7
+        if kind == ERASE:
+            apply(img, kind, addr, size)
+        else:
+            apply(img, kind, addr, jv[at : at + size])
+            at += size
+        done += 1
+    return at, done
+
+
+def tear(data, jv, at):
+    """Half-apply the journal's operation at byte at, if there is one: the
+    torn cut."""
+    if at < len(jv):
+        kind, addr, size = struct.unpack_from("<BIH", jv, at)
+        apply(data, kind, addr, size if kind == ERASE else jv[at + 7 : at + 7 + size], True)
 
 
 def double(folder, points):
@@ -382,19 +396,10 @@ def double(folder, points):
         first, _, seconds = line.strip().partition(" ")
         torn = first.endswith("t")
         n = int(first[:-1] if torn else first)
-        while done < n:
-            kind, addr, size = struct.unpack_from("<BIH", jv, at)
-            at += 7
-            if kind == ERASE:
-                apply(img, kind, addr, size)
-            else:
-                apply(img, kind, addr, jv[at : at + size])
-                at += size
-            done += 1
+        at, done = advance(img, jv, at, done, n)
         cut = bytearray(img)  # the flash the first cut leaves
-        if torn and at < len(journal):
-            kind, addr, size = struct.unpack_from("<BIH", jv, at)
-            apply(cut, kind, addr, size if kind == ERASE else jv[at + 7 : at + 7 + size], True)
+        if torn:
+            tear(cut, jv, at)
         dev = NorFlash(BLOCKS, data=bytearray(cut))
         dev.journal = []
         appends = []

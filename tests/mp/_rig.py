@@ -15,8 +15,9 @@ KEY = bytes(range(32))
 DEVICE = b"POD00042"
 
 
-def pod(profile=None, temp=5000, root=None, provision=True, **hal_kw):
-    """A booted Pod; profile bytes (default: the test profile) stored first."""
+def pod(profile=None, temp=5000, root=None, provision=True, hal_cls=FakeHal, **hal_kw):
+    """A booted Pod; profile bytes (default: the test profile) stored first.
+    hal_cls: FakeHal or one of its kind (a real clock, say)."""
     if root is None:
         root = flash()
         if profile is None:
@@ -27,7 +28,7 @@ def pod(profile=None, temp=5000, root=None, provision=True, **hal_kw):
             from firmware.guard import Guard
 
             Guard(root).provision(DEVICE, KEY)
-    hal = FakeHal(root, temp)
+    hal = hal_cls(root, temp)
     hal.noise = 20
     for k in hal_kw:
         setattr(hal, k, hal_kw[k])

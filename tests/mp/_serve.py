@@ -5,13 +5,10 @@ import time
 
 sys.path.append(__file__[: __file__.rfind("/")] if "/" in __file__ else ".")
 import _profiles
+import _rig
 from _fakehal import FakeHal
-from _support import flash
 
-from firmware import storefile
-from firmware.guard import Guard
 from firmware.main import serve
-from firmware.pod import Pod
 
 
 class ClockHal(FakeHal):
@@ -19,11 +16,7 @@ class ClockHal(FakeHal):
         return time.ticks_ms()
 
 
-root = flash()
-storefile.write(root, "profile", _profiles.make([_profiles.phase(interval=1)]))
-Guard(root).provision(b"POD00042", bytes(range(32)))
-hal = ClockHal(root, 5000)
-hal.noise = 20
-pod = Pod(hal).boot()
+pod = _rig.pod(_profiles.make([_profiles.phase(interval=1)]), hal_cls=ClockHal)
+hal = pod.hal
 why = serve(pod, sys.stdin.buffer, sys.stdout.buffer, sys.stdin)
 sys.stderr.write("served: %s ticks %d feeds %d\n" % (why, pod.uptime, hal.feeds))
