@@ -21,11 +21,12 @@
 # The budget: what the log may hold is derived at open() from the
 # filesystem's own free space (statvfs), less RESERVE blocks for the other
 # records, their .new copies, littlefs's metadata pairs and its
-# copy-on-write of a file's last block; a segment of segment_bytes takes
-# _SEG_BLOCKS blocks, its CTZ pointers and a partly filled last block
-# included. The profile's budget, or the constructor's, is a cap on top
-# (issue 15, F6: a fixed 1,360 KiB did not fit the Pico's 1,408 KiB
-# littlefs, with the firmware's own files in /lib even less).
+# copy-on-write of a file's last block; a segment of segment_bytes is
+# counted at its most (open(): 16 bytes of each block for littlefs's CTZ
+# pointers, and one block more for a partly filled last one). The
+# profile's budget, or the constructor's, is a cap on top (issue 15, F6:
+# a fixed 1,360 KiB did not fit the Pico's 1,408 KiB littlefs, with the
+# firmware's own files in /lib even less).
 #
 # Power cut: littlefs commits a file's data at close, so a cut loses at most
 # the block being written (and the records still in RAM); on boot open()
