@@ -14,19 +14,20 @@ never RELEASE.
 
 from __future__ import annotations
 
+import hashlib
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from podctl import __version__, fmt, narration
+from podctl import __version__, fmt, narration, profile_file
 from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, analyse
 from podctl.assess import ProductVerdict, assess, log_end
 from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
+from podctl.report.shipment import ACCURACY_BUDGET, ACCURACY_TOTAL, NOT_STATED, Shipment
 from podctl.verdict import VERIFIED, Verdict
 from protocol import log
 from protocol import profile as pf
@@ -37,6 +38,36 @@ class Check:
     ok: bool
     text: str
     warn: bool = False  # not a failure, but not green either
+
+
+@dataclass(frozen=True)
+class AlarmSpan:
+    """An alarm from the moment the device raised it to the one it cleared
+    it (None: not cleared by the end of the log)."""
+
+    raised: EventRow
+    cleared: EventRow | None
+    seconds: float  # NaN: not cleared, or the two are in boots without a common clock
+
+    @property
+    def name(self) -> str:
+        return self.raised.what.removesuffix(" raised")
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """A phase against its plan: reached or not, and how far over its
+    planned duration (a timed phase only)."""
+
+    index: int
+    name: str
+    planned_s: int  # 0: until a command
+    seconds: float
+    reached: bool
+
+    @property
+    def over_s(self) -> float:
+        return self.seconds - self.planned_s if self.planned_s and self.reached else 0.0
 
 
 @dataclass
@@ -52,7 +83,7 @@ class Report:
     blocks: int
     source: str
     log_name: str
-    generated: str
+    generated: str | None  # the host's clock when the report was made; None: not stamped
     podctl_version: str
     span_start: str
     span_end: str
@@ -70,6 +101,17 @@ class Report:
     product: ProductVerdict
     simulated: bool = False  # every page says SIMULATED - NOT FOR RELEASE
     plots: dict[str, Path] = field(default_factory=dict)
+    shipment: Shipment = field(default_factory=Shipment)
+    report_id: str = ""  # SHA-256 over the log and the device's seal
+    sealed: bool = False  # report_id covers a seal
+    fw_bundle: str = "unknown"  # the firmware bundle hash the device's seal states
+    settings: dict[str, Any] = field(default_factory=dict)  # the profile, in its TOML units
+    alarm_spans: list[AlarmSpan] = field(default_factory=list)
+    plans: list[PhasePlan] = field(default_factory=list)
+    raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
+    accuracy_budget: tuple[tuple[str, str], ...] = ACCURACY_BUDGET
+    accuracy_total: str = ACCURACY_TOTAL
+    not_stated: str = NOT_STATED
 
     @property
     def green(self) -> bool:
@@ -81,6 +123,67 @@ class Report:
         if self.problems:
             return self.problems[0]
         return next((c.text for c in self.checks if not c.ok and not c.warn), "")
+
+    @property
+    def excluded(self) -> np.ndarray:
+        """(n, 4): the probe read something the firmware did not trust."""
+        return ~np.isnan(self.raw_probes) & np.isnan(self.probes)
+
+    def probe_use(self, i: int) -> str:
+        """How much the probe was read, and for how long it was excluded."""
+        read = ~np.isnan(self.raw_probes[:, i]) if len(self.raw_probes) else np.zeros(0, bool)
+        out = self.excluded[:, i] if len(self.raw_probes) else read
+        n = len(read)
+        text = f"read in {int(read.sum())} of {n} records"
+        if out.any():
+            text += (f"; excluded while reading in {int(out.sum())} "
+                     f"({fmt.dur(float(self.dt[out].sum()))})")
+        return text
+
+    def alarm_settings(self) -> list[tuple[str, str]]:
+        """The profile's mission-wide thresholds, as a reviewer reads them."""
+        s = self.settings
+        if not s:
+            return []
+        pr, al = s["probes"], s["alarms"]
+        shock = f"{al['shock_g']:g} g" if al["shock_g"] else "none (0: no shock alarm)"
+        stuck = (f"a reading unchanged for {fmt.dur(pr['stuck_s'])}" if pr["stuck_s"]
+                 else "not checked (0)")
+        return [
+            ("Cumulative allowance", f"{fmt.dur(al['cumulative_min'] * 60)} out of band over the "
+                                     "whole mission"),
+            ("Shock alarm", shock),
+            ("Lid alarm", f"lid open longer than {fmt.dur(al['lid_open_s'])}"),
+            ("Battery low alarm", f"below {al['battery_low_v']:.2f} V"),
+            ("Minimum trusted probes", f"{s['min_probes']}; fewer: the probes alarm and safe "
+                                       f"mode '{s['safe_mode']}'"),
+            ("Probe disagreement limit", f"{pr['disagree_c']:g} degC from the trusted probes' "
+                                         "median: the probe is excluded"),
+            ("Probe plausible range", f"{pr['min_c']:g} to {pr['max_c']:g} degC; faster than "
+                                      f"{pr['rate_max_c_per_s']:g} degC/s is a fault"),
+            ("Stuck probe", stuck),
+            ("Probe trusted again", f"after {fmt.dur(pr['recover_s'])} of good readings"),
+            ("Log full", f"policy '{s['storage_full']}'"),
+        ]
+
+    def phase_extras(self, index: int) -> list[tuple[str, Any]]:
+        """Settings of a phase the acceptance table has no column for (a
+        field a newer profile adds), so none goes unshown."""
+        phases = self.settings.get("phase", [])
+        if index >= len(phases):
+            return []
+        known = {"name", "duration_s", "duration_h", "until_command", "setpoint_c", "band_c",
+                 "absolute_c", "excursion_delay_min", "sample_interval_s", "cool", "heat",
+                 "peltier_heats"}
+        return [(k, v) for k, v in phases[index].items() if k not in known]
+
+    @property
+    def over_plan(self) -> list[PhasePlan]:
+        return [p for p in self.plans if p.over_s > 0]
+
+    @property
+    def not_reached(self) -> list[PhasePlan]:
+        return [p for p in self.plans if not p.reached]
 
     def category_rows(self) -> list[tuple[str, str, list[EventRow]]]:
         return [(key, title, [e for e in self.events if e.category == key])
@@ -143,6 +246,37 @@ class Report:
 def profile_name(profile: pf.Profile) -> str:
     raw = bytes(profile.header[pf.H_NAME])
     return raw.split(b"\x00", 1)[0].decode(errors="replace")
+
+
+def alarm_spans(rows: list[EventRow]) -> list[AlarmSpan]:
+    """Each ALARM_RAISED with the ALARM_CLEARED of the same alarm after it
+    (the device raises an alarm once until it clears)."""
+    spans = []
+    used: set[int] = set()
+    for k, r in enumerate(rows):
+        if r.category != "alarm" or r.code != log.EV_ALARM_RAISED:
+            continue
+        clear = next((j for j in range(k + 1, len(rows)) if j not in used
+                      and rows[j].code == log.EV_ALARM_CLEARED and rows[j].a == r.a), None)
+        cleared = None if clear is None else rows[clear]
+        secs = math.nan
+        if cleared is not None:
+            used.add(clear)  # type: ignore[arg-type]
+            if cleared.boot == r.boot:
+                secs = float(cleared.t - r.t)
+            elif not math.isnan(cleared.utc - r.utc):
+                secs = cleared.utc - r.utc
+        spans.append(AlarmSpan(r, cleared, secs))
+    return spans
+
+
+def report_id(raw: bytes, seal: Any) -> str:
+    """SHA-256 over the log and the device's seal: names this report's
+    evidence, so two reports with one id judge the same bytes."""
+    h = hashlib.sha256(raw)
+    if seal is not None:
+        h.update(seal.to_bytes())
+    return h.hexdigest()
 
 
 def integrity_checks(verdict: Verdict) -> list[Check]:
@@ -224,13 +358,17 @@ def build(
     log_name: str = "log.bin",
     generated_utc: float | None = None,
     simulated: bool = False,
+    shipment: Shipment | None = None,
 ) -> Report:
     """The report's contents from a loaded log, podctl.verify's verdict on
     it, the profile it ran and the manifest beside it. No files are written.
     simulated: the log is from a simulated board (also when the verdict's
     seal or a BOOT event of the log says so). The log ends where the device
     says (assess.log_end: the verdict's checked seal; without one the end
-    is not stated)."""
+    is not stated). generated_utc: the host's clock when the report is
+    made, shown as such; None leaves it out, so the same log and seal give
+    the same report byte for byte. shipment: the consignment and its
+    probes (not stated when None)."""
     end = log_end(verdict, manifest)
     simulated = simulated or bool(getattr(verdict, "simulated", False))
     a = analyse(data, profile, until=end)
@@ -249,6 +387,7 @@ def build(
         notes.append("the manifest names no profile: the profile given could not be checked "
                      "against the device")
     events = narration.narrate(data, a.bands, own_ident)
+    seal = getattr(verdict, "seal", None)
     fw_seen = sorted({narration.version(e.value) for e in data.events if e.code == log.EV_BOOT})
     if fw_seen and manifest.get("fw_version") and fw_seen != [manifest["fw_version"]]:
         notes.append(f"the log's BOOT events name firmware {', '.join(fw_seen)}; the manifest "
@@ -265,7 +404,7 @@ def build(
         blocks=len(data.blocks),
         source=str(manifest.get("source", "unknown")),
         log_name=log_name,
-        generated=fmt.utc(time.time() if generated_utc is None else generated_utc),
+        generated=None if generated_utc is None else fmt.utc(generated_utc),
         podctl_version=__version__,
         span_start=fmt.utc(a.start_utc),
         span_end=fmt.utc(a.end_utc),
@@ -282,4 +421,21 @@ def build(
         battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000,
         product=product,
         simulated=simulated or product.simulated,
+        shipment=shipment or Shipment(),
+        report_id=report_id(data.raw, seal),
+        sealed=seal is not None,
+        fw_bundle=seal.fw_hash.hex() if seal is not None else str(manifest.get("fw_hash",
+                                                                               "unknown")),
+        settings=profile_file.decompile(profile.data),
+        alarm_spans=alarm_spans(events),
+        plans=[PhasePlan(ps.band.index, ps.band.name, ps.band.duration_s, ps.seconds,
+                         ps.visits > 0 or ps.seconds > 0) for ps in a.phases],
+        raw_probes=_raw_probes(data),
     )
+
+
+def _raw_probes(data: LogData) -> np.ndarray:
+    s = data.samples
+    if not len(s):
+        return np.zeros((0, 4))
+    return np.column_stack([s[f"probe{i}"] for i in range(4)]).astype(float)
