@@ -400,3 +400,94 @@ def test_the_last_record_stands_for_no_time_past_the_devices_end(nominal):
     rows, events = series([5.0] * 10)
     a = analysis.analyse(logof(rows, events), nominal, until=analysis.When(1, 560, T0 + 560))
     assert a.dt[-1] == 20 and a.phases[0].seconds == 560 and a.end_utc == T0 + 560
+
+
+# ---------------------------------------------------------------- issue 17
+
+
+def test_out_of_band_time_is_split_by_side_and_by_the_absolute_limits(nominal):
+    # pad: band 2..8, absolute 0..15; a minute each of 5, 9, 16, 1, -1, 5
+    a = analysis.analyse(logof(*series([5, 9, 16, 1, -1, 5])), nominal)
+    pad = a.phases[0]
+    assert (pad.above_s, pad.below_s) == (120, 120)
+    assert pad.above_s + pad.below_s == pad.out_band_s
+    assert (pad.abs_high_s, pad.abs_low_s) == (60, 60)
+    # the mission counts the same minutes against the cumulative allowance (60 min)
+    assert a.allowance_s == 3600 and a.allowance_used_s == 240
+    assert a.allowance_used_pct == pytest.approx(100 * 240 / 3600)
+    assert (a.mission.above_s, a.mission.abs_low_s) == (120, 60)
+
+
+def test_min_and_max_carry_where_they_were_read(nominal):
+    a = analysis.analyse(logof(*series([5, 3, 7, 3, 7.5, 6])), nominal)
+    pad = a.phases[0]
+    assert (pad.t_min, pad.t_max) == (3, 7.5)
+    # the first record at the minimum, the one at the maximum
+    assert pad.t_min_at == analysis.When(1, 60, T0 + 60)
+    assert pad.t_max_at == analysis.When(1, 240, T0 + 240)
+    assert a.mission.t_max_at == pad.t_max_at
+    # a phase without a trusted reading has no place for either
+    assert a.phases[2].t_min_at is None and a.phases[2].t_max_at is None
+
+
+def test_the_histogram_holds_every_trusted_second_in_half_degree_bins(nominal):
+    temps = [4.9, 5.0, 5.2, 5.49, 5.5, 6.0, math.nan]
+    a = analysis.analyse(logof(*series(temps)), nominal)
+    pad = a.phases[0]
+    assert pad.hist_edges == [4.5, 5.0, 5.5, 6.0, 6.5]
+    # [4.5, 5): 4.9; [5, 5.5): 5.0 5.2 5.49; [5.5, 6): 5.5; [6, 6.5]: 6.0
+    assert pad.hist_s == [60, 180, 60, 60]
+    assert sum(pad.hist_s) == pad.in_band_s + pad.out_band_s  # the NaN record is unknown
+    assert a.phases[1].hist_s == []
+
+
+def test_a_timed_phase_longer_than_planned_says_by_how_much(nominal):
+    # the ascent is planned for 600 s; its records run 900 s before the orbit starts
+    rows = [(1, 10 * i, [5.0] * 4, 0) for i in range(90)]
+    events = [ev(log.EV_BOOT, 0, 1, 1), ev(log.EV_PHASE, 0, 1), ev(log.EV_PHASE, 900, 2)]
+    a = analysis.analyse(logof(rows, events), nominal)
+    asc = a.phases[1]
+    assert asc.seconds == 900 and asc.planned_s == 600 and asc.over_plan_s == 300
+    # untimed (recovery) or never entered: never over plan
+    assert a.phases[4].over_plan_s == 0 and a.phases[0].over_plan_s == 0
+
+
+def test_a_reboot_nothing_clocks_after_leaves_the_phase_unbounded(nominal):
+    # boot 1 (clocked) then boot 2 without a clock and nothing clocked after it:
+    # the silence between them has no upper bound, so the phase's duration is a least
+    rows = [(boot, STEP * i, [5.0] * 4, 0) for boot in (1, 2) for i in range(3)]
+    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False)]
+    a = analysis.analyse(logof(rows, events), nominal)
+    assert a.phases[0].unbounded and a.mission.unbounded
+    # a clocked boot after it bounds it again
+    rows3 = rows + [(3, 0, [5.0] * 4, 0)]
+    data = logof(rows3, [*events, ev(log.EV_BOOT, 0, 3, 3, boot=3)])
+    data.samples["utc"][-1] = T0 + 1000
+    assert not analysis.analyse(data, nominal).phases[0].unbounded
+
+
+def test_an_unclocked_boot_is_placed_in_an_interval_of_utc(nominal):
+    # boot 1 clocked, stops standing for time at 180 s; boot 2 unclocked,
+    # records 0..120 s and an alarm at 150 s; boot 3 unclocked records 0..60 s;
+    # boot 4 clocked from T0 + 2000
+    rows = [(boot, STEP * i, [5.0] * 4, 0)
+            for boot, n in ((1, 3), (2, 2), (3, 1), (4, 2)) for i in range(n)]
+    events = [*series([])[1], ev(log.EV_BOOT, 0, 2, 2, boot=2, clock=False),
+              ev(log.EV_ALARM_RAISED, 150, 5, 0, 20000, boot=2, clock=False),
+              ev(log.EV_BOOT, 0, 3, 3, boot=3, clock=False), ev(log.EV_BOOT, 0, 4, 4, boot=4)]
+    data = logof(rows, events)
+    data.samples["utc"][-2:] = T0 + 2000 + STEP * np.arange(2)
+    data.events[-1].utc = T0 + 2000
+    a = analysis.analyse(data, nominal)
+    two, three = a.unclocked
+    # boot 2 reaches 150 s (its alarm), boot 3 60 s: boot 2 started no
+    # earlier than 180 s and no later than 2000 - 60 - 150 s
+    assert (two.reach_s, three.reach_s) == (150, 60)
+    assert two.earliest_utc == T0 + 180 and two.latest_utc == T0 + 2000 - 60 - 150
+    assert a.utc_bounds(2, 150) == (T0 + 330, T0 + 2000 - 60)
+    assert three.earliest_utc == T0 + 180 + 150 and three.latest_utc == T0 + 2000 - 60
+    assert a.utc_bounds(1, 30, T0 + 30) == (T0 + 30, T0 + 30)
+    # nothing clocked after: the upper side is open
+    a2 = analysis.analyse(logof(rows[:6], events[:5]), nominal)
+    lo, hi = a2.utc_bounds(2, 150)
+    assert lo == T0 + 330 and math.isnan(hi)

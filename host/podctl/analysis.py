@@ -66,6 +66,7 @@ GAS_R = 8.3144598  # J/(mol K)
 KELVIN = 273.15
 NPROBES = 4
 DEFAULT_INTERVAL = 60  # s, for records before any PHASE event
+HIST_STEP_C = 0.5  # degC: the width of a histogram bin (a cold-chain logger's resolution class)
 
 
 def mkt(temps_c: Any, weights: Any = None) -> float:
@@ -172,6 +173,16 @@ class UnclockedBoot:
     seconds: float
     after_utc: float  # the latest known UTC before its records (NaN: none)
     before_utc: float  # the earliest known UTC after them (NaN: none)
+    # where its uptime 0 can lie, from the clocked records and events of the
+    # boots around it less what the unclocked boots between recorded
+    # (their last uptime each): NaN where nothing bounds it
+    earliest_utc: float = math.nan
+    latest_utc: float = math.nan
+    reach_s: float = 0.0  # its last uptime a record or event shows
+
+    def bounds(self, t: float) -> tuple[float, float]:
+        """The UTC interval of uptime t of this boot (NaN: unbounded side)."""
+        return self.earliest_utc + t, self.latest_utc + t
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,35 @@ class PhaseStats:
     gap_s: float = 0.0  # time in the phase with no record at all: neither in nor out of band
     no_utc_records: int = 0
     excursions: list[Excursion] = field(default_factory=list)
+    # out of band split by side; out_band_s == above_s + below_s
+    above_s: float = 0.0
+    below_s: float = 0.0
+    # beyond the phase's absolute limits (a part of above_s / below_s)
+    abs_high_s: float = 0.0
+    abs_low_s: float = 0.0
+    # where the estimate reached t_min and t_max (None: no trusted reading)
+    t_min_at: When | None = None
+    t_max_at: When | None = None
+    # the phase holds a silence nothing bounds (a reboot with no clock
+    # after it): seconds, gap_s and over_plan_s are then the least they can be
+    unbounded: bool = False
+    # the estimate's histogram: bin edges (degC, HIST_STEP_C apart) and
+    # the seconds of trusted readings in each bin (they sum to in + out)
+    hist_edges: list[float] = field(default_factory=list)
+    hist_s: list[float] = field(default_factory=list)
+
+    @property
+    def planned_s(self) -> int:
+        """The profile's duration of the phase; 0: until a command."""
+        return self.band.duration_s
+
+    @property
+    def over_plan_s(self) -> float:
+        """How much longer than planned a timed phase lasted (0: not over,
+        untimed or never entered)."""
+        if not self.planned_s or self.start is None:
+            return 0.0
+        return max(0.0, self.seconds - self.planned_s)
 
     @property
     def start_utc(self) -> float:
@@ -259,6 +299,7 @@ class Analysis:
     until: When | None  # the end of the log as the device stated it (None: not stated)
     unjudged_phases: list[int]  # phase indices the profile does not have
     before_first_phase: int  # records before the first PHASE event (not judged)
+    allowance_s: int  # the profile's cumulative out-of-band allowance (all phases)
     # per record, in log order
     utc: np.ndarray
     boot: np.ndarray
@@ -269,6 +310,25 @@ class Analysis:
     dt: np.ndarray  # seconds each record stands for
     gap_after: np.ndarray  # a data gap (or the end) follows the record
     battery: np.ndarray  # V
+
+    def utc_bounds(self, boot: int, t: float, utc: float = math.nan) -> tuple[float, float]:
+        """When uptime t of boot happened, as a UTC interval: (utc, utc)
+        when its clock is known, the bounds of an unclocked boot
+        (UnclockedBoot.bounds) otherwise; NaN on a side nothing bounds."""
+        if not math.isnan(utc):
+            return utc, utc
+        u = next((u for u in self.unclocked if u.boot == boot), None)
+        return (math.nan, math.nan) if u is None else u.bounds(t)
+
+    @property
+    def allowance_used_s(self) -> float:
+        """Time out of band against the cumulative allowance (the firmware's
+        count: every phase, above and below together)."""
+        return self.mission.out_band_s
+
+    @property
+    def allowance_used_pct(self) -> float:
+        return 100.0 * self.allowance_used_s / self.allowance_s if self.allowance_s else math.nan
 
     @property
     def records(self) -> int:
@@ -520,10 +580,14 @@ def _excursions(
 
 def _figures(
     group: np.ndarray, groups: int, est: np.ndarray, dt: np.ndarray, utc: np.ndarray,
-    lo: np.ndarray, hi: np.ndarray, into: list[PhaseStats],
+    limits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    where: tuple[np.ndarray, np.ndarray],
+    into: list[PhaseStats],
 ) -> None:
     """Fill each group's statistics (into[g] for records with group g; -1:
-    none) in a few bincounts over the whole log."""
+    none) in a few bincounts over the whole log. limits: band low, high,
+    absolute low, high per record; where: (boot, uptime) per record."""
+    lo, hi, alo, ahi = limits
     mine = group >= 0
     g = group[mine]
     have = mine & ~np.isnan(est)
@@ -555,6 +619,12 @@ def _figures(
     inb = (ev >= lo[have]) & (ev <= hi[have])
     in_band = total(gh[inb], wv[inb])
     out_band = total(gh[~inb], wv[~inb])
+    up, down = ev > hi[have], ev < lo[have]
+    above, below = total(gh[up], wv[up]), total(gh[down], wv[down])
+    # beyond the absolute limits as the firmware judges them (strictly)
+    aup, adown = ev > ahi[have], ev < alo[have]
+    abs_high, abs_low = total(gh[aup], wv[aup]), total(gh[adown], wv[adown])
+    at = np.flatnonzero(have)
     for i, ps in enumerate(into):
         ps.records = int(records[i])
         ps.no_utc_records = int(no_utc[i])
@@ -566,6 +636,27 @@ def _figures(
         if wpos[i] > 0:
             ps.mkt = float(k / -(top[i] + math.log(terms[i] / wpos[i])) - KELVIN)
         ps.in_band_s, ps.out_band_s = float(in_band[i]), float(out_band[i])
+        ps.above_s, ps.below_s = float(above[i]), float(below[i])
+        ps.abs_high_s, ps.abs_low_s = float(abs_high[i]), float(abs_low[i])
+        sel = gh == i
+        mine_at, mine_ev, mine_w = at[sel], ev[sel], wv[sel]
+        # the first record at the extreme: where the reviewer looks first
+        for name, j in (("t_min_at", int(np.argmin(mine_ev))),
+                        ("t_max_at", int(np.argmax(mine_ev)))):
+            r = int(mine_at[j])
+            setattr(ps, name, When(int(where[0][r]), float(where[1][r]), float(utc[r])))
+        ps.hist_edges, ps.hist_s = _histogram(mine_ev, mine_w)
+
+
+def _histogram(temps: np.ndarray, weights: np.ndarray) -> tuple[list[float], list[float]]:
+    """Seconds of readings per HIST_STEP_C bin, from the bin holding the
+    lowest reading to the one holding the highest (each bin [a, b), the
+    last closed)."""
+    first = math.floor(float(temps.min()) / HIST_STEP_C)
+    last = math.floor(float(temps.max()) / HIST_STEP_C) + 1
+    edges = np.arange(first, last + 1) * HIST_STEP_C
+    secs, _ = np.histogram(temps, bins=edges, weights=weights)
+    return [round(float(e), 6) for e in edges], [float(x) for x in secs]
 
 
 def _phase_time(
@@ -683,18 +774,54 @@ def _tail(last: When | None, until: When | None, phase: int) -> Gap | None:
     return Gap(last, until, seconds, phase, None, tail=True)
 
 
-def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray) -> list[UnclockedBoot]:
+def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray, events: list[Event],
+               until: When | None) -> list[UnclockedBoot]:
+    """The boots with records but no clock, each placed between the
+    clocked moments around it (records, events, the device's end of the log)."""
     out = []
     known = ~np.isnan(utc)
-    for b in sorted(set(s["boot"][~known].tolist())):
+    # each boot's reach and clocked moments: (boot, earliest, latest UTC)
+    reach: dict[int, float] = {}
+    first_utc: dict[int, float] = {}
+    last_utc: dict[int, float] = {}
+
+    def seen(boot: int, t: float, u0: float, u1: float) -> None:
+        reach[boot] = max(reach.get(boot, 0.0), t)
+        if not math.isnan(u0):
+            first_utc[boot] = min(first_utc.get(boot, math.inf), u0)
+            last_utc[boot] = max(last_utc.get(boot, -math.inf), u1)
+
+    if len(s):
+        bt = s["boot"].astype(int)
+        ends = s["t"].astype(float) + dt
+        for b in np.unique(bt).tolist():
+            m = bt == b
+            seen(b, float(ends[m].max()), float(np.nanmin(utc[m])) if known[m].any() else math.nan,
+                 float(np.nanmax((utc + dt)[m])) if known[m].any() else math.nan)
+    for e in events:
+        seen(e.boot, float(e.t), e.utc, e.utc)
+    if until is not None:
+        seen(until.boot, until.t, until.utc, until.utc)
+    unclocked = sorted(set(s["boot"][~known].tolist()))
+    for b in unclocked:
         mine = s["boot"] == b
         first, last = np.flatnonzero(mine)[[0, -1]]
         before = utc[:first] + dt[:first]
         after = utc[last + 1:]
+        prev = [c for c in last_utc if c < b]
+        nxt = [c for c in first_utc if c > b]
+        earliest = latest = math.nan
+        if prev:
+            p = max(prev)
+            earliest = last_utc[p] + sum(reach[c] for c in unclocked if p < c < b)
+        if nxt:
+            n = min(nxt)
+            latest = first_utc[n] - sum(reach[c] for c in unclocked if b <= c < n)
         out.append(UnclockedBoot(
             boot=int(b), records=int(mine.sum()), seconds=float(dt[mine].sum()),
             after_utc=float(np.nanmax(before)) if (~np.isnan(before)).any() else math.nan,
             before_utc=float(np.nanmin(after)) if (~np.isnan(after)).any() else math.nan,
+            earliest_utc=earliest, latest_utc=latest, reach_s=reach[b],
         ))
     return out
 
@@ -748,7 +875,11 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     hi = _per_phase(bands, phase, "high", np.nan)
     excursions = _excursions(est, phase, dt, gap_after, utc, s, bands)
     phases = [PhaseStats(b) for b in bands]
-    _figures(np.where(judged, phase, -1), len(bands), est, dt, utc, lo, hi, phases)
+    alo = _per_phase(bands, phase, "abs_low", np.nan)
+    ahi = _per_phase(bands, phase, "abs_high", np.nan)
+    limits = (lo, hi, alo, ahi)
+    where = (s["boot"].astype(int), s["t"].astype(float))
+    _figures(np.where(judged, phase, -1), len(bands), est, dt, utc, limits, where, phases)
     rec_end = s["t"].astype(float) + dt
     _phase_time(phases, pev, s, rk, rec_end, phase, utc)
     gaps, silences = _gaps(s, dt, gap_after, utc, phase)
@@ -765,15 +896,21 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
             ps = phases[tail.phase]
             ps.seconds += tail.seconds or 0.0
             ps.end = until
+    for g in gaps:
+        if g.longest is None and 0 <= g.phase < len(phases):
+            phases[g.phase].unbounded = True
     for ps in phases:
         ps.excursions = [x for x in excursions if x.phase == ps.band.index]
-        ps.gap_s = max(0.0, ps.seconds - ps.in_band_s - ps.out_band_s - ps.no_reading_s)
+        # what no record covers: the visit's time less what its records
+        # stand for (never clamped: a negative figure is a bug to see, not hide)
+        ps.gap_s = ps.seconds - ps.in_band_s - ps.out_band_s - ps.no_reading_s
     nan = math.nan
     mission = PhaseStats(Band(-1, "whole mission", nan, nan, nan, nan, nan, 0, 0, 0))
-    _figures(np.where(judged, 0, -1), 1, est, dt, utc, lo, hi, [mission])
+    _figures(np.where(judged, 0, -1), 1, est, dt, utc, limits, where, [mission])
     mission.seconds = sum(p.seconds for p in phases)
     mission.gap_s = sum(p.gap_s for p in phases)
     mission.visits = sum(p.visits for p in phases)
+    mission.unbounded = any(p.unbounded for p in phases)
     mission.excursions = excursions
 
     ev_utc = np.array([e.utc for e in data.events], dtype=float)
@@ -785,13 +922,14 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
         mission=mission,
         excursions=excursions,
         gaps=gaps,
-        unclocked=_unclocked(s, dt, utc),
+        unclocked=_unclocked(s, dt, utc, data.events, until),
         lost=_lost(data, dt, utc),
         start_utc=float(np.nanmin(starts)) if (~np.isnan(starts)).any() else math.nan,
         end_utc=float(np.nanmax(ends)) if (~np.isnan(ends)).any() else math.nan,
         until=until,
         unjudged_phases=sorted(int(p) for p in np.unique(phase[phase >= len(bands)])),
         before_first_phase=int((phase < 0).sum()),
+        allowance_s=int(profile.header[pf.H_CUMULATIVE_S]),
         utc=utc,
         boot=s["boot"].astype(int),
         t=s["t"].astype(float),
