@@ -25,10 +25,21 @@
 #
 # Sample blocks (kind 1): record i was taken at uptime t0 + i * interval
 # seconds of boot `boot`. Record 0 is the key: nchan int16 absolute values
-# and a status byte. Records 1.. hold nchan deltas against the previous
-# record (int8 when fmt = 1, int16 when fmt = 2) and an absolute status byte.
-# The writer starts a new block when a delta does not fit, so a whole block
-# decodes with one cumulative sum per column.
+# and a status byte. What follows it depends on fmt (SPEC 7.4):
+#  fmt 1, 2  records of nchan deltas against the previous record (int8 or
+#            int16) and an absolute status byte; the writer starts a new
+#            block when a delta does not fit;
+#  fmt 3     (what the firmware writes) records of 5 bytes, ten nibbles,
+#            low nibble first: the status's change (XOR) and nine int4
+#            deltas. Nibble 8 is an escape: its value is the next entry of
+#            the exception list, an int16 (a delta modulo 2**16, so any
+#            int16 can follow any; a status change in the low byte), stored
+#            from the payload's end backwards: the writer fills records
+#            from the front of its one buffer and exceptions from the back,
+#            and seal() closes the gap. Fixed-size records keep the host's
+#            decoder vectorised. A block ends when a record or its
+#            exceptions do not fit: about 6 bytes a record (fmt 1: 10.6).
+# Either way a whole block decodes with one cumulative sum per column.
 #
 # Event blocks (kind 2): count records of EVENT_FMT, each stamped with its own
 # uptime second.
@@ -58,10 +69,13 @@ GENESIS_MAC = b"\x00" * 16
 
 KIND_SAMPLES = const(1)
 KIND_EVENTS = const(2)
+NCHAN = const(9)
 FMT_DELTA8 = const(1)
 FMT_DELTA16 = const(2)
+FMT_DELTA4 = const(3)
+_KEY_LEN = const(2 * NCHAN + 1)  # a key record: nchan int16 and the status
+_REC4 = const((NCHAN + 2) // 2)  # a fmt 3 record: nchan + 1 nibbles
 
-NCHAN = const(9)
 # A sample value meaning "no reading": the channel's sensor could not be read
 # for this record (an open or shorted probe). Never a real value: writers
 # clamp real readings to -32767..32767.
@@ -136,6 +150,11 @@ class BlockWriter:
         self.length = 0
         self.t0 = 0
         self.interval = 0
+        # fmt 3: the previous record's status (a record carries its change)
+        # and where the exception list begins at the buffer's back; 0 while
+        # seal() has it following the records
+        self.state = 0
+        self.end = 0
 
     def start_samples(self, t0, interval, values, status, fmt=FMT_DELTA8):
         """Open a sample block whose key record is values (NCHAN ints)."""
@@ -154,10 +173,63 @@ class BlockWriter:
         b[at] = status
         self.length = at + 1 - HEADER_LEN
         self.count = 1
+        self.state = status
+        self.end = HEADER_LEN + self.payload_max
 
     def add_sample(self, values, status):
-        """Append a record; False (nothing written) if it would not fit."""
+        """Append a record; False (nothing written) if it would not fit.
+        Allocation-free: the tick calls it."""
         width = self.fmt
+        if width == FMT_DELTA4:
+            b = self.block
+            last = self._last
+            top = HEADER_LEN + self.payload_max
+            at = HEADER_LEN + _KEY_LEN + _REC4 * (self.count - 1)  # the next record
+            e = self.end
+            if e == 0:  # sealed, and kept open after a failed write: the
+                # exception list goes back to the buffer's end
+                j = HEADER_LEN + self.length
+                e = top - (j - at)
+                i = top
+                while j > at:
+                    i -= 1
+                    j -= 1
+                    b[i] = b[j]
+                self.end = e
+                self.length = at - HEADER_LEN
+            x = status ^ self.state
+            room = e - at - _REC4  # what is left once the record is in
+            if x == 8 or x > 15:
+                room -= 2
+            for c in range(NCHAN):
+                d = values[c] - last[c]
+                if d < -7 or d > 7:
+                    room -= 2
+            if room < 0:
+                return False  # seal() finds it as it was
+            if x == 8 or x > 15:
+                e -= 2
+                b[e] = x
+                b[e + 1] = 0
+                x = 8
+            for c in range(NCHAN):
+                d = values[c] - last[c]
+                if d < -7 or d > 7:
+                    e -= 2
+                    b[e] = d & 0xFF
+                    b[e + 1] = (d >> 8) & 0xFF
+                    d = 8
+                last[c] = values[c]
+                if c & 1:  # channel c is nibble c + 1: an even one, low
+                    x = d & 15
+                else:
+                    b[at] = x | (d & 15) << 4
+                    at += 1
+            self.state = status
+            self.end = e
+            self.length = at - HEADER_LEN
+            self.count += 1
+            return True
         size = NCHAN * width + 1
         if self.length + size > self.payload_max:
             return False
@@ -208,6 +280,17 @@ class BlockWriter:
         The MAC is block[n - 16:n], the next block's prev_mac."""
         b = self.block
         nchan = NCHAN if self.kind == KIND_SAMPLES else EVENT_LEN
+        if self.fmt == FMT_DELTA4 and self.end:
+            # the exception list follows the last record (outside the tick:
+            # a byte at a time, so nothing is allocated all the same)
+            at = HEADER_LEN + self.length
+            e = self.end
+            while e < HEADER_LEN + self.payload_max:
+                b[at] = b[e]
+                at += 1
+                e += 1
+            self.length = at - HEADER_LEN
+            self.end = 0
         struct.pack_into(
             HEADER_FMT,
             b,
@@ -285,9 +368,27 @@ def parse_block(data, offset):
         return BAD_CRC
     if blk.kind == KIND_SAMPLES:
         width = blk.fmt
-        if width not in (1, 2) or blk.count < 1:
+        n = blk.count - 1
+        if width < FMT_DELTA8 or width > FMT_DELTA4 or n < 0:
             return BAD_SHAPE
-        want = blk.nchan * 2 + 1 + (blk.count - 1) * (blk.nchan * width + 1)
+        want = blk.nchan * 2 + 1
+        if width == FMT_DELTA4:
+            # records of nchan + 1 nibbles in whole bytes; every nibble 8
+            # (an escape) has its 2-byte exception after them
+            at = offset + HEADER_LEN + want
+            want += n * ((blk.nchan + 2) // 2)
+            if want > blk.length:
+                return BAD_SHAPE
+            end = offset + HEADER_LEN + want
+            while at < end:
+                v = data[at]
+                if v & 0x0F == 8:
+                    want += 2
+                if v & 0xF0 == 0x80:
+                    want += 2
+                at += 1
+        else:
+            want += n * (blk.nchan * width + 1)
     elif blk.kind == KIND_EVENTS:
         want = blk.count * EVENT_LEN
     else:

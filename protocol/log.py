@@ -6,7 +6,7 @@
 import struct
 
 from protocol.block import *  # noqa: F401,F403 the layout: defined there
-from protocol.block import EVENT_FMT, EVENT_LEN, HEADER_LEN
+from protocol.block import EVENT_FMT, EVENT_LEN, FMT_DELTA4, HEADER_LEN
 
 # EV_BOOT.a = reset cause | BOOT_SIMULATED when the HAL is no real hardware
 # (protocol/block.py; firmware/pod.py writes the bit)
@@ -17,6 +17,9 @@ BOOT_SIMULATED = 0x80
 # quiet line; firmware/pod.py writes the code as a number (a name in
 # protocol/block.py would cost the board a qstr).
 EV_REFUSALS = 15
+# What a rate or disagree exclusion compared the reading with (issue 17),
+# logged right after its PROBE_FAULT by firmware/probes.py (SPEC 9.3).
+EV_PROBE_REFERENCE = 16
 
 # (name, struct code): the block header in flash order; host/podctl/codec.py reads it.
 HEADER_FIELDS = (
@@ -95,6 +98,14 @@ EVENTS = (
     ),
     (EV_KEY_ROTATED, "KEY_ROTATED", "", "", "counter"),
     (EV_REFUSALS, "REFUSALS", "last message type", "last error code", "refusals counted"),
+    (
+        EV_PROBE_REFERENCE,
+        "PROBE_REFERENCE",
+        "probe",
+        "fault kind << 8 | rate: seconds since the previous reading; disagree: probes"
+        " of the median (bit n = probe n) | 0x10 when trusted",
+        "reference, mdegC (signed): rate the previous reading, disagree the median",
+    ),
 )
 
 
@@ -112,8 +123,29 @@ def samples(data, blk):
     nchan = blk.nchan
     values = list(struct.unpack_from("<%dh" % nchan, data, at))
     at += 2 * nchan
-    out = [(blk.t0, list(values), data[at])]
+    status = data[at]
+    out = [(blk.t0, list(values), status)]
     at += 1
+    if blk.fmt == FMT_DELTA4:
+        # nibbles low first: the status's change, then a delta per channel;
+        # 8 takes the next exception, read from the payload's end backwards
+        exc = blk.offset + HEADER_LEN + blk.length
+        for i in range(1, blk.count):
+            for j in range(nchan + 1):
+                v = data[at + j // 2] >> 4 * (j & 1) & 15
+                if v == 8:
+                    exc -= 2
+                    v = struct.unpack_from("<h", data, exc)[0]
+                elif v > 8 and j:  # an int4 delta; the status's is a mask
+                    v -= 16
+                if j == 0:
+                    status ^= v & 0xFF
+                else:
+                    # modulo 2**16: any int16 may follow any
+                    values[j - 1] = (values[j - 1] + v + 0x8000) % 0x10000 - 0x8000
+            at += (nchan + 2) // 2
+            out.append((blk.t0 + i * blk.interval, list(values), status))
+        return out
     dfmt = ("<%db" if blk.fmt == 1 else "<%dh") % nchan
     for i in range(1, blk.count):
         deltas = struct.unpack_from(dfmt, data, at)
