@@ -29,12 +29,18 @@ except ImportError:  # CPython, in tests with a stand-in machine
 from firmware.hal import NPROBES, Hal
 from protocol import block  # the layout the firmware carries (protocol.log is the host's: 13.9 KB)
 
-# NTC lookup: ADC counts (16-bit) at 5 degC steps from -40 to 85 degC,
-# made once at construction with floats (never in the tick); read_probes
-# interpolates with integers only.
+# NTC lookup: ADC counts (16-bit) at 5 degC steps from -40 to 85 degC, 26
+# little-endian u16, falling (warmer -> lower resistance -> fewer counts):
+# int(65535 R / (R + 10 kOhm)), R = 10 kOhm exp(3950 (1/T - 1/298.15 K)).
+# A bytes constant, not a list made at boot: it stays in flash with the
+# bytecode, and every port reads the same counts (rp2's floats are single
+# precision). tests/mp/test_rp2_drivers.py recomputes it from the formula.
 _T_MIN = const(-40000)
 _T_STEP = const(5000)
-_T_POINTS = const(26)
+_NTC = const(b"\xc7\xf9\x37\xf7\xd1\xf3\x68\xef\xcf\xe9\xdf\xe2\x7c\xda\x9c\xd0"
+             b"\x4f\xc5\xbc\xb8\x28\xab\xea\x9c\x65\x8e\xff\x7f\x11\x72\xe6\x64"
+             b"\xb1\x58\x94\x4d\x99\x43\xbf\x3a\xf8\x32\x30\x2c\x4f\x26\x3a\x21"
+             b"\xda\x1c\x17\x19")
 
 # RP2040-E11: the ADC's codes 511, 1535, 2559 and 3583 are each about ten
 # codes wide, and the codes between drift by a code or two. Per 128-code
@@ -62,17 +68,7 @@ _IG2_MG = const(20088)
 # last 32 samples); IG1 and IG2: threshold, no duration, OR of X/Y/Z high.
 _LIS_SET = const(b"\x20\x77\x23\xb8\x24\x4a\x2e\x80"
                  b"\x32\x51\x33\x00\x30\x2a\x36\x6c\x37\x00\x34\x2a")
-
-
-def _ntc_table():
-    import math
-
-    table = []
-    for i in range(_T_POINTS):
-        t = (_T_MIN + i * _T_STEP) / 1000 + 273.15
-        r = 10000 * math.exp(3950 * (1 / t - 1 / 298.15))
-        table.append(int(65535 * r / (r + 10000)))
-    return table  # falling: warmer -> lower resistance -> fewer counts
+_WDT_MS = const(8000)  # under rp2's 8388 ms maximum; fed after each healthy tick
 
 
 # BME280 compensation: the datasheet's 32-bit integer formulas (BME280
@@ -89,14 +85,14 @@ def _mul(a, b, s):
     return ((a >> 12) * b + ((a & 4095) * b >> 12)) >> (s - 12)
 
 
-def _t_fine(c, adc):
-    d = (adc >> 4) - c[0]
-    return _mul(((adc >> 3) - (c[0] << 1)) << 1, c[1], 12) + _mul(_mul(d, d, 12), c[2], 14)
+def _t_fine(c, raw):
+    d = (raw >> 4) - c[0]
+    return _mul(((raw >> 3) - (c[0] << 1)) << 1, c[1], 12) + _mul(_mul(d, d, 12), c[2], 14)
 
 
-def _pressure(c, tf, adc):
-    """Pa, or 0 for a reading the formula cannot place."""
-    v = (tf >> 1) - 64000
+def _pressure(c, t, raw):
+    """Pa, or 0 for a reading the formula cannot place (t: t_fine)."""
+    v = (t >> 1) - 64000
     s = v >> 2
     q = _mul(s << 1, s, 12)  # s * s >> 11
     # the datasheet's var2 >> 12: (q * P6 + 2 * v * P5) >> 14, plus P4 << 4,
@@ -108,7 +104,7 @@ def _pressure(c, tf, adc):
     w = ((c[4] * (v >> 10) << 2) + c[5] * (q >> 10)
          + ((c[4] * (v & 1023) >> 1) + (c[5] * (q & 1023) >> 3) >> 7)) >> 11
     w = _mul(w + 32768, c[3], 15)
-    n = 1048576 - adc - k
+    n = 1048576 - raw - k
     if w <= 0 or n <= 0:
         return 0
     # p = n * 3125 * 2 // w (n * 3125 // w * 2 where the datasheet's
@@ -120,12 +116,12 @@ def _pressure(c, tf, adc):
     return p + ((_mul(x * x >> 13, c[11], 12) + _mul(p >> 2, c[10], 13) + c[9]) >> 4)
 
 
-def _humidity(c, tf, adc):
-    """%RH in 1/1024, 0..102400."""
-    x = tf - 76800
+def _humidity(c, t, raw):
+    """%RH in 1/1024, 0..102400 (t: t_fine)."""
+    x = t - 76800
     h = c[16]
-    # ((adc << 14) - (H4 << 20) - H5 * x + 16384) >> 15, x split at 4 bits
-    a = ((adc - (c[15] << 6) + 1 << 10) - h * (x >> 4) + (-h * (x & 15) >> 4)) >> 11
+    # ((raw << 14) - (H4 << 20) - H5 * x + 16384) >> 15, x split at 4 bits
+    a = ((raw - (c[15] << 6) + 1 << 10) - h * (x >> 4) + (-h * (x & 15) >> 4)) >> 11
     b = _mul((x * c[17] >> 10) << 2, (x * c[14] >> 11) + 32768, 12) + 2097152
     b = _mul(b, c[13], 13) + 1 >> 1  # (b * H2 + 8192) >> 14
     # v = a * b; the result is (v - corr(v)) >> 12, clamped to 100 %, taken
@@ -145,27 +141,34 @@ class Bme280:
     each read takes the measurement the previous read started (1 s old at
     the tick) and starts the next, so the tick never waits the ~9 ms of a
     measurement, and a chip that reset is found by its reset-value words
-    and given ctrl_hum again (its calibration words it keeps)."""
+    and given ctrl_hum again (its calibration words it keeps).
 
-    def __init__(self, i2c):
-        self.i2c = i2c
+    Its attributes (and Lis3dh's) are named as MicroPython's own names are
+    (io, buf, start, read), which cost the board no qstr: the firmware's
+    are within a few of the pool's step (tests/test_rp2_heap.py)."""
+
+    def __init__(self, io):
+        self.io = io  # the I2C bus
         self.buf = bytearray(8)
-        self.cal = None
-        self.setup()
+        self.cal = None  # the calibration words, once read
+        self.start()
 
-    def setup(self):
+    def start(self):
         """Check the chip id (0x60), read the calibration words once, set
         ctrl_hum before ctrl_meas (it takes effect at that write) and start
         a measurement. False if no BME280 answered."""
-        i2c = self.i2c
+        io = self.io
+        a = bytearray(26)
+        e = bytearray(7)
         try:
-            if i2c.readfrom_mem(_BME, 0xD0, 1)[0] != 0x60:
+            io.readfrom_mem_into(_BME, 0xD0, e)  # chip id, then 6 reserved
+            if e[0] != 0x60:
                 return False
-            a = i2c.readfrom_mem(_BME, 0x88, 26)
-            e = i2c.readfrom_mem(_BME, 0xE1, 7)
-            i2c.writeto_mem(_BME, 0xF2, b"\x01")  # ctrl_hum: osrs_h x1
-            i2c.writeto_mem(_BME, 0xF5, b"\x00")  # config: filter off (sleep mode here)
-            i2c.writeto_mem(_BME, 0xF4, b"\x25")  # ctrl_meas: osrs_t x1, osrs_p x1, forced
+            io.readfrom_mem_into(_BME, 0x88, a)
+            io.readfrom_mem_into(_BME, 0xE1, e)
+            io.writeto_mem(_BME, 0xF2, b"\x01")  # ctrl_hum: osrs_h x1
+            io.writeto_mem(_BME, 0xF5, b"\x00")  # config: filter off (sleep mode here)
+            io.writeto_mem(_BME, 0xF4, b"\x25")  # ctrl_meas: osrs_t x1, osrs_p x1, forced
         except OSError:
             return False
         h4 = (e[3] ^ 0x80) - 0x80 << 4  # signed 12 bits: 0xE4 high, 0xE5 low nibble
@@ -180,19 +183,19 @@ class Bme280:
         chip did not answer or had no measurement."""
         c = self.cal
         if c is None:
-            self.setup()
+            self.start()
             return 1
         b = self.buf
-        i2c = self.i2c
+        io = self.io
         try:
-            i2c.readfrom_mem_into(_BME, 0xF7, b)
+            io.readfrom_mem_into(_BME, 0xF7, b)
             p = b[0] << 12 | b[1] << 4 | b[2] >> 4
             t = b[3] << 12 | b[4] << 4 | b[5] >> 4
             h = b[6] << 8 | b[7]
             skipped = t == 0x80000 or p == 0x80000 or h == 0x8000
             if skipped:  # reset values: the chip reset (or had not measured yet)
-                i2c.writeto_mem(_BME, 0xF2, b"\x01")
-            i2c.writeto_mem(_BME, 0xF4, b"\x25")  # the next one, read next tick
+                io.writeto_mem(_BME, 0xF2, b"\x01")
+            io.writeto_mem(_BME, 0xF4, b"\x25")  # the next one, read next tick
         except OSError:
             return 1
         if skipped:
@@ -209,54 +212,56 @@ class Bme280:
 class Lis3dh:
     """LIS3DH at +-16 g, 400 Hz, high resolution, FIFO in stream mode (the
     last 32 samples, 80 ms), and both interrupt generators latched on any
-    axis above 15.07 g (IG1) and 20.09 g (IG2). peak_mg() is the largest
-    magnitude in the FIFO, raised to the threshold of a latched generator
-    it falls short of: a shock in the second's other 920 ms is known to
-    have passed the threshold, not by how much."""
+    axis above 15.07 g (IG1) and 20.09 g (IG2). read() is the largest
+    magnitude in the FIFO, in mg, raised to the threshold of a latched
+    generator it falls short of: a shock in the second's other 920 ms is
+    known to have passed the threshold, not by how much."""
 
-    def __init__(self, i2c):
-        self.i2c = i2c
+    def __init__(self, io):
+        self.io = io  # the I2C bus
         self.buf = bytearray(6)
         self.one = bytearray(1)
-        self.ok = self.setup()
+        self.ok = self.start()  # set up; read() tries again until it is
 
-    def setup(self):
-        i2c = self.i2c
+    def start(self):
+        io = self.io
+        one = self.one
         try:
-            if i2c.readfrom_mem(_LIS, 0x0F, 1)[0] != 0x33:  # WHO_AM_I
+            io.readfrom_mem_into(_LIS, 0x0F, one)  # WHO_AM_I
+            if one[0] != 0x33:
                 return False
             s = _LIS_SET
             for i in range(0, len(s), 2):
-                i2c.writeto_mem(_LIS, s[i], s[i + 1 : i + 2])
-            i2c.readfrom_mem(_LIS, 0x31, 1)  # clear the latches
-            i2c.readfrom_mem(_LIS, 0x35, 1)
+                io.writeto_mem(_LIS, s[i], s[i + 1 : i + 2])
+            io.readfrom_mem_into(_LIS, 0x31, one)  # clear the latches
+            io.readfrom_mem_into(_LIS, 0x35, one)
         except OSError:
             return False
         return True
 
-    def peak_mg(self):
+    def read(self):
         if not self.ok:
-            self.ok = self.setup()
+            self.ok = self.start()
             return 0
-        i2c = self.i2c
+        io = self.io
         b = self.buf
         one = self.one
         m = 0
         try:
-            i2c.readfrom_mem_into(_LIS, 0x2F, one)  # FIFO_SRC
+            io.readfrom_mem_into(_LIS, 0x2F, one)  # FIFO_SRC
             # overrun: full; empty (read faster than 400 Hz): the latest sample
             n = 32 if one[0] & 0x40 else one[0] & 31 or 1
             for _ in range(n):
-                i2c.readfrom_mem_into(_LIS, 0xA8, b)  # OUT_X_L.., auto-increment
+                io.readfrom_mem_into(_LIS, 0xA8, b)  # OUT_X_L.., auto-increment
                 x = ((b[1] << 8 | b[0]) ^ 0x8000) - 0x8000 >> 4
                 y = ((b[3] << 8 | b[2]) ^ 0x8000) - 0x8000 >> 4
                 z = ((b[5] << 8 | b[4]) ^ 0x8000) - 0x8000 >> 4
                 x = x * x + y * y + z * z
                 if x > m:
                     m = x
-            i2c.readfrom_mem_into(_LIS, 0x35, one)  # INT2_SRC: reading clears
+            io.readfrom_mem_into(_LIS, 0x35, one)  # INT2_SRC: reading clears
             hi = one[0] & 0x40
-            i2c.readfrom_mem_into(_LIS, 0x31, one)  # INT1_SRC
+            io.readfrom_mem_into(_LIS, 0x31, one)  # INT1_SRC
             lo = one[0] & 0x40
         except OSError:
             return 0
@@ -276,33 +281,43 @@ class Lis3dh:
 
 
 class Rp2Hal(Hal):
-    def __init__(self, watchdog_ms=8000):
-        self._adc = machine.ADC(26)
-        self._pack = machine.ADC(27)
-        self._mux = (machine.Pin(10, machine.Pin.OUT), machine.Pin(11, machine.Pin.OUT))
-        self._lid = machine.Pin(14, machine.Pin.IN, machine.Pin.PULL_UP)
-        self._heater = machine.PWM(machine.Pin(15), freq=1000, duty_u16=0)
-        self._pa = machine.PWM(machine.Pin(16), freq=20000, duty_u16=0)
-        self._pb = machine.PWM(machine.Pin(17), freq=20000, duty_u16=0)
-        i2c = machine.I2C(0, scl=machine.Pin(5), sda=machine.Pin(4), freq=400000)
-        self._bme = Bme280(i2c)
-        self._lis = Lis3dh(i2c)
-        self._table = _ntc_table()
-        self._cause = machine.reset_cause()
-        self._wdt = machine.WDT(timeout=watchdog_ms)
+    """The Pico's HAL. What the tick drives or reads is held as the bound
+    method it calls (a PWM's duty_u16, a pin's value, an ADC's read_u16),
+    under names the firmware already has (probes, battery, lid, heater,
+    peltier, env, shock, feed): each name of its own would be a qstr, and
+    the 17 private names it had took the firmware past the qstr pool's
+    step, 7 KiB the 64 KiB heap does not have (tests/test_rp2_heap.py)."""
+
+    def __init__(self):
+        m = machine
+        pin = m.Pin
+        out = pin.OUT
+        # the probes' ADC (GP26) and the mux's select lines S0, S1
+        self.probes = (m.ADC(26).read_u16, pin(10, out).value, pin(11, out).value)
+        self.battery = m.ADC(27).read_u16  # the pack's divider on GP27
+        self.lid = pin(14, pin.IN, pin.PULL_UP).value
+        self.heater = m.PWM(pin(15), freq=1000, duty_u16=0).duty_u16
+        # the H-bridge's IN1 (cools) and IN2
+        self.peltier = (m.PWM(pin(16), freq=20000, duty_u16=0).duty_u16,
+                        m.PWM(pin(17), freq=20000, duty_u16=0).duty_u16)
+        io = m.I2C(0, scl=pin(5), sda=pin(4), freq=400000)
+        self.env = Bme280(io)
+        self.shock = Lis3dh(io)
+        self.feed = m.WDT(timeout=_WDT_MS).feed
 
     def uptime_ms(self):
         import time
 
         return time.ticks_ms()
 
-    def _sample(self, adc):
-        # _SAMPLES reads of one channel with E11 corrected, summed, in
-        # 1/16 code (the first read after the mux moved is dropped)
-        adc.read_u16()
+    def sample(self, read):
+        """_SAMPLES reads of one ADC channel (read: its read_u16) with E11
+        corrected, summed, in 1/16 code; the first read after the mux moved
+        is dropped."""
+        read()
         s = 0
         for _ in range(_SAMPLES):
-            c = adc.read_u16() >> 4  # the 12-bit code
+            c = read() >> 4  # the 12-bit code
             k = c >> 7
             if c & 1023 == 511:
                 s += (c << 4) + (_E11[k] + _E11[k + 1] - 32 << 3)
@@ -312,48 +327,53 @@ class Rp2Hal(Hal):
 
     def read_probes(self, out):
         failed = 0
-        table = self._table
+        read, s0, s1 = self.probes
+        t = _NTC
         for p in range(NPROBES):
-            self._mux[0].value(p & 1)
-            self._mux[1].value(p >> 1 & 1)
-            counts = self._sample(self._adc) // _SAMPLES
-            if counts > table[0] or counts < table[-1]:
+            s0(p & 1)
+            s1(p >> 1 & 1)
+            counts = self.sample(read) // _SAMPLES
+            if counts > (t[0] | t[1] << 8) or counts < (t[-2] | t[-1] << 8):
                 failed |= 1 << p  # open (near 3V3) or shorted (near 0)
                 continue
-            i = 0
-            while table[i + 1] > counts:
-                i += 1
-            span = table[i] - table[i + 1]
-            out[p] = _T_MIN + i * _T_STEP + (table[i] - counts) * _T_STEP // span
+            i = 0  # the table's byte offset: entry i >> 1
+            while (t[i + 2] | t[i + 3] << 8) > counts:
+                i += 2
+            hi = t[i] | t[i + 1] << 8
+            span = hi - (t[i + 2] | t[i + 3] << 8)
+            out[p] = _T_MIN + (i >> 1) * _T_STEP + (hi - counts) * _T_STEP // span
         return failed
 
     def read_env(self, out):
-        return self._bme.read(out)
+        return self.env.read(out)
 
     def battery_mv(self):
-        return (self._sample(self._pack) >> 4) * _PACK_MV >> 15
+        return (self.sample(self.battery) >> 4) * _PACK_MV >> 15
 
     def lid_open(self):
-        return self._lid.value() == 1
+        return self.lid() == 1
 
     def shock_mg(self):
-        return self._lis.peak_mg()
+        return self.shock.read()
 
-    def set_heater(self, permille):
-        self._heater.duty_u16(permille * 65535 // 1000)
+    def set_heater(self, value):
+        self.heater(value * 65535 // 1000)  # per mille
 
-    def set_peltier(self, permille):
-        duty = abs(permille) * 65535 // 1000
-        self._pa.duty_u16(duty if permille > 0 else 0)
-        self._pb.duty_u16(duty if permille < 0 else 0)
+    def set_peltier(self, value):
+        duty = abs(value) * 65535 // 1000  # per mille, positive cools
+        self.peltier[0](duty if value > 0 else 0)
+        self.peltier[1](duty if value < 0 else 0)
 
     def feed_watchdog(self):
-        self._wdt.feed()
+        self.feed()
 
     def reset_cause(self):
-        if self._cause == machine.WDT_RESET:
+        # asked when the firmware boots: rp2's reset_cause() holds for the
+        # whole boot (the watchdog's reason register), so it is not kept
+        cause = machine.reset_cause()
+        if cause == machine.WDT_RESET:
             return block.RESET_WATCHDOG
-        if self._cause == machine.PWRON_RESET:
+        if cause == machine.PWRON_RESET:
             return block.RESET_POWER_ON
         return block.RESET_UNKNOWN
 

@@ -107,7 +107,7 @@ def test_bme280_failures():
     fm.devices[0x76] = chip
     assert d.read(out) == 0
     fm.devices[0x76] = fm.FakeBme280(CAL, chip_id=0x58)  # a BMP280: no humidity
-    assert not rp2.Bme280(fm.I2C(0)).setup()
+    assert not rp2.Bme280(fm.I2C(0)).start()
 
 
 def _lis(rp2):
@@ -131,24 +131,24 @@ def test_lis3dh_setup():
 def test_lis3dh_peak_since_last_call():
     rp2 = _rp2()
     chip, d = _lis(rp2)
-    assert d.peak_mg() == 0  # empty FIFO, nothing latched
+    assert d.read() == 0  # empty FIFO, nothing latched
     chip.fifo = [(0, 0, 83)] * 20 + [(1000, -500, 83), (0, 0, 83)]
-    g = d.peak_mg()  # sqrt(1000^2 + 500^2 + 83^2) digits x 12 mg
+    g = d.read()  # sqrt(1000^2 + 500^2 + 83^2) digits x 12 mg
     assert abs(g - 13453) <= 12, g
     chip.fifo, chip.at = [(0, 0, 83)] * 40, 0  # overrun: 32 read, rest to come
-    assert abs(d.peak_mg() - 996) <= 12
+    assert abs(d.read() - 996) <= 12
     assert chip.at == 32
     chip.fifo, chip.at = [(2047, 2047, 2047)], 0  # every axis clipped
-    assert abs(d.peak_mg() - 42546) <= 12
+    assert abs(d.read() - 42546) <= 12
     # a shock outside the FIFO's 80 ms: what the latched generators say
     chip.fifo, chip.at = [(0, 0, 83)], 0
     chip.r[0x31] = 0x40 | 0x20
-    assert d.peak_mg() == 15066
+    assert d.read() == 15066
     chip.fifo, chip.at = [(0, 0, 83)], 0
     chip.r[0x31] = chip.r[0x35] = 0x40 | 0x02
-    assert d.peak_mg() == 20088
+    assert d.read() == 20088
     chip.fifo, chip.at = [(0, 0, 83)], 0
-    assert d.peak_mg() == 996  # latches cleared by the read
+    assert d.read() == 996  # latches cleared by the read
 
 
 def _hal(rp2):
@@ -177,8 +177,32 @@ def test_e11_wide_codes_read_as_their_middle():
     got = []
     for c in (510, 511, 512, 1534, 1535, 1536, 2559, 3583, 3584):
         fm.codes[27] = c
-        got.append(hal._sample(hal._pack) / 128)
+        got.append(hal.sample(hal.battery) / 128)
     assert got == [495, 501, 507, 1527, 1532.5, 1538, 2561.5, 3593, 3599], got
+
+
+def _ntc_table():
+    """The NTC's 16-bit counts at 5 degC steps, -40..85 degC, from the
+    formula (10 kOhm at 25 degC, beta 3950, under 10 kOhm to 3V3)."""
+    import math
+
+    table = []
+    for i in range(26):
+        t = (-40000 + i * 5000) / 1000 + 273.15
+        r = 10000 * math.exp(3950 * (1 / t - 1 / 298.15))
+        table.append(int(65535 * r / (r + 10000)))
+    return table
+
+
+def test_ntc_table_is_the_formulas():
+    # the HAL's table is a bytes constant (const(): on MicroPython it is
+    # folded into the code and is no attribute, so read it on CPython)
+    rp2 = _rp2()
+    if sys.implementation.name == "micropython":
+        return
+    import struct
+
+    assert list(struct.unpack("<26H", rp2._NTC)) == _ntc_table()
 
 
 def _probe(hal, u):
@@ -205,7 +229,7 @@ def test_probe_at_the_incubation_setpoint():
         return u + 7 if u < 1528 else 1535 if u < 1538 else u - 2
 
     def ideal(mdeg):  # the table's reading of a perfect ADC's 16-bit counts
-        t = hal._table
+        t = _ntc_table()
         c = int(_code(mdeg) * 16)
         i = 0
         while t[i + 1] > c:
