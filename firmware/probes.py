@@ -15,9 +15,31 @@
 # check is excluded and a PROBE_FAULT event raised once; it comes back after
 # passing every check for recover_s seconds in a row.
 #
+# An exclusion for rate or disagree also says what the reading was compared
+# with (issue 17: a reviewer asked "disagree with what?"): a PROBE_REFERENCE
+# event follows its PROBE_FAULT, b = the kind << 8 | (rate: the seconds since
+# the previous reading; disagree: the probes the median was taken over, bit
+# n = probe n, | 0x10 when they were the trusted ones), value = the reference
+# in mdegC (rate: the previous reading; disagree: the median). The
+# difference is the PROBE_FAULT's reading minus it; the limit is the
+# profile's (SPEC 9.3).
+#
 # Integers only (milli-degrees): this runs inside the allocation-free tick.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 from protocol import block as log
 from protocol import codes
+
+# protocol/log.py EV_PROBE_REFERENCE: a private const is compiled in, where a
+# name in protocol/block.py would cost the board a qstr
+_EV_PROBE_REFERENCE = const(16)
+_TRUSTED = const(0x10)  # the disagree median was of trusted probes only
 
 
 class Probes:
@@ -87,7 +109,10 @@ class Probes:
             if kind:
                 self.same_s[i] = 0 if kind != codes.FAULT_STUCK else self.same_s[i]
                 self.cand[i] = 0
-                self._fail(i, kind, v, t, events)
+                if self._fail(i, kind, v, t, events) and kind == codes.FAULT_RATE:
+                    # compared with its own previous reading, dt seconds ago
+                    events.push(t, _EV_PROBE_REFERENCE, i,
+                                kind << 8 | (dt if dt < 255 else 255), self.prev[i])
             else:
                 self.cand[i] = 1
                 ncand += 1
@@ -98,16 +123,24 @@ class Probes:
             # two trusted probes have no majority, so they are kept and only
             # the excluded ones are judged against them
             trusted = 0
+            mask = 0  # the trusted candidates, then those the median is of
+            every = 0  # every candidate
             for i in range(self.n):
-                if self.cand[i] and not self.fault[i]:
-                    trusted += 1
+                if self.cand[i]:
+                    every |= 1 << i
+                    if not self.fault[i]:
+                        trusted += 1
+                        mask |= 1 << i
             mid = self._median(trusted > 0)
+            mask = mask | _TRUSTED if trusted else every
             for i in range(self.n):
                 if trusted < 3 and not self.fault[i]:
                     continue
                 if self.cand[i] and abs(reading[i] - mid) > self.disagree:
                     self.cand[i] = 0
-                    self._fail(i, codes.FAULT_DISAGREE, reading[i], t, events)
+                    if self._fail(i, codes.FAULT_DISAGREE, reading[i], t, events):
+                        events.push(t, _EV_PROBE_REFERENCE, i,
+                                    codes.FAULT_DISAGREE << 8 | mask, mid)
         good = 0
         count = 0
         total = 0
@@ -130,9 +163,14 @@ class Probes:
         self._started = True
 
     def _fail(self, i, kind, v, t, events):
+        """Exclude probe i (again); True when this newly excluded it and
+        logged PROBE_FAULT."""
         self.pass_s[i] = 0
-        if not self.fault[i]:
-            if kind == codes.FAULT_READ:
-                v = log.NO_READING_MDEG  # the HAL left nothing to report
-            events.push(t, log.EV_PROBE_FAULT, i, kind, v)
+        was = self.fault[i]
         self.fault[i] = kind
+        if was:
+            return False
+        if kind == codes.FAULT_READ:
+            v = log.NO_READING_MDEG  # the HAL left nothing to report
+        events.push(t, log.EV_PROBE_FAULT, i, kind, v)
+        return True

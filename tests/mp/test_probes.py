@@ -122,3 +122,67 @@ def test_the_last_trusted_probe_is_not_voted_out_by_excluded_ones():
     # probe does not come back, a probe that agrees with it again does
     _run(p, ev, [5000, 5000, 11000, 5000], 12, fail=0b0010)
     assert p.good == 0b1001
+
+
+def _references(ev):
+    """(probe, kind, detail, reference mdegC) of each PROBE_REFERENCE."""
+    return [(e[2], e[3] >> 8, e[3] & 0xFF, e[4]) for e in ev.pending() if e[1] == 16]
+
+
+def test_a_disagree_exclusion_names_its_median_and_the_probes_it_is_of():
+    # issue 17: "probe 0 fault: disagree" said nothing of what it disagreed
+    # with; the event after it gives the median (value) and whose it is
+    p, ev = _probes()
+    _run(p, ev, [5000, 5000, 5000, 5000], 3, wiggle=False)
+    _run(p, ev, [5000, 5000, 5100, 4900], 1, t0=3, wiggle=False)
+    _run(p, ev, [5000, 5000, 7200, 4900], 1, t0=4, wiggle=False)  # rate 2.1 K/s > 0.5
+    assert _faults(ev) == [(2, codes.FAULT_RATE)]
+    # rate: compared with its own previous reading, 1 s before
+    assert _references(ev) == [(2, codes.FAULT_RATE, 1, 5100)]
+    p, ev = _probes()
+    _run(p, ev, [5000, 5020, 4980, 5000], 3, wiggle=False)
+    for d in range(0, 2600, 200):  # slow drift: passes rate, fails the median
+        _run(p, ev, [5000, 5020, 4980 + d, 5000], 1, t0=3 + d, wiggle=False)
+    pending = ev.pending()
+    assert [e[1] for e in pending] == [log.EV_PROBE_FAULT, 16], pending
+    fault, ref = pending
+    assert fault[2] == 2 and fault[3] == codes.FAULT_DISAGREE and fault[4] == 4980 + 2200
+    assert fault[0] == ref[0] and ref[2] == 2  # same second, same probe
+    # the median of all four (all trusted): the middle two, (5000 + 5020) / 2;
+    # the difference, 2170 mdegC, is over the 2000 limit
+    assert ref[3] == codes.FAULT_DISAGREE << 8 | 0x10 | 0b1111 and ref[4] == 5010
+    assert fault[4] - ref[4] == 2170
+
+
+def test_an_excluded_probe_is_judged_against_the_trusted_median_and_says_so():
+    p, ev = _probes()
+    p.configure(-40000, 85000, 10000, 2000, 0, 10)  # no rate or stuck check here
+    _run(p, ev, [5000, 5000, 5000, 5000], 3, fail=0b0010, wiggle=False)  # probe 1 open
+    _run(p, ev, [5000, 5000, 9000, 5300], 1, t0=3, fail=0b0010, wiggle=False)
+    refs = _references(ev)
+    # the median of 0, 2 and 3 (all trusted then): 5300; 9000 is 3.7 K from it
+    assert refs == [(2, codes.FAULT_DISAGREE, 0x10 | 0b1101, 5300)], refs
+    ev.clear()
+    # probe 3 jumps: now 0 and 3 are the trusted ones (no majority to
+    # exclude either) and the median is theirs, never the excluded probe's
+    _run(p, ev, [5000, 5000, 9000, 5600], 5, t0=4, fail=0b0010, wiggle=False)
+    assert _faults(ev) == [] and p.good == 0b1001
+    assert p.estimate == 5300
+
+
+def test_a_sole_trusted_probe_is_never_excluded_and_no_reference_names_it_wrong():
+    # probes 1 open, 2 drifted, 3 noisy and excluded: probe 0 is alone; the
+    # two excluded candidates are judged against it, never it against them
+    p, ev = _probes()
+    p.configure(-40000, 85000, 500, 2000, 0, 10)
+    _run(p, ev, [5000] * 4, 3, fail=0b0010)
+    for d in range(0, 6000, 200):
+        _run(p, ev, [5000, 5000, 5000 + d, 5000], 1, fail=0b0010)
+    for s in range(200):
+        n = 2600 if s & 2 else -2600
+        _run(p, ev, [5000, 5000, 11000, 5000 + n], 1, fail=0b0010)
+    assert 0 not in [f[0] for f in _faults(ev)]
+    for probe, kind, detail, ref in _references(ev):
+        if kind == codes.FAULT_DISAGREE and detail & 0x10:
+            assert detail & 0x0F in (0b1101, 0b1001, 0b0001), detail  # trusted ones
+        assert probe != 0
