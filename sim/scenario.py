@@ -509,3 +509,42 @@ def validate_tick(sc: dict[str, Any]) -> dict[str, Any]:
             f"(heat_capacity / conductance must be at least {PCM_MIN_STEPS} ticks)"
         )
     return sc
+
+
+# Expectations a leg (the mission's first hours) is still held to: each
+# says nothing went wrong, so what holds for the whole holds for its start.
+# The others (an alarm, a probe fault, the battery's hours or running out)
+# need what comes later, and a leg cannot be held to them.
+LEG_EXPECTS = ("in_band", "no_excursion", "no_alarm", "no_probe_fault", "log_intact")
+
+
+def leg(sc: dict[str, Any], hours: float) -> dict[str, Any]:
+    """The scenario cut to its first `hours`: the phase running at the cut
+    ends there, later phases and faults go, and only LEG_EXPECTS are kept
+    (sc["dropped_expects"] lists the others). Used for campaigns of
+    one-day legs; `podctl sim run --hours` flies the same leg alone."""
+    if not _is_num(hours) or hours <= 0:
+        raise ScenarioError(f"leg: hours must be a positive number, got {hours!r}")
+    end = hours * 3600.0
+    if end >= sc["duration_s"]:
+        return sc
+    phases = []
+    t = 0.0
+    for p in sc["phases"]:
+        d = p["duration_s"] if "duration_s" in p else p["duration_h"] * 3600.0
+        if t + d >= end:
+            p = {k: v for k, v in p.items() if k != "duration_h"}
+            p["duration_s"] = end - t
+            phases.append(p)
+            break
+        phases.append(p)
+        t += d
+    out = dict(sc)
+    out["phases"] = phases
+    out["duration_s"] = end
+    out["faults"] = [
+        f for f in sc["faults"] if f.get("at_s", f.get("at_h", 0) * 3600.0) < end
+    ]
+    out["expects"] = [e for e in sc["expects"] if e["kind"] in LEG_EXPECTS]
+    out["dropped_expects"] = [e for e in sc["expects"] if e["kind"] not in LEG_EXPECTS]
+    return out

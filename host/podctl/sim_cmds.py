@@ -3,6 +3,10 @@
   podctl sim list
   podctl sim run SCENARIO [--engine cpython|micropython] [--seed N] [-o DIR]
                           [--tick-s S] [--table csv|parquet]
+                          [--disperse NAME|FILE] [--hours H] [--junit FILE]
+  podctl sim campaign SCENARIO --runs N [--disperse NAME|FILE|none] [--seed S]
+                          [--hours H] [--workers K | --scheduler URL] [-o DIR]
+                          [--junit FILE]   (podctl.campaign; docs/campaigns.md)
 
 A run writes DIR/log.bin (the raw log, as `logs pull` saves it),
 DIR/flash.img (the board's littlefs image), DIR/truth.csv or .parquet (true
@@ -15,18 +19,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from podctl import profile_file
-from podctl.cli_common import examples
+from podctl.cli_common import examples, finite_float, whole
 from podctl.errors import EXIT_LINK, BadInput, CheckFailed, PodctlError
 from podctl.verdict import log_intact
+from sim import disperse, scenario
 from sim import run as simrun
-from sim import scenario
 
 
 def add_parser(sub) -> None:
@@ -94,7 +100,80 @@ def add_parser(sub) -> None:
     r.add_argument(
         "--table", choices=("csv", "parquet"), default="csv", help="format of the truth table"
     )
+    _add_leg_args(r)
+    r.add_argument(
+        "--disperse", metavar="NAME|FILE", default=None,
+        help="draw the container's numbers for the seed from a dispersion (sim/dispersions/, "
+        "or a file), as run S of a campaign does (default: none)",
+    )
     r.set_defaults(run=cmd_run)
+    _add_campaign(ssub)
+
+
+def _add_leg_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--hours", type=finite_float(0.01, 1e6, "hours"), default=None,
+        help="fly only the mission's first H hours (a leg: only the expectations that "
+        "nothing went wrong are held)",
+    )
+    p.add_argument("--junit", type=Path, metavar="FILE", default=None,
+                   help="write JUnit XML: one test case per expectation")
+
+
+def _add_campaign(ssub) -> None:
+    c = ssub.add_parser(
+        "campaign",
+        help="Monte Carlo: many seeds of a scenario, dispersed, on all cores or Dask",
+        description=(
+            "Fly SCENARIO on --runs seeds (--seed S .. S+N-1), each with its container, "
+            "sensors, faults and environment drawn again from a dispersion, the firmware "
+            "unchanged. Reports the probability of an excursion with its 95 % interval, "
+            "each expectation's failure rate and failing seeds, worst-case percentiles "
+            "and the parameters that drive failures. Run S replays alone with "
+            "`podctl sim run SCENARIO --seed S --disperse NAME` (plus --hours, --tick-s). "
+            "A campaign started again over the same -o DIR flies only what is not done. "
+            "Exit status 1 when a run failed an expectation or was lost."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "outputs (in -o DIR):\n"
+            "  runs/seed-S.parquet  one row per run (the Parquet dataset), written as it ends\n"
+            "  logs/seed-S.bin      each run's raw log\n"
+            "  campaign.parquet     all rows in one file\n"
+            "  summary.json         probabilities, intervals, percentiles, sensitivity\n"
+            "  plots/*.png          band margins, sensitivity, the drivers\n\n"
+            + examples(
+                "podctl sim campaign nominal --runs 200 --hours 24",
+                "podctl sim campaign stranded --runs 50 --tick-s 10 --workers 2 -o build/c/st",
+                "podctl sim campaign nominal --runs 500 --scheduler tcp://10.0.0.5:8786",
+                "podctl sim campaign probe-failure --runs 20 --disperse none --junit ci.xml",
+            )
+        ),
+    )
+    c.add_argument("scenario", help="scenario name or path to a .toml file")
+    c.add_argument("--runs", type=whole(1, 10**7, "runs"), required=True,
+                   help="how many seeds to fly")
+    c.add_argument("--seed", type=_seed, default=1, help="the first run's seed (default 1)")
+    c.add_argument(
+        "--disperse", metavar="NAME|FILE", default="default",
+        help="dispersion (sim/dispersions/NAME or a .toml file; default: the scenario's own "
+        "or default.toml; none: only the seed's sensor noise varies)",
+    )
+    c.add_argument("--engine", choices=simrun.ENGINES, default="cpython",
+                   help="cpython: in-process, fast; micropython: the real interpreter")
+    c.add_argument("--tick-s", type=_tick, default=None,
+                   help="firmware tick in seconds (default: the scenario's)")
+    _add_leg_args(c)
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=whole(1, 4096, "workers"), default=None,
+                       help="local worker processes (default: every core)")
+    where.add_argument("--scheduler", metavar="URL", default=None,
+                       help="a Dask scheduler (tcp://HOST:PORT); DIR must be reachable "
+                       "from the workers at the same path for their own writes")
+    c.add_argument("-o", "--out", type=Path, default=None,
+                   help="output folder (default: build/campaign/SCENARIO)")
+    c.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    c.set_defaults(run=cmd_campaign)
 
 
 def _seed(text: str) -> int:
@@ -155,8 +234,28 @@ def load_run_inputs(name: str, tick_s: int | None = None) -> tuple[dict, bytes]:
     return sc, prof
 
 
+def dispersed(sc: dict, name: str | None, seed: int | None, hours: float | None) -> dict:
+    """The scenario as run `seed` of a campaign flies it: its numbers drawn
+    from the dispersion `name`, then cut to its first `hours`."""
+    if name is not None and name != "none":
+        want = disperse.for_scenario(sc) if name == "default" else name
+        try:
+            spec = disperse.load(want, sc)
+            sc, _ = disperse.apply(sc, spec, sc["seed"] if seed is None else seed)
+        except disperse.DisperseError as e:
+            raise BadInput(f"dispersion: {e}") from None
+    if hours is not None:
+        sc = scenario.leg(sc, hours)
+    return sc
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     sc, prof = load_run_inputs(args.scenario, args.tick_s)
+    sc = dispersed(sc, args.disperse, args.seed, args.hours)
+    if args.junit is not None:
+        from podctl.campaign import _writable
+
+        _writable(args.junit)
     out = args.out or Path("build") / "sim" / sc["name"]
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -174,6 +273,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=sc["duration_s"], day="day 0")
+        started = time.perf_counter()
 
         def progress(t: int, end: int) -> None:
             bar.update(task, completed=t, day=f"day {t / 86400:.1f} of {end / 86400:.1f}")
@@ -186,12 +286,25 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         except simrun.RunError as e:
             # the simulated device failed (its interpreter, not a check): a device problem
             raise PodctlError(str(e), EXIT_LINK) from None
+        elapsed = time.perf_counter() - started
     try:
         table = _write_outputs(out, sc, res, args, csv_path)
     except OSError as e:
         raise BadInput(f"{out}: cannot write the run's outputs: {e.strerror or e}") from None
     _print_summary(console, sc, res)
     console.print(f"wrote {out}/log.bin, flash.img, {table.name}, summary.json", highlight=False)
+    if args.junit is not None:
+        from podctl import campaign_junit
+        from podctl.campaign_mission import labels
+
+        cases = campaign_junit.from_checks(
+            sc["name"], res.summary["seed"], labels(sc["expects"]), res.checks, elapsed
+        )
+        try:
+            campaign_junit.write(args.junit, sc["name"], cases)
+        except OSError as e:
+            raise BadInput(f"{args.junit}: cannot write: {e.strerror or e}") from None
+        console.print(f"wrote {args.junit}", highlight=False)
     if not res.passed:
         failed = sum(1 for ok, _ in res.checks if not ok)
         raise CheckFailed(f"{sc['name']}: {failed} expectation(s) not met")
@@ -221,6 +334,9 @@ def _write_outputs(
     summary = dict(res.summary)
     summary["scenario"] = sc["name"]
     summary["engine"] = args.engine
+    if args.disperse not in (None, "none") or args.hours is not None:
+        summary["dispersion"] = args.disperse
+        summary["hours"] = args.hours
     summary["expectations"] = [{"passed": ok, "text": text} for ok, text in res.checks]
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return table
@@ -336,3 +452,120 @@ def _print_summary(console: Console, sc: dict, res: simrun.Result) -> None:
     for ok, text in res.checks:
         mark = "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
         console.print(f"  {mark} {text}", highlight=False)
+
+
+def cmd_campaign(args: argparse.Namespace, console: Console) -> int:
+    """A screenful over podctl.campaign.run: a progress bar, the summary."""
+    from rich.progress import MofNCompleteColumn
+
+    from podctl import campaign
+
+    out = args.out or Path("build") / "campaign" / Path(args.scenario).stem
+    with Progress(
+        TextColumn(f"[bold]{Path(args.scenario).stem}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("runs", total=None, rate="")
+        t0 = time.perf_counter()
+        first: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            if not first:
+                first.append(done)  # runs already in DIR: not this call's rate
+            new = done - first[0]
+            dt = time.perf_counter() - t0
+            rate = f"{3600 * new / dt:,.0f} runs/h" if new and dt > 0 else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        c = campaign.run(
+            args.scenario, args.runs, out, disperse=args.disperse, seed=args.seed,
+            hours=args.hours, tick_s=args.tick_s, engine=args.engine, workers=args.workers,
+            scheduler=args.scheduler, junit=args.junit, plots=not args.no_plots,
+            progress=progress,
+        )
+    print_campaign(console, c)
+    console.print(f"wrote {c.out}/campaign.parquet, summary.json, runs/, logs/"
+                  + (", plots/" if c.summary.get("plots") else "")
+                  + (f" and {args.junit}" if args.junit else ""), highlight=False)
+    if not c.passed:
+        failed = c.summary["failed"]["count"] + len(c.summary["errors"])
+        raise CheckFailed(
+            f"{c.plan.name}: {failed} of {len(c.rows)} run(s) failed an expectation"
+            + (f", {len(c.lost)} lost" if c.lost else "")
+            + f"; replay one with: {c.replay(_first_bad(c))}"
+        )
+    return 0
+
+
+def _first_bad(c) -> int:
+    bad = [r["seed"] for r in c.rows if not r["passed"]] + [x["seed"] for x in c.lost]
+    return min(bad) if bad else c.seeds[0]
+
+
+def _ci(r: dict) -> str:
+    w, e = r["wilson95"], r["clopper_pearson95"]
+    if w is None:
+        return "no run flown"
+    return (f"{r['count']} of {r['n']} = {100 * r['rate']:.2f} %  "
+            f"(95 %: Wilson {100 * w[0]:.2f}-{100 * w[1]:.2f} %, "
+            f"Clopper-Pearson {100 * e[0]:.2f}-{100 * e[1]:.2f} %)")
+
+
+def print_campaign(console: Console, c) -> None:
+    s = c.summary
+    leg = f", first {s['hours']:g} h" if s["leg"] else ""
+    console.print(
+        f"[bold]{s['scenario']}[/bold]: {s['done']} of {s['runs']} runs (seeds {s['seeds'][0]}"
+        f"..{s['seeds'][1]}; {s['skipped']} already done), dispersion {s['dispersion']}, "
+        f"tick {s['tick_s']} s{leg}, {s['where']}, {s['elapsed_s']:.1f} s",
+        highlight=False,
+    )
+    console.print(f"excursion: {_ci(s['excursion'])}", highlight=False)
+    console.print(f"any expectation failed: {_ci(s['failed'])}", highlight=False)
+    t = Table(title="expectations")
+    for col in ("expectation", "failed", "rate (95 % Wilson)", "failing seeds"):
+        t.add_column(col)
+    for e in s["expectations"]:
+        w = e["wilson95"]
+        seeds = ", ".join(str(x) for x in e["seeds"][:8]) + (" ..." if len(e["seeds"]) > 8 else "")
+        t.add_row(
+            e["label"], f"{e['count']} of {e['n']}",
+            "-" if w is None else f"{100 * e['rate']:.2f} % ({100 * w[0]:.2f}-{100 * w[1]:.2f})",
+            seeds or "-",
+        )
+    console.print(t)
+    if s.get("not_held_on_a_leg"):
+        console.print("not held on a leg: " + ", ".join(s["not_held_on_a_leg"]), highlight=False)
+    w = s["worst"]
+    if w["worst_outside_c"]:
+        console.print(
+            "worst outside band degC: " + _pcts(w["worst_outside_c"])
+            + "\nband margin degC:        " + _pcts(w["band_margin_c"])
+            + "\nbattery margin Wh:       " + _pcts(w["battery_margin_wh"]),
+            highlight=False,
+        )
+    ranked = [x for x in s["sensitivity"] if x["rho_failure"] is not None
+              or x["rho_margin"] is not None][:6]
+    if ranked:
+        console.print("drivers (Spearman rho with failure / with band margin):", highlight=False)
+        for x in ranked:
+            rf = "-" if x["rho_failure"] is None else f"{x['rho_failure']:+.2f}"
+            rm = "-" if x["rho_margin"] is None else f"{x['rho_margin']:+.2f}"
+            console.print(f"  {escape(x['param']):<44} {rf:>6} / {rm}", highlight=False)
+    for e in s["errors"][:5]:
+        console.print(f"  [red]run {e['seed']} did not fly[/red]: {e['error']}", highlight=False)
+    for x in c.lost[:5]:
+        console.print(f"  [red]run {x['seed']} lost[/red]: {x['reason']}", highlight=False)
+
+
+def _pcts(p: dict | None) -> str:
+    if not p:
+        return "-"
+    return "  ".join(f"{k} {v:.3g}" for k, v in p.items())
