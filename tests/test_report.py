@@ -219,7 +219,7 @@ def test_html_and_pdf_with_plots(nominal, tmp_path):
     _, rep, _, _ = nominal
     html = rpt.render_html(rep, tmp_path / "report.html")
     pdf = rpt.render_pdf(rep, tmp_path / "report.pdf")
-    assert set(rep.plots) == {"overview"} | {f"phase{i}" for i in range(5)}
+    assert set(rep.plots) == {"overview", "histogram"} | {f"phase{i}" for i in range(5)}
     for p in rep.plots.values():
         assert p.parent == tmp_path and p.stat().st_size > 10_000, p
         w, h = _png_size(p)

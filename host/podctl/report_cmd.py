@@ -2,11 +2,17 @@
 
   podctl logs report LOG [-o report.html] [--pdf] [--profile FILE]
                          [--key-file FILE | --keystore FILE | --no-key]
+                         [--shipment FILE] [--product TEXT] [--batch TEXT] ...
 
 Reads LOG, its manifest (LOG.manifest.json), the profile it ran (--profile:
 TOML or the device's bytes; default: profile.bin beside LOG) and the
 device's key (--key-file FILE, or the keystore entry of the manifest's
 device). Integrity is podctl.verify's verdict, the same as logs verify's.
+The consignment (product, batch, quantity, labelled storage, consignor,
+consignee, probe identities) is a [shipment] table in --shipment FILE or
+the profile's TOML, or options; what nobody states reads "not stated".
+The report carries no generation time unless SOURCE_DATE_EPOCH gives one,
+so the same folder gives the same bytes.
 Writes the HTML report with its plots beside it (and the PDF with --pdf).
 Exit 0 when the log is VERIFIED; 1 when the report was written but the
 integrity verdict is any other (FAILED, NOT AUTHENTICATED with --no-key,
@@ -17,6 +23,8 @@ seal): the report's first page names it; 2, 4 as usual.
 from __future__ import annotations
 
 import argparse
+import os
+import tomllib
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +33,7 @@ from podctl import profile_file
 from podctl import report as rpt
 from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
 from podctl.pulled import open_pulled
+from podctl.report import shipment
 from podctl.verdict import HEAD_NOT_ATTESTED, NOT_ATTESTED
 from protocol import profile as pf
 
@@ -61,11 +70,61 @@ def add_report_parser(logs_sub) -> None:
     p.add_argument("--profile", type=Path, default=None,
                    help="the profile the device ran: .toml, or its bytes"
                         " (.bin, as PROFILE_READ returns); default: profile.bin beside LOG")
+    ship = p.add_argument_group(
+        "consignment (what the log cannot say; 'not stated' when nobody says it)")
+    ship.add_argument("--shipment", type=Path, default=None, metavar="FILE",
+                      help="a TOML file with a [shipment] table: product, batch, quantity,"
+                           " storage, consignor, consignee and [[shipment.probe]] identities"
+                           " (the profile's TOML may carry the same table)")
+    for key, label in shipment.FIELDS:
+        ship.add_argument(f"--{key}", default=None, metavar="TEXT",
+                          help=f"{label.lower()} (overrides --shipment's)")
     from podctl.logs_cmds import add_anchor_args, add_key_args
 
     add_key_args(p, no_key=True)
     add_anchor_args(p)
     p.set_defaults(run=cmd_report)
+
+
+def _toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise BadInput(f"{path}: not valid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+
+
+def load_shipment(args: argparse.Namespace) -> shipment.Shipment:
+    """The consignment from --shipment FILE, else the profile's TOML, with
+    the command line's values over it."""
+    ship = shipment.Shipment()
+    if args.shipment is not None:
+        table = _toml(args.shipment).get("shipment")
+        if table is None:
+            raise BadInput(f"{args.shipment}: no [shipment] table")
+        ship = shipment.from_table(table, str(args.shipment))
+    elif args.profile is not None and args.profile.suffix == ".toml":
+        table = _toml(args.profile).get("shipment")
+        if table is not None:
+            ship = shipment.from_table(table, str(args.profile))
+    try:
+        return ship.given(**{k: getattr(args, k, None) for k, _ in shipment.FIELDS})
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+
+
+def generated_at() -> float | None:
+    """The report's generation time: SOURCE_DATE_EPOCH when set (the
+    reproducible-builds convention), else none, so that the same log and
+    seal give the same report byte for byte."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(int(raw))
+    except ValueError:
+        raise BadInput(f"SOURCE_DATE_EPOCH={raw!r}: not a whole number of seconds") from None
 
 
 def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
@@ -78,9 +137,17 @@ def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
             )
     if path.suffix == ".toml":
         try:
-            blob = profile_file.compile_file(path)
+            data = _toml(path)
+            if "shipment" in data:
+                # the report's table, not the device's: the profile is the rest
+                data = {k: v for k, v in data.items() if k != "shipment"}
+                blob = profile_file.compile_data(data)
+            else:
+                blob = profile_file.compile_file(path)
         except profile_file.ProfileError as e:
             raise BadInput(str(e)) from None
+        except profile_file._FieldError as e:
+            raise BadInput(f"{path}: {e.field}: {e.reason}") from None
     else:
         try:
             blob = path.read_bytes()
@@ -113,7 +180,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     keys, _ = keys_for(args, m)
     verdict = verdict_for(args, pulled, keys)
     data = load_data(pulled, verdict)
-    rep = rpt.build(data, verdict, prof, m.to_json(), log_name=str(args.log))
+    ship = load_shipment(args)
+    rep = rpt.build(data, verdict, prof, m.to_json(), log_name=str(args.log),
+                    generated_utc=generated_at(), shipment=ship)
 
     out = args.out or args.log.with_name("report.html")
     want_pdf = args.pdf or out.suffix == ".pdf"

@@ -28,6 +28,13 @@ _C_BAND = "#2e7d32"
 _C_EXC = "#c62828"
 _C_ABS = "#b71c1c"
 _C_ALARM = "#e65100"
+# the probes: four colours apart from the estimate's blue and the band's green
+_C_PROBES = ("#8e24aa", "#f9a825", "#6d4c41", "#00838f")
+
+
+# the PNGs say which program drew them and nothing that changes between
+# two runs, so the same log gives the same bytes
+PNG_METADATA = {"Software": "podctl report (matplotlib Agg)"}
 
 
 def _dates(utc: np.ndarray) -> np.ndarray:
@@ -59,6 +66,29 @@ def _line_with_breaks(
             first = False
 
 
+def _probes(ax: Any, rep: Report, idx: np.ndarray, x: np.ndarray, gaps: np.ndarray) -> None:
+    """Every probe channel in a colour of its own: solid while the firmware
+    trusted it, dotted while it read but was excluded (and that span marked
+    under the curves), so an excluded probe is seen apart, never dropped."""
+    if not len(rep.raw_probes):
+        return
+    for p in range(NPROBES):
+        raw = rep.raw_probes[idx, p]
+        if np.isnan(raw).all():
+            continue
+        out = rep.excluded[idx, p]
+        trusted = np.where(out, np.nan, raw)
+        _line_with_breaks(ax, x, trusted, gaps, color=_C_PROBES[p], lw=0.6, alpha=0.8,
+                          label=f"probe {p} (trusted)" if (~np.isnan(trusted)).any() else None)
+        if out.any():
+            _line_with_breaks(ax, x, np.where(out, raw, np.nan), gaps, color=_C_PROBES[p],
+                              lw=1.0, ls=(0, (4, 2)), label=f"probe {p} excluded (as read)")
+            # the excluded spans: a strip of the probe's colour at the foot, one row a probe
+            ax.fill_between(x, 0.012 * (1 + 2 * p), 0.012 * (2 + 2 * p), where=out,
+                            color=_C_PROBES[p], alpha=0.9, lw=0, step="post",
+                            transform=ax.get_xaxis_transform())
+
+
 def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
     from matplotlib.figure import Figure
 
@@ -78,15 +108,8 @@ def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
     brk[:-1] = (np.diff(idx) != 1) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]])
     gaps = np.ones(len(idx), dtype=bool)
     gaps[:-1] = brk[:-1] | (rep.dt[idx[:-1]] < (rep.t[idx[1:]] - rep.t[idx[:-1]]))
-    labelled = False
-    for p in range(NPROBES):
-        col = rep.probes[idx, p]
-        if np.isnan(col).all():
-            continue
-        _line_with_breaks(ax, x, col, gaps, color="#999999", lw=0.5, alpha=0.6,
-                          label=None if labelled else "probes (trusted)")
-        labelled = True
-    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.4,
+    _probes(ax, rep, idx, x, gaps)
+    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.6,
                       label="payload estimate")
     # silences: no record with UTC between two plotted records
     tt = rep.utc[idx]
@@ -114,10 +137,12 @@ def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
             ax.annotate(a.what.replace(" raised", ""), (_dates(np.array([a.utc]))[0], 1),
                         xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right",
                         fontsize=7, color=_C_ALARM)
-    est = rep.estimate[idx]
-    none = np.isnan(est).all()
-    data_lo = b.low if none else float(np.nanmin(est))
-    data_hi = b.high if none else float(np.nanmax(est))
+    # every reading sets the scale, an excluded probe's too: it is drawn, not dropped
+    seen = np.concatenate([rep.estimate[idx], rep.raw_probes[idx].ravel()]) \
+        if len(rep.raw_probes) else rep.estimate[idx]
+    none = np.isnan(seen).all()
+    data_lo = b.low if none else float(np.nanmin(seen))
+    data_hi = b.high if none else float(np.nanmax(seen))
     lo, hi = min(b.low, data_lo), max(b.high, data_hi)
     pad = 0.12 * (hi - lo)
     lo, hi = lo - pad, hi + pad
@@ -130,7 +155,7 @@ def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
     ax.set_title(f"phase {b.index} {b.name}: {ps.start} to {ps.end}", fontsize=10, loc="left")
     _time_axis(ax)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
-    fig.savefig(path)
+    fig.savefig(path, metadata=PNG_METADATA)
     return path
 
 
@@ -163,7 +188,8 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
     gaps = np.ones(len(idx), dtype=bool)
     gaps[:-1] = (np.diff(idx) != 1) | (rep.boot[idx[:-1]] != rep.boot[idx[1:]]) | \
         (rep.dt[idx[:-1]] < (rep.t[idx[1:]] - rep.t[idx[:-1]]))
-    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.0,
+    _probes(ax, rep, idx, x, gaps)
+    _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.2,
                       label="payload estimate")
     for xc in rep.excursions:
         if not math.isnan(xc.start_utc):
@@ -219,16 +245,55 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
     axb.set_ylabel("battery V")
     axb.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     _time_axis(axb)
-    fig.savefig(path)
+    fig.savefig(path, metadata=PNG_METADATA)
+    return path
+
+
+def plot_histograms(rep: Report, path: Path) -> Path | None:
+    """Per phase, the hours the estimate spent in each 0.25 degC bin."""
+    from matplotlib.figure import Figure
+
+    shown = [ps for ps in rep.phases
+             if (~np.isnan(rep.estimate[rep.phase == ps.band.index])).any()]
+    if not shown:
+        return None
+    cols = min(3, len(shown))
+    rows = -(-len(shown) // cols)
+    fig = Figure(figsize=(9, 2.3 * rows + 0.4), dpi=110, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, ps in zip(axes, shown):
+        b = ps.band
+        mine = (rep.phase == b.index) & ~np.isnan(rep.estimate)
+        t, w = rep.estimate[mine], rep.dt[mine] / 3600
+        lo = math.floor(min(b.low, float(t.min())) * 4) / 4 - 0.25
+        hi = math.ceil(max(b.high, float(t.max())) * 4) / 4 + 0.25
+        ax.hist(t, bins=np.arange(lo, hi + 0.25, 0.25), weights=w, color=_C_EST, alpha=0.85)
+        ax.axvspan(b.low, b.high, color=_C_BAND, alpha=0.12, lw=0)
+        for v in (b.low, b.high):
+            ax.axvline(v, color=_C_BAND, lw=0.8)
+        if not math.isnan(ps.mkt):
+            ax.axvline(ps.mkt, color=_C_EXC, lw=0.9, ls="--")
+        ax.set_title(f"{b.index} {b.name}: MKT {ps.mkt:.2f} degC", fontsize=8, loc="left")
+        ax.set_xlabel("degC", fontsize=7)
+        ax.set_ylabel("hours", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    fig.savefig(path, metadata=PNG_METADATA)
     return path
 
 
 def make_plots(rep: Report, out_dir: Path, stem: str) -> dict[str, Path]:
-    """The overview and one plot per phase, as PNG files in out_dir."""
+    """The overview, the histograms and one plot per phase, as PNG files
+    in out_dir."""
     plots: dict[str, Path] = {}
     p = plot_overview(rep, out_dir / f"{stem}-overview.png")
     if p is not None:
         plots["overview"] = p
+    p = plot_histograms(rep, out_dir / f"{stem}-histogram.png")
+    if p is not None:
+        plots["histogram"] = p
     for ps in rep.phases:
         safe = "".join(c if c.isalnum() else "_" for c in ps.band.name)
         p = plot_phase(rep, ps, out_dir / f"{stem}-phase{ps.band.index}-{safe}.png")
@@ -240,10 +305,17 @@ def make_plots(rep: Report, out_dir: Path, stem: str) -> dict[str, Path]:
 
 def caption(key: str) -> str:
     if key == "overview":
-        return ("The whole mission: payload estimate against each phase's band (green), "
-                "excursions (red), alarms (orange), board restarts, and the battery.")
-    return (f"Phase {key[5:]}: payload estimate (blue), trusted probes (grey), band (green), "
-            "excursions (red).")
+        return ("The whole mission: payload estimate (blue) and every probe (solid while trusted, "
+                "dotted while excluded, excluded spans marked at the foot) against each phase's "
+                "band (green), excursions (red), alarms (orange), board restarts, and the "
+                "battery. Time axis UTC.")
+    if key == "histogram":
+        return ("Time at each temperature of the payload estimate, per phase (0.25 degC bins, "
+                "hours): the band (green), its limits and the phase's MKT. Time without a "
+                "valid reading is in no bin.")
+    return (f"Phase {key[5:]}: payload estimate (blue), every probe (solid while trusted, dotted "
+            "while excluded, excluded spans marked at the foot), band (green), excursions "
+            "(red). Time axis UTC.")
 
 
 def plots_for(rep: Report, path: Path) -> dict[str, Path]:

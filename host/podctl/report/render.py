@@ -11,6 +11,9 @@ print CSS, so the two cannot say different things.
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from podctl.report.plots import caption, plots_for
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE = "report.html.j2"
+FONT_EPOCH = 946684800  # 2000-01-01T00:00:00Z: the fonts' stamp, not any time of the data
 
 
 def _env(templates: Path) -> Any:
@@ -65,5 +69,24 @@ def render_pdf(rep: Report, path: Path, templates: Path | None = None) -> Path:
     # prints nothing, so only its errors get through
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     html = document(rep, plots_for(rep, path), templates)
-    HTML(string=html, base_url=str(path.parent)).write_pdf(path)
+    with _fixed_font_dates():
+        HTML(string=html, base_url=str(path.parent)).write_pdf(path)
     return path
+
+
+@contextlib.contextmanager
+def _fixed_font_dates() -> Iterator[None]:
+    """WeasyPrint subsets the fonts with fontTools, which stamps each
+    subset's 'head' table with the time it was made unless
+    SOURCE_DATE_EPOCH says otherwise: so two renderings of one report would
+    differ in their font bytes. A fixed stamp (2000-01-01) while the PDF is
+    written; the caller's own SOURCE_DATE_EPOCH is put back after."""
+    was = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(FONT_EPOCH)
+    try:
+        yield
+    finally:
+        if was is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = was
