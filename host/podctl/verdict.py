@@ -56,6 +56,11 @@ HEAD_NOT_ATTESTED = "HEAD NOT ATTESTED"
 STATUSES = (VERIFIED, HEAD_NOT_ATTESTED, NOT_ATTESTED, NOT_AUTHENTICATED, FAILED)
 # the finding of a start --allow-unanchored accepted (a warning)
 ACCEPTED = "head_not_attested"
+# the most the device's clock may differ from the host's at the pull before
+# it is a finding (issue 17): a minute is far beyond a set clock's drift
+# over a mission (a 20 ppm crystal: 35 s in 20 days) and far below a clock
+# set wrong or never
+CLOCK_TOLERANCE_S = 60
 
 
 @dataclass
@@ -74,6 +79,10 @@ class Verdict:
     head_attested: bool = True
     # boots whose BOOT event says the HAL was simulated (EV_BOOT a & 0x80)
     simulated_boots: list[int] = field(default_factory=list)
+    # the device's clock less the host's at the pull (s): the seal's UTC
+    # against the manifest's anchor of the same boot; None: not known (no
+    # seal, no anchor, another boot, or the device's clock never set)
+    clock_offset_s: float | None = None
 
     @property
     def attested(self) -> bool:
@@ -223,9 +232,38 @@ def verify(
             "no_key", "MAC chain not checked: no device key was given, so the log is not "
             "authenticated (anyone could have written it)", "warn",
         ))
+    offset = _clock(sealed, m, found)
     return Verdict(found, blocks, authenticated=bool(ks),
                    end_checked=m is not None or sealed is not None, keys=len(ks), seal=sealed,
-                   head_attested=head_attested, simulated_boots=_simulated_boots(raw, blocks))
+                   head_attested=head_attested, simulated_boots=_simulated_boots(raw, blocks),
+                   clock_offset_s=offset)
+
+
+def _clock(seal: Seal | None, m: Manifest | None, found: list[Finding]) -> float | None:
+    """The device's clock against the host's at the pull: the seal's UTC
+    (signed) at its uptime, the anchor's host UTC (the manifest, the host's
+    own clock) at its uptime of the same boot. Beyond CLOCK_TOLERANCE_S, or
+    never set, it is a warning: every UTC of the log is the device's clock,
+    so the report's times are off by as much. Nothing else is derived from
+    the anchor (it is unauthenticated: it can raise a doubt, never settle one)."""
+    if seal is None:
+        return None
+    if not seal.utc:
+        found.append(Finding(
+            "clock", f"the device's clock was not set in boot {seal.boot_count}, the boot that "
+            "sealed the log: times after its last reset are uptime, not UTC", "warn"))
+        return None
+    a = m.anchor if m is not None else None
+    if a is None or a.boot != seal.boot_count:
+        return None
+    offset = seal.utc + (a.uptime - seal.uptime) - a.utc
+    if abs(offset) > CLOCK_TOLERANCE_S:
+        days = f" ({abs(offset) / 86400:.1f} days)" if abs(offset) >= 86400 else ""
+        found.append(Finding(
+            "clock", f"the device's clock differed from the host's by {offset:+,.0f} s{days} at "
+            f"the pull, beyond the {CLOCK_TOLERANCE_S} s tolerance: every UTC of the log is the "
+            f"device's clock, {'ahead' if offset > 0 else 'behind'} by as much", "warn"))
+    return offset
 
 
 def _simulated_boots(raw: bytes, blocks: list[BlockInfo]) -> list[int]:
