@@ -1,0 +1,274 @@
+"""What a reviewer would raise, one line each, in time order: the
+deviations of a mission (issue 17, findings 4 and 6).
+
+  spans = deviations.alarm_spans(data, a)          # each alarm: raised, cleared, how long
+  rows = deviations.deviations(data, a, verdict)   # every deviation, ordered by time
+  for d in rows: d.kind, d.when, d.earliest, d.latest, d.what, d.figure
+
+Kinds: reset (an unplanned restart and its cause), safe_mode (time in a
+safe mode), probe_lost (a probe the firmware excluded, and when),
+excursion, alarm (raised, cleared or still raised, how long), gap (time no
+record covers, bounded where the records around it bound it), over_plan
+(a timed phase longer than planned by more than its sampling interval),
+not_reached (a phase the mission never entered), clock (a correction of
+the device's clock, or the verdict's clock finding), storage (records
+dropped or recording stopped).
+
+Each carries its moment as a UTC interval (earliest, latest): equal when
+its boot's clock is known, the bounds analysis gives an unclocked boot
+otherwise (Analysis.utc_bounds), NaN on a side nothing bounds. They are
+ordered by their earliest UTC; a deviation with none keeps the log's
+order among its neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from podctl import events as evnames
+from podctl import fmt
+from podctl.analysis import Analysis, When
+from podctl.logdata import Event, LogData
+from protocol import codes, log, names
+
+KINDS = ("reset", "safe_mode", "probe_lost", "excursion", "alarm", "gap", "over_plan",
+         "not_reached", "clock", "storage")
+
+
+@dataclass(frozen=True)
+class AlarmSpan:
+    """One alarm from raised to cleared (a new profile clears every
+    latched alarm), or to the end of the log when still raised."""
+
+    alarm: int  # protocol.codes ALARM_*
+    name: str
+    phase: int  # the phase it judged, as the firmware recorded it
+    raised: When
+    cleared: When | None  # None: still raised at the end of the log
+    value: float  # the reading that raised it, in unit
+    unit: str
+    seconds: float  # raised to cleared or to the end; NaN: the clocks do not say
+    least_s: float  # the least it can be: seconds, or across unclocked boots the uptimes between
+
+    @property
+    def still_raised(self) -> bool:
+        return self.cleared is None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    kind: str  # one of KINDS
+    when: When | None  # where it starts (None: it has no moment, e.g. a phase not reached)
+    earliest: float  # UTC bounds of that moment (NaN: unbounded on that side)
+    latest: float
+    what: str  # the line a reviewer reads
+    figure: str = ""  # the number that matters, with its unit or limit
+    phase: int = -1
+
+    def __str__(self) -> str:
+        return f"{at(self)}: {self.what}" + (f": {self.figure}" if self.figure else "")
+
+
+def at(d: Deviation) -> str:
+    """The moment in words: UTC, or its bounds, or boot and uptime."""
+    if d.when is None:
+        return "-"
+    if not math.isnan(d.when.utc):
+        return fmt.utc(d.when.utc)
+    lo, hi = d.earliest, d.latest
+    if math.isnan(lo) and math.isnan(hi):
+        return str(d.when)
+    if math.isnan(hi):
+        return f"{d.when}, after {fmt.utc(lo)}"
+    if math.isnan(lo):
+        return f"{d.when}, before {fmt.utc(hi)}"
+    return f"{d.when}, between {fmt.utc(lo)} and {fmt.utc(hi)}"
+
+
+def _between(a: When, b: When) -> float:
+    """Seconds from a to b: by uptime in one boot, by UTC across boots."""
+    if a.boot == b.boot:
+        return b.t - a.t
+    return b.utc - a.utc  # NaN when either has no clock
+
+
+def _least(an: Analysis, a: When, b: When) -> float:
+    """The least time from a to b: exact when the clocks say, else the rest
+    of a's boot, the boots between and b's uptime (the board off: 0)."""
+    exact = _between(a, b)
+    if not math.isnan(exact):
+        return exact
+    mine = an.boot == a.boot
+    last = float((an.t[mine] + an.dt[mine]).max()) if mine.any() else a.t
+    reach = {u.boot: u.reach_s for u in an.unclocked}
+    return max(last - a.t, 0.0) + sum(r for k, r in reach.items() if a.boot < k < b.boot) + b.t
+
+
+def _end(a: Analysis) -> When | None:
+    return a.until if a.until is not None else a.last
+
+
+def _moment(a: Analysis, e: Event) -> When:
+    return When(e.boot, float(e.t), e.utc)
+
+
+def alarm_spans(data: LogData, a: Analysis) -> list[AlarmSpan]:
+    """Every alarm raised, in order, with its clearing or still raised."""
+    open_: dict[int, tuple[Event, float, str]] = {}
+    out: list[AlarmSpan] = []
+    end = _end(a)
+
+    def close(alarm: int, cleared: When | None) -> None:
+        e, value, unit = open_.pop(alarm)
+        raised = _moment(a, e)
+        to = cleared if cleared is not None else end
+        secs = math.nan if to is None else _between(raised, to)
+        least = math.nan if to is None else _least(a, raised, to)
+        out.append(AlarmSpan(alarm, names.name(names.ALARMS, alarm), e.b, raised, cleared,
+                             value, unit, secs, least))
+
+    for e in data.events:
+        if e.code == log.EV_ALARM_RAISED and e.a not in open_:
+            r = evnames.read(e.code, e.a, e.b, e.value)
+            open_[e.a] = (e, r.value, r.unit)
+        elif e.code == log.EV_ALARM_CLEARED and e.a in open_:
+            close(e.a, _moment(a, e))
+    for alarm in list(open_):
+        close(alarm, None)
+    out.sort(key=lambda s: (s.raised.boot, s.raised.t))
+    return out
+
+
+def _dev(a: Analysis, kind: str, w: When | None, what: str, figure: str = "",
+         phase: int = -1) -> Deviation:
+    lo, hi = (math.nan, math.nan) if w is None else a.utc_bounds(w.boot, w.t, w.utc)
+    return Deviation(kind, w, lo, hi, what, figure, phase)
+
+
+def _phase_name(a: Analysis, p: int) -> str:
+    return f"{p} {a.bands[p].name}" if 0 <= p < len(a.bands) else f"phase {p}"
+
+
+def _resets(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
+    boots = [e for e in evs if e.code == log.EV_BOOT]
+    for e in boots[1:]:  # the first boot is the mission's start, every later one a restart
+        yield _dev(a, "reset", _moment(a, e), f"unplanned restart (boot {e.b}): "
+                   f"{evnames.reset_name(e.a)} reset", figure=f"cause {evnames.reset_name(e.a)}")
+
+
+def _safe_modes(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
+    modes = [e for e in evs if e.code in (log.EV_MODE, log.EV_BOOT)]
+    end = _end(a)
+    for k, e in enumerate(modes):
+        if e.code != log.EV_MODE or e.a not in codes.SAFE_MODES:
+            continue
+        start = _moment(a, e)
+        nxt = modes[k + 1] if k + 1 < len(modes) else None
+        if nxt is not None:
+            secs = _between(start, _moment(a, nxt))
+            how = "" if nxt.code == log.EV_MODE else " (to the next restart)"
+        else:
+            secs = math.nan if end is None else _between(start, end)
+            how = " (still in it at the end of the log)"
+        yield _dev(a, "safe_mode", start, f"{names.name(names.MODES, e.a)} safe mode: the "
+                   "controller stopped regulating", f"{fmt.dur(secs)}{how}")
+
+
+def _probes(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
+    for e in evs:
+        if e.code == log.EV_PROBE_FAULT:
+            r = evnames.read(e.code, e.a, e.b, e.value)
+            fig = "no reading" if math.isnan(r.value) else f"read {r.value:.2f} degC"
+            yield _dev(a, "probe_lost", _moment(a, e), f"probe {e.a} excluded from the estimate "
+                       f"(fault {r.detail.removeprefix('fault ')})", fig)
+
+
+def _excursions(a: Analysis) -> Iterable[Deviation]:
+    for x in a.excursions:
+        b = a.bands[x.phase]
+        limit = b.high if x.side == "above" else b.low
+        yield _dev(a, "excursion", x.start, f"out of band {x.side} {limit:.1f} degC "
+                   f"({_phase_name(a, x.phase)})", f"{fmt.dur(x.seconds)}, peak {x.peak:.2f} degC"
+                   + (", beyond the excursion delay" if x.beyond_delay else ""), x.phase)
+
+
+def _alarms(a: Analysis, spans: list[AlarmSpan]) -> Iterable[Deviation]:
+    for s in spans:
+        reading = "" if math.isnan(s.value) else f" at {s.value:g} {s.unit}"
+        long = (fmt.dur(s.seconds) if not math.isnan(s.seconds)
+                else f"at least {fmt.dur(s.least_s)}")
+        held = (f"still raised at the end of the log, {long}" if s.still_raised
+                else f"cleared after {long}")
+        yield _dev(a, "alarm", s.raised, f"alarm {s.name} raised{reading}", held, s.phase)
+
+
+def _gaps(a: Analysis) -> Iterable[Deviation]:
+    for g in a.gaps:
+        if g.seconds is not None:
+            fig = fmt.dur(g.seconds)
+        elif g.at_most is not None:
+            fig = f"at most {fmt.dur(g.at_most)} (the clocked records around it bound it)"
+        else:
+            fig = "of unknown length: nothing clocked after it bounds it"
+        what = ("no record from the last one to the device's end of the log" if g.tail
+                else "the board was off between two boots" if g.restart
+                else "no record between two records")
+        yield _dev(a, "gap", g.start, f"{what} ({_phase_name(a, g.phase)})", fig, g.phase)
+
+
+def _plan(a: Analysis) -> Iterable[Deviation]:
+    for ps in a.phases:
+        b = ps.band
+        if ps.start is None:
+            yield _dev(a, "not_reached", None, f"phase {_phase_name(a, b.index)} never entered",
+                       phase=b.index)
+        elif ps.over_plan_s > b.interval:
+            least = "at least " if ps.unbounded else ""
+            yield _dev(a, "over_plan", ps.start, f"phase {_phase_name(a, b.index)} longer than "
+                       "planned", f"{least}{fmt.dur(ps.seconds)}, planned "
+                       f"{fmt.dur(ps.planned_s)}: {least}+{fmt.dur(ps.over_plan_s)}", b.index)
+
+
+def _clock(a: Analysis, evs: list[Event], verdict: Any) -> Iterable[Deviation]:
+    first: dict[int, int] = {}
+    for e in evs:
+        if e.code != log.EV_TIME_SET:
+            continue
+        off = e.value - e.t
+        if e.boot in first and off != first[e.boot]:
+            yield _dev(a, "clock", _moment(a, e), "the device's clock was set again",
+                       f"corrected by {off - first[e.boot]:+d} s")
+        first.setdefault(e.boot, off)
+    for f in getattr(verdict, "findings", []):
+        if f.code == "clock":
+            yield _dev(a, "clock", a.until, f.reason)
+
+
+def _storage(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
+    for e in evs:
+        if e.code == log.EV_STORAGE_FULL:
+            r = evnames.read(e.code, e.a, e.b, e.value)
+            what = ("storage full: recording stopped" if e.a == 0
+                    else "oldest records dropped to make room" if e.a in (1, 2)
+                    else "storage full")
+            yield _dev(a, "storage", _moment(a, e), what, f"{r.detail} {r.value:g} {r.unit}")
+
+
+def deviations(data: LogData, a: Analysis, verdict: Any = None) -> list[Deviation]:
+    """Every deviation of the mission (module docstring), ordered by time.
+    verdict: podctl.verify's, for its clock finding (None: not judged)."""
+    evs = data.events
+    found = [*_resets(a, evs), *_safe_modes(a, evs), *_probes(a, evs), *_excursions(a),
+             *_alarms(a, alarm_spans(data, a)), *_gaps(a), *_plan(a), *_clock(a, evs, verdict),
+             *_storage(a, evs)]
+
+    def key(d: Deviation) -> tuple[float, int, float]:
+        lo = d.earliest if not math.isnan(d.earliest) else d.latest
+        if d.when is None:
+            return (math.inf, 1 << 30, 0.0)
+        return (lo if not math.isnan(lo) else math.inf, d.when.boot, d.when.t)
+
+    return sorted(found, key=key)
