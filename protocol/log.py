@@ -20,6 +20,11 @@ EV_REFUSALS = 15
 # What a rate or disagree exclusion compared the reading with (issue 17),
 # logged right after its PROBE_FAULT by firmware/probes.py (SPEC 9.3).
 EV_PROBE_REFERENCE = 16
+# An output driven hard without effect (issue 17), firmware/control.py's
+# actuator watch, logged by firmware/pod.py with alarm 10 `actuator` (SPEC 9.4).
+EV_ACTUATOR_FAULT = 17
+# ACTUATOR_FAULT a and alarm `actuator`'s value: the outputs, bit by bit
+ACTUATORS = ((1, "heater"), (2, "peltier_heating"), (4, "peltier_cooling"))
 
 # (name, struct code): the block header in flash order; host/podctl/codec.py reads it.
 HEADER_FIELDS = (
@@ -105,6 +110,13 @@ EVENTS = (
         "fault kind << 8 | rate: seconds since the previous reading; disagree: probes"
         " of the median (bit n = probe n) | 0x10 when trusted",
         "reference, mdegC (signed): rate the previous reading, disagree the median",
+    ),
+    (
+        EV_ACTUATOR_FAULT,
+        "ACTUATOR_FAULT",
+        "outputs found without effect: 1 heater, 2 Peltier heating, 4 Peltier cooling",
+        "seconds they were driven hard (the window judged)",
+        "how far the payload moved in it, mdegC (signed)",
     ),
 )
 
