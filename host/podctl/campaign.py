@@ -110,37 +110,43 @@ def run(
         raise BadInput("give workers or a scheduler, not both")
     plan = Plan.make(scenario, disperse, hours, tick_s, engine)
     out = Path(out).resolve()
-    _claim(out, plan)
     if junit is not None:
         _writable(Path(junit))
-    seeds = list(range(seed, seed + runs))
-    rows: dict[int, dict[str, Any]] = {}
-    for s in seeds:
-        row = mission.read_row(out, s)
-        if row is not None:
-            rows[s] = row
-    skipped = sorted(rows)
-    todo = [s for s in seeds if s not in rows]
-    lost: list[dict[str, Any]] = []
-    if progress is not None:
-        progress(len(rows), len(seeds))
-    t = time.perf_counter()
-    if scheduler is not None:
-        results = _on_dask(scheduler, plan, todo, out)
-    elif (workers or default_workers()) == 1 or len(todo) <= 1:
-        results = _here(plan, todo, out)
-    else:
-        results = _on_pool(workers or default_workers(), plan, todo, out)
-    for s, got in results:
-        if isinstance(got, str):
-            lost.append({"seed": s, "reason": got})
-        else:
-            row, log = got
-            if not mission.run_path(out, s).exists():
-                mission.write_run(out, row, log)  # a remote worker wrote on its own disk
-            rows[s] = row
+    # the scheduler before DIR: an unreachable one leaves nothing behind
+    client = connect(scheduler) if scheduler is not None else None
+    try:
+        _claim(out, plan)
+        seeds = list(range(seed, seed + runs))
+        rows: dict[int, dict[str, Any]] = {}
+        for s in seeds:
+            row = mission.read_row(out, s)
+            if row is not None:
+                rows[s] = row
+        skipped = sorted(rows)
+        todo = [s for s in seeds if s not in rows]
+        lost: list[dict[str, Any]] = []
         if progress is not None:
-            progress(len(rows) + len(lost), len(seeds))
+            progress(len(rows), len(seeds))
+        t = time.perf_counter()
+        if client is not None:
+            results = _on_dask(client, plan, todo, out)
+        elif (workers or default_workers()) == 1 or len(todo) <= 1:
+            results = _here(plan, todo, out)
+        else:
+            results = _on_pool(workers or default_workers(), plan, todo, out)
+        for s, got in results:
+            if isinstance(got, str):
+                lost.append({"seed": s, "reason": got})
+            else:
+                row, log = got
+                if not mission.run_path(out, s).exists():
+                    mission.write_run(out, row, log)  # a remote worker wrote on its own disk
+                rows[s] = row
+            if progress is not None:
+                progress(len(rows) + len(lost), len(seeds))
+    finally:
+        if client is not None:
+            client.close()
     elapsed = time.perf_counter() - t
     ordered = [rows[s] for s in seeds if s in rows]
     summary = _summary(plan, seeds, ordered, skipped, lost, elapsed, workers, scheduler)
@@ -180,24 +186,22 @@ def _on_pool(workers: int, plan: Plan, seeds: list[int], out: Path) -> Iterator[
             raise
 
 
-def connect(scheduler: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
+def connect(scheduler: str, timeout_s: float | None = None) -> Any:
     """A distributed.Client on the scheduler, or LinkError in one line."""
     from distributed import Client
 
+    wait = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        return Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
+        return Client(scheduler, timeout=f"{wait}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise LinkError(f"scheduler {scheduler}: cannot connect: {reason}") from None
 
 
-def _on_dask(scheduler: str, plan: Plan, seeds: list[int], out: Path) -> Iterator[Result]:
+def _on_dask(client: Any, plan: Plan, seeds: list[int], out: Path) -> Iterator[Result]:
     from distributed import as_completed
 
-    client = connect(scheduler)
-    try:
-        if not seeds:
-            return
+    if seeds:
         token = plan.digest()[:8]
         keys = [f"podctl-{plan.name}-{token}-seed-{s}" for s in seeds]
         futures = client.map(
@@ -215,8 +219,6 @@ def _on_dask(scheduler: str, plan: Plan, seeds: list[int], out: Path) -> Iterato
         except BaseException:
             client.cancel(futures)
             raise
-    finally:
-        client.close()
 
 
 # -- files ---------------------------------------------------------------

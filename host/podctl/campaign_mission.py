@@ -106,7 +106,9 @@ class Plan:
 
     def replay(self, seed: int) -> str:
         """The command that flies run `seed` alone, byte for byte."""
-        cmd = f"podctl sim run {self.sc['path'] if _is_file(self.name) else self.name}"
+        path = Path(self.sc["path"])
+        shipped = path.parent == scenario.SCENARIO_DIR and path.stem == self.name
+        cmd = f"podctl sim run {self.name if shipped else path}"
         cmd += f" --seed {seed} --tick-s {self.sc['tick_s']}"
         if self.spec is not None:
             cmd += f" --disperse {self.dispersion}"
@@ -115,10 +117,6 @@ class Plan:
         if self.engine != "cpython":
             cmd += f" --engine {self.engine}"
         return cmd
-
-
-def _is_file(name: str) -> bool:
-    return name.endswith(".toml") or "/" in name
 
 
 def labels(expects: list[dict[str, Any]]) -> list[str]:

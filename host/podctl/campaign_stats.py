@@ -73,20 +73,39 @@ def _spearman(x: list[float], y: list[float]) -> tuple[float | None, float | Non
     return rho, p
 
 
+def _driver(x: list[float], y: list[float]) -> tuple[float | None, float | None, str]:
+    """Spearman's rho of y with x, or with x's distance from its median when
+    that is the stronger: a sample loaded too warm fails and so does one
+    loaded too cold, which no monotone ranking of x alone can show. The
+    third value says which: "value" or "distance"."""
+    import numpy as np
+
+    r1, p1 = _spearman(x, y)
+    if not x:
+        return r1, p1, "value"
+    mid = float(np.median(x))
+    r2, p2 = _spearman([abs(v - mid) for v in x], y)
+    if r2 is not None and (r1 is None or abs(r2) > abs(r1)):
+        return r2, p2, "distance"
+    return r1, p1, "value"
+
+
 def sensitivity(rows: list[dict[str, Any]], params: list[str]) -> list[dict[str, Any]]:
     """Each parameter's rank correlation with failure and with the band
     margin, most influential first: by |rho| with failure when some runs
-    fail and some pass, else by |rho| with the margin."""
+    fail and some pass, else by |rho| with the margin. `by_failure` and
+    `by_margin` say whether rho is of the value or of its distance from
+    the median (both tails drive it)."""
     flown = [r for r in rows if r["error"] is None]
     fail = [0.0 if r["passed"] else 1.0 for r in flown]
     margin = [r["band_margin_c"] for r in flown]
     out = []
     for p in params:
         x = [r[p] for r in flown]
-        rf, pf = _spearman(x, fail)
-        rm, pm = _spearman(x, margin)
-        out.append({"param": p, "rho_failure": rf, "p_failure": pf,
-                    "rho_margin": rm, "p_margin": pm})
+        rf, pf, hf = _driver(x, fail)
+        rm, pm, hm = _driver(x, margin)
+        out.append({"param": p, "rho_failure": rf, "p_failure": pf, "by_failure": hf,
+                    "rho_margin": rm, "p_margin": pm, "by_margin": hm})
 
     def key(e: dict[str, Any]) -> tuple[float, float]:
         return (-abs(e["rho_failure"] or 0.0), -abs(e["rho_margin"] or 0.0))

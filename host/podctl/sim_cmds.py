@@ -554,10 +554,15 @@ def print_campaign(console: Console, c) -> None:
     ranked = [x for x in s["sensitivity"] if x["rho_failure"] is not None
               or x["rho_margin"] is not None][:6]
     if ranked:
-        console.print("drivers (Spearman rho with failure / with band margin):", highlight=False)
+        console.print("drivers (Spearman rho with failure / with band margin; "
+                      "~: of the distance from the median, both tails):", highlight=False)
+
+        def rho(v: float | None, by: str) -> str:
+            return "-" if v is None else f"{'~' if by == 'distance' else ''}{v:+.2f}"
+
         for x in ranked:
-            rf = "-" if x["rho_failure"] is None else f"{x['rho_failure']:+.2f}"
-            rm = "-" if x["rho_margin"] is None else f"{x['rho_margin']:+.2f}"
+            rf = rho(x["rho_failure"], x["by_failure"])
+            rm = rho(x["rho_margin"], x["by_margin"])
             console.print(f"  {escape(x['param']):<44} {rf:>6} / {rm}", highlight=False)
     for e in s["errors"][:5]:
         console.print(f"  [red]run {e['seed']} did not fly[/red]: {e['error']}", highlight=False)
