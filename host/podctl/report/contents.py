@@ -54,22 +54,6 @@ class AlarmSpan:
         return self.raised.what.removesuffix(" raised")
 
 
-@dataclass(frozen=True)
-class PhasePlan:
-    """A phase against its plan: reached or not, and how far over its
-    planned duration (a timed phase only)."""
-
-    index: int
-    name: str
-    planned_s: int  # 0: until a command
-    seconds: float
-    reached: bool
-
-    @property
-    def over_s(self) -> float:
-        return self.seconds - self.planned_s if self.planned_s and self.reached else 0.0
-
-
 @dataclass
 class Report:
     device_id: str
@@ -107,7 +91,6 @@ class Report:
     fw_bundle: str = "unknown"  # the firmware bundle hash the device's seal states
     settings: dict[str, Any] = field(default_factory=dict)  # the profile, in its TOML units
     alarm_spans: list[AlarmSpan] = field(default_factory=list)
-    plans: list[PhasePlan] = field(default_factory=list)
     raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
     accuracy_budget: tuple[tuple[str, str], ...] = ACCURACY_BUDGET
     accuracy_total: str = ACCURACY_TOTAL
@@ -178,12 +161,12 @@ class Report:
         return [(k, v) for k, v in phases[index].items() if k not in known]
 
     @property
-    def over_plan(self) -> list[PhasePlan]:
-        return [p for p in self.plans if p.over_s > 0]
+    def over_plan(self) -> list[PhaseStats]:
+        return [p for p in self.phases if p.over_plan_s > 0]
 
     @property
-    def not_reached(self) -> list[PhasePlan]:
-        return [p for p in self.plans if not p.reached]
+    def not_reached(self) -> list[PhaseStats]:
+        return [p for p in self.phases if p.start is None]
 
     def category_rows(self) -> list[tuple[str, str, list[EventRow]]]:
         return [(key, title, [e for e in self.events if e.category == key])
@@ -319,7 +302,11 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
         lines.append(
             f"{never_set(u.boot)}: its {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC"
             + (f"; they lie {' and '.join(around)}" if around else "")
-            + "; they count in the figures and are not on the plots")
+            + "; they count in the figures"
+            + ("; the plots hatch the span they lie in (boot {} started between {} and {})".format(
+                u.boot, fmt.utc(u.earliest_utc), fmt.utc(u.latest_utc))
+               if not (math.isnan(u.earliest_utc) or math.isnan(u.latest_utc))
+               else "; nothing bounds them in UTC, so they are not on the plots"))
     last = a.last
     tail = next((g for g in a.gaps if g.tail), None)
     missing = "" if tail is None else (
@@ -428,8 +415,6 @@ def build(
                                                                                "unknown")),
         settings=profile_file.decompile(profile.data),
         alarm_spans=alarm_spans(events),
-        plans=[PhasePlan(ps.band.index, ps.band.name, ps.band.duration_s, ps.seconds,
-                         ps.visits > 0 or ps.seconds > 0) for ps in a.phases],
         raw_probes=_raw_probes(data),
     )
 

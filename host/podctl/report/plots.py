@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from podctl import fmt
 from podctl.analysis import NPROBES, PhaseStats
 from protocol import log
 
@@ -89,6 +90,20 @@ def _probes(ax: Any, rep: Report, idx: np.ndarray, x: np.ndarray, gaps: np.ndarr
                             transform=ax.get_xaxis_transform())
 
 
+def _unclocked(ax: Any, rep: Report, t0: float, t1: float) -> None:
+    """A boot whose clock was never set has no UTC to plot its records at;
+    the span it must lie in (the analysis's bounds from the clocked records
+    around it) is hatched, so its time is shown within its bounds, never
+    at a guessed place."""
+    for u in rep.analysis.unclocked:
+        lo, hi = u.earliest_utc, u.latest_utc + u.reach_s
+        if math.isnan(lo) or math.isnan(hi) or hi < t0 or lo > t1:
+            continue
+        ax.axvspan(_dates(np.array([max(lo, t0)]))[0], _dates(np.array([min(hi, t1)]))[0],
+                   facecolor="none", edgecolor="#6a1b9a", hatch="////", lw=0.0, alpha=0.6,
+                   label=f"boot {u.boot}, no UTC: its {fmt.dur(u.seconds)} lie in here")
+
+
 def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
     from matplotlib.figure import Figure
 
@@ -118,6 +133,7 @@ def plot_phase(rep: Report, ps: PhaseStats, path: Path) -> Path | None:
         ax.axvspan(_dates(tt[k : k + 1] + rep.dt[idx[k]])[0], x[k + 1], color="#9e9e9e",
                    alpha=0.25, lw=0, label="no record with UTC" if k == silent[0] else None)
     shown_end = tt[-1] + rep.dt[idx[-1]]
+    _unclocked(ax, rep, float(tt[0]), float(shown_end))
     for e in rep.events:
         if e.code == log.EV_BOOT and not math.isnan(e.utc) and tt[0] <= e.utc <= shown_end:
             ax.axvline(_dates(np.array([e.utc]))[0], color="#6a1b9a", lw=0.9, ls="-.",
@@ -229,6 +245,7 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
             ax.axvline(_dates(np.array([e.utc]))[0], color="#6a1b9a", lw=0.9, ls="-.")
     if any(e.category == "reset" for e in rep.events[1:]):
         ax.plot([], [], color="#6a1b9a", lw=0.9, ls="-.", label="board restart")
+    _unclocked(ax, rep, t0, t1)
     xe = _dates(np.array([t1]))[0]
     ax.axvline(xe, color="#212121", lw=1.0)
     ax.annotate("log ends", (xe, 0.3), xycoords=("data", "axes fraction"), rotation=90,
@@ -253,8 +270,7 @@ def plot_histograms(rep: Report, path: Path) -> Path | None:
     """Per phase, the hours the estimate spent in each 0.25 degC bin."""
     from matplotlib.figure import Figure
 
-    shown = [ps for ps in rep.phases
-             if (~np.isnan(rep.estimate[rep.phase == ps.band.index])).any()]
+    shown = [ps for ps in rep.phases if ps.hist_s]
     if not shown:
         return None
     cols = min(3, len(shown))
@@ -263,11 +279,10 @@ def plot_histograms(rep: Report, path: Path) -> Path | None:
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, ps in zip(axes, shown):
         b = ps.band
-        mine = (rep.phase == b.index) & ~np.isnan(rep.estimate)
-        t, w = rep.estimate[mine], rep.dt[mine] / 3600
-        lo = math.floor(min(b.low, float(t.min())) * 4) / 4 - 0.25
-        hi = math.ceil(max(b.high, float(t.max())) * 4) / 4 + 0.25
-        ax.hist(t, bins=np.arange(lo, hi + 0.25, 0.25), weights=w, color=_C_EST, alpha=0.85)
+        # the analysis's bins (seconds of trusted readings each), in hours
+        edges = np.asarray(ps.hist_edges)
+        ax.stairs(np.asarray(ps.hist_s) / 3600, edges, fill=True, color=_C_EST, alpha=0.85)
+        ax.set_xlim(min(b.low, float(edges[0])) - 0.5, max(b.high, float(edges[-1])) + 0.5)
         ax.axvspan(b.low, b.high, color=_C_BAND, alpha=0.12, lw=0)
         for v in (b.low, b.high):
             ax.axvline(v, color=_C_BAND, lw=0.8)
@@ -310,7 +325,7 @@ def caption(key: str) -> str:
                 "band (green), excursions (red), alarms (orange), board restarts, and the "
                 "battery. Time axis UTC.")
     if key == "histogram":
-        return ("Time at each temperature of the payload estimate, per phase (0.25 degC bins, "
+        return ("Time at each temperature of the payload estimate, per phase (0.5 degC bins, "
                 "hours): the band (green), its limits and the phase's MKT. Time without a "
                 "valid reading is in no bin.")
     return (f"Phase {key[5:]}: payload estimate (blue), every probe (solid while trusted, dotted "
