@@ -210,7 +210,8 @@ def _on_dask(client: Any, plan: Plan, seeds: list[int], out: Path) -> Iterator[R
         )
         by_key = dict(zip(keys, seeds))
         try:
-            for f in as_completed(futures):
+            # our client's loop: set_as_default=False leaves no default client
+            for f in as_completed(futures, loop=client.loop):
                 s = by_key[f.key]
                 try:
                     yield s, f.result()

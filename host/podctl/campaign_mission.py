@@ -135,9 +135,17 @@ def fly(plan: Plan, seed: int, out: str | None = None) -> tuple[dict[str, Any], 
     writes its own files there first (a finished run survives its worker).
     A run that cannot fly (a draw the scenario rules refuse, the engine
     failing) is a row with its error, not an exception: one bad run must
-    not end a campaign of hundreds."""
+    not end a campaign of hundreds. A run already done in `out` is read
+    back, not flown again."""
     from podctl.verdict import log_intact
 
+    if out is not None:
+        # already done (Dask recomputing a result lost with its worker, or
+        # a restart): what is on disk stands, untouched
+        done = read_row(Path(out), seed)
+        if done is not None:
+            lp = log_path(Path(out), seed)
+            return done, lp.read_bytes() if lp.exists() else b""
     t = time.perf_counter()
     cpu = time.process_time()
     names = plan.expect_labels()
