@@ -1,0 +1,324 @@
+"""What a cold-chain QA reviewer needs on the report besides the figures
+(issue 17): the consignment and its probes ("not stated" when nobody says),
+a report id over the log and its seal, every alarm threshold of the
+profile, alarms with raised, cleared and duration, phases over plan,
+excluded probes drawn apart on the plots, a histogram per phase, a boot
+without UTC shown within its bounds, and the same bytes from the same
+folder every time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from podctl import fmt, manifest
+from podctl import report as rpt
+from podctl.cli import main
+from podctl.errors import EXIT_BAD_INPUT, BadInput
+from podctl.narration import EventRow
+from podctl.pulled import open_pulled
+from podctl.report import plots, shipment
+from podctl.report.contents import alarm_spans
+from podctl.report_cmd import load_profile
+from podctl.verdict import verify
+from protocol import log
+
+NOMINAL = Path("examples/profiles/nominal.toml")
+TICK = 60
+
+
+def _fly(tmp_path_factory, scenario: str) -> Path:
+    out = tmp_path_factory.mktemp(scenario)
+    assert main(["sim", "run", scenario, "--tick-s", str(TICK), "-o", str(out)]) == 0
+    return out
+
+
+def _report(run: Path, **kw) -> rpt.Report:
+    log_path = run / "log.bin"
+    pulled = open_pulled(log_path)
+    verdict = verify(pulled, (run / "key.bin").read_bytes())
+    m = manifest.read(manifest.beside(log_path))
+    return rpt.build(pulled.data(), verdict, load_profile(NOMINAL, log_path), m, **kw)
+
+
+def _text(page: str) -> str:
+    """The HTML's text, tags and entities gone, whitespace squashed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+@pytest.fixture(scope="module")
+def nominal(tmp_path_factory):
+    run = _fly(tmp_path_factory, "nominal")
+    return run, _report(run)
+
+
+@pytest.fixture(scope="module")
+def probe_failure(tmp_path_factory):
+    run = _fly(tmp_path_factory, "probe-failure")
+    return run, _report(run)
+
+
+# ---------------------------------------------------------------- the consignment
+
+
+def test_nothing_stated_reads_not_stated_never_invented(nominal, tmp_path):
+    _, rep = nominal
+    assert rep.shipment == shipment.Shipment() and not rep.shipment.stated
+    text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+    for _key, label in shipment.FIELDS:
+        assert f"{label} not stated" in text, label
+    for p in range(4):  # every probe's identity and calibration, unstated
+        assert (f"probe {p} not stated not stated not stated not stated not stated read in"
+                in text), p
+
+
+def test_a_shipment_table_is_checked_field_by_field():
+    ok = shipment.from_table({
+        "product": "Vaccine X", "batch": "4711-B", "quantity": 1200,
+        "probe": [{"index": 2, "serial": "NTC-2", "calibration_due": "2027-01-31",
+                   "accuracy_c": 0.3}],
+    }, "qa.toml")
+    assert ok.product == "Vaccine X" and ok.quantity == "1200" and ok.storage == "not stated"
+    assert ok.probes[2].serial == "NTC-2" and ok.probes[2].accuracy == "+-0.30 degC"
+    assert ok.probes[0] == shipment.ProbeId(0)
+    # the calibration was due before the data began: the report flags it
+    assert ok.probes[2].overdue(1803945600.0)  # 2027-03-01
+    assert not ok.probes[2].overdue(1798675200.0)  # 2026-12-31
+    assert ok.given(batch="  ", consignee="Lab B").batch == "4711-B"
+    assert ok.given(consignee="Lab B").consignee == "Lab B"
+    bad = [
+        ({"lot": "1"}, "shipment.lot: unknown field"),
+        ({"product": ""}, "shipment.product: must be one line of text"),
+        ({"product": "a\nb"}, "must be one line of text"),
+        ({"product": True}, "shipment.product: must be text"),
+        ({"probe": {"index": 0}}, "must be [[shipment.probe]] tables"),
+        ({"probe": [{"index": 4}]}, "probe[0].index: must be the probe's channel, 0 to 3"),
+        ({"probe": [{"index": 1}, {"index": 1}]}, "probe 1 is described twice"),
+        ({"probe": [{"index": 0, "calibration_due": "soon"}]}, "'soon' is not a date"),
+        ({"probe": [{"index": 0, "accuracy_c": -1}]}, "accuracy_c: must be a number"),
+        ({"probe": [{"index": 0, "colour": "red"}]}, "probe[0].colour: unknown field"),
+    ]
+    for table, said in bad:
+        with pytest.raises(BadInput) as e:
+            shipment.from_table(table, "qa.toml")
+        assert said in str(e.value) and str(e.value).startswith("qa.toml"), (table, e.value)
+
+
+def test_the_command_line_states_the_consignment(nominal, tmp_path, capsys):
+    run, _ = nominal
+    qa = tmp_path / "qa.toml"
+    qa.write_text('[shipment]\nproduct = "Vaccine X 10 mL"\nbatch = "4711-B"\n'
+                  'storage = "2 to 8 degC"\n'
+                  '[[shipment.probe]]\nindex = 3\nserial = "NTC-0412"\nposition = "air, lid"\n'
+                  'certificate = "CAL-0412"\ncalibration_due = 2026-06-30\naccuracy_c = 0.25\n')
+    base = [str(run / "log.bin"), "--profile", str(NOMINAL), "--key-file", str(run / "key.bin")]
+    out = tmp_path / "a" / "report.html"
+    assert main(["logs", "report", *base, "--shipment", str(qa), "--batch", "4711-C",
+                 "--consignee", "Orbital Lab GmbH", "-o", str(out)]) == 0
+    text = _text(out.read_text())
+    for said in ("Product Vaccine X 10 mL", "Batch / lot 4711-C",  # the option over the file
+                 "Labelled storage condition 2 to 8 degC", "Consignee Orbital Lab GmbH",
+                 "Consignor not stated", "Quantity not stated",
+                 "probe 3 NTC-0412 air, lid CAL-0412 2026-06-30: overdue when the data began "
+                 "+-0.25 degC"):
+        assert said in text, said
+    # the same table in the profile's own TOML: the device's bytes are the rest
+    prof = tmp_path / "nominal.toml"
+    prof.write_text(NOMINAL.read_text() + '\n[shipment]\nconsignor = "Acme Biologics"\n')
+    out = tmp_path / "b" / "report.html"
+    assert main(["logs", "report", str(run / "log.bin"), "--profile", str(prof), "--key-file",
+                 str(run / "key.bin"), "-o", str(out)]) == 0
+    assert "Consignor Acme Biologics" in _text(out.read_text())
+    # a bad table is one line and exit 4, and no report
+    qa.write_text('[shipment]\nbatch = "1"\nlot = "2"\n')
+    out = tmp_path / "c" / "report.html"
+    capsys.readouterr()
+    assert main(["logs", "report", *base, "--shipment", str(qa), "-o", str(out)]) \
+        == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert "shipment.lot: unknown field" in err and "\n" not in err and not out.exists()
+    (tmp_path / "none.toml").write_text("x = 1\n")
+    assert main(["logs", "report", *base, "--shipment", str(tmp_path / "none.toml"), "-o",
+                 str(out)]) == EXIT_BAD_INPUT
+    assert "no [shipment] table" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- settings, id, alarms
+
+
+def test_every_alarm_threshold_of_the_profile_is_stated(nominal, tmp_path):
+    _, rep = nominal
+    rpt.render_html(rep, tmp_path / "r.html")
+    text = _text((tmp_path / "r.html").read_text())
+    for said in ("Cumulative allowance 60 min out of band over the whole mission",
+                 "Shock alarm 15 g", "Lid alarm lid open longer than 60 s",
+                 "Battery low alarm below 10.56 V", "Minimum trusted probes 2",
+                 "Probe disagreement limit 1.5 degC",
+                 "about +-0.6 K worst case; about +-0.3 K root-sum-square",
+                 "RP2040-E11"):
+        assert said in text, said
+    for b in rep.bands:  # band and absolute limits of every phase
+        assert re.search(rf"{b.index} {b.name} {b.setpoint:g} {b.low:g} to {b.high:g} "
+                         rf"{b.abs_low:g} to {b.abs_high:g}", text), b.name
+
+
+def test_the_report_id_is_the_sha256_of_log_and_seal(nominal, tmp_path):
+    run, rep = nominal
+    want = hashlib.sha256((run / "log.bin").read_bytes() + (run / "seal.bin").read_bytes())
+    assert rep.report_id == want.hexdigest() and rep.sealed
+    assert rep.report_id != hashlib.sha256((run / "log.bin").read_bytes()).hexdigest()
+    seal = open_pulled(run / "log.bin").seal
+    assert seal is not None and rep.fw_bundle == seal.fw_hash.hex()
+    text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+    assert f"Report id {rep.report_id}" in text
+    assert f"bundle hash {rep.fw_bundle} (as the device's seal states it" in text
+
+
+def _row(code: int, a: int, t: int, boot: int = 1, utc: float = math.nan) -> EventRow:
+    what = "lid raised" if code == log.EV_ALARM_RAISED else "lid cleared"
+    return EventRow("alarm", utc, "", boot, t, "4 recovery", what, "", code, a)
+
+
+def test_alarms_pair_raised_with_cleared():
+    raised, cleared = log.EV_ALARM_RAISED, log.EV_ALARM_CLEARED
+    spans = alarm_spans([_row(raised, 7, 10), _row(raised, 8, 20), _row(cleared, 8, 80),
+                         _row(raised, 8, 100), _row(cleared, 8, 130, boot=2),
+                         _row(raised, 9, 5, boot=3, utc=1000.0),
+                         _row(cleared, 9, 50, boot=4, utc=1300.0)])
+    assert [(s.raised.a, s.raised.t, s.cleared and s.cleared.t) for s in spans] == [
+        (7, 10, None), (8, 20, 80), (8, 100, 130), (9, 5, 50)]
+    assert math.isnan(spans[0].seconds) and spans[1].seconds == 60
+    assert math.isnan(spans[2].seconds)  # cleared in another boot, neither clocked
+    assert spans[3].seconds == 300  # across boots, both clocked
+    assert spans[1].name == "lid"
+
+
+def test_the_alarms_table_has_raised_cleared_and_duration(nominal, tmp_path):
+    _, rep = nominal
+    text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+    assert "Alarm Phase Raised Cleared Duration Detail" in text
+    for s in rep.alarm_spans:
+        end = (f"{s.cleared.when} " if s.cleared else "not cleared by the end of the log - ")
+        assert f"{s.name} {s.raised.phase} {s.raised.when} {end}" in text, s
+
+
+# ---------------------------------------------------------------- plots
+
+
+def test_an_excluded_probe_is_drawn_apart_not_dropped(probe_failure, tmp_path, monkeypatch):
+    _, rep = probe_failure
+    assert rep.excluded[:, 2].any()
+    raw_max = float(np.nanmax(rep.raw_probes[:, 2]))
+    assert raw_max > 15  # the drifting probe, far out of band, excluded
+    orbit = rep.phases[2]
+    drawn = {}
+    from matplotlib.figure import Figure
+
+    def keep(fig, path, **kw):
+        drawn[Path(path).name] = fig
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    plots.plot_phase(rep, orbit, tmp_path / "orbit.png")
+    plots.plot_overview(rep, tmp_path / "overview.png")
+    in_orbit = float(np.nanmax(rep.raw_probes[rep.phase == 2, 2]))
+    for name, top in (("orbit.png", in_orbit), ("overview.png", raw_max)):
+        ax = drawn[name].axes[0]
+        lines = {ln.get_label(): ln for ln in ax.get_lines()}
+        out = lines["probe 2 excluded (as read)"]
+        assert out.get_linestyle() != lines["payload estimate"].get_linestyle()
+        assert np.nanmax(np.asarray(out.get_ydata(), dtype=float)) == pytest.approx(top)
+        assert ax.get_ylim()[1] >= top  # on the scale, not clipped away
+        assert "probe 0 (trusted)" in lines and "payload estimate" in lines
+
+
+def test_a_histogram_per_phase(nominal, tmp_path):
+    _, rep = nominal
+    plots.make_plots(rep, tmp_path, "r")
+    assert rep.plots["histogram"] == tmp_path / "r-histogram.png"
+    assert rep.plots["histogram"].stat().st_size > 10_000
+    for ps in rep.phases:  # the analysis's bins: every trusted second in one
+        assert len(ps.hist_edges) == len(ps.hist_s) + 1
+        assert sum(ps.hist_s) == pytest.approx(ps.in_band_s + ps.out_band_s)
+
+
+def test_a_boot_without_utc_is_hatched_within_its_bounds(nominal, monkeypatch, tmp_path):
+    _, rep = nominal
+    from matplotlib.figure import Figure
+
+    from podctl.analysis import UnclockedBoot
+
+    t0 = float(np.nanmin(rep.utc))
+    placed = UnclockedBoot(boot=9, records=60, seconds=600.0, after_utc=t0 + 3600,
+                           before_utc=t0 + 7200, earliest_utc=t0 + 3600, latest_utc=t0 + 6600,
+                           reach_s=600.0)
+    a = dataclasses.replace(rep.analysis, unclocked=[placed])
+    drawn = {}
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: drawn.setdefault("f", fig))
+    plots.plot_overview(dataclasses.replace(rep, analysis=a), tmp_path / "o.png")
+    ax = drawn["f"].axes[0]
+    hatched = [p for p in ax.patches if p.get_label().startswith("boot 9, no UTC")]
+    assert len(hatched) == 1 and "10 min lie in here" in hatched[0].get_label()
+    import matplotlib.dates as mdates
+
+    span = hatched[0]  # a Rectangle: x and width in date numbers
+    lo, hi = (mdates.num2date(v).timestamp() for v in (span.get_x(),
+                                                       span.get_x() + span.get_width()))
+    assert lo == pytest.approx(t0 + 3600) and hi == pytest.approx(t0 + 7200)
+
+
+# ---------------------------------------------------------------- the same bytes
+
+
+def test_the_same_folder_gives_the_same_bytes(nominal, tmp_path, monkeypatch):
+    run, _ = nominal
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    out = tmp_path / "qa" / "report.html"
+    argv = ["logs", "report", str(run / "log.bin"), "--profile", str(NOMINAL), "--key-file",
+            str(run / "key.bin"), "-o", str(out), "--pdf"]
+    made = []
+    for _ in range(2):
+        assert main(argv) == 0
+        made.append({p.name: p.read_bytes() for p in sorted(out.parent.iterdir())})
+    assert set(made[0]) >= {"report.html", "report.pdf", "report-overview.png",
+                            "report-histogram.png"}
+    assert made[0] == made[1]
+    page = _text(made[0]["report.html"].decode())
+    assert "Report generation time not stamped" in page
+    assert "a simulated mission: the simulator's clock, not a flight's" in page
+    # a stamp when the caller asks for one, labelled as the host's, not the data's
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1798761600")  # 2027-01-01
+    assert main(argv) == 0
+    page = _text(out.read_text())
+    assert ("Report generated 2027-01-01 00:00:00Z by the host's clock (when the report was "
+            "made, not when the data was recorded)") in page
+    assert "Data recorded 2027-03-01" in page
+    import os
+
+    assert os.environ["SOURCE_DATE_EPOCH"] == "1798761600"  # render_pdf put it back
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    assert main(argv) == EXIT_BAD_INPUT
+
+
+def test_over_plan_and_not_reached_are_in_the_summary(tmp_path_factory, tmp_path):
+    run = _fly(tmp_path_factory, "reset-reentry")
+    rep = _report(run)
+    late = [ps.band.name for ps in rep.over_plan]
+    assert "return" in late
+    text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+    ret = rep.phases[3]
+    assert (f"Phase(s) over plan: 3 return by {'at least ' if ret.unbounded else ''}"
+            f"{fmt.dur(ret.over_plan_s)}") in text
+    # a profile with a phase the log never entered
+    cut = dataclasses.replace(ret, start=None)
+    rep.analysis.phases[3] = cut
+    assert [p.band.name for p in rep.not_reached] == ["return"]
+    assert "Phase(s) not reached: 3 return." in _text(
+        rpt.render_html(rep, tmp_path / "r2.html").read_text())
