@@ -47,8 +47,8 @@
 # words when it sets a value), so the firmware's tick can run under
 # micropython.heap_lock() on it.
 #
-# Not modelled (stated): ADC noise, offset and gain error (only E11's
-# non-linearity); mux settling; PWM phase; I2C clock stretching; the USB
+# Not modelled (stated): ADC noise, one part's own offset, gain and
+# non-linearity (the mean Pico's E11 steps and offset are); mux settling; PWM phase; I2C clock stretching; the USB
 # CDC stream (another module's).
 import math
 import sys
@@ -72,16 +72,24 @@ ALT = 3
 PULL_UP = 1
 PULL_DOWN = 2
 
-# RP2040-E11: near these 12-bit codes one code is much wider than its
-# neighbours. Modelled: the spike code is 1 + E11_EXTRA_LSB LSB wide, and
-# the E11_SPREAD codes on each side give up the width evenly (each is
-# narrower by E11_EXTRA_LSB / (2 E11_SPREAD) LSB), so the transfer is ideal
-# again E11_SPREAD codes away and the INL peaks at +-E11_EXTRA_LSB / 2 at
-# the spike. The size is an assumption of the order of the datasheet's DNL
-# plot (about +8 LSB); tests state it.
+# RP2040-E11 (the RP2040 datasheet's errata): the ADC's differential
+# non-linearity spikes near codes 512, 1536, 2560 and 3584, a systematic
+# error in the SAR's capacitor DAC. What a Pico does there, measured
+# (github.com/kitanokitsune/rp2040adc_correction: five Picos against a
+# reference, their mean published as rp2040adc_correction()): the readout
+# just below each, 511, 1535, 2559 and 3583, is 10 or 11 input codes wide,
+# and its neighbours are 1 code wide as everywhere else: nothing gives the
+# width back, so the error steps by about 10 codes at each and stays (with
+# an offset of +15 codes at the bottom and a code or two of drift between
+# the steps). The model is that mean Pico: E11_SEGMENTS gives, from each
+# readout on, the input (in ideal codes) that readout stands for, less the
+# readout (None: the wide code, which spans the gap between its
+# neighbours). Not modelled: how one Pico differs from the mean (unknown to
+# us; docs/reference-board.md), noise.
 E11_CODES = (512, 1536, 2560, 3584)
-E11_EXTRA_LSB = 8.0
-E11_SPREAD = 32
+E11_SEGMENTS = ((0, -15), (511, None), (512, -5), (895, -6), (1407, -7), (1535, None),
+                (1536, 2), (1664, 1), (2047, 0), (2048, -1), (2431, -2), (2559, None),
+                (2560, 7), (2943, 6), (3455, 5), (3583, None), (3584, 15), (3711, 14))
 
 NTC_R25 = 10000.0
 NTC_BETA = 3950.0
@@ -133,37 +141,50 @@ class BoardReset(BaseException):
 # -- the analogue front end --------------------------------------------------
 
 
-def _edge(c, extra):
-    """Lower edge of code c, in ideal LSBs, with E11's wide codes."""
-    s = E11_SPREAD
-    for k in E11_CODES:
-        if k - s <= c <= k:
-            return c - extra / 2 * (c - (k - s)) / s
-        if k < c <= k + s + 1:
-            return c + extra / 2 * (k + s + 1 - c) / s
-    return float(c)
+def _edge(c):
+    """Lower edge of readout c, in ideal codes (E11_SEGMENTS): half a code
+    below what it stands for; a wide code's, half a code above what the
+    readout below it stands for. Codes whose offset falls by one are 0 wide
+    (the mean Pico's missing codes)."""
+    off = 0
+    for start, o in E11_SEGMENTS:
+        if start > c:
+            break
+        off = o
+    if off is None:
+        return _edge(c - 1) + 1.0
+    return c + off - 0.5
 
 
-def adc_code(volts, vref=VREF, extra=E11_EXTRA_LSB):
-    """The 12-bit code an RP2040 ADC gives for an input voltage (extra = 0:
-    an ideal ADC). Codes saturate at 0 and 4095."""
+def adc_code(volts, vref=VREF, e11=True):
+    """The 12-bit readout an RP2040 ADC gives for an input voltage (e11
+    False: an ideal ADC). Readouts saturate at 0 and 4095."""
     x = volts / vref * 4096.0
     if x < 0:
         return 0
-    c = int(x)
-    if c > 4095:
-        return 4095
-    if extra:
-        while c > 0 and _edge(c, extra) > x:
-            c -= 1
-        while c < 4095 and _edge(c + 1, extra) <= x:
-            c += 1
-    return c
+    if not e11:
+        return min(int(x), 4095)
+    # the last segment whose first readout's edge is at or below x, then
+    # the readout within it
+    k = 0
+    for i in range(len(_SEGMENT_EDGES)):
+        if _SEGMENT_EDGES[i] <= x:
+            k = i
+    start, off = E11_SEGMENTS[k]
+    if off is None:
+        return start
+    c = int(x - off + 0.5)
+    if k + 1 < len(E11_SEGMENTS):
+        c = min(c, E11_SEGMENTS[k + 1][0] - 1)
+    return max(0, min(c, 4095))
 
 
-def code_width(c, extra=E11_EXTRA_LSB):
-    """Width of code c in ideal LSBs (1 off the spikes)."""
-    return _edge(c + 1, extra) - _edge(c, extra)
+_SEGMENT_EDGES = tuple(_edge(start) for start, _ in E11_SEGMENTS)
+
+
+def code_width(c, e11=True):
+    """Width of readout c in ideal codes (1 away from E11's)."""
+    return _edge(c + 1) - _edge(c) if e11 else 1.0
 
 
 def ntc_ohms(t_c):
@@ -184,9 +205,9 @@ def u16(code):
 
 
 class Board:
-    def __init__(self, uid=b"\xe6\x60\x58\x38\x83\x2b\x45\x29", e11_extra_lsb=E11_EXTRA_LSB):
+    def __init__(self, uid=b"\xe6\x60\x58\x38\x83\x2b\x45\x29", e11=True):
         self.uid = bytes(uid)
-        self.e11 = e11_extra_lsb
+        self.e11 = e11  # E11's wide codes (the mean Pico's transfer), or an ideal ADC
         self.now_us = 0
         self.boot_us = 0
         self.ticks_offset_ms = 0  # start ticks_ms here (e.g. near the wrap)
