@@ -12,10 +12,47 @@
 #
 # Units: error in mdegC; kp in per mille of duty per degC; ki in per mille
 # per degC per minute; the integral accumulates mdegC * s.
+#
+# The actuator watch (issue 17: the heater pad failed open in orbit and
+# nothing said so). An output driven hard, at 4/5 of its maximum or more,
+# for _WATCH_S seconds in a row must have moved the payload its way by
+# _MOVE mdegC: a working 15 W heater at 4/5 warms the payload by kelvins in
+# that time; one that failed open, or a dead Peltier, leaves it flat or
+# losing. If not, the outputs driven hard are found without effect: run()
+# returns their bits (_ACT_*) once, the pod logs ACTUATOR_FAULT and raises
+# alarm `actuator`. The watch restarts when the set of outputs driven hard
+# changes, when there is no temperature, and (the pod) while the lid is
+# open, a cause of its own. What still works keeps controlling: with the
+# heater found dead, the Peltier runs backwards to heat in every phase that
+# may heat, whatever PHASE_PELTIER_HEATS says. The finding is forgotten at
+# boot and when a profile is accepted (reset()); the watch finds it again.
+# It cannot see a failure the other output covers: with the Peltier heating
+# beside it (PHASE_PELTIER_HEATS), a dead heater is outworked, not noticed.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 from protocol import codes
 from protocol import profile_bin as pf
 
 E_CLAMP = 20000  # mdegC: keeps kp * e inside the RP2040's small ints
+_WATCH_S = const(1800)  # s an output must be driven hard before it is judged
+_MOVE = const(100)  # mdegC it must move the payload its way in that time
+# The outputs (ACTUATOR_FAULT a, alarm `actuator`'s value; SPEC 9.4).
+_ACT_HEATER = const(1)
+_ACT_PELTIER_HEATS = const(2)
+_ACT_PELTIER_COOLS = const(4)
+# The watch's state, one list of small ints (a name each would cost a qstr):
+_HARD = const(0)  # the outputs driven hard now (_ACT_* bits)
+_SINCE = const(1)  # seconds they have been
+_FROM = const(2)  # payload temperature when they began, mdegC
+_FOUND = const(3)  # outputs found without effect (_ACT_* bits)
+_MOVED = const(4)  # the last judged window: how far the payload moved, mdegC
+_JUDGED = const(5)  # ... and its length, s
 
 
 def _slew(now, target, step):
@@ -32,6 +69,7 @@ class Controller:
         self.peltier = 0  # per mille, + cools, - heats
         self.direction = 0  # 1 heating, -1 cooling, 0 neither yet
         self.acc = [0, 0]  # integral of heat, of cool loop, mdegC * s
+        self.state = [0, 0, 0, 0, 0, 0]  # the actuator watch (_HARD .. _JUDGED)
         self.configure(500, 20, 500, 20, 500, 20, 1000, 1000, 0)
         self.set_phase(5000, pf.PHASE_COOL | pf.PHASE_HEAT)
 
@@ -80,13 +118,14 @@ class Controller:
         return u
 
     def run(self, mode, temp, have_temp, dt):
-        """Set heater and peltier for this tick."""
+        """Set heater and peltier for this tick; returns the _ACT_* bits of
+        outputs the watch has just found without effect (0: none)."""
         heat = 0
         cool = 0
         e = self.setpoint - temp
         flags = self.flags
         if mode == codes.MODE_HOLD:
-            return
+            return 0
         if mode == codes.MODE_PID and have_temp:
             db = self.deadband
             if e > db and self.direction != 1 and flags & pf.PHASE_HEAT:
@@ -121,13 +160,58 @@ class Controller:
         if cool > self.peltier_max:
             cool = self.peltier_max
         pelt = cool
-        if heat and flags & pf.PHASE_PELTIER_HEATS and mode != codes.MODE_HEAT_ONLY:
+        found = self.state[_FOUND]
+        if heat and not found & _ACT_PELTIER_HEATS and (
+            found & _ACT_HEATER
+            or flags & pf.PHASE_PELTIER_HEATS and mode != codes.MODE_HEAT_ONLY
+        ):
             pelt = -(heat if heat < self.peltier_max else self.peltier_max)
         step = self.slew * dt
         self.heater = _slew(self.heater, heat, step)
         self.peltier = _slew(self.peltier, pelt, step)
+        # the actuator watch (above), here: a method's name costs a qstr
+        w = self.state
+        hard = 0
+        if have_temp:
+            top = self.heater_max
+            if top and self.heater >= top - top // 5:
+                hard = _ACT_HEATER
+            top = self.peltier_max
+            if top and -self.peltier >= top - top // 5:
+                hard |= _ACT_PELTIER_HEATS
+            elif top and self.peltier >= top - top // 5:
+                hard = _ACT_PELTIER_COOLS
+        if hard != w[_HARD]:
+            w[_HARD] = hard
+            w[_SINCE] = 0
+            w[_FROM] = temp
+            return 0
+        if not hard:
+            return 0
+        w[_SINCE] += dt
+        if w[_SINCE] < _WATCH_S:
+            return 0
+        moved = temp - w[_FROM]
+        w[_MOVED] = moved
+        w[_JUDGED] = w[_SINCE]
+        w[_SINCE] = 0  # the next window is judged afresh
+        w[_FROM] = temp
+        if hard == _ACT_PELTIER_COOLS:
+            moved = -moved  # cooling must bring it down
+        if moved >= _MOVE:
+            return 0
+        hard &= ~w[_FOUND]  # each output is reported once
+        w[_FOUND] |= hard
+        if hard & _ACT_HEATER:
+            # the Peltier takes over from here: the heating loop's integral,
+            # wound up against a dead heater, would overshoot with it
+            self.acc[0] = 0
+        return hard
 
     def reset(self):
         self.direction = 0
         self.acc[0] = 0
         self.acc[1] = 0
+        w = self.state
+        for i in range(len(w)):
+            w[i] = 0

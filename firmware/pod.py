@@ -61,6 +61,12 @@ _TICK_WRAP = const(0x3FFFFFFF)  # ticks_ms wraps at 2**30 on MicroPython ports
 # fault's event out of the 32-entry ring.
 _QUIET_S = const(3600)
 _EV_REFUSALS = const(15)  # protocol/log.py EV_REFUSALS (a name in block.py costs a qstr)
+# Issue 17's, numbers here for the same reason (protocol/log.py and
+# protocol/names.py name them; tests/test_qa_findings.py holds them equal):
+_EV_ACTUATOR_FAULT = const(17)  # an output driven hard without effect (control.py)
+_ALARM_ACTUATOR = const(10)  # ... and its alarm
+_ALARM_HOLD = const(11)  # a phase held longer than its max_hold_h
+_P_MAX_HOLD = const(10)  # protocol/profile.py P_MAX_HOLD: a phase's hold limit, h
 
 
 def _clamp16(v):
@@ -309,9 +315,17 @@ class Pod:
             self.mode = mode
             self._state_dirty = True
         ctl = self.control
-        ctl.run(mode, probes.estimate, probes.count > 0, dt)
+        if self.lid:
+            ctl.state[0] = 0  # the actuator watch restarts: an open lid is a cause of its own
+        found = ctl.run(mode, probes.estimate, probes.count > 0, dt)
         hal.set_heater(ctl.heater)
         hal.set_peltier(ctl.peltier)
+        if found:
+            # outputs driven hard without effect: which (a), the window
+            # judged (b, s) and how far the payload moved in it (value, mdegC)
+            w = ctl.state
+            ev.push(t, _EV_ACTUATOR_FAULT, found, w[5] if w[5] < 65535 else 65535, w[4])
+            alarms.raise_(_ALARM_ACTUATOR, t, self.phase, w[3], ev)
         # alarms
         latched = alarms.latched
         if prof is not None:
@@ -319,6 +333,10 @@ class Pod:
             if probes.count:
                 alarms.temperature(probes.estimate, ph, self.phase, dt, t, ev)
             alarms.environment(shock, self.lid, self.battery, dt, self.phase, t, ev)
+            hold = ph[_P_MAX_HOLD]
+            if hold and self.phase_s >= hold * 3600:
+                # held past its limit (a recovery that slipped): value = s in phase
+                alarms.raise_(_ALARM_HOLD, t, self.phase, self.phase_s, ev)
         rec = self.recorder
         if rec.full or rec.failed:
             alarms.raise_(codes.ALARM_STORAGE, t, self.phase, self.store.size, ev)

@@ -31,7 +31,11 @@ ALARM_LID = const(6)  # lid open longer than the profile's delay
 ALARM_BATTERY_LOW = const(7)
 ALARM_PROBES = const(8)  # fewer good probes than the profile needs
 ALARM_STORAGE = const(9)  # log full (stop policy) or flash failed
-NALARMS = const(10)  # bits 0 .. NALARMS - 1 of STATUS.alarms
+# 10 actuator: an output driven hard without effect (firmware/control.py)
+# 11 hold: a phase held longer than its max_hold_h
+# (protocol/names.py names them; the firmware writes them as numbers: a
+# name here would cost the board a qstr, and its pools have few to spare)
+NALARMS = const(12)  # bits 0 .. NALARMS - 1 of STATUS.alarms
 
 # Probe fault kinds (EV_PROBE_FAULT b).
 FAULT_READ = const(1)  # open or short circuit: the HAL could not read it

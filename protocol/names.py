@@ -2,6 +2,10 @@
 # reports and profile files. The firmware never imports this module.
 from protocol.codes import *  # noqa: F401,F403 the numbers: defined there
 
+# Alarms the firmware writes as numbers (protocol/codes.py says why).
+ALARM_ACTUATOR = 10
+ALARM_HOLD = 11
+
 MODES = (
     (MODE_IDLE, "idle"),
     (MODE_PID, "pid"),
@@ -21,6 +25,8 @@ ALARMS = (
     (ALARM_BATTERY_LOW, "battery_low"),
     (ALARM_PROBES, "probes"),
     (ALARM_STORAGE, "storage"),
+    (ALARM_ACTUATOR, "actuator"),
+    (ALARM_HOLD, "hold"),
 )
 
 FAULTS = (

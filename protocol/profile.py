@@ -69,8 +69,12 @@ PHASE_FIELDS = (
     ("event_s", "H", "s", 0, 65535),  # single-event alarm delay
     ("interval", "H", "s", 1, 3600),  # sample interval
     ("flags", "B", "", 0, 7),
-    ("reserved", "B", "", 0, 0),
+    # the longest the phase may run before alarm `hold` (issue 17: a recovery
+    # "until command" slipped 72 h and raised nothing); 0: no limit.
+    # Version 2; in version 1 this byte is reserved and must be 0.
+    ("max_hold_h", "B", "h", 0, 255),
 )
+P_MAX_HOLD = 10  # its index (the firmware's _P_MAX_HOLD: a name there costs a qstr)
 
 
 REFUSALS = (

@@ -24,7 +24,12 @@ from protocol import codes
 from protocol.frame import crc32
 
 MAGIC = b"PODP"
-VERSION = const(1)
+# Version 2 (issue 17) gives a phase's last byte, reserved (0) in version 1,
+# a meaning: max_hold_h, the longest the phase may run before alarm `hold`
+# (0: no limit). The layout is the same, so the device takes both versions;
+# a version-1 device refuses a version-2 profile (REFUSE_VERSION: update
+# it), and the host writes version 1 while no phase sets a limit.
+VERSION = const(2)
 MAX_PHASES = const(16)
 
 # Full-storage policy (header.full_policy).
@@ -91,7 +96,7 @@ PHASE_RANGES = (
     0, 65535,  # event_s
     1, 3600,  # interval
     0, 7,  # flags
-    0, 0,  # reserved
+    0, 255,  # max_hold_h (version 1: reserved, 0)
 )
 
 # Why a profile is refused (EV_PROFILE_REFUSED a; ERR_BAD_PROFILE detail is
@@ -130,6 +135,7 @@ P_ABS_HIGH = const(6)
 P_EVENT_S = const(7)
 P_INTERVAL = const(8)
 P_FLAGS = const(9)
+_P_MAX_HOLD = const(10)  # protocol/profile.py P_MAX_HOLD (a public name costs a qstr)
 
 
 class Profile:
@@ -173,7 +179,7 @@ def check(data):
     header = list(struct.unpack_from(HEADER_FMT, data, 0))
     if header[0] != MAGIC:
         return (REFUSE_MAGIC, 0)
-    if header[1] != VERSION:
+    if not 1 <= header[1] <= VERSION:
         return (REFUSE_VERSION, header[1])
     bad = _range(HEADER_RANGES, header)
     if bad >= 0:
@@ -184,6 +190,8 @@ def check(data):
     for p in range(header[H_NPHASES]):
         ph = list(struct.unpack_from(PHASE_FMT, data, HEADER_LEN + p * PHASE_LEN))
         bad = _range(PHASE_RANGES, ph)
+        if bad < 0 and header[1] < 2 and ph[_P_MAX_HOLD]:
+            bad = _P_MAX_HOLD  # reserved in version 1
         if bad >= 0:
             return (REFUSE_RANGE, 0x800 | p << 4 | bad)
         if not (

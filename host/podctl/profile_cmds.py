@@ -99,6 +99,8 @@ def phases_table(title: str, tables: dict[str, Any]) -> Table:
             if "duration_s" in p
             else f"{p['duration_h']:g} h"
         )
+        if p.get("max_hold_h"):
+            dur += f", hold max {p['max_hold_h']} h"
         t.add_row(
             str(i),
             p["name"],

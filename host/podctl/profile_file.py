@@ -212,6 +212,18 @@ def compile_data(data: dict[str, Any]) -> bytes:
     if len(phases_in) > pf.MAX_PHASES:
         raise _FieldError("phase", f"at most {pf.MAX_PHASES} phases")
     phases = [_phase(i, p) for i, p in enumerate(phases_in)]
+    for i, ph in enumerate(phases[:-1]):  # the last phase never ends
+        hold, duration = ph[pf.P_MAX_HOLD], ph[pf.P_DURATION]
+        if hold and duration and hold * 3600 < duration:
+            raise _FieldError(
+                f"phase[{i}].max_hold_h",
+                f"{hold} h is shorter than the phase's duration ({duration / 3600:g} h):"
+                " the hold alarm would raise in every mission",
+            )
+    # the lowest version that says it: a profile with no hold limit stays
+    # version 1, which firmware from before version 2 still takes
+    if not any(ph[pf.P_MAX_HOLD] for ph in phases):
+        values["version"] = 1
     values["nphases"] = len(phases)
     header = [values[n] for n in _HEADER_NAMES]
     for i, n in enumerate(_HEADER_NAMES):
@@ -239,9 +251,12 @@ def _phase(i: int, p: Any) -> list[Any]:
     _unknown(
         where,
         p,
-        {"name", "duration_h", "duration_s", "until_command", *_PHASE, *_PHASE_PAIRS, *flags},
+        {
+            "name", "duration_h", "duration_s", "until_command", "max_hold_h",
+            *_PHASE, *_PHASE_PAIRS, *flags,
+        },
     )
-    v: dict[str, Any] = {"reserved": 0}
+    v: dict[str, Any] = {"max_hold_h": 0}
     name = p.get("name")
     if not isinstance(name, str) or not name or len(name.encode()) > 8:
         raise _FieldError(f"{where}.name", "must be text of 1 to 8 bytes")
@@ -264,6 +279,13 @@ def _phase(i: int, p: Any) -> list[Any]:
         if key not in p:
             raise _FieldError(f"{where}.{key}", "missing")
         v[field] = to_dev(_number(f"{where}.{key}", p[key]))
+    if "max_hold_h" in p:
+        hold = p["max_hold_h"]
+        if isinstance(hold, bool) or not isinstance(hold, int) or not 1 <= hold <= 255:
+            raise _FieldError(
+                f"{where}.max_hold_h", f"must be a whole number of hours, 1 to 255, got {hold!r}"
+            )
+        v["max_hold_h"] = hold
     for key, (lo_f, hi_f) in _PHASE_PAIRS.items():
         pair = p.get(key)
         if not isinstance(pair, list) or len(pair) != 2:
@@ -329,6 +351,8 @@ def decompile(blob: bytes) -> dict[str, Any]:
             p[key] = [v[lo_f] / 1000, v[hi_f] / 1000]
         for key, bit in _PHASE_FLAGS:
             p[key] = bool(v["flags"] & bit)
+        if v["max_hold_h"]:
+            p["max_hold_h"] = v["max_hold_h"]
         phases.append(p)
     out["phase"] = phases
     return out

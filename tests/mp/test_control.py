@@ -143,3 +143,87 @@ def test_peltier_helps_heat_only_where_the_phase_allows():
     ctl, plant = _rig(0.0, -10.0, flags=pf.PHASE_HEAT)
     _loop(ctl, plant, 120)
     assert ctl.peltier == 0
+
+
+# The actuator watch (issue 17): an output driven hard without effect.
+_HEATER, _PELTIER_HEATS, _PELTIER_COOLS = 1, 2, 4
+
+
+def _watch(ctl, plant, seconds, dt=1, lid_at=None):
+    """Run the loop; returns [(second, found bits, moved, judged s)] of
+    each finding (what the pod logs then)."""
+    hal = plant.hal
+    found = []
+    for s in range(0, seconds, dt):
+        plant.step(dt)
+        got = ctl.run(codes.MODE_PID, hal.temps[0], True, dt)
+        hal.heater = ctl.heater
+        hal.peltier = ctl.peltier
+        if got:
+            found.append((s, got, ctl.state[4], ctl.state[5]))
+    return found
+
+
+def test_a_dead_heater_is_found_and_the_peltier_takes_over():
+    # cold bay, heater only (no PHASE_PELTIER_HEATS): the pad fails open
+    ctl, plant = _rig(5.0, -6.0, flags=BOTH)  # the heater holds it at about 2/5
+    _watch(ctl, plant, 3 * 3600)
+    assert abs(plant.t - 5.0) < 0.3 and ctl.peltier == 0  # the heater holds it
+    plant.k_heat = 0.0  # failed open: duty, and no heat
+    found = _watch(ctl, plant, 6 * 3600)
+    assert [f[1] for f in found] == [_HEATER], found
+    _, _, moved, judged = found[0]
+    assert moved < 100 and judged == 1800  # moved under 0.1 K in the window judged
+    assert ctl.state[3] == _HEATER
+    # from then on the Peltier reversed heats; the band comes back
+    _watch(ctl, plant, 4 * 3600)
+    assert ctl.peltier < 0 and abs(plant.t - 5.0) < 0.3, (ctl.peltier, plant.t)
+
+
+def test_a_working_heater_driven_hard_is_not_a_fault():
+    # a cold start far below the setpoint: full heat for hours, but warming
+    ctl, plant = _rig(-15.0, -20.0, flags=BOTH)
+    plant.k_heat = 2e-5
+    found = _watch(ctl, plant, 8 * 3600, dt=10)
+    assert found == [] and ctl.state[3] == 0
+    assert ctl.heater > 0
+
+
+def test_a_dead_peltier_is_found_cooling_and_reported_once():
+    ctl, plant = _rig(5.0, 25.0)
+    plant.k_cool = 0.0  # the module is dead: it is driven, nothing cools
+    found = _watch(ctl, plant, 12 * 3600, dt=10)
+    assert [f[1] for f in found] == [_PELTIER_COOLS], found  # once, not each window
+    assert found[0][2] > 0 and found[0][3] == 1800  # the payload warmed in the window
+
+
+def test_both_heating_outputs_dead_are_found_together():
+    ctl, plant = _rig(5.0, -6.0, flags=BOTH | pf.PHASE_PELTIER_HEATS)
+    plant.k_heat = 0.0
+    plant.k_cool = 0.0
+    found = _watch(ctl, plant, 8 * 3600, dt=10)
+    assert [f[1] for f in found] == [_HEATER | _PELTIER_HEATS], found
+
+
+def test_the_watch_needs_a_temperature_and_restarts_without_one():
+    ctl, plant = _rig(5.0, -6.0, flags=BOTH)
+    plant.k_heat = 0.0
+    hal = plant.hal
+    found = []
+    for s in range(0, 12 * 3600, 10):
+        plant.step(10)
+        # every 20 min the probes are lost for a tick: no window completes
+        have = s % 1200 != 0
+        found.append(ctl.run(codes.MODE_PID, hal.temps[0], have, 10))
+        hal.heater = ctl.heater
+        hal.peltier = ctl.peltier
+    assert not any(found) and ctl.state[3] == 0
+
+
+def test_a_new_profile_forgets_the_finding():
+    ctl, plant = _rig(5.0, -6.0, flags=BOTH)
+    plant.k_heat = 0.0
+    _watch(ctl, plant, 8 * 3600, dt=10)
+    assert ctl.state[3] == _HEATER
+    ctl.reset()
+    assert ctl.state == [0, 0, 0, 0, 0, 0]

@@ -208,3 +208,71 @@ def test_flash_stalls_delay_ticks_but_lose_no_sample():
     assert ts == list(range(ts[0], ts[0] + 10 * len(ts), 10)), ts
     assert len(ts) == (p.uptime - 1) // 10 + 1
     assert p.recorder.blocks <= 3  # one regular series, not split per stall
+
+
+def _cold_bay(lid=False):
+    """A pod holding 5 degC in a -6 degC bay on its heater alone (the
+    Peltier may cool, not heat), and the one-node plant it heats."""
+    p = pod(_profiles.make([phase(b"orbit", 0, interval=600)]))
+    p.hal.lid = lid
+    plant = Plant(p.hal, 5.0, -6.0, tau=3000.0, k_heat=1e-5, k_cool=1e-5)
+    run(p, 2 * 3600, plant)
+    return p, plant
+
+
+def test_a_heater_driven_hard_without_effect_is_logged_and_alarmed():
+    # issue 17: heater-failure's pad failed open and the log said nothing
+    p, plant = _cold_bay()
+    plant.k_heat = 0.0  # failed open: the duty goes out, no heat comes back
+    run(p, 5 * 3600, plant)
+    events = log_records(read_log(p))[1]
+    found = [e for e in events if e[1] == 17]  # ACTUATOR_FAULT
+    assert len(found) == 1, found
+    t, _, a, b, value = found[0]
+    assert a == 1 and b == 1800  # the heater, judged over 30 min
+    assert value >= 0x80000000 or value < 100  # signed: under +0.1 K
+    raised = [e for e in events if e[1] == log.EV_ALARM_RAISED and e[2] == 10]
+    assert raised == [(t, log.EV_ALARM_RAISED, 10, 0, 1)], raised
+    assert p.alarms.latched >> 10 & 1
+    # the Peltier reversed took over and holds the band
+    run(p, 3 * 3600, plant)
+    assert p.control.peltier < 0 and 4700 < p.probes.estimate < 5300, p.probes.estimate
+
+
+def test_an_open_lid_is_no_actuator_fault():
+    p, plant = _cold_bay(lid=True)
+    plant.k_heat = 0.0
+    run(p, 5 * 3600, plant)
+    events = log_records(read_log(p))[1]
+    assert [e for e in events if e[1] == 17] == []
+    assert not p.alarms.latched >> 10 & 1
+
+
+def test_a_phase_held_past_its_max_hold_raises_the_hold_alarm_and_a_reboot_keeps_count():
+    # issue 17: return-slip's recovery ran "until command" 72 h over plan
+    # and nothing said so; a phase may carry a limit (max_hold_h, version 2)
+    held = phase(b"recovery", 0, interval=600)
+    held[pf.P_MAX_HOLD] = 2  # hours
+    p = pod(_profiles.make([phase(b"return", 1800, interval=600), held]))
+    assert p.profile.header[1] == 2
+    run(p, 1800 + 3600)
+    assert not p.alarms.latched >> 11 & 1  # an hour into recovery: inside its limit
+    q = reboot(p)  # the time in phase survives the reboot (mission state)
+    run(q, 3600 - 1 + 5)
+    events = log_records(read_log(q))[1]
+    raised = [e for e in events if e[1] == log.EV_ALARM_RAISED and e[2] == 11]
+    assert len(raised) == 1 and raised[0][3] == 1, raised  # alarm hold, phase 1
+    assert 7200 <= raised[0][4] <= 7200 + 600, raised  # seconds in the phase then
+    assert q.alarms.latched >> 11 & 1
+
+
+def test_no_hold_alarm_without_a_limit_or_inside_it():
+    p = pod(_profiles.make([phase(b"return", 1800, interval=600),
+                            phase(b"recovery", 0, interval=600)]))
+    run(p, 30 * 3600)  # 29.5 h in an unlimited phase
+    assert not p.alarms.latched >> 11 & 1
+    timed = phase(b"orbit", 3600, interval=600)
+    timed[pf.P_MAX_HOLD] = 1  # the timeline ends it on the tick it would raise
+    p = pod(_profiles.make([timed, phase(b"return", 0, interval=600)]))
+    run(p, 2 * 3600)
+    assert p.phase == 1 and not p.alarms.latched >> 11 & 1

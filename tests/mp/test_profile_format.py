@@ -54,3 +54,21 @@ def test_refusals_name_their_reason_and_field():
     data[5] = 3  # nphases
     assert pf.check(_recrc(data)) == (pf.REFUSE_SIZE, 3)
     assert pf.check(b"") == (pf.REFUSE_SIZE, 0)
+
+
+def test_version_2_carries_a_phase_hold_limit_and_version_1_is_still_taken():
+    held = phase(b"recovery", 0)
+    held[pf.P_MAX_HOLD] = 12
+    p = pf.check(_profiles.make([phase(b"return", 3600), held]))
+    assert isinstance(p, pf.Profile), p
+    assert p.header[1] == pf.VERSION == 2
+    assert p.phases[1][pf.P_MAX_HOLD] == 12 and p.phases[0][pf.P_MAX_HOLD] == 0
+    # a version-1 profile (what older hosts wrote): the byte is reserved, 0
+    old = pf.check(_profiles.make([phase(b"return", 3600), phase(b"recovery", 0)], version=1))
+    assert isinstance(old, pf.Profile) and old.phases[1][pf.P_MAX_HOLD] == 0
+    # ... and a version-1 profile that sets it is refused, naming the field
+    r = pf.check(_profiles.make([phase(b"return", 3600), held], version=1))
+    assert r == (pf.REFUSE_RANGE, 0x800 | 1 << 4 | pf.P_MAX_HOLD), r
+    assert pf.where(*r) == "phase[1].max_hold_h"
+    for v in (0, 3, 255):  # no version before 1; none after this firmware's
+        assert pf.check(_profiles.make(version=v)) == (pf.REFUSE_VERSION, v)
