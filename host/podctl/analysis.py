@@ -661,7 +661,7 @@ def _histogram(temps: np.ndarray, weights: np.ndarray) -> tuple[list[float], lis
 
 def _phase_time(
     phases: list[PhaseStats], pev: list[Event], s: np.ndarray, rk: np.ndarray,
-    rec_end: np.ndarray, phase: np.ndarray, utc: np.ndarray,
+    rec_end: np.ndarray, phase: np.ndarray, utc: np.ndarray, reach: dict[int, float],
 ) -> None:
     """Each phase's visits, first and last moment and duration within the
     boots: a visit runs from its PHASE event to the next PHASE event of that
@@ -679,6 +679,10 @@ def _phase_time(
         else:
             mine = (s["boot"] == e.boot) & (rk >= _keys(e.boot, e.t))
             end_t = float(rec_end[mine].max()) if mine.any() else float(e.t)
+            if not (s["boot"] == e.boot).any():
+                # a boot whose records were lost with its open block still
+                # ran the phase: its events show how long it was on
+                end_t = max(end_t, reach.get(e.boot, 0.0))
         segs.append((e.a, e.boot, float(e.t), max(end_t, float(e.t)), e.utc, True))
     n = len(s)
     if n:
@@ -802,10 +806,17 @@ def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray, events: list[Even
         seen(e.boot, float(e.t), e.utc, e.utc)
     if until is not None:
         seen(until.boot, until.t, until.utc, until.utc)
-    unclocked = sorted(set(s["boot"][~known].tolist()))
+    # a boot with no clock: its records have no UTC, or it has events and
+    # no records at all (a reset before its first record was sealed)
+    unclocked = sorted(set(s["boot"][~known].tolist())
+                       | {e.boot for e in events if math.isnan(e.utc)} - set(first_utc))
+    bt_all = s["boot"].astype(int) if len(s) else np.zeros(0, dtype=int)
     for b in unclocked:
-        mine = s["boot"] == b
-        first, last = np.flatnonzero(mine)[[0, -1]]
+        mine = bt_all == b
+        idx = np.flatnonzero(mine)
+        # with no record of its own: its place among the records is after the earlier boots'
+        first = int(idx[0]) if len(idx) else int(np.searchsorted(bt_all, b))
+        last = int(idx[-1]) if len(idx) else first - 1
         before = utc[:first] + dt[:first]
         after = utc[last + 1:]
         prev = [c for c in last_utc if c < b]
@@ -881,7 +892,10 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     where = (s["boot"].astype(int), s["t"].astype(float))
     _figures(np.where(judged, phase, -1), len(bands), est, dt, utc, limits, where, phases)
     rec_end = s["t"].astype(float) + dt
-    _phase_time(phases, pev, s, rk, rec_end, phase, utc)
+    last_event: dict[int, float] = {}
+    for e in data.events:
+        last_event[e.boot] = max(last_event.get(e.boot, 0.0), float(e.t))
+    _phase_time(phases, pev, s, rk, rec_end, phase, utc, last_event)
     gaps, silences = _gaps(s, dt, gap_after, utc, phase)
     for p, sec in silences:
         if 0 <= p < len(phases):
