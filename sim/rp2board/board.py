@@ -48,8 +48,8 @@
 # micropython.heap_lock() on it.
 #
 # Not modelled (stated): ADC noise, one part's own offset, gain and
-# non-linearity (the mean Pico's E11 steps and offset are); mux settling; PWM phase; I2C clock stretching; the USB
-# CDC stream (another module's).
+# non-linearity (the mean Pico's E11 steps and offset are); mux settling;
+# PWM phase; I2C clock stretching; the USB CDC stream (another module's).
 import math
 import sys
 

@@ -4,6 +4,13 @@
 # firmware/hal/rp2.py runs unchanged. Signatures and errors follow the rp2
 # port (ports/rp2/machine_*.c, extmod/machine_*.c); what the board does
 # with them is in board.py.
+#
+# As on rp2, Pin(n), PWM(pin), I2C(id) and WDT() hand back one object per
+# pin, bus or watchdog, made here at import (rp2's are static C objects:
+# machine_pin_obj_table, machine_pwm_obj, machine_i2c_obj, machine_wdt), and
+# the constructor re-initialises it. So a HAL's set-up makes none of the
+# model's objects on the heap, and tests/rp2_missions.py can charge every
+# one of them to the model. ADC(n) is a new object each time, as rp2's is.
 from sim.rp2board import board as _board
 
 PWRON_RESET = _board.PWRON_RESET
@@ -36,6 +43,9 @@ class Pin:
     PULL_DOWN = _board.PULL_DOWN
     IRQ_FALLING = 4
     IRQ_RISING = 8
+
+    def __new__(cls, id, *args, **kw):
+        return _PINS[_pin_id(id)]
 
     def __init__(self, id, mode=-1, pull=-1, value=None, alt=-1):
         self.id = _pin_id(id)
@@ -82,7 +92,7 @@ class Pin:
         self.value(1 - b.pin_out[self.id])
 
     def irq(self, handler=None, trigger=12, hard=False):
-        self._irq = handler  # recorded; edges are not delivered (not modelled)
+        self.handler = handler  # recorded; edges are not delivered (not modelled)
 
     def __repr__(self):
         return "Pin(GPIO%d)" % self.id
@@ -116,6 +126,9 @@ class ADC:
 
 
 class PWM:
+    def __new__(cls, dest, **kw):
+        return _PWMS[_pin_id(dest)]
+
     def __init__(self, dest, *, freq=-1, duty_u16=-1, duty_ns=-1, invert=-1):
         self.pin = _pin_id(dest)
         b = _b()
@@ -169,9 +182,12 @@ class PWM:
 
 
 class I2C:
-    def __init__(self, id=0, *, scl=None, sda=None, freq=400000, timeout=50000):
+    def __new__(cls, id=0, **kw):
         if id not in (0, 1):
             raise ValueError("I2C(%s) doesn't exist" % id)
+        return _I2CS[id]
+
+    def __init__(self, id=0, *, scl=None, sda=None, freq=400000, timeout=50000):
         self.id = id
         sdas, scls = (_board.I2C0_SDA, _board.I2C0_SCL) if id == 0 else (
             _board.I2C1_SDA, _board.I2C1_SCL)
@@ -253,13 +269,32 @@ class WDT:
     no deinit and nothing that stops it (a second WDT(timeout=) re-arms it
     with the new timeout, as the port's watchdog_enable() does)."""
 
-    def __init__(self, id=0, timeout=5000):
+    def __new__(cls, id=0, **kw):
         if id != 0:
             raise ValueError("WDT(%d) doesn't exist" % id)
+        return _WDT
+
+    def __init__(self, id=0, timeout=5000):
         _b().wdt_start(timeout)
 
     def feed(self):
         _b().wdt_feed()
+
+
+def _static(cls, **attrs):
+    """One of rp2's static objects: made once, every attribute its
+    constructor sets already there (so re-initialising it allocates
+    nothing)."""
+    o = object.__new__(cls)
+    for k in attrs:
+        setattr(o, k, attrs[k])
+    return o
+
+
+_PINS = [_static(Pin, id=n, handler=None) for n in range(30)]
+_PWMS = [_static(PWM, pin=n) for n in range(30)]
+_I2CS = [_static(I2C, id=n, scl=0, sda=0, freq=0, timeout=0) for n in (0, 1)]
+_WDT = _static(WDT)
 
 
 def reset():

@@ -2,9 +2,16 @@
 # whole firmware and firmware/hal/rp2.py, unchanged, on the micropython
 # binary in a small heap (`-X heapsize=`), imported from a ROMFS image as a
 # board with ROMFS runs it (tests/rp2_missions.py builds and runs it):
-#   board lines (tests/rp2_missions.BOARD_IMPORTS), then `import _rp2_mission`
+#   board lines, imports and the model (tests/rp2_missions.BOARD_IMPORTS),
+#   then `import _rp2_mission` and _rp2_mission.run()
 #   argv: ['-c', IMAGE, SECONDS, PROFILE, REQUESTS]; prints one JSON list of
 #   figures, in the order of tests/rp2_missions.FIGURES.
+#
+# The model is not on the board, so it is loaded after the firmware and
+# the HAL (imported on the unix port's machine, as rp2's is built in): the
+# board lines install sim/rp2board, point the HAL at its machine and
+# measure what that took (tests/rp2_missions.py says how it is kept out of
+# the firmware's figures); this module comes after it.
 #
 # As on the board, the littlefs image is mounted at "/" (Rp2Hal.
 # storage_root() is ""), after the host's files (the profile, the request
@@ -13,9 +20,7 @@
 # mux (the probes alternate a code or two apart, as _mission.py's noise, so
 # none reads stuck), the heater and Peltier from the board's PWMs; the
 # BME280 and LIS3DH hold still; the board's clock moves a second a tick
-# less the tick's own bus traffic, as the serve loop waits. The model's own
-# heap (the machine module, the board and its chips: on the board they are
-# C and silicon) is measured by the board lines and printed with the rest.
+# less the tick's own bus traffic, as the serve loop waits.
 #
 # The mission's state lives in a function's locals, as in _mission.py:
 # every global or dict key name is a qstr.
@@ -27,7 +32,6 @@ from firmware import commands, link, main, storefile  # noqa: F401 every module 
 from firmware.guard import Guard
 from firmware.pod import Pod
 from sim.flashdev import device
-from sim.rp2board import board as _board
 
 
 def fly(image, seconds, profile, requests):
@@ -38,6 +42,7 @@ def fly(image, seconds, profile, requests):
     from firmware.hal.rp2 import Rp2Hal
     from protocol import cobs
     from protocol.frame import crc32
+    from sim.rp2board import board as _board
 
     gc.collect()
     code_bytes = gc.mem_alloc()  # modules loaded, the model made
@@ -86,7 +91,11 @@ def fly(image, seconds, profile, requests):
     b = _board.current
     b.set_env(20.0, 101325.0, 45.0)
     u0 = b.now_us
+    gc.collect()
+    h0 = gc.mem_alloc()
     hal = Rp2Hal()
+    gc.collect()
+    h0 = gc.mem_alloc() - h0  # the HAL with the model's machine objects it made
     pod = Pod(hal).boot()
     skew = b.now_us - u0  # the boot's traffic: the ticks keep to its grid
     pod.out = host_reads
@@ -137,9 +146,9 @@ def fly(image, seconds, profile, requests):
         2000 <= pod.probes.estimate <= 8000,
         fed, pod.link.served, pod.link.refused, sent[1], sent[0],
         pod.profile.phases[1][2] == 6000,
-        len(b.resets), pod.probes.good, pod.alarms.latched,
-        getattr(_board, "heap_bytes", 0),
+        len(b.resets), pod.probes.good, pod.alarms.latched, h0,
     ]
 
 
-print(json.dumps(fly(sys.argv[-4], int(sys.argv[-3]), sys.argv[-2], sys.argv[-1])))
+def run():
+    print(json.dumps(fly(sys.argv[-4], int(sys.argv[-3]), sys.argv[-2], sys.argv[-1])))
