@@ -69,7 +69,7 @@ def _line_with_breaks(
 
 def _probes(ax: Any, rep: Report, idx: np.ndarray, x: np.ndarray, gaps: np.ndarray) -> None:
     """Every probe channel in a colour of its own: solid while the firmware
-    trusted it, dotted while it read but was excluded (and that span marked
+    trusted it, dashed while it read but was excluded (and that span marked
     under the curves), so an excluded probe is seen apart, never dropped."""
     if not len(rep.raw_probes):
         return
@@ -321,14 +321,14 @@ def make_plots(rep: Report, out_dir: Path, stem: str) -> dict[str, Path]:
 def caption(key: str) -> str:
     if key == "overview":
         return ("The whole mission: payload estimate (blue) and every probe (solid while trusted, "
-                "dotted while excluded, excluded spans marked at the foot) against each phase's "
+                "dashed while excluded, excluded spans marked at the foot) against each phase's "
                 "band (green), excursions (red), alarms (orange), board restarts, and the "
                 "battery. Time axis UTC.")
     if key == "histogram":
         return ("Time at each temperature of the payload estimate, per phase (0.5 degC bins, "
                 "hours): the band (green), its limits and the phase's MKT. Time without a "
                 "valid reading is in no bin.")
-    return (f"Phase {key[5:]}: payload estimate (blue), every probe (solid while trusted, dotted "
+    return (f"Phase {key[5:]}: payload estimate (blue), every probe (solid while trusted, dashed "
             "while excluded, excluded spans marked at the foot), band (green), excursions "
             "(red). Time axis UTC.")
 
