@@ -491,3 +491,38 @@ def test_an_unclocked_boot_is_placed_in_an_interval_of_utc(nominal):
     a2 = analysis.analyse(logof(rows[:6], events[:5]), nominal)
     lo, hi = a2.utc_bounds(2, 150)
     assert lo == T0 + 330 and math.isnan(hi)
+
+
+def test_a_boot_with_no_record_between_two_clocked_boots_is_counted_once(nominal):
+    # boot 1 (clocked) records the pad 0..300 s; boot 2 resumes the pad and
+    # raises an alarm at 200 s but its open block is lost at the next reset
+    # (events, no record, no clock); boot 3 (clocked again) resumes the pad
+    # at T0 + 1500 and records 180 s. The pad lasted T0..T0 + 1680: boot 2's
+    # 200 s count once (as time with no record of the phase), the board off
+    # the other 1000 s, never 200 s twice
+    rows = [(boot, STEP * i, [5.0] * 4, 0) for boot, n in ((1, 5), (3, 3)) for i in range(n)]
+    events = [*series([])[1],
+              ev(log.EV_BOOT, 0, 1, 2, boot=2, clock=False),
+              ev(log.EV_PHASE, 0, 0, analysis.PHASE_RESUMED, boot=2, clock=False),
+              ev(log.EV_ALARM_RAISED, 200, 5, 0, 20000, boot=2, clock=False),
+              ev(log.EV_BOOT, 0, 1, 3, boot=3), ev(log.EV_PHASE, 0, 0, analysis.PHASE_RESUMED,
+                                                   boot=3)]
+    data = logof(rows, events)
+    data.samples["utc"][5:] = T0 + 1500 + STEP * np.arange(3)
+    for e in data.events[-2:]:
+        e.utc = T0 + 1500
+    a = analysis.analyse(data, nominal)
+    pad = a.phases[0]
+    assert pad.seconds == 1680 == pad.end.utc - pad.start.utc
+    assert (pad.in_band_s, pad.gap_s) == (480, 1200)  # no record: boot 2's 200 s + 1000 s off
+    # the resumed phase is the same visit: the reviewer reads one pad, not three
+    assert pad.visits == 1
+    (gap,) = a.gaps
+    assert gap.restart and gap.seconds == 1200  # no record from boot 1's last to boot 3's first
+    (u,) = a.unclocked
+    assert (u.boot, u.records, u.reach_s) == (2, 0, 200)
+    assert (u.earliest_utc, u.latest_utc) == (T0 + 300, T0 + 1500 - 200)
+    assert a.mission.seconds == 1680
+    from tests.accounting import violations
+
+    assert violations(a, "synthetic") == []

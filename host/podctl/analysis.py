@@ -67,6 +67,7 @@ KELVIN = 273.15
 NPROBES = 4
 DEFAULT_INTERVAL = 60  # s, for records before any PHASE event
 HIST_STEP_C = 0.5  # degC: the width of a histogram bin (a cold-chain logger's resolution class)
+PHASE_RESUMED = 2  # PHASE event b: the saved phase resumed at boot (SPEC 7.7)
 
 
 def mkt(temps_c: Any, weights: Any = None) -> float:
@@ -662,13 +663,18 @@ def _histogram(temps: np.ndarray, weights: np.ndarray) -> tuple[list[float], lis
 def _phase_time(
     phases: list[PhaseStats], pev: list[Event], s: np.ndarray, rk: np.ndarray,
     rec_end: np.ndarray, phase: np.ndarray, utc: np.ndarray, reach: dict[int, float],
-) -> None:
+) -> dict[int, float]:
     """Each phase's visits, first and last moment and duration within the
     boots: a visit runs from its PHASE event to the next PHASE event of that
     boot, or to the end of that boot's records; a boot's records before its
-    own first PHASE event carry on the phase the board was in."""
+    own first PHASE event carry on the phase the board was in. A PHASE
+    resumed at boot (source 2) into the phase the board was already in is
+    the same visit, not a new one. Returns the seconds counted for each
+    boot that has no record (its uptime from its events), which the silence
+    around it must not count again."""
     nb = len(phases)
-    # phase, boot, from, to (uptime), UTC at from, entered by a PHASE event
+    recordless: dict[int, float] = {}
+    # phase, boot, from, to (uptime), UTC at from, a new visit
     segs: list[tuple[int, int, float, float, float, bool]] = []
     for k, e in enumerate(pev):
         if not 0 <= e.a < nb:
@@ -679,11 +685,14 @@ def _phase_time(
         else:
             mine = (s["boot"] == e.boot) & (rk >= _keys(e.boot, e.t))
             end_t = float(rec_end[mine].max()) if mine.any() else float(e.t)
-            if not (s["boot"] == e.boot).any():
-                # a boot whose records were lost with its open block still
-                # ran the phase: its events show how long it was on
+        if not (s["boot"] == e.boot).any():
+            # a boot whose records were lost with its open block still
+            # ran the phase: its events show how long it was on
+            if nxt is None or nxt.boot != e.boot:
                 end_t = max(end_t, reach.get(e.boot, 0.0))
-        segs.append((e.a, e.boot, float(e.t), max(end_t, float(e.t)), e.utc, True))
+            recordless[e.boot] = recordless.get(e.boot, 0.0) + max(end_t - float(e.t), 0.0)
+        resumed = e.b == PHASE_RESUMED and k > 0 and pev[k - 1].a == e.a
+        segs.append((e.a, e.boot, float(e.t), max(end_t, float(e.t)), e.utc, not resumed))
     n = len(s)
     if n:
         boot = s["boot"]
@@ -707,17 +716,26 @@ def _phase_time(
         if ps.start is None:
             ps.start = When(b, t0, u0)
         ps.end = When(b, t1, u0 + (t1 - t0))
+    return recordless
 
 
 def _gaps(
-    s: np.ndarray, dt: np.ndarray, gap_after: np.ndarray, utc: np.ndarray, phase: np.ndarray
+    s: np.ndarray, dt: np.ndarray, gap_after: np.ndarray, utc: np.ndarray, phase: np.ndarray,
+    recordless: dict[int, float],
 ) -> tuple[list[Gap], list[tuple[int, float]]]:
     """The silences between records, and the seconds each adds to the phase
     it began in when the board was off between two boots (a silence inside
     a boot is inside its phase's visit already). The silences around boots
-    without a clock are bounded together and counted once."""
+    without a clock are bounded together and counted once. recordless: the
+    seconds the phases already count for boots with events and no record
+    (_phase_time); a silence across such a boot holds them, and adds to its
+    phase only the rest, when the board was off."""
     if len(s) < 2:
         return [], []
+
+    def ran(b0: int, b1: int) -> float:
+        return sum(v for b, v in recordless.items() if b0 < b < b1)
+
     t = s["t"].astype(float)
     boot = s["boot"].astype(int)
     clocked = np.flatnonzero(~np.isnan(utc))
@@ -733,7 +751,7 @@ def _gaps(
         else:
             seconds = None if math.isnan(end.utc - start.utc) else end.utc - start.utc
             if seconds is not None:
-                added.append((int(phase[i]), max(seconds, 0.0)))
+                added.append((int(phase[i]), max(seconds - ran(start.boot, end.boot), 0.0)))
             else:
                 k = int(np.searchsorted(clocked, i, side="right")) - 1
                 k2 = int(np.searchsorted(clocked, i + 1, side="left"))
@@ -742,7 +760,8 @@ def _gaps(
                     at_most = _silence_between(a, b, t, dt, boot, utc)
                     if (a, b) not in chains:
                         chains.add((a, b))
-                        added.append((int(phase[i]), at_most))
+                        off = at_most - ran(int(boot[a]), int(boot[b]))
+                        added.append((int(phase[i]), max(off, 0.0)))
         gaps.append(Gap(start, end, seconds, int(phase[i]), at_most))
     return gaps, added
 
@@ -895,8 +914,8 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     last_event: dict[int, float] = {}
     for e in data.events:
         last_event[e.boot] = max(last_event.get(e.boot, 0.0), float(e.t))
-    _phase_time(phases, pev, s, rk, rec_end, phase, utc, last_event)
-    gaps, silences = _gaps(s, dt, gap_after, utc, phase)
+    recordless = _phase_time(phases, pev, s, rk, rec_end, phase, utc, last_event)
+    gaps, silences = _gaps(s, dt, gap_after, utc, phase, recordless)
     for p, sec in silences:
         if 0 <= p < len(phases):
             phases[p].seconds += sec
