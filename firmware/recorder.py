@@ -4,9 +4,9 @@
 # The tick only writes into RAM (sample(), and EventQueue.push), which
 # allocates nothing. Sealing (HMAC) and the flash write happen in flush(),
 # which the main loop calls after the tick, outside the allocation-free
-# part. A sample block is sealed when it is full (97 records of nine
-# channels, PAYLOAD_MAX 980 bytes), when the sample interval changes, or when
-# a record is not where the block's timing says (a reboot, a late tick);
+# part. A sample block is sealed when it is full (RECORDS_MAX records, or
+# fewer if their bytes fill BLOCK_MAX), when the sample interval changes, or
+# when a record is not where the block's timing says (a reboot, a late tick);
 # events are sealed in the loop pass they were raised in, so an alarm is on
 # flash within a second.
 #
@@ -16,8 +16,13 @@
 from protocol import block as log
 from protocol.auth import Hmac
 
-# the key record and int8 deltas: (980 - 19) // 10 + 1 = 97
-RECORDS_MAX = (log.PAYLOAD_MAX - (2 * log.NCHAN + 1)) // (log.NCHAN + 1) + 1
+# Sample blocks are written in fmt 3 (protocol/block.py: 4-bit deltas,
+# about 6.3 bytes a record against fmt 1's 10.6), so a Pico's filesystem
+# holds more than 90 days of 1-minute records with the firmware on it.
+
+# the writer's cap (protocol/block.py): 97, what fmt 1's int8 deltas fit in
+# BLOCK_MAX, kept for fmt 3 (which would fit 193) so a power cut loses no more
+RECORDS_MAX = log.RECORDS_MAX
 
 # event blocks: 17 events each (24 + 17 x 12 + 20 bytes); a burst bigger than
 # that (a boot with a profile refusal and a resumed phase is 4) takes two
@@ -52,7 +57,7 @@ class Recorder:
         self.records += 1
         w = self.writer
         if not self.open:
-            w.start_samples(t, interval, values, status)
+            w.start_samples(t, interval, values, status, log.FMT_DELTA4)
             self.open = True
             return
         if (
@@ -90,7 +95,8 @@ class Recorder:
         if self.has_pending and not self.open:
             w = self.writer
             w.start_samples(
-                self.pending_t, self.pending_interval, self.pending, self.pending_status
+                self.pending_t, self.pending_interval, self.pending, self.pending_status,
+                log.FMT_DELTA4,
             )
             self.open = True
             self.has_pending = False

@@ -75,6 +75,12 @@ FMT_DELTA16 = const(2)
 FMT_DELTA4 = const(3)
 _KEY_LEN = const(2 * NCHAN + 1)  # a key record: nchan int16 and the status
 _REC4 = const((NCHAN + 2) // 2)  # a fmt 3 record: nchan + 1 nibbles
+_STATUS = const(NCHAN)  # BlockWriter._last's fmt 3 slots (see there)
+_END = const(NCHAN + 1)
+# Records a sample block holds at most, whatever its bytes would take: the
+# open block is what a power cut loses (97 minutes at 1-minute samples, as
+# with fmt 1's 97 records in BLOCK_MAX; fmt 3 would fit 193).
+RECORDS_MAX = const(97)
 
 # A sample value meaning "no reading": the channel's sensor could not be read
 # for this record (an open or shorted probe). Never a real value: writers
@@ -143,18 +149,19 @@ class BlockWriter:
         # buf: size bytes to fill (the board's, made early)
         self.block = buf if buf is not None else bytearray(size)
         self.payload_max = size - HEADER_LEN - TRAILER_LEN
-        self._last = [0] * NCHAN  # previous record, for deltas
+        # the previous record, for deltas; fmt 3 keeps two more slots here,
+        # not as attributes (an instance's attribute table grows on the
+        # board's heap, and the day's mission flies in 62 KiB): _STATUS, its
+        # status (records carry the change), and _END, where the exception
+        # list begins at the buffer's back, 0 while seal() has put it after
+        # the records
+        self._last = [0] * (NCHAN + 2)
         self.kind = 0
         self.fmt = 0
         self.count = 0
         self.length = 0
         self.t0 = 0
         self.interval = 0
-        # fmt 3: the previous record's status (a record carries its change)
-        # and where the exception list begins at the buffer's back; 0 while
-        # seal() has it following the records
-        self.state = 0
-        self.end = 0
 
     def start_samples(self, t0, interval, values, status, fmt=FMT_DELTA8):
         """Open a sample block whose key record is values (NCHAN ints)."""
@@ -173,8 +180,8 @@ class BlockWriter:
         b[at] = status
         self.length = at + 1 - HEADER_LEN
         self.count = 1
-        self.state = status
-        self.end = HEADER_LEN + self.payload_max
+        last[_STATUS] = status
+        last[_END] = HEADER_LEN + self.payload_max
 
     def add_sample(self, values, status):
         """Append a record; False (nothing written) if it would not fit.
@@ -185,7 +192,7 @@ class BlockWriter:
             last = self._last
             top = HEADER_LEN + self.payload_max
             at = HEADER_LEN + _KEY_LEN + _REC4 * (self.count - 1)  # the next record
-            e = self.end
+            e = last[_END]
             if e == 0:  # sealed, and kept open after a failed write: the
                 # exception list goes back to the buffer's end
                 j = HEADER_LEN + self.length
@@ -195,14 +202,17 @@ class BlockWriter:
                     i -= 1
                     j -= 1
                     b[i] = b[j]
-                self.end = e
+                last[_END] = e
                 self.length = at - HEADER_LEN
-            x = status ^ self.state
+            if self.count >= RECORDS_MAX:
+                return False
+            x = status ^ last[_STATUS]
             room = e - at - _REC4  # what is left once the record is in
             if x == 8 or x > 15:
                 room -= 2
             for c in range(NCHAN):
-                d = values[c] - last[c]
+                # modulo 2**16: 32767 -> -32767 is +2, a nibble
+                d = ((values[c] - last[c] + 0x8000) & 0xFFFF) - 0x8000
                 if d < -7 or d > 7:
                     room -= 2
             if room < 0:
@@ -213,7 +223,7 @@ class BlockWriter:
                 b[e + 1] = 0
                 x = 8
             for c in range(NCHAN):
-                d = values[c] - last[c]
+                d = ((values[c] - last[c] + 0x8000) & 0xFFFF) - 0x8000
                 if d < -7 or d > 7:
                     e -= 2
                     b[e] = d & 0xFF
@@ -225,8 +235,8 @@ class BlockWriter:
                 else:
                     b[at] = x | (d & 15) << 4
                     at += 1
-            self.state = status
-            self.end = e
+            last[_STATUS] = status
+            last[_END] = e
             self.length = at - HEADER_LEN
             self.count += 1
             return True
@@ -280,17 +290,17 @@ class BlockWriter:
         The MAC is block[n - 16:n], the next block's prev_mac."""
         b = self.block
         nchan = NCHAN if self.kind == KIND_SAMPLES else EVENT_LEN
-        if self.fmt == FMT_DELTA4 and self.end:
+        e = self._last[_END]
+        if self.fmt == FMT_DELTA4 and e:
             # the exception list follows the last record (outside the tick:
             # a byte at a time, so nothing is allocated all the same)
             at = HEADER_LEN + self.length
-            e = self.end
             while e < HEADER_LEN + self.payload_max:
                 b[at] = b[e]
                 at += 1
                 e += 1
             self.length = at - HEADER_LEN
-            self.end = 0
+            self._last[_END] = 0
         struct.pack_into(
             HEADER_FMT,
             b,

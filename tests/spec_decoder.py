@@ -10,6 +10,8 @@ cites its section:
 - 7.5   display values; podctl's tables round them to the scale's decimals
 - 7.7   how podctl shows an event's value (unit, scale, text); BOOT's a
         holds the simulated bit 0x80 above the reset cause
+- 7.4   format 3 (nibble records and their exception list), taught from
+        the SPEC's text when the device began to write it (issue 16)
 - 7.8   a TIME_SET's own UTC when another TIME_SET shares its uptime; no
         UTC at all for a boot without TIME_SET (the pull's anchor is not used)
 - 7.11  a record's phase (across boots) and payload estimate (new section)
@@ -163,8 +165,8 @@ def check_block(data: bytes, o: int) -> Block | str:
     if _crc32(signed) != crc:
         return BAD_CRC
     if kind == KIND_SAMPLES:
-        if fmt not in (1, 2) or count < 1 or length != (
-                2 * nchan + 1 + (count - 1) * (nchan * fmt + 1)):
+        if fmt not in (1, 2, 3) or count < 1 or length != samples_length(
+                data[end - length:end], fmt, nchan, count):
             return BAD_COUNT
     elif kind == KIND_EVENTS:
         if length != EVENT_LEN * count:
@@ -173,6 +175,19 @@ def check_block(data: bytes, o: int) -> Block | str:
         return BAD_KIND
     return Block(o, kind, fmt, nchan, seq, boot, count, t0, interval, length,
                  signed, bytes(data[end + 4:end + TRAILER_LEN]))
+
+
+def samples_length(payload: bytes, fmt: int, nchan: int, count: int) -> int:
+    """7.4: the payload length a sample block's records make. Format 3:
+    records of ceil((nchan + 1) / 2) bytes and 2 bytes for every nibble 8
+    among them."""
+    key = 2 * nchan + 1
+    if fmt != 3:
+        return key + (count - 1) * (nchan * fmt + 1)
+    size = (nchan + 2) // 2
+    records = payload[key:key + (count - 1) * size]
+    escapes = sum((b & 0x0F) == 8 for b in records) + sum((b >> 4) == 8 for b in records)
+    return key + (count - 1) * size + 2 * escapes
 
 
 def _crc32(data: bytes) -> int:
@@ -378,6 +393,19 @@ def decodable(block: Block) -> bool:
         and block.t0 + (block.count - 1) * block.interval <= 0xFFFFFFFF)
 
 
+def nibbles(record: bytes) -> list[int]:
+    """7.4: a format 3 record's nibbles, low nibble of each byte first."""
+    out = []
+    for b in record:
+        out += [b & 0x0F, b >> 4]
+    return out
+
+
+def wrap16(x: int) -> int:
+    """7.4: x brought into -32768 .. 32767 modulo 65536."""
+    return (x + 32768) % 65536 - 32768
+
+
 def samples_of(block: Block) -> list[Sample]:
     """7.4: key record, then cumulative deltas; record i at t0 + i*interval."""
     p = block.payload
@@ -385,6 +413,27 @@ def samples_of(block: Block) -> list[Sample]:
     values = list(struct.unpack_from(f"<{n}h", p, 0))
     out = [Sample(block.boot, block.seq, 0, block.t0, list(values), p[2 * n])]
     o = 2 * n + 1
+    if block.fmt == 3:
+        # the exception list, entry k at length - 2(k + 1), taken in order
+        k = 0
+        status = p[2 * n]
+        size = (n + 2) // 2
+        for i in range(1, block.count):
+            nib = nibbles(p[o:o + size])[:n + 1]
+            o += size
+            got = []
+            for j, x in enumerate(nib):
+                if x == 8:
+                    (x,) = struct.unpack_from("<h", p, len(p) - 2 * (k + 1))
+                    k += 1
+                    got.append(x & 0xFF if j == 0 else x)  # the status: its low byte
+                else:
+                    got.append(x - 16 if j > 0 and x > 8 else x)
+            status ^= got[0]
+            values = [wrap16(v + d) for v, d in zip(values, got[1:])]
+            out.append(Sample(block.boot, block.seq, i, block.t0 + i * block.interval,
+                              list(values), status))
+        return out
     code = "b" if block.fmt == 1 else "h"
     for i in range(1, block.count):
         deltas = struct.unpack_from(f"<{n}{code}", p, o)
@@ -519,6 +568,27 @@ def set_estimate(samples: list[Sample], events: list[Event]) -> None:
 # --- writing blocks (for tests: logs no simulator writes) ------------------
 
 
+def _delta4(records: list, nchan: int) -> bytes:
+    """7.4, format 3: the records after the key and the exception list, stored
+    from the payload's end backwards."""
+    body = b""
+    exceptions: list[int] = []
+    prev, pstatus = records[0]
+    for values, status in records[1:]:
+        nib = []
+        for j, d in enumerate([status ^ pstatus] + [wrap16(v - p) for v, p in zip(values, prev)]):
+            fits = d != 8 and 0 <= d <= 15 if j == 0 else -7 <= d <= 7
+            if fits:
+                nib.append(d & 0x0F)
+            else:
+                nib.append(8)
+                exceptions.append(d)
+        nib += [0] * (len(nib) % 2)
+        body += bytes(nib[i] | nib[i + 1] << 4 for i in range(0, len(nib), 2))
+        prev, pstatus = values, status
+    return body + b"".join(struct.pack("<h", x) for x in reversed(exceptions))
+
+
 def encode_block(kind: int, seq: int, boot: int, t0: int, interval: int,
                  records: list, device_key: bytes | None, prev_mac: bytes = GENESIS_MAC,
                  fmt: int = 1, nchan: int = 9) -> bytes:
@@ -530,10 +600,13 @@ def encode_block(kind: int, seq: int, boot: int, t0: int, interval: int,
         payload = struct.pack(f"<{nchan}hB", *first, status)
         code = "b" if fmt == 1 else "h"
         prev = first
-        for values, status in records[1:]:
-            payload += struct.pack(f"<{nchan}{code}B",
-                                   *(v - p for v, p in zip(values, prev)), status)
-            prev = values
+        if fmt == 3:
+            payload += _delta4(records, nchan)
+        else:
+            for values, status in records[1:]:
+                payload += struct.pack(f"<{nchan}{code}B",
+                                       *(v - p for v, p in zip(values, prev)), status)
+                prev = values
     else:
         fmt, nchan, interval = 0, EVENT_LEN, 0
         t0 = records[0][0] if records else 0

@@ -87,7 +87,7 @@ def seal_log(specs, key: bytes = KEY, seq0: int = 0, prev: bytes = log.GENESIS_M
 
 def test_golden_blocks_one_by_one():
     scales = [c[2] for c in log.CHANNELS]
-    for v in GOLDEN["log_blocks"]:
+    for v in GOLDEN["log_blocks"] + GOLDEN["delta4_blocks"]:
         raw = bytes.fromhex(v["block"])
         (samples, events), blocks, _ = both(raw)
         assert blocks[0].seq == v["seq"]
@@ -95,8 +95,9 @@ def test_golden_blocks_one_by_one():
             assert len(samples) == len(v["records"]) and not events
             for row, (t, vals, status) in zip(samples, v["records"]):
                 assert (row["boot"], row["t"], row["status"]) == (v["boot"], t, status)
-                want = [x * s for x, s in zip(vals, scales)]
-                assert [row[n] for n in logdata.CHANNEL_NAMES] == want
+                want = [np.nan if x == NR else x * s for x, s in zip(vals, scales)]
+                got = [row[n] for n in logdata.CHANNEL_NAMES]
+                assert np.array_equal(got, want, equal_nan=True), (v["name"], t)
         else:
             assert not len(samples)
             assert events == [(v["boot"], *r) for r in v["records"]]
@@ -110,6 +111,24 @@ def test_golden_blocks_as_one_log_mixed_widths():
     assert [b.verdict for b in blocks] == ["ok", "ok", "ok"]  # seq 41 chains to genesis
     assert problems == [] and len(samples) == 6 and len(events) == 3
     assert samples["t"].tolist() == [120, 180, 240, 300, 300, 310]
+
+
+def test_golden_blocks_with_delta4_as_one_log():
+    """The fmt 3 vectors continue the chain of the three above (seq 44, 45):
+    fmt 1, 2 and 3 in one authentic log, every chunk size."""
+    vectors = GOLDEN["log_blocks"] + GOLDEN["delta4_blocks"]
+    raw = b"".join(bytes.fromhex(v["block"]) for v in vectors)
+    for chunk in (1, 3, 4, 50, 8192):
+        old = decode.CHUNK
+        decode.CHUNK = chunk
+        try:
+            (samples, _events), blocks, problems = both(raw, bytes.fromhex(GOLDEN["key"]))
+        finally:
+            decode.CHUNK = old
+        assert problems == [] and [b.verdict for b in blocks] == ["ok"] * 5
+        assert len(samples) == 6 + 4 + 40
+    assert samples["status"][6:10].tolist() == [0x83, 0x81, 0x89, 0x09]
+    assert np.isnan(samples["probe0"][8]) and samples["probe2"][9] == 327.67
 
 
 def test_spec_worked_example_values():
@@ -162,6 +181,9 @@ def test_whole_mission_fast_equals_slow(mission):
     raw, key = mission
     (samples, events), blocks, problems = both(raw, key)
     assert problems == [] and len(samples) > 10000 and events
+    # the firmware writes fmt 3
+    fmts = {log.parse_block(raw, b.offset).fmt for b in blocks if b.kind == log.KIND_SAMPLES}
+    assert fmts == {log.FMT_DELTA4}
     assert _construct_matches(raw, blocks) == len(blocks)
 
 
@@ -261,17 +283,24 @@ def test_a_block_of_another_channel_count_is_named():
 
 @st.composite
 def sample_block(draw):
-    fmt = draw(st.sampled_from([1, 2]))
+    fmt = draw(st.sampled_from([1, 2, 3]))
     lim = 127 if fmt == 1 else 32767
-    count = draw(st.integers(1, 97 if fmt == 1 else 51))
+    # fmt 3: at most 25 bytes a record (every nibble an escape), so 39 fit
+    count = draw(st.integers(1, {1: 97, 2: 51, 3: 39}[fmt]))
     value = st.one_of(st.just(NR), st.integers(-32767, 32767))
     start = draw(st.lists(value, min_size=9, max_size=9))
     recs = [(start, draw(st.integers(0, 255)))]
     vals = list(start)
+    # fmt 3: mostly nibble deltas (-8 included, an escape), then any jump
+    delta = st.one_of(st.integers(-8, 8), st.integers(-65535, 65535)) if fmt == 3 else (
+        st.integers(-lim, lim))
+    status = st.integers(0, 255)
     for _ in range(count - 1):
-        step = draw(st.lists(st.integers(-lim, lim), min_size=9, max_size=9))
+        step = draw(st.lists(delta, min_size=9, max_size=9))
         vals = [max(-32768, min(32767, v + d)) for v, d in zip(vals, step)]
-        recs.append((list(vals), draw(st.integers(0, 255))))
+        if fmt == 3:
+            status = st.one_of(st.just(recs[-1][1]), st.integers(0, 255))
+        recs.append((list(vals), draw(status)))
     boot, t0 = draw(st.integers(0, 65535)), draw(st.integers(0, 2**31))
     return ("s", fmt, boot, t0, draw(st.integers(0, 3600)), recs)
 
@@ -304,3 +333,56 @@ def test_a_clock_correction_is_the_same_with_either_decoder():
     want = np.where(t < 600, v - 100 + t, np.where(t < 900, v - 40 + t, v - 110 + t))
     assert fast.samples["utc"].tolist() == want.tolist()
     assert fast.clock == slow.clock
+
+
+# -- format 3, damaged -----------------------------------------------------------
+
+
+def _delta4_log() -> bytes:
+    rng = np.random.default_rng(4)
+    specs = []
+    for b in range(6):
+        vals = [500, 510, 490, 505, 450, 10130, 30, -10, 3700]
+        recs = [(list(vals), 0x81)]
+        for i in range(1, 60):
+            step = rng.integers(-9, 10, 9) * rng.choice([1, 1, 1, 40], 9)
+            vals = [max(-32767, min(32767, v + int(d))) for v, d in zip(vals, step)]
+            flip = int(rng.integers(0, 3)) << int(rng.integers(0, 8))
+            recs.append((list(vals), (0x81 ^ flip) & 0xFF))
+        specs.append(("s", 3, 1, b * 3600, 60, recs))
+    return seal_log(specs)
+
+
+def test_delta4_damaged_blocks_are_refused_never_misdecoded():
+    """A flipped byte anywhere in a fmt 3 block costs that block (a bad
+    region) and nothing else: the rest decodes as the reference does."""
+    raw = _delta4_log()
+    blocks, _ = walk(raw, [KEY])
+    victim = blocks[2]
+    whole, _ = decode.decode(raw, blocks)
+    rows = np.concatenate([np.arange(0, 120), np.arange(180, 360)])
+    for i in range(0, victim.size - 20, 7):  # header, records, exceptions, CRC
+        bad = bytearray(raw)
+        bad[victim.offset + i] ^= 0x08
+        (s, _), got, problems = both(bytes(bad), KEY)
+        assert [b.seq for b in got] == [0, 1, None, 3, 4, 5], i
+        assert problems and s.tobytes() == whole[rows].tobytes(), i
+
+
+def test_delta4_wrong_escape_count_with_a_good_crc_is_refused():
+    """A writer's bug, not damage: nibbles that name one exception more than
+    the block holds. The CRC is right, the shape is not."""
+    raw = bytearray(_delta4_log())
+    blocks, _ = walk(bytes(raw), [KEY])
+    b = blocks[1]
+    at = b.offset + log.HEADER_LEN + 19
+    for j in range(at, at + 5 * 58):  # the first nibble that is no escape
+        if raw[j] & 15 != 8:
+            raw[j] = raw[j] & 0xF0 | 8
+            break
+    end = b.offset + log.HEADER_LEN + (b.size - log.HEADER_LEN - log.TRAILER_LEN)
+    raw[end : end + 4] = struct.pack("<I", crc32(bytes(raw[b.offset : end])))
+    (s, _), got, problems = both(bytes(raw), KEY)
+    assert got[1].seq is None and got[1].verdict == log.BAD_SHAPE
+    assert len(s) == 5 * 60
+    assert isinstance(log.parse_block(bytes(raw), b.offset), str)

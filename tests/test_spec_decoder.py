@@ -208,6 +208,14 @@ def _rotation() -> bytes:
 
 
 F = 0x88  # time_set | probe_fault
+NR = sd.NO_READING
+# 7.4 format 3: every kind of nibble -- int4 deltas at the limits, escapes
+# (-8, wide jumps, into and out of no reading, int16 extremes), status
+# changes in the nibble and escaped
+DELTA4 = [_row(500, 0x80), _row(507, 0x81), _row(500, 0x83), _row(492, 0x8B),
+          _row(492, 0x03), _row(492, 0x03, [NR, 510, 520, 530]),
+          _row(492, 0x0B, [32767, -32767, NR, 530]), _row(492, 0x0B, [-32767, 32767, 0, NR]),
+          _row(493, 0xFF), _row(493, 0x00)]
 CASES = {
     # 7.8: TIME_SETs out of uptime order, two at one uptime (the later wins, its
     # own event's UTC too), records before the first
@@ -228,6 +236,13 @@ CASES = {
         (S, 1, 1, 0, 60, [([1, 2, 3, 4, 5, 6, 7, 8], 0)] * 2, 1, 8),
         (S, 2, 1, 2**32 - 60, 60, [_row(500)] * 3),
         (S, 3, 1, 0, 60, [_row(500), _row(900)], 2)], KEY), [KEY]),
+    # 7.4: format 3 between format 1 blocks, one record per block too
+    "delta4": (sd.encode_log([
+        (E, 0, 1, 0, 0, [(0, 1, 1, 1, 256), (0, 9, 0, 0, 1800000000)]),
+        (S, 1, 1, 0, 60, [_row(500 + i) for i in range(3)]),
+        (S, 2, 1, 180, 60, DELTA4, 3),
+        (S, 3, 1, 780, 60, DELTA4[:1], 3),
+        (S, 4, 1, 840, 60, [_row(500 + i) for i in range(3)])], KEY), [KEY]),
     "flipped byte": (_flipped(), [KEY]),  # 8.2: after damage
     "forged block": (_forged(), [KEY]),  # 8.3: MAC mismatch of that block only
     "cut head": (sd.encode_log(FIVE, KEY)[2 * EV_LEN:], [KEY]),  # 8.3: unanchored start
@@ -287,10 +302,77 @@ def test_hand_made_cases_mean_what_they_say():
     assert est[6].estimate == 8.5 and est[8].estimate == 5.15
 
 
+def test_delta4_spec_encoder_writes_the_firmware_bytes():
+    """7.4: a format 3 block built from the SPEC's text alone is the
+    firmware writer's, byte for byte; its records decode to themselves."""
+    from protocol import log
+    from protocol.auth import Hmac
+    from protocol.keys import LOG, derive
+
+    mine = sd.encode_block(S, 2, 1, 180, 60, DELTA4, KEY, fmt=3)
+    w = log.BlockWriter()
+    w.start_samples(180, 60, DELTA4[0][0], DELTA4[0][1], log.FMT_DELTA4)
+    for values, status in DELTA4[1:]:
+        assert w.add_sample(values, status)
+    n = w.seal(2, 1, Hmac(derive(KEY, LOG)), sd.GENESIS_MAC)
+    assert bytes(w.block[:n]) == mine
+    got = sd.decode_log(mine, [KEY]).samples
+    assert [(s.values, s.status) for s in got] == [(list(v), st) for v, st in DELTA4]
+
+
+def test_delta4_escape_count_is_the_shape():
+    """8.1 with 7.4: one escape more than the exception list holds (CRC
+    redone) is "record count disagrees with length" for both decoders."""
+    good = sd.encode_block(S, 2, 1, 180, 60, DELTA4, KEY, fmt=3)
+    bad = bytearray(good)
+    at = sd.HEADER_LEN + 19  # record 1: status nibble low, probe 0 high
+    bad[at] = bad[at] & 0x0F | 0x80
+    end = len(good) - sd.TRAILER_LEN
+    bad[end:end + 4] = struct.pack("<I", sd._crc32(bytes(bad[:end])))
+    assert sd.check_block(bytes(bad), 0) == sd.BAD_COUNT
+    mine = agree(bytes(bad), [KEY])
+    assert [b.verdict for b in mine.scan.bad] == [sd.BAD_COUNT] and not mine.samples
+
+
+def test_every_scenario_three_decoders_agree(tmp_path):
+    """Issue 16: every scenario's log (sim/scenarios, 60 s tick), written in
+    format 3 by the firmware, decodes to the same records in the spec
+    decoder, protocol.log.samples and podctl's numpy decoder."""
+    import numpy as np
+
+    from podctl import decode
+    from podctl.sim_cmds import load_run_inputs
+    from protocol import log
+    from sim import run as simrun
+    from sim import scenario
+
+    for name in scenario.scenario_names():
+        sc, prof = load_run_inputs(name, 60)
+        res = simrun.run(sc, prof, "cpython")
+        raw = res.log
+        blocks, _ = walk(raw, [res.key])
+        fmts = {log.parse_block(raw, b.offset).fmt for b in blocks if b.kind == S}
+        assert fmts == {log.FMT_DELTA4}, name
+        spec = [(m.boot, m.uptime, *m.values, m.status) for m in sd.decode_log(raw, []).samples]
+        slow = logdata._decode(raw, blocks)[0]
+        fast = decode.decode(raw, blocks)[0]
+        assert fast.tobytes() == slow.tobytes(), name
+        assert len(spec) == len(fast) > 1000, name
+        stored = np.array([r[2:11] for r in spec], np.float64)
+        scales = np.array([c[1] for c in sd.CHANNELS])
+        want = np.where(stored == NR, np.nan, stored * scales)
+        got = np.stack([fast[c[0]] for c in sd.CHANNELS], axis=1)
+        assert np.array_equal(got, want, equal_nan=True), name
+        assert fast["status"].tolist() == [r[11] for r in spec], name
+        assert fast["t"].tolist() == [r[1] for r in spec], name
+        assert fast["boot"].tolist() == [r[0] for r in spec], name
+
+
 def test_golden_blocks():
     """The SPEC's own vectors (7.9): records and the MAC chain under the
     vectors' key."""
-    vectors = json.loads(GOLDEN.read_text())["log_blocks"]
+    doc = json.loads(GOLDEN.read_text())
+    vectors = doc["log_blocks"] + doc["delta4_blocks"]  # one chain, seq 41 to 45
     raw = b"".join(bytes.fromhex(v["block"]) for v in vectors)
     mine = sd.decode_log(raw, [KEY], bytes.fromhex(vectors[0]["prev_mac"]))
     assert mine.macs == [sd.MAC_OK] * len(vectors)

@@ -36,6 +36,23 @@ _EVENT = struct.Struct(log.EVENT_FMT)
 # CRC-32 run over a block's bytes and its stored CRC (little-endian) gives
 # this constant exactly when the stored CRC is right: one call, no unpack
 _CRC_RESIDUE = 0x2144DF1C
+# fmt 3 (SPEC 7.4): the escapes (nibbles equal to 8) in each byte value, so
+# that a block's are counted by translate() and count(), not a loop
+_ESCAPES = bytes((b & 15 == 8) + (b >> 4 == 8) for b in range(256))
+
+
+def samples_length(raw, at: int, fmt: int, nchan: int, count: int) -> int:
+    """The payload length the records of the sample block at raw[at:]
+    make (SPEC 8.1 holds its header's length to it): fixed for fmt 1 and 2;
+    fmt 3's records are followed by 2 bytes per escape in them."""
+    key = 2 * nchan + 1
+    if fmt != log.FMT_DELTA4:
+        return key + (count - 1) * (nchan * fmt + 1)
+    records = key + (count - 1) * ((nchan + 2) // 2)
+    if records > log.PAYLOAD_MAX:  # no escape count can make it fit
+        return records
+    esc = raw[at + _HLEN + key : at + _HLEN + records].translate(_ESCAPES)
+    return records + 2 * (esc.count(1) + 2 * esc.count(2))
 
 # why a block is not "ok" (BlockInfo.verdict); the unreadable ones are
 # protocol.block's parse verdicts ("CRC mismatch", "cut short", ...)
@@ -144,9 +161,9 @@ def _parse(raw, at: int, n: int):
     if crc32(memoryview(raw)[at : end + 4]) != _CRC_RESIDUE:
         return log.BAD_CRC
     if kind == log.KIND_SAMPLES:
-        if fmt not in (1, 2) or count < 1:
+        if fmt not in (1, 2, 3) or count < 1:
             return log.BAD_SHAPE
-        want = nchan * 2 + 1 + (count - 1) * (nchan * fmt + 1)
+        want = samples_length(raw, at, fmt, nchan, count)
     elif kind == log.KIND_EVENTS:
         want = count * log.EVENT_LEN
     else:
@@ -227,8 +244,8 @@ def walk(raw, keys: Sequence[bytes | None] | None = ()) -> tuple[list[BlockInfo]
             if (lay == layout and length <= pmax and end + tlen <= n
                     and crc(mv[at : end + 4]) == _CRC_RESIDUE):
                 if kind == samples:
-                    ok = (fmt == 1 or fmt == 2) and count >= 1 and (
-                        nchan * 2 + 1 + (count - 1) * (nchan * fmt + 1) == length)
+                    ok = 1 <= fmt <= 3 and count >= 1 and (
+                        samples_length(raw, at, fmt, nchan, count) == length)
                 else:
                     ok = kind == events and count * elen == length
                 if ok:

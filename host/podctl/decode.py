@@ -15,13 +15,19 @@ records sit at computed offsets inside CRC-checked blocks:
    run's intermediates and its slice of the output stay in the core's cache;
 3. a block's delta records are contiguous (nchan * fmt + 1 bytes each): the
    runs of one delta width are joined into one buffer and viewed through a
-   structured dtype (deltas, status) -- one frombuffer per width and chunk;
+   structured dtype (deltas, status) -- one frombuffer per width and chunk.
+   fmt 3's records are 5 bytes each: the runs are joined the same way, split
+   into nibbles (a (records, 10) matrix), the escapes (nibble 8) found as a
+   mask and the exception lists, joined in reverse block order and read
+   backwards (each block's is stored from its payload's end), scattered into
+   it in record order; the status column is XOR-accumulated per block;
 4. keys and deltas go into an int32 matrix in log order and a cumulative sum
    runs down each column: per block when the chunk's blocks are all full
    (the common case), else across the chunk with each block's running total
    before its key record taken off again. int32 sums wrap, but the
    difference of two wrapped sums is exact modulo 2**32 and every decoded
-   value of a well-formed block fits int32, so nothing is lost;
+   value of a well-formed fmt 1 or 2 block fits int32, so nothing is lost;
+   fmt 3's values are taken modulo 2**16 (its deltas are) as int16;
 5. values are scaled (protocol.log.CHANNELS) to float64, NO_READING
    (-32768) becomes NaN, t = t0 + i * interval; each record is assembled in
    cached scratch and the chunk copied into the output as bytes, so the
@@ -154,7 +160,8 @@ def _samples(buf: np.ndarray, mv: memoryview, offs: np.ndarray, hdr: np.ndarray)
     out_bytes = out.view(np.uint8)
     size = SAMPLE_DTYPE.itemsize
     fmts = hdr["fmt"]
-    uniform = np.unique(fmts).size == 1
+    lengths = hdr["length"].astype(np.int64)
+    uniform = np.unique(fmts).size == 1 and int(fmts[0]) != log.FMT_DELTA4
     for b0, b1 in pairwise(cuts):
         r0, r1 = int(first[b0]), int(first[b1])
         m = r1 - r0
@@ -167,7 +174,11 @@ def _samples(buf: np.ndarray, mv: memoryview, offs: np.ndarray, hdr: np.ndarray)
             summed = False
             for fmt in np.unique(fmts[b0:b1]).tolist():
                 g = fmts[b0:b1] == fmt
-                _fill(mv, offs[b0:b1][g], c[g], f[g], keys[b0:b1][g], fmt, v, st, False)
+                if fmt == log.FMT_DELTA4:
+                    _fill4(mv, offs[b0:b1][g], c[g], lengths[b0:b1][g], f[g], keys[b0:b1][g],
+                           v, st)
+                else:
+                    _fill(mv, offs[b0:b1][g], c[g], f[g], keys[b0:b1][g], fmt, v, st, False)
         if not summed:
             # one running sum down each column, then each block's total
             # before its key record taken off again: wrapping int32
@@ -176,6 +187,10 @@ def _samples(buf: np.ndarray, mv: memoryview, offs: np.ndarray, hdr: np.ndarray)
             before = np.zeros((len(c), n), np.int32)
             before[1:] = v[f[1:] - 1]
             v -= np.repeat(before, c, axis=0)
+            wrap = fmts[b0:b1] == log.FMT_DELTA4
+            if wrap.any():  # fmt 3 counts modulo 2**16: its values are int16
+                rows16 = np.repeat(wrap, c)
+                v[rows16] = v[rows16].astype(np.int16)
         o = rows[:m]
         o["boot"] = np.repeat(hdr["boot"][b0:b1], c)
         within = np.arange(m, dtype=np.int64) - np.repeat(f, c)
@@ -237,6 +252,59 @@ def _fill(
     vals[rows] = deltas["v"]
     status[rows] = deltas["s"]
     return False
+
+
+def _fill4(
+    mv: memoryview,
+    offs: np.ndarray,
+    counts: np.ndarray,
+    lengths: np.ndarray,
+    first: np.ndarray,
+    keys: np.ndarray,
+    vals: np.ndarray,
+    status: np.ndarray,
+) -> None:
+    """Put the key records and the deltas of fmt 3 blocks (SPEC 7.4),
+    whose records start at rows `first`, into vals (the caller sums them)
+    and their statuses, already accumulated, into status."""
+    n = vals.shape[1]
+    size = (n + 2) // 2
+    nd = counts - 1
+    starts = offs + (log.HEADER_LEN + 2 * n + 1)
+    ends = starts + nd * size  # where each block's exception list lies
+    stops = offs + log.HEADER_LEN + lengths
+    body = np.frombuffer(
+        b"".join([mv[s:e] for s, e in zip(starts.tolist(), ends.tolist())]), np.uint8
+    ).reshape(-1, size)
+    nib = np.empty((len(body), 2 * size), np.int32)
+    np.bitwise_and(body, 15, out=nib[:, 0::2])
+    np.right_shift(body, 4, out=nib[:, 1::2])
+    nib = nib[:, : n + 1]
+    esc = nib == 8
+    # every block's list stored from its payload's end: joined in reverse
+    # block order and read backwards, each is in record order, in log order
+    tails = b"".join([mv[s:e] for s, e in zip(ends[::-1].tolist(), stops[::-1].tolist())])
+    exc = np.frombuffer(tails, "<i2")[::-1]
+    if int(np.count_nonzero(esc)) != len(exc):  # the walk refuses such blocks
+        raise DecodeError("a format 3 block's exceptions disagree with its escapes")
+    d = nib[:, 1:]
+    d[d > 8] -= 16  # int4: 9..15 are -7..-1 (8, the escape, is replaced next)
+    nib[esc] = exc
+    dfirst = np.zeros(len(nd), np.int64)
+    np.cumsum(nd[:-1], out=dfirst[1:])
+    rows = np.repeat(first + 1 - dfirst, nd) + np.arange(int(nd.sum()), dtype=np.int64)
+    vals[first] = keys["v"]
+    vals[rows] = d
+    # status: the key's, then each record's change XORed in, block by block
+    status[first] = keys["s"]
+    status[rows] = nib[:, 0] & 0xFF
+    kfirst = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=kfirst[1:])
+    own = np.repeat(first - kfirst, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+    acc = np.bitwise_xor.accumulate(status[own])
+    before = np.zeros(len(counts), np.uint8)
+    before[1:] = acc[kfirst[1:] - 1]
+    status[own] = acc ^ np.repeat(before, counts)
 
 
 _DTYPES: dict[tuple[int, int], tuple[np.dtype, np.dtype]] = {}

@@ -172,7 +172,8 @@ def blocks():
     out = []
     prev = log.GENESIS_MAC
     # 1: samples with 8-bit deltas; 2: one delta needs 16 bits; 3: events.
-    w.start_samples(120, 60, [512, 498, 505, 9000, 455, 10132, 35, -12, 3712], 0x81)
+    w.start_samples(120, 60, [512, 498, 505, 9000, 455, 10132, 35, -12, 3712], 0x81,
+                    log.FMT_DELTA8)
     recs = [([515, 497, 505, 9001, 455, 10131, 40, -10, 3711], 0x81),
             ([520, 496, 507, 9001, 457, 10131, 45, 0, 3710], 0x81),
             ([519, 495, 509, 9003, 456, 10130, 30, 25, 3709], 0x83)]
@@ -194,6 +195,54 @@ def blocks():
     w.add_event(3599, log.EV_PROBE_FAULT, 2, 1, (-40000) & 0xFFFFFFFF)
     n = w.seal(43, 3, h, prev)
     out.append(block_entry("events", w.block[:n], prev))
+    return out
+
+
+# fmt 3 (SPEC 7.4, 7.9): one record of each kind of nibble, then a block
+# filled to BLOCK_MAX that ends on its exception list
+NR = log.NO_READING
+DELTA4 = [
+    ([519, 495, 509, 9003, 456, 10130, 30, 25, 3709], 0x83),  # key
+    # +7, -7, -8 (an escape), 0, +1, -1; status XOR 0x02
+    ([526, 488, 501, 9003, 457, 10129, 30, 25, 3709], 0x81),
+    # into no reading; +70, -125; status XOR 0x08 (nibble 8: an escape)
+    ([NR, 489, 501, 9003, 460, 10129, 100, -100, 3708], 0x89),
+    # out of no reading, to both int16 extremes (deltas modulo 2**16);
+    # status XOR 0x80 (wider than a nibble: an escape)
+    ([520, 489, 32767, -32767, 460, 10129, 100, -100, 3708], 0x09),
+]
+
+
+def full_delta4_records():
+    """40 records whose exceptions fill the payload to PAYLOAD_MAX: 38
+    with an escape in every nibble, status too (25 bytes each), then one
+    with three (11 bytes), after the 19-byte key: 19 + 38 * 25 + 11 = 980."""
+    recs = [([1000 * c for c in range(9)], 0x80)]
+    for i in range(1, 39):
+        step = 100 if i % 2 else -100
+        recs.append(([v + step for v in recs[-1][0]], recs[-1][1] ^ 0x90))
+    last = list(recs[-1][0])
+    last[0] += 20
+    last[4] -= 9
+    last[8] += 8
+    recs.append((last, recs[-1][1]))
+    return recs
+
+
+def delta4_blocks(prev):
+    """The fmt 3 vectors, chained after the events block (seq 44, 45)."""
+    h = Hmac(derive(KEY, LOG))
+    w = log.BlockWriter()
+    out = []
+    for name, seq, t0, recs in (("samples delta4", 44, 600, DELTA4),
+                                ("samples delta4 full", 45, 840, full_delta4_records())):
+        w.start_samples(t0, 60, recs[0][0], recs[0][1], log.FMT_DELTA4)
+        for v, st in recs[1:]:
+            assert w.add_sample(v, st)
+        n = w.seal(seq, 3, h, prev)
+        out.append(block_entry(name, w.block[:n], prev))
+        prev = bytes(w.block[n - 16 : n])
+    assert len(out[1]["block"]) // 2 == log.BLOCK_MAX  # full to the byte
     return out
 
 
@@ -225,6 +274,9 @@ def main() -> None:
         "frames": frames(),
         "bad_streams": bad(),
         "log_blocks": blocks(),
+        # fmt 3, apart: the three blocks above are the log of LOG_SEAL's
+        # vector (SPEC 5.11), which these would change
+        "delta4_blocks": delta4_blocks(bytes.fromhex(blocks()[-1]["block"])[-16:]),
     }
     (OUT / "golden.json").write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {OUT / 'golden.json'}")
