@@ -87,7 +87,7 @@ RUN = BOARD_IMPORTS + "_rp2_mission.run()\nmicropython.qstr_info()\n"
 # The names firmware/hal/rp2.py calls on machine. rp2 has each of them built
 # in (they are its API: ports/rp2/machine_*.c, extmod/machine_*.c), so on the
 # board they are no qstrs of the firmware's; the unix port has none of them.
-RP2_BUILTIN = ("ADC", "I2C", "IN", "OUT", "PULL_UP", "PWM", "PWRON_RESET", "Pin", "WDT",
+RP2_BUILTIN = ("ADC", "I2C", "IN", "OUT", "PULL_UP", "PWM", "Pin", "WDT",
                "WDT_RESET", "duty_u16", "freq", "read_u16", "readfrom_mem_into", "scl", "sda",
                "writeto_mem")
 # The GC's allocation tables on the unix port: 3 bytes for every 253 of heap
