@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
-import math
 import re
 from pathlib import Path
 
@@ -23,13 +22,10 @@ from podctl import fmt, manifest
 from podctl import report as rpt
 from podctl.cli import main
 from podctl.errors import EXIT_BAD_INPUT, BadInput
-from podctl.narration import EventRow
 from podctl.pulled import open_pulled
 from podctl.report import plots, shipment
-from podctl.report.contents import alarm_spans
 from podctl.report_cmd import load_profile
 from podctl.verdict import verify
-from protocol import log
 
 NOMINAL = Path("examples/profiles/nominal.toml")
 TICK = 60
@@ -182,32 +178,46 @@ def test_the_report_id_is_the_sha256_of_log_and_seal(nominal, tmp_path):
     assert f"bundle hash {rep.fw_bundle} (as the device's seal states it" in text
 
 
-def _row(code: int, a: int, t: int, boot: int = 1, utc: float = math.nan) -> EventRow:
-    what = "lid raised" if code == log.EV_ALARM_RAISED else "lid cleared"
-    return EventRow("alarm", utc, "", boot, t, "4 recovery", what, "", code, a)
-
-
-def test_alarms_pair_raised_with_cleared():
-    raised, cleared = log.EV_ALARM_RAISED, log.EV_ALARM_CLEARED
-    spans = alarm_spans([_row(raised, 7, 10), _row(raised, 8, 20), _row(cleared, 8, 80),
-                         _row(raised, 8, 100), _row(cleared, 8, 130, boot=2),
-                         _row(raised, 9, 5, boot=3, utc=1000.0),
-                         _row(cleared, 9, 50, boot=4, utc=1300.0)])
-    assert [(s.raised.a, s.raised.t, s.cleared and s.cleared.t) for s in spans] == [
-        (7, 10, None), (8, 20, 80), (8, 100, 130), (9, 5, 50)]
-    assert math.isnan(spans[0].seconds) and spans[1].seconds == 60
-    assert math.isnan(spans[2].seconds)  # cleared in another boot, neither clocked
-    assert spans[3].seconds == 300  # across boots, both clocked
-    assert spans[1].name == "lid"
-
-
 def test_the_alarms_table_has_raised_cleared_and_duration(nominal, tmp_path):
     _, rep = nominal
+    assert rep.alarm_spans  # the nominal mission's shock and lid
     text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
-    assert "Alarm Phase Raised Cleared Duration Detail" in text
+    assert "Alarm Phase Raised Cleared Duration Reading" in text
     for s in rep.alarm_spans:
-        end = (f"{s.cleared.when} " if s.cleared else "not cleared by the end of the log - ")
-        assert f"{s.name} {s.raised.phase} {s.raised.when} {end}" in text, s
+        end = "still raised at the end of the log" if s.still_raised else rep.moment(s.cleared)
+        row = (f"{s.name} {rep.phase_label(s.phase)} {rep.moment(s.raised)} {end} "
+               f"{fmt.dur(s.seconds)}")
+        assert row in text, row
+
+
+def test_every_deviation_and_the_clock_are_on_the_first_page(nominal, tmp_path):
+    run, rep = nominal
+    assert rep.deviations and rep.clock_offset_s is not None
+    pdf = rpt.render_pdf(rep, tmp_path / "r.pdf")
+    import pypdf
+
+    first = re.sub(r"\s+", "", pypdf.PdfReader(str(pdf)).pages[0].extract_text())
+    assert re.sub(r"\s+", "", f"Deviations: {len(rep.deviations)}, in time order") in first
+    for d in rep.deviations[:3]:
+        assert re.sub(r"\s+", "", d.what) in first, d
+    assert re.sub(r"\s+", "", f"the device's clock was within {rep.clock_offset_s:+.0f} s of "
+                  "the host's at the pull (tolerance 60 s)") in first
+    # a clock beyond the tolerance: the verdict's finding next to the verdict
+    import json
+
+    folder = tmp_path / "off"
+    folder.mkdir()
+    for f in ("log.bin", "seal.bin", "key.bin"):
+        (folder / f).write_bytes((run / f).read_bytes())
+    m = json.loads((run / "log.bin.manifest.json").read_text())
+    m["anchor"]["utc"] += 857_703
+    (folder / "log.bin.manifest.json").write_text(json.dumps(m))
+    off = _report(folder)
+    assert off.verdict == rpt.VERIFIED and off.clock_findings
+    page = rpt.render_html(off, tmp_path / "off.html").read_text()
+    verdicts = _text(page[page.index("Integrity: is the log"):page.index("Product: was the band")])
+    assert "differed from the host's by -857,703 s (9.9 days)" in verdicts
+    assert any(d.kind == "clock" for d in off.deviations)
 
 
 # ---------------------------------------------------------------- plots

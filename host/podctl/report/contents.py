@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from podctl import __version__, fmt, narration, profile_file
-from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, analyse
+from podctl import __version__, deviations, fmt, narration, profile_file
+from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, When, analyse
 from podctl.assess import ProductVerdict, assess, log_end
+from podctl.deviations import AlarmSpan, Deviation
 from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
 from podctl.report.shipment import ACCURACY_BUDGET, ACCURACY_TOTAL, NOT_STATED, Shipment
-from podctl.verdict import VERIFIED, Verdict
+from podctl.verdict import CLOCK_TOLERANCE_S, VERIFIED, Verdict
 from protocol import log
 from protocol import profile as pf
 
@@ -38,20 +39,7 @@ class Check:
     ok: bool
     text: str
     warn: bool = False  # not a failure, but not green either
-
-
-@dataclass(frozen=True)
-class AlarmSpan:
-    """An alarm from the moment the device raised it to the one it cleared
-    it (None: not cleared by the end of the log)."""
-
-    raised: EventRow
-    cleared: EventRow | None
-    seconds: float  # NaN: not cleared, or the two are in boots without a common clock
-
-    @property
-    def name(self) -> str:
-        return self.raised.what.removesuffix(" raised")
+    code: str = ""  # the verdict's finding code, when the check is a finding
 
 
 @dataclass
@@ -90,7 +78,10 @@ class Report:
     sealed: bool = False  # report_id covers a seal
     fw_bundle: str = "unknown"  # the firmware bundle hash the device's seal states
     settings: dict[str, Any] = field(default_factory=dict)  # the profile, in its TOML units
-    alarm_spans: list[AlarmSpan] = field(default_factory=list)
+    alarm_spans: list[AlarmSpan] = field(default_factory=list)  # podctl.deviations'
+    deviations: list[Deviation] = field(default_factory=list)  # every one, in time order
+    clock_offset_s: float | None = None  # the device's clock less the host's at the pull
+    clock_tolerance_s: int = CLOCK_TOLERANCE_S
     raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
     accuracy_budget: tuple[tuple[str, str], ...] = ACCURACY_BUDGET
     accuracy_total: str = ACCURACY_TOTAL
@@ -111,6 +102,58 @@ class Report:
     def excluded(self) -> np.ndarray:
         """(n, 4): the probe read something the firmware did not trust."""
         return ~np.isnan(self.raw_probes) & np.isnan(self.probes)
+
+    def phase_label(self, p: int) -> str:
+        return f"{p} {self.bands[p].name}" if 0 <= p < len(self.bands) else "-"
+
+    def moment(self, w: When | None) -> str:
+        """A moment in words: its UTC, or for a boot whose clock was never
+        set its boot and uptime with the UTC bounds the analysis gives."""
+        if w is None:
+            return "-"
+        if not math.isnan(w.utc):
+            return fmt.utc(w.utc)
+        lo, hi = self.analysis.utc_bounds(w.boot, w.t, w.utc)
+        if math.isnan(lo) and math.isnan(hi):
+            return str(w)
+        if math.isnan(hi):
+            return f"{w}, after {fmt.utc(lo)}"
+        if math.isnan(lo):
+            return f"{w}, before {fmt.utc(hi)}"
+        return f"{w}, between {fmt.utc(lo)} and {fmt.utc(hi)}"
+
+    @property
+    def clock_findings(self) -> list[str]:
+        return [c.text for c in self.checks if c.code == "clock"]
+
+    @property
+    def battery_margin(self) -> str:
+        """The battery at the end of the log against its alarm level, in words."""
+        if not len(self.battery):
+            return ""
+        last = float(self.battery[-1])
+        low = self.battery_low_v
+        side = "above" if last >= low else "below"
+        return (f"Battery at the end of the log {last:.2f} V, {abs(last - low):.2f} V {side} "
+                f"its alarm level of {low:.2f} V")
+
+    def hold_margins(self) -> list[str]:
+        """Each phase with a maximum hold: how long it lasted against it."""
+        out = []
+        phases = self.settings.get("phase", [])
+        for ps in self.phases:
+            i = ps.band.index
+            hold = phases[i].get("max_hold_h") if i < len(phases) else None
+            if not hold or ps.start is None:
+                continue
+            limit = float(hold) * 3600
+            left = limit - ps.seconds
+            least = "at least " if ps.unbounded else ""
+            out.append(f"phase {i} {ps.band.name} lasted {least}{fmt.dur(ps.seconds)} against "
+                       f"its maximum hold of {fmt.dur(limit)}: "
+                       + (f"{fmt.dur(left)} to spare" if left >= 0
+                          else f"{least}{fmt.dur(-left)} over"))
+        return out
 
     def probe_use(self, i: int) -> str:
         """How much the probe was read, and for how long it was excluded."""
@@ -231,28 +274,6 @@ def profile_name(profile: pf.Profile) -> str:
     return raw.split(b"\x00", 1)[0].decode(errors="replace")
 
 
-def alarm_spans(rows: list[EventRow]) -> list[AlarmSpan]:
-    """Each ALARM_RAISED with the ALARM_CLEARED of the same alarm after it
-    (the device raises an alarm once until it clears)."""
-    spans = []
-    used: set[int] = set()
-    for k, r in enumerate(rows):
-        if r.category != "alarm" or r.code != log.EV_ALARM_RAISED:
-            continue
-        clear = next((j for j in range(k + 1, len(rows)) if j not in used
-                      and rows[j].code == log.EV_ALARM_CLEARED and rows[j].a == r.a), None)
-        cleared = None if clear is None else rows[clear]
-        secs = math.nan
-        if cleared is not None:
-            used.add(clear)  # type: ignore[arg-type]
-            if cleared.boot == r.boot:
-                secs = float(cleared.t - r.t)
-            elif not math.isnan(cleared.utc - r.utc):
-                secs = cleared.utc - r.utc
-        spans.append(AlarmSpan(r, cleared, secs))
-    return spans
-
-
 def report_id(raw: bytes, seal: Any) -> str:
     """SHA-256 over the log and the device's seal: names this report's
     evidence, so two reports with one id judge the same bytes."""
@@ -266,7 +287,7 @@ def integrity_checks(verdict: Verdict) -> list[Check]:
     """The verdict's findings as the report's checklist: one line per
     finding, and what held when nothing failed."""
     found = {f.code for f in verdict.findings}
-    checks = [Check(f.severity != "fail", str(f), warn=f.severity == "warn")
+    checks = [Check(f.severity != "fail", str(f), warn=f.severity == "warn", code=f.code)
               for f in verdict.findings]
     readable = len(verdict.readable)
     if not found & {"unreadable", "seq_gap", "seq_back", "empty"}:
@@ -299,8 +320,11 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
             around.append(f"after {fmt.utc(u.after_utc)}")
         if not math.isnan(u.before_utc):
             around.append(f"before {fmt.utc(u.before_utc)}")
+        held = (f"its {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC" if u.records
+                else "it has no sample record (its open block was lost at a reset), only events "
+                     "without UTC")
         lines.append(
-            f"{never_set(u.boot)}: its {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC"
+            f"{never_set(u.boot)}: {held}"
             + (f"; they lie {' and '.join(around)}" if around else "")
             + "; they count in the figures"
             + ("; the plots hatch the span they lie in (boot {} started between {} and {})".format(
@@ -414,7 +438,9 @@ def build(
         fw_bundle=seal.fw_hash.hex() if seal is not None else str(manifest.get("fw_hash",
                                                                                "unknown")),
         settings=profile_file.decompile(profile.data),
-        alarm_spans=alarm_spans(events),
+        alarm_spans=deviations.alarm_spans(data, a),
+        deviations=deviations.deviations(data, a, verdict),
+        clock_offset_s=getattr(verdict, "clock_offset_s", None),
         raw_probes=_raw_probes(data),
     )
 
