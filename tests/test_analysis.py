@@ -526,3 +526,40 @@ def test_a_boot_with_no_record_between_two_clocked_boots_is_counted_once(nominal
     from tests.accounting import violations
 
     assert violations(a, "synthetic") == []
+
+
+def test_fewer_trusted_probes_than_the_profile_needs_is_unknown_never_in_band(nominal):
+    # the nominal profile needs 2 probes: minutes 3..7 have one probe left,
+    # reading 5 degC then 9 degC (out of band, by that probe alone); they
+    # are no valid reading, so neither in nor out of band, no excursion
+    one = [[5.0, math.nan, math.nan, math.nan]] * 3 + [[9.0, math.nan, math.nan, math.nan]] * 2
+    rows = [(1, STEP * i, p, 0) for i, p in enumerate([[5.0] * 4] * 3 + one + [[6.0] * 4] * 2)]
+    a = analysis.analyse(logof(rows, series([])[1]), nominal)
+    pad = a.phases[0]
+    assert a.min_probes == 2 and a.valid.tolist() == [True] * 3 + [False] * 5 + [True] * 2
+    assert (pad.in_band_s, pad.out_band_s, pad.no_reading_s, pad.too_few_s) == (300, 0, 300, 300)
+    assert pad.unknown_s == 300 and pad.in_band_pct == 50 and a.excursions == []
+    assert (pad.t_min, pad.t_max) == (5.0, 6.0) and sum(pad.hist_s) == 300
+    # the firmware's estimate of those records stays (the plots draw it)
+    assert a.estimate[6] == 9.0
+    # podctl.assess counts the same time unknown: its stretch is those 5 records
+    from podctl import assess
+
+    (s,) = assess.stretches(a)
+    assert (s.seconds, s.too_few, s.no_probe) == (pad.no_reading_s, 5, 0)
+    # with a profile needing one probe they are valid: in band, then out
+    one_probe = pf.check(profile_file.compile_data(_with_min_probes(1)))
+    b = analysis.analyse(logof(rows, series([])[1]), one_probe)
+    assert (b.phases[0].in_band_s, b.phases[0].out_band_s, b.phases[0].too_few_s) == (480, 120, 0)
+    from tests.accounting import violations
+
+    assert violations(a, "too few") == [] == violations(b, "one probe")
+
+
+def _with_min_probes(n: int) -> dict:
+    import tomllib
+
+    with open("examples/profiles/nominal.toml", "rb") as f:
+        data = tomllib.load(f)
+    data["min_probes"] = n
+    return data

@@ -29,11 +29,19 @@ The rules, each the firmware's own or the cold-chain convention:
   phase it was in, and the last phase runs to the end of the log as the
   device states it (`until`: the clock of its seal). Its
   duration is in band + out of band + unknown, to the second. Unknown is
-  time without a trusted reading: records with no trusted probe
-  (no_reading_s) and time with no record at all (gap_s: data gaps, the
+  time without a valid reading: records with no trusted probe or fewer
+  than the profile's min_probes (no_reading_s; too_few_s is the latter
+  part) and time with no record at all (gap_s: data gaps, the
   board off between boots, the start of a phase before its first record,
   the end of the log after the last record). Unknown is never in band, and
   the percentages are of the phase's duration.
+- A valid reading is an estimate from at least the profile's min_probes
+  trusted probes (the firmware's own rule for regulating: with fewer it
+  goes to its safe mode and raises the probes alarm). Only valid readings
+  count in or out of band, in min, max, mean, MKT, the histogram and the
+  excursions, as podctl.assess judges them; `estimate` still holds the
+  firmware's estimate of every record with a trusted probe (the plots),
+  and `valid` says which of them count.
 - A gap across a boot whose clock was never set has no exact length; the
   records around it bound it (Gap.at_most): the clocked records on either
   side less the time the unclocked boots recorded.
@@ -104,6 +112,26 @@ class Band:
     event_s: int  # the excursion delay: out of band longer than this raises the alarm
     interval: int  # sampling interval, s
     duration_s: int  # 0: until a command
+    max_hold_s: int = 0  # the longest it may run before alarm hold (0: no limit)
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """The profile's probe checks (SPEC 9.3), in degC, K and s: what an
+    exclusion is judged by."""
+
+    probe_min: float
+    probe_max: float
+    rate_max: float  # K/s
+    stuck_s: int
+    disagree: float  # K
+
+
+def probe_limits(profile: pf.Profile) -> ProbeLimits:
+    h = profile.header
+    at = [f[0] for f in pf.HEADER_FIELDS].index
+    return ProbeLimits(h[at("probe_min")] / 1000, h[at("probe_max")] / 1000,
+                       h[at("rate_max")] / 1000, h[at("stuck_s")], h[at("disagree")] / 1000)
 
 
 @dataclass(frozen=True)
@@ -221,7 +249,10 @@ class PhaseStats:
     mkt: float = math.nan
     in_band_s: float = 0.0
     out_band_s: float = 0.0
-    no_reading_s: float = 0.0  # records without a trusted probe: neither in nor out of band
+    # records without a valid reading (no trusted probe, or fewer than the
+    # profile's min_probes): neither in nor out of band
+    no_reading_s: float = 0.0
+    too_few_s: float = 0.0  # the part of no_reading_s with some, but too few, trusted probes
     gap_s: float = 0.0  # time in the phase with no record at all: neither in nor out of band
     no_utc_records: int = 0
     excursions: list[Excursion] = field(default_factory=list)
@@ -254,6 +285,14 @@ class PhaseStats:
         if not self.planned_s or self.start is None:
             return 0.0
         return max(0.0, self.seconds - self.planned_s)
+
+    @property
+    def over_hold_s(self) -> float:
+        """How much longer than its maximum hold time (the profile's
+        max_hold_h, alarm hold) the phase ran; 0: within it, or no limit."""
+        if not self.band.max_hold_s or self.start is None:
+            return 0.0
+        return max(0.0, self.seconds - self.band.max_hold_s)
 
     @property
     def start_utc(self) -> float:
@@ -301,11 +340,14 @@ class Analysis:
     unjudged_phases: list[int]  # phase indices the profile does not have
     before_first_phase: int  # records before the first PHASE event (not judged)
     allowance_s: int  # the profile's cumulative out-of-band allowance (all phases)
+    min_probes: int  # the profile's: fewer trusted probes is no valid reading
+    limits: ProbeLimits  # the profile's probe checks
     # per record, in log order
     utc: np.ndarray
     boot: np.ndarray
     t: np.ndarray
     estimate: np.ndarray  # degC, NaN: no trusted probe
+    valid: np.ndarray  # the estimate counts: at least min_probes trusted probes
     probes: np.ndarray  # (n, 4) degC, NaN when absent or excluded
     phase: np.ndarray  # phase index, -1 before the first PHASE event
     dt: np.ndarray  # seconds each record stands for
@@ -356,7 +398,8 @@ def bands_of(profile: pf.Profile) -> list[Band]:
     return [
         Band(i, profile.phase_name(i), ph[pf.P_SETPOINT] / 1000, ph[pf.P_BAND_LOW] / 1000,
              ph[pf.P_BAND_HIGH] / 1000, ph[pf.P_ABS_LOW] / 1000, ph[pf.P_ABS_HIGH] / 1000,
-             ph[pf.P_EVENT_S], ph[pf.P_INTERVAL], ph[pf.P_DURATION])
+             ph[pf.P_EVENT_S], ph[pf.P_INTERVAL], ph[pf.P_DURATION],
+             ph[pf.P_MAX_HOLD] * 3600 if len(ph) > pf.P_MAX_HOLD else 0)
         for i, ph in enumerate(profile.phases)
     ]
 
@@ -580,14 +623,17 @@ def _excursions(
 
 
 def _figures(
-    group: np.ndarray, groups: int, est: np.ndarray, dt: np.ndarray, utc: np.ndarray,
-    limits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    group: np.ndarray, groups: int, ests: tuple[np.ndarray, np.ndarray], dt: np.ndarray,
+    utc: np.ndarray, limits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     where: tuple[np.ndarray, np.ndarray],
     into: list[PhaseStats],
 ) -> None:
     """Fill each group's statistics (into[g] for records with group g; -1:
-    none) in a few bincounts over the whole log. limits: band low, high,
-    absolute low, high per record; where: (boot, uptime) per record."""
+    none) in a few bincounts over the whole log. ests: the valid estimate
+    (NaN: no valid reading) and the firmware's (NaN: no trusted probe);
+    limits: band low, high, absolute low, high per record; where: (boot,
+    uptime) per record."""
+    est, raw = ests
     lo, hi, alo, ahi = limits
     mine = group >= 0
     g = group[mine]
@@ -601,6 +647,8 @@ def _figures(
     no_utc = total(g, np.isnan(utc[mine]).astype(float))
     blind = mine & np.isnan(est)
     no_reading = total(group[blind], dt[blind])
+    few = blind & ~np.isnan(raw)
+    too_few = total(group[few], dt[few])
     count = total(gh)
     t_min = np.full(groups, np.inf)
     t_max = np.full(groups, -np.inf)
@@ -630,6 +678,7 @@ def _figures(
         ps.records = int(records[i])
         ps.no_utc_records = int(no_utc[i])
         ps.no_reading_s = float(no_reading[i])
+        ps.too_few_s = float(too_few[i])
         if not count[i]:
             continue
         ps.t_min, ps.t_max = float(t_min[i]), float(t_max[i])
@@ -891,6 +940,9 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     n = len(s)
     probes = trusted_probes(data)
     est = _mean_of(probes)
+    min_probes = max(1, int(profile.header[pf.H_MIN_PROBES]))
+    valid = ~np.isnan(est) & ((~np.isnan(probes)).sum(axis=1) >= min_probes)
+    judge = np.where(valid, est, np.nan)  # what counts in or out of band
     pk, pidx, pev = _phase_events(data)
     rk = _record_keys(data)
     phase = _phase_at(pk, pidx, rk)
@@ -903,13 +955,14 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     judged = (phase >= 0) & (phase < len(bands))
     lo = _per_phase(bands, phase, "low", np.nan)
     hi = _per_phase(bands, phase, "high", np.nan)
-    excursions = _excursions(est, phase, dt, gap_after, utc, s, bands)
+    excursions = _excursions(judge, phase, dt, gap_after, utc, s, bands)
     phases = [PhaseStats(b) for b in bands]
     alo = _per_phase(bands, phase, "abs_low", np.nan)
     ahi = _per_phase(bands, phase, "abs_high", np.nan)
     limits = (lo, hi, alo, ahi)
     where = (s["boot"].astype(int), s["t"].astype(float))
-    _figures(np.where(judged, phase, -1), len(bands), est, dt, utc, limits, where, phases)
+    _figures(np.where(judged, phase, -1), len(bands), (judge, est), dt, utc, limits, where,
+             phases)
     rec_end = s["t"].astype(float) + dt
     last_event: dict[int, float] = {}
     for e in data.events:
@@ -939,7 +992,7 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
         ps.gap_s = ps.seconds - ps.in_band_s - ps.out_band_s - ps.no_reading_s
     nan = math.nan
     mission = PhaseStats(Band(-1, "whole mission", nan, nan, nan, nan, nan, 0, 0, 0))
-    _figures(np.where(judged, 0, -1), 1, est, dt, utc, limits, where, [mission])
+    _figures(np.where(judged, 0, -1), 1, (judge, est), dt, utc, limits, where, [mission])
     mission.seconds = sum(p.seconds for p in phases)
     mission.gap_s = sum(p.gap_s for p in phases)
     mission.visits = sum(p.visits for p in phases)
@@ -963,10 +1016,13 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
         unjudged_phases=sorted(int(p) for p in np.unique(phase[phase >= len(bands)])),
         before_first_phase=int((phase < 0).sum()),
         allowance_s=int(profile.header[pf.H_CUMULATIVE_S]),
+        min_probes=min_probes,
+        limits=probe_limits(profile),
         utc=utc,
         boot=s["boot"].astype(int),
         t=s["t"].astype(float),
         estimate=est,
+        valid=valid,
         probes=probes,
         phase=phase,
         dt=dt,

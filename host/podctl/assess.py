@@ -209,20 +209,22 @@ class Stretch:
         return out
 
 
-def stretches(a: Analysis, min_probes: int) -> list[Stretch]:
+def stretches(a: Analysis) -> list[Stretch]:
     """Every stretch of the mission without a valid reading: records with no
     or too few trusted probes, the silences between records and the end
     of the log after its last record, run together from one valid record
-    to the next. Whole-array numpy: a stretch is the records and silences
-    after the k-th valid record."""
+    to the next. Valid is the analysis's (Analysis.valid: at least the
+    profile's min_probes trusted probes), so the verdict and the figures
+    count the same time unknown. Whole-array numpy: a stretch is the
+    records and silences after the k-th valid record."""
     n = a.records
     if not n:
         return []
     nb = len(a.bands)
     judged = _judged(a)
-    trusted = (~np.isnan(a.probes)).sum(axis=1)
+    # the analysis's own rule (Analysis.valid), so both count the same time unknown
     none = judged & np.isnan(a.estimate)
-    few = judged & ~none & (trusted < min_probes)
+    few = judged & ~none & ~a.valid
     bad = none | few
     silence = np.zeros(n)  # after each record
     bounded = np.zeros(n, dtype=bool)
@@ -381,7 +383,7 @@ def _absolute(a: Analysis) -> Iterable[Reason]:
     p = np.where(judged, a.phase, 0)
     lo = np.array([b.abs_low for b in a.bands])[p]
     hi = np.array([b.abs_high for b in a.bands])[p]
-    est = a.estimate
+    est = np.where(a.valid, a.estimate, np.nan)  # a valid reading, as the analysis counts
     with np.errstate(invalid="ignore"):
         sides = (("above", judged & (est > hi), hi), ("below", judged & (est < lo), lo))
     for side, beyond, limit in sides:
@@ -394,16 +396,14 @@ def _absolute(a: Analysis) -> Iterable[Reason]:
                          f"{fmt.degc(limit[i])} degC, {fmt.dur(float(a.dt[mine].sum()))} beyond")
 
 
-def _budget(a: Analysis, cumulative_s: int, min_probes: int) -> Iterable[Reason]:
+def _budget(a: Analysis, cumulative_s: int) -> Iterable[Reason]:
     m = a.mission
     fig = f"{fmt.dur(m.out_band_s)} out of band, allowance {fmt.dur(cumulative_s)}"
     if m.out_band_s > cumulative_s:
         yield Reason("cumulative", REJECT, "time out of band over the mission's cumulative "
                      "allowance", figure=fig)
         return
-    trusted = (~np.isnan(a.probes)).sum(axis=1)
-    few = _judged(a) & ~np.isnan(a.estimate) & (trusted < min_probes)
-    doubt = m.unknown_s + float(a.dt[few].sum())  # too few probes: counted, but not valid
+    doubt = m.unknown_s  # no valid reading (too few probes included) or no record
     if m.out_band_s + doubt > cumulative_s:
         yield Reason("budget", INCOMPLETE, "out of band and unknown time together exceed the "
                      "cumulative allowance: it cannot be shown to hold",
@@ -511,9 +511,9 @@ def assess(
         reasons.append(Reason("no_records", INCOMPLETE, "the log holds no sample record"))
     else:
         min_probes = int(h[pf.H_MIN_PROBES])
-        found = stretches(a, min_probes)
+        found = stretches(a)
         rows = narration.narrate(data, a.bands, pf.ident(profile.data))
-        reasons += _budget(a, int(h[pf.H_CUMULATIVE_S]), min_probes)
+        reasons += _budget(a, int(h[pf.H_CUMULATIVE_S]))
         reasons += _excursions(a, found)
         reasons += _absolute(a)
         reasons += _alarms(rows)

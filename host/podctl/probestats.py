@@ -5,7 +5,8 @@ read in each phase, beside the payload estimate the firmware judged.
   [r for r in rows if r.probe == 2 and r.phase == 2][0].t_max   # orbit, probe 2
   [r for r in rows if r.probe == ESTIMATE and r.phase == WHOLE]
 
-The estimate's figures (analysis.PhaseStats) judge the controller; a QA
+The estimate's figures (analysis.PhaseStats) judge the controller, its
+valid readings only (Analysis.valid); a QA
 reviewer also wants to see a probe the firmware stopped trusting (drifting,
 stuck, disagreeing): where it read, how long above or below the band and
 beyond the absolute limits, and for how long it was excluded. A reading of
@@ -101,10 +102,13 @@ def probe_stats(data: LogData, a: Analysis) -> list[ProbeStats]:
              for k in ("low", "high", "abs_low", "abs_high")}
     at = np.where(judged, a.phase, nb)
     lims = tuple(table[k][at] for k in ("low", "high", "abs_low", "abs_high"))
+    # the estimate as the analysis counts it: a record with fewer trusted
+    # probes than the profile's min_probes has no valid reading
+    judged_est = np.where(a.valid, a.estimate, np.nan)
     out = []
     for phase in [*range(nb), WHOLE]:
         sel = judged & ((a.phase == phase) if phase != WHOLE else True)
         for p in range(NPROBES):
             out.append(_one(p, phase, raw[:, p], a.probes[:, p], sel, a, lims))
-        out.append(_one(ESTIMATE, phase, a.estimate, a.estimate, sel, a, lims))
+        out.append(_one(ESTIMATE, phase, judged_est, judged_est, sel, a, lims))
     return out
