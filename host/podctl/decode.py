@@ -161,14 +161,16 @@ def _samples(buf: np.ndarray, mv: memoryview, offs: np.ndarray, hdr: np.ndarray)
     size = SAMPLE_DTYPE.itemsize
     fmts = hdr["fmt"]
     lengths = hdr["length"].astype(np.int64)
-    uniform = np.unique(fmts).size == 1 and int(fmts[0]) != log.FMT_DELTA4
+    uniform = np.unique(fmts).size == 1
     for b0, b1 in pairwise(cuts):
         r0, r1 = int(first[b0]), int(first[b1])
         m = r1 - r0
         c = counts[b0:b1]
         f = first[b0:b1] - r0
         v, st = vals[:m], status[:m]
-        if uniform:
+        if uniform and int(fmts[b0]) == log.FMT_DELTA4:
+            summed = _fill4(mv, offs[b0:b1], c, lengths[b0:b1], f, keys[b0:b1], v, st, True)
+        elif uniform:
             summed = _fill(mv, offs[b0:b1], c, f, keys[b0:b1], int(fmts[b0]), v, st, True)
         else:
             summed = False
@@ -176,7 +178,7 @@ def _samples(buf: np.ndarray, mv: memoryview, offs: np.ndarray, hdr: np.ndarray)
                 g = fmts[b0:b1] == fmt
                 if fmt == log.FMT_DELTA4:
                     _fill4(mv, offs[b0:b1][g], c[g], lengths[b0:b1][g], f[g], keys[b0:b1][g],
-                           v, st)
+                           v, st, False)
                 else:
                     _fill(mv, offs[b0:b1][g], c[g], f[g], keys[b0:b1][g], fmt, v, st, False)
         if not summed:
@@ -188,7 +190,9 @@ def _samples(buf: np.ndarray, mv: memoryview, offs: np.ndarray, hdr: np.ndarray)
             before[1:] = v[f[1:] - 1]
             v -= np.repeat(before, c, axis=0)
             wrap = fmts[b0:b1] == log.FMT_DELTA4
-            if wrap.any():  # fmt 3 counts modulo 2**16: its values are int16
+            if wrap.all():
+                _int16(v)
+            elif wrap.any():
                 rows16 = np.repeat(wrap, c)
                 v[rows16] = v[rows16].astype(np.int16)
         o = rows[:m]
@@ -254,6 +258,18 @@ def _fill(
     return False
 
 
+# fmt 3: each byte value's two nibbles as signed int4, low nibble first;
+# the escape, 8, reads -8 (no delta is ever -8 in place)
+_NIBBLES = np.array([[((x & 15) ^ 8) - 8, ((x >> 4) ^ 8) - 8] for x in range(256)], np.int32)
+
+
+def _int16(v: np.ndarray) -> None:
+    """int32 values taken modulo 2**16 into int16's range, in place (fmt 3's
+    sums: module docstring, step 4)."""
+    v <<= 16
+    v >>= 16
+
+
 def _fill4(
     mv: memoryview,
     offs: np.ndarray,
@@ -263,10 +279,12 @@ def _fill4(
     keys: np.ndarray,
     vals: np.ndarray,
     status: np.ndarray,
-) -> None:
-    """Put the key records and the deltas of fmt 3 blocks (SPEC 7.4),
-    whose records start at rows `first`, into vals (the caller sums them)
-    and their statuses, already accumulated, into status."""
+    whole: bool,
+) -> bool:
+    """Put the key records and deltas of fmt 3 blocks (SPEC 7.4), whose
+    records start at rows `first`, into vals, and their statuses, already
+    accumulated, into status. As _fill: when the blocks are all the chunk's
+    and all the same size the values are summed here and True returned."""
     n = vals.shape[1]
     size = (n + 2) // 2
     nd = counts - 1
@@ -276,28 +294,39 @@ def _fill4(
     body = np.frombuffer(
         b"".join([mv[s:e] for s, e in zip(starts.tolist(), ends.tolist())]), np.uint8
     ).reshape(-1, size)
-    nib = np.empty((len(body), 2 * size), np.int32)
-    np.bitwise_and(body, 15, out=nib[:, 0::2])
-    np.right_shift(body, 4, out=nib[:, 1::2])
-    nib = nib[:, : n + 1]
-    esc = nib == 8
+    nib = _NIBBLES[body].reshape(len(body), 2 * size)[:, : n + 1]
+    esc = nib == -8
     # every block's list stored from its payload's end: joined in reverse
     # block order and read backwards, each is in record order, in log order
     tails = b"".join([mv[s:e] for s, e in zip(ends[::-1].tolist(), stops[::-1].tolist())])
     exc = np.frombuffer(tails, "<i2")[::-1]
     if int(np.count_nonzero(esc)) != len(exc):  # the walk refuses such blocks
         raise DecodeError("a format 3 block's exceptions disagree with its escapes")
-    d = nib[:, 1:]
-    d[d > 8] -= 16  # int4: 9..15 are -7..-1 (8, the escape, is replaced next)
     nib[esc] = exc
+    # the status nibble is a mask, not a delta: its 4 bits, or the
+    # exception's low byte
+    change = nib[:, 0] & np.where(esc[:, 0], 0xFF, 0x0F)
+    c = int(counts[0])
+    if whole and (counts == c).all():
+        b = len(counts)
+        v3 = vals.reshape(b, c, n)
+        s2 = status.reshape(b, c)
+        v3[:, 0] = keys["v"]
+        s2[:, 0] = keys["s"]
+        v3[:, 1:] = nib[:, 1:].reshape(b, c - 1, n)
+        s2[:, 1:] = change.reshape(b, c - 1)
+        np.cumsum(v3, axis=1, out=v3)
+        _int16(v3)
+        np.bitwise_xor.accumulate(s2, axis=1, out=s2)
+        return True
     dfirst = np.zeros(len(nd), np.int64)
     np.cumsum(nd[:-1], out=dfirst[1:])
     rows = np.repeat(first + 1 - dfirst, nd) + np.arange(int(nd.sum()), dtype=np.int64)
     vals[first] = keys["v"]
-    vals[rows] = d
+    vals[rows] = nib[:, 1:]
     # status: the key's, then each record's change XORed in, block by block
     status[first] = keys["s"]
-    status[rows] = nib[:, 0] & 0xFF
+    status[rows] = change
     kfirst = np.zeros(len(counts), np.int64)
     np.cumsum(counts[:-1], out=kfirst[1:])
     own = np.repeat(first - kfirst, counts) + np.arange(int(counts.sum()), dtype=np.int64)
@@ -305,6 +334,7 @@ def _fill4(
     before = np.zeros(len(counts), np.uint8)
     before[1:] = acc[kfirst[1:] - 1]
     status[own] = acc ^ np.repeat(before, counts)
+    return False
 
 
 _DTYPES: dict[tuple[int, int], tuple[np.dtype, np.dtype]] = {}
