@@ -42,6 +42,25 @@ class Check:
     code: str = ""  # the verdict's finding code, when the check is a finding
 
 
+@dataclass(frozen=True)
+class ProbeFigures:
+    """One probe's readings as the log holds them, trusted or excluded,
+    against the band of the phase each was read in: a probe the firmware
+    excluded is shown, never dropped, and the estimate's extremes are not
+    taken for a probe's."""
+
+    index: int
+    readings: int
+    t_min: float
+    t_min_at: When
+    t_max: float
+    t_max_at: When
+    above_s: float  # reading above the phase's band
+    below_s: float
+    beyond_abs_s: float  # beyond the phase's absolute limits (either side)
+    excluded_s: float  # reading, but excluded by the firmware
+
+
 @dataclass
 class Report:
     device_id: str
@@ -137,22 +156,60 @@ class Report:
         return (f"Battery at the end of the log {last:.2f} V, {abs(last - low):.2f} V {side} "
                 f"its alarm level of {low:.2f} V")
 
+    def max_hold_s(self, index: int) -> float:
+        """The phase's maximum hold (the profile's max_hold_h), s; 0: none."""
+        phases = self.settings.get("phase", [])
+        hold = phases[index].get("max_hold_h") if index < len(phases) else None
+        return float(hold) * 3600 if hold else 0.0
+
     def hold_margins(self) -> list[str]:
         """Each phase with a maximum hold: how long it lasted against it."""
         out = []
-        phases = self.settings.get("phase", [])
         for ps in self.phases:
             i = ps.band.index
-            hold = phases[i].get("max_hold_h") if i < len(phases) else None
-            if not hold or ps.start is None:
+            limit = self.max_hold_s(i)
+            if not limit or ps.start is None:
                 continue
-            limit = float(hold) * 3600
             left = limit - ps.seconds
             least = "at least " if ps.unbounded else ""
             out.append(f"phase {i} {ps.band.name} lasted {least}{fmt.dur(ps.seconds)} against "
                        f"its maximum hold of {fmt.dur(limit)}: "
                        + (f"{fmt.dur(left)} to spare" if left >= 0
                           else f"{least}{fmt.dur(-left)} over"))
+        return out
+
+    def probe_figures(self) -> list[ProbeFigures]:
+        """Each probe that read anything in a phase of the profile."""
+        n = len(self.raw_probes)
+        if not n:
+            return []
+        judged = (self.phase >= 0) & (self.phase < len(self.bands))
+        ph = np.where(judged, self.phase, 0)
+
+        def per(name: str) -> np.ndarray:
+            return np.array([getattr(b, name) for b in self.bands])[ph]
+
+        lo, hi, alo, ahi = per("low"), per("high"), per("abs_low"), per("abs_high")
+        out = []
+        for p in range(self.raw_probes.shape[1]):
+            raw = self.raw_probes[:, p]
+            have = judged & ~np.isnan(raw)
+            if not have.any():
+                continue
+            v = np.where(have, raw, np.nan)
+            k_min, k_max = int(np.nanargmin(v)), int(np.nanargmax(v))
+
+            def at(k: int) -> When:
+                return When(int(self.boot[k]), float(self.t[k]), float(self.utc[k]))
+
+            def secs(mask: np.ndarray) -> float:
+                return float(self.dt[have & mask].sum())
+
+            with np.errstate(invalid="ignore"):
+                out.append(ProbeFigures(
+                    p, int(have.sum()), float(v[k_min]), at(k_min), float(v[k_max]), at(k_max),
+                    secs(v > hi), secs(v < lo), secs((v > ahi) | (v < alo)),
+                    secs(self.excluded[:, p])))
         return out
 
     def probe_use(self, i: int) -> str:
@@ -200,7 +257,7 @@ class Report:
             return []
         known = {"name", "duration_s", "duration_h", "until_command", "setpoint_c", "band_c",
                  "absolute_c", "excursion_delay_min", "sample_interval_s", "cool", "heat",
-                 "peltier_heats"}
+                 "peltier_heats", "max_hold_h"}
         return [(k, v) for k, v in phases[index].items() if k not in known]
 
     @property
