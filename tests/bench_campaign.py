@@ -1,6 +1,6 @@
 """Issue 18's campaign figures (`make bench`, group campaign):
 
-    python -m tests.bench_campaign          # prints the figures
+    python -m tests.bench_campaign [scaling] [campaign]   # prints the figures
 
 A one-day leg: the nominal scenario's first 24 hours (sim.scenario.leg:
 pad, ascent, 15.8 h of orbit), at its own 1 s tick (86,400 firmware ticks),
@@ -46,26 +46,34 @@ def _timed(out: Path, **kw) -> tuple[float, campaign.Campaign]:
     return time.perf_counter() - t, c
 
 
-def figures() -> dict[str, float]:
+def scaling_figures() -> dict[str, float]:
+    """1 worker, 2 workers and a 2-worker LocalCluster on the same runs."""
     from distributed import LocalCluster
 
+    same = {"runs": SCALING_RUNS, "seed": SCALING_SEED}
     with tempfile.TemporaryDirectory(prefix="podcampaign") as d:
         root = Path(d)
-        same = {"runs": SCALING_RUNS, "seed": SCALING_SEED}
         t1, c1 = _timed(root / "one", workers=1, **same)
         t2, c2 = _timed(root / "two", workers=2, **same)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster:
             td, cd = _timed(root / "dask", scheduler=cluster.scheduler_address, **same)
-        assert not (c1.lost or c2.lost or cd.lost)
-        tc, big = _timed(root / "big", runs=RUNS, workers=2)
+    assert not (c1.lost or c2.lost or cd.lost)
+    return {
+        "campaign_scaling_efficiency_2_workers": round(t1 / (2 * t2), 3),
+        "campaign_dask_overhead_pct": round(100 * (td - t2) / t2, 1),
+    }
+
+
+def campaign_figures() -> dict[str, float]:
+    """The 200-run campaign of one-day legs on 2 workers."""
+    with tempfile.TemporaryDirectory(prefix="podcampaign") as d:
+        tc, big = _timed(Path(d) / "big", runs=RUNS, workers=2)
     cpu = [r["run_cpu_s"] for r in big.rows if r["error"] is None]
     exc = big.summary["excursion"]
     return {
         "campaign_missions_per_core_hour": round(3600 * len(cpu) / sum(cpu), 0),
         "campaign_missions_per_core_hour_wall": round(3600 * len(big.rows) / (tc * 2), 0),
-        "campaign_scaling_efficiency_2_workers": round(t1 / (2 * t2), 3),
-        "campaign_dask_overhead_pct": round(100 * (td - t2) / t2, 1),
         "campaign_one_day_runs": len(big.rows),
         "campaign_one_day_failed_runs": big.summary["failed"]["count"],
         "campaign_one_day_lost_runs": len(big.lost),
@@ -76,6 +84,14 @@ def figures() -> dict[str, float]:
     }
 
 
+def figures() -> dict[str, float]:
+    return {**scaling_figures(), **campaign_figures()}
+
+
 if __name__ == "__main__":
-    for k, v in figures().items():
-        print(f"{k:<42} {v}")
+    import sys
+
+    parts = {"scaling": scaling_figures, "campaign": campaign_figures}
+    for name in sys.argv[1:] or list(parts):
+        for k, v in parts[name]().items():
+            print(f"{k:<42} {v}", flush=True)
