@@ -6,8 +6,13 @@ deviations of a mission (issue 17, findings 4 and 6).
   for d in rows: d.kind, d.when, d.earliest, d.latest, d.what, d.figure
 
 Kinds: reset (an unplanned restart and its cause), safe_mode (time in a
-safe mode), probe_lost (a probe the firmware excluded, and when),
-excursion, alarm (raised, cleared or still raised, how long), gap (time no
+safe mode), probe_lost (a probe the firmware excluded, when, and what its
+reading was compared with: "probe 2 excluded: read 9.31 degC, 2.84 K from
+the trusted median 6.47 degC of probes 0, 3 (limit 1.5 K)"), actuator (an
+output the firmware found driven hard without effect: "heater: driven at
+90 % for 30 min with no effect (actuator fault)"),
+excursion, alarm (raised, cleared or still raised, how long; alarm hold
+with the phase's maximum hold time and how far the phase ran past it), gap (time no
 record covers, bounded where the records around it bound it), over_plan
 (a timed phase longer than planned by more than its sampling interval),
 not_reached (a phase the mission never entered), clock (a correction of
@@ -29,13 +34,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from podctl import events as evnames
-from podctl import fmt
+from podctl import fmt, narration
 from podctl.analysis import Analysis, When
 from podctl.logdata import Event, LogData
 from protocol import codes, log, names
 
-KINDS = ("reset", "safe_mode", "probe_lost", "excursion", "alarm", "gap", "over_plan",
-         "not_reached", "clock", "storage")
+KINDS = ("reset", "safe_mode", "probe_lost", "actuator", "excursion", "alarm", "gap",
+         "over_plan", "not_reached", "clock", "storage")
 
 
 @dataclass(frozen=True)
@@ -178,12 +183,19 @@ def _safe_modes(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
 
 
 def _probes(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
-    for e in evs:
+    refs = narration.references(evs)
+    for k, e in enumerate(evs):
         if e.code == log.EV_PROBE_FAULT:
-            r = evnames.read(e.code, e.a, e.b, e.value)
-            fig = "no reading" if math.isnan(r.value) else f"read {r.value:.2f} degC"
-            yield _dev(a, "probe_lost", _moment(a, e), f"probe {e.a} excluded from the estimate "
-                       f"(fault {r.detail.removeprefix('fault ')})", fig)
+            yield _dev(a, "probe_lost", _moment(a, e), f"probe {e.a} excluded",
+                       narration.exclusion(e, refs.get(k), a.limits))
+
+
+def _actuators(a: Analysis, data: LogData) -> Iterable[Deviation]:
+    for e in data.events:
+        if e.code == log.EV_ACTUATOR_FAULT:
+            moved = evnames.signed(e.value) / 1000
+            yield _dev(a, "actuator", _moment(a, e), narration.actuator(data, e),
+                       f"the payload moved {moved:+.2f} K in that time")
 
 
 def _excursions(a: Analysis) -> Iterable[Deviation]:
@@ -202,7 +214,26 @@ def _alarms(a: Analysis, spans: list[AlarmSpan]) -> Iterable[Deviation]:
                 else f"at least {fmt.dur(s.least_s)}")
         held = (f"still raised at the end of the log, {long}" if s.still_raised
                 else f"cleared after {long}")
-        yield _dev(a, "alarm", s.raised, f"alarm {s.name} raised{reading}", held, s.phase)
+        what = f"alarm {s.name} raised{reading}"
+        if s.alarm == names.ALARM_HOLD and 0 <= s.phase < len(a.phases):
+            what, held = _hold(a, s.phase, held)
+        elif s.alarm == names.ALARM_ACTUATOR:
+            what = f"alarm {s.name} raised: {' and '.join(evnames.outputs(int(s.value)))}"
+        yield _dev(a, "alarm", s.raised, what, held, s.phase)
+
+
+def _hold(a: Analysis, phase: int, held: str) -> tuple[str, str]:
+    """Alarm hold in words: the phase's maximum hold time and how far the
+    phase ran past it (a least when a silence in it is unbounded)."""
+    ps = a.phases[phase]
+    limit = ps.band.max_hold_s
+    what = (f"alarm hold raised: phase {_phase_name(a, phase)} held past its maximum hold"
+            + (f" of {fmt.dur(limit)}" if limit else ""))
+    if not limit:
+        return what, held
+    least = "at least " if ps.unbounded else ""
+    return what, (f"the phase lasted {least}{fmt.dur(ps.seconds)}: {least}"
+                  f"{fmt.dur(ps.over_hold_s)} over it; {held}")
 
 
 def _gaps(a: Analysis) -> Iterable[Deviation]:
@@ -261,7 +292,8 @@ def deviations(data: LogData, a: Analysis, verdict: Any = None) -> list[Deviatio
     """Every deviation of the mission (module docstring), ordered by time.
     verdict: podctl.verify's, for its clock finding (None: not judged)."""
     evs = data.events
-    found = [*_resets(a, evs), *_safe_modes(a, evs), *_probes(a, evs), *_excursions(a),
+    found = [*_resets(a, evs), *_safe_modes(a, evs), *_probes(a, evs), *_actuators(a, data),
+             *_excursions(a),
              *_alarms(a, alarm_spans(data, a)), *_gaps(a), *_plan(a), *_clock(a, evs, verdict),
              *_storage(a, evs)]
 

@@ -55,7 +55,22 @@ _ALARM_VALUES = {
     c.ALARM_BATTERY_LOW: (0.001, "V", False),
     c.ALARM_PROBES: (1, "count", False),
     c.ALARM_STORAGE: (1, "bytes", False),
+    names.ALARM_ACTUATOR: (1, "outputs", False),  # the ACTUATOR_FAULT's bits (outputs())
+    names.ALARM_HOLD: (1, "s", False),  # seconds in the phase when it reached its limit
 }
+# PROBE_REFERENCE b: the fault kind above, below it what the reference is of
+REF_TRUSTED = 0x10  # disagree: the median was of trusted probes only
+REF_PROBES = 0x0F  # disagree: the probes of the median, bit n = probe n
+
+
+def outputs(bits: int) -> list[str]:
+    """An ACTUATOR_FAULT's a (or alarm actuator's value) as output names."""
+    return [name for bit, name in log.ACTUATORS if bits & bit] or [f"outputs {bits}"]
+
+
+def probes_of(mask: int) -> list[int]:
+    """The probes a disagree reference's median was taken over."""
+    return [p for p in range(4) if mask >> p & 1]
 
 
 class Reading(NamedTuple):
@@ -132,6 +147,21 @@ def read(code: int, a: int, b: int, value: int) -> Reading:
         return Reading(f"probe {a}", f"fault {names.name(names.FAULTS, b)}", reading, "degC", "")
     if code == log.EV_PROBE_RECOVERED:
         return Reading(f"probe {a}", "recovered", NAN, "", "")
+    if code == log.EV_PROBE_REFERENCE:  # what its PROBE_FAULT was compared with
+        kind, low = b >> 8, b & 0xFF
+        if kind == c.FAULT_RATE:
+            detail = f"reference rate: its previous reading, {low} s before"
+        elif kind == c.FAULT_DISAGREE:
+            # no commas: the decoded CSV is written unquoted (podctl.export)
+            of = " ".join(map(str, probes_of(low & REF_PROBES)))
+            who = "trusted " if low & REF_TRUSTED else ""
+            detail = f"reference disagree: the median of {who}probes {of}"
+        else:
+            detail = f"reference {names.name(names.FAULTS, kind)}: b {low}"
+        return Reading(f"probe {a}", detail, signed(value) / 1000, "degC", "")
+    if code == log.EV_ACTUATOR_FAULT:
+        return Reading(" + ".join(outputs(a)), f"driven hard {b} s without effect",
+                       signed(value) / 1000, "K", "")
     if code == log.EV_TIME_SET:
         return Reading("clock", "", float(value), "UTC s", "")
     if code == log.EV_LOG_ERASED:
