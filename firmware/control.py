@@ -46,13 +46,14 @@ _MOVE = const(100)  # mdegC it must move the payload its way in that time
 _ACT_HEATER = const(1)
 _ACT_PELTIER_HEATS = const(2)
 _ACT_PELTIER_COOLS = const(4)
-# The watch's state, one list of small ints (a name each would cost a qstr):
-_HARD = const(0)  # the outputs driven hard now (_ACT_* bits)
-_SINCE = const(1)  # seconds they have been
-_FROM = const(2)  # payload temperature when they began, mdegC
-_FOUND = const(3)  # outputs found without effect (_ACT_* bits)
-_MOVED = const(4)  # the last judged window: how far the payload moved, mdegC
-_JUDGED = const(5)  # ... and its length, s
+# The watch's state lives in acc's two slots after the integrals, packed:
+# a name each would cost a qstr, and a list of its own (or a longer acc)
+# the heap the day's mission flies in, 62 KiB, has no room for
+# (tests/test_firmware_heap.py).
+_WATCH = const(2)  # the outputs driven hard now (bits 0-2) | those found
+#                    without effect << 3 | the seconds driven hard << 6 (on
+#                    a finding: the window just judged)
+_FROM = const(3)  # payload temperature when the window began, mdegC
 
 
 def _slew(now, target, step):
@@ -68,8 +69,9 @@ class Controller:
         self.heater = 0  # per mille, 0..1000
         self.peltier = 0  # per mille, + cools, - heats
         self.direction = 0  # 1 heating, -1 cooling, 0 neither yet
-        self.acc = [0, 0]  # integral of heat, of cool loop, mdegC * s
-        self.state = [0, 0, 0, 0, 0, 0]  # the actuator watch (_HARD .. _JUDGED)
+        # integral of the heat loop, of the cool loop (mdegC * s); then the
+        # actuator watch (_WATCH, _FROM)
+        self.acc = [0, 0, 0, 0]
         self.configure(500, 20, 500, 20, 500, 20, 1000, 1000, 0)
         self.set_phase(5000, pf.PHASE_COOL | pf.PHASE_HEAT)
 
@@ -160,7 +162,8 @@ class Controller:
         if cool > self.peltier_max:
             cool = self.peltier_max
         pelt = cool
-        found = self.state[_FOUND]
+        w = self.acc
+        found = w[_WATCH] >> 3 & 7
         if heat and not found & _ACT_PELTIER_HEATS and (
             found & _ACT_HEATER
             or flags & pf.PHASE_PELTIER_HEATS and mode != codes.MODE_HEAT_ONLY
@@ -170,7 +173,6 @@ class Controller:
         self.heater = _slew(self.heater, heat, step)
         self.peltier = _slew(self.peltier, pelt, step)
         # the actuator watch (above), here: a method's name costs a qstr
-        w = self.state
         hard = 0
         if have_temp:
             top = self.heater_max
@@ -181,27 +183,27 @@ class Controller:
                 hard |= _ACT_PELTIER_HEATS
             elif top and self.peltier >= top - top // 5:
                 hard = _ACT_PELTIER_COOLS
-        if hard != w[_HARD]:
-            w[_HARD] = hard
-            w[_SINCE] = 0
+        since = w[_WATCH] >> 6
+        if hard != w[_WATCH] & 7:
+            w[_WATCH] = found << 3 | hard
             w[_FROM] = temp
             return 0
         if not hard:
             return 0
-        w[_SINCE] += dt
-        if w[_SINCE] < _WATCH_S:
+        if since >= _WATCH_S:  # judged on the last tick: the next window starts
+            since = 0
+            w[_FROM] = temp
+        since += dt
+        w[_WATCH] = since << 6 | found << 3 | hard
+        if since < _WATCH_S:
             return 0
-        moved = temp - w[_FROM]
-        w[_MOVED] = moved
-        w[_JUDGED] = w[_SINCE]
-        w[_SINCE] = 0  # the next window is judged afresh
-        w[_FROM] = temp
+        moved = temp - w[_FROM]  # (the pod logs it: the same sum)
         if hard == _ACT_PELTIER_COOLS:
             moved = -moved  # cooling must bring it down
         if moved >= _MOVE:
             return 0
-        hard &= ~w[_FOUND]  # each output is reported once
-        w[_FOUND] |= hard
+        hard &= ~found  # each output is reported once
+        w[_WATCH] |= hard << 3
         if hard & _ACT_HEATER:
             # the Peltier takes over from here: the heating loop's integral,
             # wound up against a dead heater, would overshoot with it
@@ -210,8 +212,6 @@ class Controller:
 
     def reset(self):
         self.direction = 0
-        self.acc[0] = 0
-        self.acc[1] = 0
-        w = self.state
-        for i in range(len(w)):
+        w = self.acc
+        for i in range(len(w)):  # the integrals and the actuator watch
             w[i] = 0

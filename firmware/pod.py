@@ -316,16 +316,21 @@ class Pod:
             self._state_dirty = True
         ctl = self.control
         if self.lid:
-            ctl.state[0] = 0  # the actuator watch restarts: an open lid is a cause of its own
+            # the actuator watch restarts (control.py _WATCH: no output
+            # driven hard yet): an open lid is a cause of its own
+            ctl.acc[2] &= ~7
         found = ctl.run(mode, probes.estimate, probes.count > 0, dt)
         hal.set_heater(ctl.heater)
         hal.set_peltier(ctl.peltier)
         if found:
             # outputs driven hard without effect: which (a), the window
             # judged (b, s) and how far the payload moved in it (value, mdegC)
-            w = ctl.state
-            ev.push(t, _EV_ACTUATOR_FAULT, found, w[5] if w[5] < 65535 else 65535, w[4])
-            alarms.raise_(_ALARM_ACTUATOR, t, self.phase, w[3], ev)
+            # (control.py's acc: 2 _WATCH, 3 _FROM)
+            w = ctl.acc
+            n = w[2] >> 6
+            ev.push(t, _EV_ACTUATOR_FAULT, found, n if n < 65535 else 65535,
+                    probes.estimate - w[3])
+            alarms.raise_(_ALARM_ACTUATOR, t, self.phase, w[2] >> 3 & 7, ev)
         # alarms
         latched = alarms.latched
         if prof is not None:

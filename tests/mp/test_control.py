@@ -160,7 +160,7 @@ def _watch(ctl, plant, seconds, dt=1, lid_at=None):
         hal.heater = ctl.heater
         hal.peltier = ctl.peltier
         if got:
-            found.append((s, got, ctl.state[4], ctl.state[5]))
+            found.append((s, got, hal.temps[0] - ctl.acc[3], ctl.acc[2] >> 6))
     return found
 
 
@@ -174,7 +174,7 @@ def test_a_dead_heater_is_found_and_the_peltier_takes_over():
     assert [f[1] for f in found] == [_HEATER], found
     _, _, moved, judged = found[0]
     assert moved < 100 and judged == 1800  # moved under 0.1 K in the window judged
-    assert ctl.state[3] == _HEATER
+    assert ctl.acc[2] >> 3 & 7 == _HEATER
     # from then on the Peltier reversed heats; the band comes back
     _watch(ctl, plant, 4 * 3600)
     assert ctl.peltier < 0 and abs(plant.t - 5.0) < 0.3, (ctl.peltier, plant.t)
@@ -185,7 +185,7 @@ def test_a_working_heater_driven_hard_is_not_a_fault():
     ctl, plant = _rig(-15.0, -20.0, flags=BOTH)
     plant.k_heat = 2e-5
     found = _watch(ctl, plant, 8 * 3600, dt=10)
-    assert found == [] and ctl.state[3] == 0
+    assert found == [] and ctl.acc[2] >> 3 & 7 == 0
     assert ctl.heater > 0
 
 
@@ -217,13 +217,13 @@ def test_the_watch_needs_a_temperature_and_restarts_without_one():
         found.append(ctl.run(codes.MODE_PID, hal.temps[0], have, 10))
         hal.heater = ctl.heater
         hal.peltier = ctl.peltier
-    assert not any(found) and ctl.state[3] == 0
+    assert not any(found) and ctl.acc[2] >> 3 & 7 == 0
 
 
 def test_a_new_profile_forgets_the_finding():
     ctl, plant = _rig(5.0, -6.0, flags=BOTH)
     plant.k_heat = 0.0
     _watch(ctl, plant, 8 * 3600, dt=10)
-    assert ctl.state[3] == _HEATER
+    assert ctl.acc[2] >> 3 & 7 == _HEATER
     ctl.reset()
-    assert ctl.state == [0, 0, 0, 0, 0, 0]
+    assert ctl.acc == [0, 0, 0, 0]
