@@ -111,7 +111,7 @@ def run(
     plan = Plan.make(scenario, disperse, hours, tick_s, engine)
     out = Path(out).resolve()
     if junit is not None:
-        _writable(Path(junit))
+        check_writable(Path(junit))
     # the scheduler before DIR: an unreachable one leaves nothing behind
     client = connect(scheduler) if scheduler is not None else None
     try:
@@ -225,7 +225,7 @@ def _on_dask(client: Any, plan: Plan, seeds: list[int], out: Path) -> Iterator[R
 # -- files ---------------------------------------------------------------
 
 
-def _writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise BadInput(f"{path}: cannot write there (no such folder, or not writable)")

@@ -31,8 +31,8 @@ from podctl import profile_file
 from podctl.cli_common import examples, finite_float, whole
 from podctl.errors import EXIT_LINK, BadInput, CheckFailed, PodctlError
 from podctl.verdict import log_intact
-from sim import disperse, scenario
 from sim import run as simrun
+from sim import scenario
 
 
 def add_parser(sub) -> None:
@@ -234,28 +234,16 @@ def load_run_inputs(name: str, tick_s: int | None = None) -> tuple[dict, bytes]:
     return sc, prof
 
 
-def dispersed(sc: dict, name: str | None, seed: int | None, hours: float | None) -> dict:
-    """The scenario as run `seed` of a campaign flies it: its numbers drawn
-    from the dispersion `name`, then cut to its first `hours`."""
-    if name is not None and name != "none":
-        want = disperse.for_scenario(sc) if name == "default" else name
-        try:
-            spec = disperse.load(want, sc)
-            sc, _ = disperse.apply(sc, spec, sc["seed"] if seed is None else seed)
-        except disperse.DisperseError as e:
-            raise BadInput(f"dispersion: {e}") from None
-    if hours is not None:
-        sc = scenario.leg(sc, hours)
-    return sc
-
-
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    sc, prof = load_run_inputs(args.scenario, args.tick_s)
-    sc = dispersed(sc, args.disperse, args.seed, args.hours)
-    if args.junit is not None:
-        from podctl.campaign import _writable
+    from podctl.campaign import check_writable
+    from podctl.campaign_mission import Plan
 
-        _writable(args.junit)
+    # the same plan a campaign makes: run S here is the campaign's run S
+    plan = Plan.make(args.scenario, args.disperse, args.hours, args.tick_s, args.engine)
+    sc, _ = plan.scenario_for(plan.sc["seed"] if args.seed is None else args.seed)
+    prof = plan.profile
+    if args.junit is not None:
+        check_writable(args.junit)
     out = args.out or Path("build") / "sim" / sc["name"]
     try:
         out.mkdir(parents=True, exist_ok=True)
