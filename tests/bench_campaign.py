@@ -23,10 +23,15 @@ the default dispersion, on the CPython engine.
   campaign_one_day_*                    the 200-run campaign: runs, failed
                                         runs, P(excursion) and its Wilson
                                         95 % bounds, seconds
+  *_load_avg_1min                       the machine's load average as each
+                                        part ended: the wall-clock figures
+                                        (scaling, Dask, _wall) mean little
+                                        when it is far above 2
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +67,8 @@ def scaling_figures() -> dict[str, float]:
     return {
         "campaign_scaling_efficiency_2_workers": round(t1 / (2 * t2), 3),
         "campaign_dask_overhead_pct": round(100 * (td - t2) / t2, 1),
+        # wall-clock figures on a shared machine: how busy it was
+        "campaign_scaling_load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -81,6 +88,7 @@ def campaign_figures() -> dict[str, float]:
         "campaign_one_day_p_excursion_wilson_low": round(exc["wilson95"][0], 5),
         "campaign_one_day_p_excursion_wilson_high": round(exc["wilson95"][1], 5),
         "campaign_one_day_s": round(tc, 1),
+        "campaign_one_day_load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
