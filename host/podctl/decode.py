@@ -258,11 +258,6 @@ def _fill(
     return False
 
 
-# fmt 3: each byte value's two nibbles as signed int4, low nibble first;
-# the escape, 8, reads -8 (no delta is ever -8 in place)
-_NIBBLES = np.array([[((x & 15) ^ 8) - 8, ((x >> 4) ^ 8) - 8] for x in range(256)], np.int32)
-
-
 def _int16(v: np.ndarray) -> None:
     """int32 values taken modulo 2**16 into int16's range, in place (fmt 3's
     sums: module docstring, step 4)."""
@@ -294,8 +289,15 @@ def _fill4(
     body = np.frombuffer(
         b"".join([mv[s:e] for s, e in zip(starts.tolist(), ends.tolist())]), np.uint8
     ).reshape(-1, size)
-    nib = _NIBBLES[body].reshape(len(body), 2 * size)[:, : n + 1]
-    esc = nib == -8
+    # the nibbles as int8, low first, then signed (x ^ 8) - 8: the escape,
+    # 8, reads -8, which no delta is in place
+    nib8 = np.empty((len(body), 2 * size), np.int8)
+    np.bitwise_and(body, 15, out=nib8[:, 0::2], casting="unsafe")
+    np.right_shift(body, 4, out=nib8[:, 1::2], casting="unsafe")
+    nib8 ^= 8
+    nib8 -= 8
+    esc = nib8[:, : n + 1] == -8
+    nib = nib8[:, : n + 1].astype(np.int32)
     # every block's list stored from its payload's end: joined in reverse
     # block order and read backwards, each is in record order, in log order
     tails = b"".join([mv[s:e] for s, e in zip(ends[::-1].tolist(), stops[::-1].tolist())])
