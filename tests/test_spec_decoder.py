@@ -216,6 +216,26 @@ DELTA4 = [_row(500, 0x80), _row(507, 0x81), _row(500, 0x83), _row(492, 0x8B),
           _row(492, 0x03), _row(492, 0x03, [NR, 510, 520, 530]),
           _row(492, 0x0B, [32767, -32767, NR, 530]), _row(492, 0x0B, [-32767, 32767, 0, NR]),
           _row(493, 0xFF), _row(493, 0x00)]
+# 7.4: format 3 between format 1 blocks, one record per block too
+DELTA4_LOG = sd.encode_log([
+    (E, 0, 1, 0, 0, [(0, 1, 1, 1, 256), (0, 9, 0, 0, 1800000000)]),
+    (S, 1, 1, 0, 60, [_row(500 + i) for i in range(3)]),
+    (S, 2, 1, 180, 60, DELTA4, 3),
+    (S, 3, 1, 780, 60, DELTA4[:1], 3),
+    (S, 4, 1, 840, 60, [_row(500 + i) for i in range(3)])], KEY)
+
+
+def _delta4_flipped() -> bytes:
+    """The "delta4" case's log with a byte of its first format 3 block's
+    exception list flipped (the block before its trailer)."""
+    raw = bytearray(DELTA4_LOG)
+    at = 0
+    for _ in range(3):  # to the block of seq 2
+        at += sd.check_block(bytes(raw), at).size
+    raw[at - sd.TRAILER_LEN - 3] ^= 0x40
+    return bytes(raw)
+
+
 CASES = {
     # 7.8: TIME_SETs out of uptime order, two at one uptime (the later wins, its
     # own event's UTC too), records before the first
@@ -236,13 +256,8 @@ CASES = {
         (S, 1, 1, 0, 60, [([1, 2, 3, 4, 5, 6, 7, 8], 0)] * 2, 1, 8),
         (S, 2, 1, 2**32 - 60, 60, [_row(500)] * 3),
         (S, 3, 1, 0, 60, [_row(500), _row(900)], 2)], KEY), [KEY]),
-    # 7.4: format 3 between format 1 blocks, one record per block too
-    "delta4": (sd.encode_log([
-        (E, 0, 1, 0, 0, [(0, 1, 1, 1, 256), (0, 9, 0, 0, 1800000000)]),
-        (S, 1, 1, 0, 60, [_row(500 + i) for i in range(3)]),
-        (S, 2, 1, 180, 60, DELTA4, 3),
-        (S, 3, 1, 780, 60, DELTA4[:1], 3),
-        (S, 4, 1, 840, 60, [_row(500 + i) for i in range(3)])], KEY), [KEY]),
+    "delta4": (DELTA4_LOG, [KEY]),
+    "delta4 flipped": (_delta4_flipped(), [KEY]),  # 8.2 in format 3's exceptions
     "flipped byte": (_flipped(), [KEY]),  # 8.2: after damage
     "forged block": (_forged(), [KEY]),  # 8.3: MAC mismatch of that block only
     "cut head": (sd.encode_log(FIVE, KEY)[2 * EV_LEN:], [KEY]),  # 8.3: unanchored start
@@ -279,6 +294,7 @@ def test_hand_made_logs_agree(name):
     mine = agree(raw, keys)
     want = {
         "flipped byte": {sd.AFTER_DAMAGE: [3]},
+        "delta4 flipped": {sd.AFTER_DAMAGE: [3]},
         "forged block": {sd.MAC_MISMATCH: [2]},
         "cut head": {sd.UNANCHORED: [2]},
         "damaged start": {sd.AFTER_DAMAGE: [2]},
