@@ -384,3 +384,15 @@ def test_the_shipped_dispersions_load_for_every_scenario():
         assert disperse.parameters(spec, sc), name
     assert disperse.for_scenario(scenario.load("reset-reentry")) == "reset-reentry"
     assert Path(disperse.resolve("default")).is_file()
+
+
+def test_a_campaign_on_the_micropython_engine_flies_the_same_logs(tmp_path):
+    """The firmware on the interpreter that flies: the same dispersed run
+    writes the same log on both engines."""
+    kw = {"hours": 1, "tick_s": 10, "workers": 1, "plots": False}
+    upy = campaign.run("nominal", 1, tmp_path / "upy", seed=3, engine="micropython", **kw)
+    cpy = campaign.run("nominal", 1, tmp_path / "cpy", seed=3, **kw)
+    assert upy.passed and upy.summary["engine"] == "micropython"
+    assert upy.rows[0]["container.initial_c"] == cpy.rows[0]["container.initial_c"]
+    assert (mission.log_path(tmp_path / "upy", 3).read_bytes()
+            == mission.log_path(tmp_path / "cpy", 3).read_bytes())
