@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from podctl import __version__, deviations, fmt, narration, profile_file
+from podctl import __version__, deviations, fmt, narration, probestats, profile_file
 from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, When, analyse
 from podctl.assess import ProductVerdict, assess, log_end
 from podctl.deviations import AlarmSpan, Deviation
 from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
+from podctl.probestats import ProbeStats
 from podctl.report.shipment import ACCURACY_BUDGET, ACCURACY_TOTAL, NOT_STATED, Shipment
 from podctl.verdict import CLOCK_TOLERANCE_S, VERIFIED, Verdict
 from protocol import log
@@ -40,25 +41,6 @@ class Check:
     text: str
     warn: bool = False  # not a failure, but not green either
     code: str = ""  # the verdict's finding code, when the check is a finding
-
-
-@dataclass(frozen=True)
-class ProbeFigures:
-    """One probe's readings as the log holds them, trusted or excluded,
-    against the band of the phase each was read in: a probe the firmware
-    excluded is shown, never dropped, and the estimate's extremes are not
-    taken for a probe's."""
-
-    index: int
-    readings: int
-    t_min: float
-    t_min_at: When
-    t_max: float
-    t_max_at: When
-    above_s: float  # reading above the phase's band
-    below_s: float
-    beyond_abs_s: float  # beyond the phase's absolute limits (either side)
-    excluded_s: float  # reading, but excluded by the firmware
 
 
 @dataclass
@@ -99,6 +81,7 @@ class Report:
     settings: dict[str, Any] = field(default_factory=dict)  # the profile, in its TOML units
     alarm_spans: list[AlarmSpan] = field(default_factory=list)  # podctl.deviations'
     deviations: list[Deviation] = field(default_factory=list)  # every one, in time order
+    probe_stats: list[ProbeStats] = field(default_factory=list)  # podctl.probestats'
     clock_offset_s: float | None = None  # the device's clock less the host's at the pull
     clock_tolerance_s: int = CLOCK_TOLERANCE_S
     raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
@@ -178,39 +161,13 @@ class Report:
                           else f"{least}{fmt.dur(-left)} over"))
         return out
 
-    def probe_figures(self) -> list[ProbeFigures]:
-        """Each probe that read anything in a phase of the profile."""
-        n = len(self.raw_probes)
-        if not n:
-            return []
-        judged = (self.phase >= 0) & (self.phase < len(self.bands))
-        ph = np.where(judged, self.phase, 0)
-
-        def per(name: str) -> np.ndarray:
-            return np.array([getattr(b, name) for b in self.bands])[ph]
-
-        lo, hi, alo, ahi = per("low"), per("high"), per("abs_low"), per("abs_high")
-        out = []
-        for p in range(self.raw_probes.shape[1]):
-            raw = self.raw_probes[:, p]
-            have = judged & ~np.isnan(raw)
-            if not have.any():
-                continue
-            v = np.where(have, raw, np.nan)
-            k_min, k_max = int(np.nanargmin(v)), int(np.nanargmax(v))
-
-            def at(k: int) -> When:
-                return When(int(self.boot[k]), float(self.t[k]), float(self.utc[k]))
-
-            def secs(mask: np.ndarray) -> float:
-                return float(self.dt[have & mask].sum())
-
-            with np.errstate(invalid="ignore"):
-                out.append(ProbeFigures(
-                    p, int(have.sum()), float(v[k_min]), at(k_min), float(v[k_max]), at(k_max),
-                    secs(v > hi), secs(v < lo), secs((v > ahi) | (v < alo)),
-                    secs(self.excluded[:, p])))
-        return out
+    def probe_rows(self) -> list[ProbeStats]:
+        """Each probe's and the estimate's figures over the whole mission,
+        then each phase's where a probe read out of band or was excluded."""
+        whole = [r for r in self.probe_stats if r.phase == probestats.WHOLE and r.readings]
+        marked = [r for r in self.probe_stats if r.phase != probestats.WHOLE and r.readings
+                  and (r.above_s > 0 or r.below_s > 0 or r.excluded_s > 0)]
+        return whole + marked
 
     def probe_use(self, i: int) -> str:
         """How much the probe was read, and for how long it was excluded."""
@@ -497,6 +454,7 @@ def build(
         settings=profile_file.decompile(profile.data),
         alarm_spans=deviations.alarm_spans(data, a),
         deviations=deviations.deviations(data, a, verdict),
+        probe_stats=probestats.probe_stats(data, a),
         clock_offset_s=getattr(verdict, "clock_offset_s", None),
         raw_probes=_raw_probes(data),
     )

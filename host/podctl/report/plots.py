@@ -293,6 +293,7 @@ def plot_histograms(rep: Report, path: Path) -> Path | None:
         ax.set_ylabel("hours", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
     for ax in axes[len(shown):]:
         ax.set_visible(False)
     fig.savefig(path, metadata=PNG_METADATA)
