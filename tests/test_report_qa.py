@@ -354,3 +354,27 @@ def test_each_probe_has_its_own_extremes_and_time_out_of_band(probe_failure, tmp
             f"{two.t_max:.2f} {rep.moment(two.t_max_at)} {fmt.dur(two.above_s)} "
             f"{fmt.dur(two.below_s)} {fmt.dur(two.abs_high_s + two.abs_low_s)} "
             f"{fmt.dur(two.excluded_s)}") in text
+
+
+def test_battery_and_hold_margins_are_in_words(nominal, tmp_path):
+    # issue 17, finding 9: the margins appeared only on a plot
+    _, rep = nominal
+    last, low = float(rep.battery[-1]), rep.battery_low_v
+    assert rep.battery_margin == (f"Battery at the end of the log {last:.2f} V, "
+                                  f"{last - low:.2f} V above its alarm level of {low:.2f} V")
+    rec = rep.phases[4]
+    bands = list(rep.analysis.bands)
+    try:
+        for hold, said in ((rec.seconds + 3600, "60 min to spare"),
+                           (rec.seconds - 7200, "2 h 00 min over")):
+            rep.analysis.bands[4] = dataclasses.replace(bands[4], max_hold_s=int(hold))
+            (line,) = rep.hold_margins()
+            assert line.startswith(f"phase 4 recovery lasted {fmt.dur(rec.seconds)} against its "
+                                   f"maximum hold of {fmt.dur(int(hold))}: ") and said in line
+            text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+            assert line in text and rep.battery_margin in text
+            assert f"hold at most {fmt.dur(int(hold))}" in text  # in the acceptance table
+        rep.analysis.bands[4] = dataclasses.replace(bands[4], max_hold_s=0)
+        assert rep.hold_margins() == []
+    finally:
+        rep.analysis.bands[:] = bands

@@ -140,10 +140,8 @@ class Report:
                 f"its alarm level of {low:.2f} V")
 
     def max_hold_s(self, index: int) -> float:
-        """The phase's maximum hold (the profile's max_hold_h), s; 0: none."""
-        phases = self.settings.get("phase", [])
-        hold = phases[index].get("max_hold_h") if index < len(phases) else None
-        return float(hold) * 3600 if hold else 0.0
+        """The phase's maximum hold (analysis.Band.max_hold_s), s; 0: none."""
+        return float(self.bands[index].max_hold_s) if 0 <= index < len(self.bands) else 0.0
 
     def hold_margins(self) -> list[str]:
         """Each phase with a maximum hold: how long it lasted against it."""
