@@ -136,52 +136,134 @@ def _humidity(c, t, raw):
     return 0 if v < 0 else 102400 if v > 102400 else v
 
 
-class Bme280:
-    """BME280 in forced mode, oversampling x1 for T, P and H, filter off:
-    each read takes the measurement the previous read started (1 s old at
-    the tick) and starts the next, so the tick never waits the ~9 ms of a
+class Rp2Hal(Hal):
+    """The Pico's HAL, its two I2C chips' drivers in it.
+
+    BME280 (read_env): forced mode, oversampling x1 for T, P and H, filter
+    off; each read takes the measurement the previous read started (1 s old
+    at the tick) and starts the next, so the tick never waits the ~9 ms of a
     measurement, and a chip that reset is found by its reset-value words
     and given ctrl_hum again (its calibration words it keeps).
 
-    Its attributes (and Lis3dh's) are named as MicroPython's own names are
-    (io, buf, start, read), which cost the board no qstr: the firmware's
-    are within a few of the pool's step (tests/test_rp2_heap.py)."""
+    LIS3DH (shock_mg): +-16 g, 400 Hz, high resolution, FIFO in stream mode
+    (the last 32 samples, 80 ms), and both interrupt generators latched on
+    any axis above 15.07 g (IG1) and 20.09 g (IG2): the largest magnitude in
+    the FIFO, raised to the threshold of a latched generator it falls short
+    of (a shock in the second's other 920 ms is known to have passed the
+    threshold, not by how much).
 
-    def __init__(self, io):
-        self.io = io  # the I2C bus
-        self.buf = bytearray(8)
-        self.cal = None  # the calibration words, once read
+    Every attribute has a name the firmware or MicroPython already has
+    (probes, battery, lid, heater, peltier, env, shock, feed, io, buf, one,
+    data): each name of its own would be a qstr, and the 17 private names
+    it had took the firmware past the qstr pool's step, 7 KiB the 64 KiB
+    heap does not have; the drivers were classes of their own, 1 KiB of
+    heap more (tests/test_rp2_heap.py). The hardware objects are held, not
+    their bound methods, which would each be an object on the heap."""
+
+    def __init__(self):
+        m = machine
+        pin = m.Pin
+        out = pin.OUT
+        # the probes' ADC (GP26) and the mux's select lines S0, S1
+        self.probes = (m.ADC(26), pin(10, out), pin(11, out))
+        self.battery = m.ADC(27)  # the pack's divider on GP27
+        self.lid = pin(14, pin.IN, pin.PULL_UP)
+        self.heater = m.PWM(pin(15), freq=1000, duty_u16=0)
+        # the H-bridge's IN1 (cools) and IN2
+        self.peltier = (m.PWM(pin(16), freq=20000, duty_u16=0),
+                        m.PWM(pin(17), freq=20000, duty_u16=0))
+        self.io = m.I2C(0, scl=pin(5), sda=pin(4), freq=400000)
+        self.buf = bytearray(8)  # the BME280's data registers
+        self.data = bytearray(6)  # one LIS3DH sample (x, y, z)
+        self.one = bytearray(1)
+        self.env = None  # the BME280's calibration words, once read
+        self.shock = False  # the LIS3DH set up
         self.start()
+        self.feed = m.WDT(timeout=_WDT_MS)
 
     def start(self):
-        """Check the chip id (0x60), read the calibration words once, set
-        ctrl_hum before ctrl_meas (it takes effect at that write) and start
-        a measurement. False if no BME280 answered."""
+        """Set up each chip not set up yet. The BME280: check its id
+        (0x60), read the calibration words once, set ctrl_hum before
+        ctrl_meas (it takes effect at that write) and start a measurement.
+        The LIS3DH: check its id (0x33), the _LIS_SET registers in order,
+        the latches read clear. A chip that does not answer stays not set
+        up; read_env and shock_mg call this again until it is."""
         io = self.io
-        a = bytearray(26)
-        e = bytearray(7)
-        try:
-            io.readfrom_mem_into(_BME, 0xD0, e)  # chip id, then 6 reserved
-            if e[0] != 0x60:
-                return False
-            io.readfrom_mem_into(_BME, 0x88, a)
-            io.readfrom_mem_into(_BME, 0xE1, e)
-            io.writeto_mem(_BME, 0xF2, b"\x01")  # ctrl_hum: osrs_h x1
-            io.writeto_mem(_BME, 0xF5, b"\x00")  # config: filter off (sleep mode here)
-            io.writeto_mem(_BME, 0xF4, b"\x25")  # ctrl_meas: osrs_t x1, osrs_p x1, forced
-        except OSError:
-            return False
-        h4 = (e[3] ^ 0x80) - 0x80 << 4  # signed 12 bits: 0xE4 high, 0xE5 low nibble
-        h5 = (e[5] ^ 0x80) - 0x80 << 4  # 0xE6 high, 0xE5 high nibble
-        self.cal = struct.unpack_from("<HhhHhhhhhhhh", a) + (
-            a[25], e[0] | ((e[1] ^ 0x80) - 0x80) << 8, e[2], h4 | e[4] & 15, h5 | e[4] >> 4,
-            (e[6] ^ 0x80) - 0x80)
-        return True
+        if self.env is None:
+            a = bytearray(26)
+            e = bytearray(7)
+            try:
+                io.readfrom_mem_into(_BME, 0xD0, e)  # chip id, then 6 reserved
+                if e[0] == 0x60:
+                    io.readfrom_mem_into(_BME, 0x88, a)
+                    io.readfrom_mem_into(_BME, 0xE1, e)
+                    io.writeto_mem(_BME, 0xF2, b"\x01")  # ctrl_hum: osrs_h x1
+                    io.writeto_mem(_BME, 0xF5, b"\x00")  # config: filter off (sleep here)
+                    io.writeto_mem(_BME, 0xF4, b"\x25")  # ctrl_meas: T x1, P x1, forced
+                    h4 = (e[3] ^ 0x80) - 0x80 << 4  # signed 12 bits: 0xE4 high, 0xE5 low nibble
+                    h5 = (e[5] ^ 0x80) - 0x80 << 4  # 0xE6 high, 0xE5 high nibble
+                    self.env = struct.unpack_from("<HhhHhhhhhhhh", a) + (
+                        a[25], e[0] | ((e[1] ^ 0x80) - 0x80) << 8, e[2], h4 | e[4] & 15,
+                        h5 | e[4] >> 4, (e[6] ^ 0x80) - 0x80)
+            except OSError:
+                pass
+        if not self.shock:
+            one = self.one
+            try:
+                io.readfrom_mem_into(_LIS, 0x0F, one)  # WHO_AM_I
+                if one[0] == 0x33:
+                    s = _LIS_SET
+                    for i in range(0, len(s), 2):
+                        io.writeto_mem(_LIS, s[i], s[i + 1 : i + 2])
+                    io.readfrom_mem_into(_LIS, 0x31, one)  # clear the latches
+                    io.readfrom_mem_into(_LIS, 0x35, one)
+                    self.shock = True
+            except OSError:
+                pass
 
-    def read(self, out):
+    def uptime_ms(self):
+        import time
+
+        return time.ticks_ms()
+
+    def sample(self, source):
+        """_SAMPLES reads of one ADC channel (source: its ADC) with E11
+        corrected, summed, in 1/16 code; the first read after the mux moved
+        is dropped."""
+        source.read_u16()
+        s = 0
+        for _ in range(_SAMPLES):
+            c = source.read_u16() >> 4  # the 12-bit code
+            k = c >> 7
+            if c & 1023 == 511:
+                s += (c << 4) + (_E11[k] + _E11[k + 1] - 32 << 3)
+            else:
+                s += c + _E11[k] - 16 << 4
+        return s
+
+    def read_probes(self, out):
+        failed = 0
+        adc, s0, s1 = self.probes
+        t = _NTC
+        for p in range(NPROBES):
+            s0.value(p & 1)
+            s1.value(p >> 1 & 1)
+            counts = self.sample(adc) // _SAMPLES
+            if counts > (t[0] | t[1] << 8) or counts < (t[-2] | t[-1] << 8):
+                failed |= 1 << p  # open (near 3V3) or shorted (near 0)
+                continue
+            i = 0  # the table's byte offset: entry i >> 1
+            while (t[i + 2] | t[i + 3] << 8) > counts:
+                i += 2
+            hi = t[i] | t[i + 1] << 8
+            span = hi - (t[i + 2] | t[i + 3] << 8)
+            out[p] = _T_MIN + (i >> 1) * _T_STEP + (hi - counts) * _T_STEP // span
+        return failed
+
+    def read_env(self, out):
         """out[0] humidity permille RH, out[1] pressure 0.1 hPa; 1 if the
-        chip did not answer or had no measurement."""
-        c = self.cal
+        BME280 did not answer or had no measurement."""
+        c = self.env
         if c is None:
             self.start()
             return 1
@@ -208,43 +290,18 @@ class Bme280:
         out[1] = (p + 5) // 10
         return 0
 
+    def battery_mv(self):
+        return (self.sample(self.battery) >> 4) * _PACK_MV >> 15
 
-class Lis3dh:
-    """LIS3DH at +-16 g, 400 Hz, high resolution, FIFO in stream mode (the
-    last 32 samples, 80 ms), and both interrupt generators latched on any
-    axis above 15.07 g (IG1) and 20.09 g (IG2). read() is the largest
-    magnitude in the FIFO, in mg, raised to the threshold of a latched
-    generator it falls short of: a shock in the second's other 920 ms is
-    known to have passed the threshold, not by how much."""
+    def lid_open(self):
+        return self.lid.value() == 1
 
-    def __init__(self, io):
-        self.io = io  # the I2C bus
-        self.buf = bytearray(6)
-        self.one = bytearray(1)
-        self.ok = self.start()  # set up; read() tries again until it is
-
-    def start(self):
-        io = self.io
-        one = self.one
-        try:
-            io.readfrom_mem_into(_LIS, 0x0F, one)  # WHO_AM_I
-            if one[0] != 0x33:
-                return False
-            s = _LIS_SET
-            for i in range(0, len(s), 2):
-                io.writeto_mem(_LIS, s[i], s[i + 1 : i + 2])
-            io.readfrom_mem_into(_LIS, 0x31, one)  # clear the latches
-            io.readfrom_mem_into(_LIS, 0x35, one)
-        except OSError:
-            return False
-        return True
-
-    def read(self):
-        if not self.ok:
-            self.ok = self.start()
+    def shock_mg(self):
+        if not self.shock:
+            self.start()
             return 0
         io = self.io
-        b = self.buf
+        b = self.data
         one = self.one
         m = 0
         try:
@@ -279,103 +336,26 @@ class Lis3dh:
             return _IG1_MG
         return x
 
-
-class Rp2Hal(Hal):
-    """The Pico's HAL. What the tick drives or reads is held as the bound
-    method it calls (a PWM's duty_u16, a pin's value, an ADC's read_u16),
-    under names the firmware already has (probes, battery, lid, heater,
-    peltier, env, shock, feed): each name of its own would be a qstr, and
-    the 17 private names it had took the firmware past the qstr pool's
-    step, 7 KiB the 64 KiB heap does not have (tests/test_rp2_heap.py)."""
-
-    def __init__(self):
-        m = machine
-        pin = m.Pin
-        out = pin.OUT
-        # the probes' ADC (GP26) and the mux's select lines S0, S1
-        self.probes = (m.ADC(26).read_u16, pin(10, out).value, pin(11, out).value)
-        self.battery = m.ADC(27).read_u16  # the pack's divider on GP27
-        self.lid = pin(14, pin.IN, pin.PULL_UP).value
-        self.heater = m.PWM(pin(15), freq=1000, duty_u16=0).duty_u16
-        # the H-bridge's IN1 (cools) and IN2
-        self.peltier = (m.PWM(pin(16), freq=20000, duty_u16=0).duty_u16,
-                        m.PWM(pin(17), freq=20000, duty_u16=0).duty_u16)
-        io = m.I2C(0, scl=pin(5), sda=pin(4), freq=400000)
-        self.env = Bme280(io)
-        self.shock = Lis3dh(io)
-        self.feed = m.WDT(timeout=_WDT_MS).feed
-
-    def uptime_ms(self):
-        import time
-
-        return time.ticks_ms()
-
-    def sample(self, read):
-        """_SAMPLES reads of one ADC channel (read: its read_u16) with E11
-        corrected, summed, in 1/16 code; the first read after the mux moved
-        is dropped."""
-        read()
-        s = 0
-        for _ in range(_SAMPLES):
-            c = read() >> 4  # the 12-bit code
-            k = c >> 7
-            if c & 1023 == 511:
-                s += (c << 4) + (_E11[k] + _E11[k + 1] - 32 << 3)
-            else:
-                s += c + _E11[k] - 16 << 4
-        return s
-
-    def read_probes(self, out):
-        failed = 0
-        read, s0, s1 = self.probes
-        t = _NTC
-        for p in range(NPROBES):
-            s0(p & 1)
-            s1(p >> 1 & 1)
-            counts = self.sample(read) // _SAMPLES
-            if counts > (t[0] | t[1] << 8) or counts < (t[-2] | t[-1] << 8):
-                failed |= 1 << p  # open (near 3V3) or shorted (near 0)
-                continue
-            i = 0  # the table's byte offset: entry i >> 1
-            while (t[i + 2] | t[i + 3] << 8) > counts:
-                i += 2
-            hi = t[i] | t[i + 1] << 8
-            span = hi - (t[i + 2] | t[i + 3] << 8)
-            out[p] = _T_MIN + (i >> 1) * _T_STEP + (hi - counts) * _T_STEP // span
-        return failed
-
-    def read_env(self, out):
-        return self.env.read(out)
-
-    def battery_mv(self):
-        return (self.sample(self.battery) >> 4) * _PACK_MV >> 15
-
-    def lid_open(self):
-        return self.lid() == 1
-
-    def shock_mg(self):
-        return self.shock.read()
-
     def set_heater(self, value):
-        self.heater(value * 65535 // 1000)  # per mille
+        self.heater.duty_u16(value * 65535 // 1000)  # per mille
 
     def set_peltier(self, value):
         duty = abs(value) * 65535 // 1000  # per mille, positive cools
-        self.peltier[0](duty if value > 0 else 0)
-        self.peltier[1](duty if value < 0 else 0)
+        self.peltier[0].duty_u16(duty if value > 0 else 0)
+        self.peltier[1].duty_u16(duty if value < 0 else 0)
 
     def feed_watchdog(self):
-        self.feed()
+        self.feed.feed()
 
     def reset_cause(self):
         # asked when the firmware boots: rp2's reset_cause() holds for the
-        # whole boot (the watchdog's reason register), so it is not kept
-        cause = machine.reset_cause()
-        if cause == machine.WDT_RESET:
+        # whole boot (the watchdog's reason register), so it is not kept.
+        # It has two answers (ports/rp2/modmachine.c): WDT_RESET, after
+        # the watchdog or machine.reset(), and PWRON_RESET, after anything
+        # else (power-on, brown-out, the RUN pin)
+        if machine.reset_cause() == machine.WDT_RESET:
             return block.RESET_WATCHDOG
-        if cause == machine.PWRON_RESET:
-            return block.RESET_POWER_ON
-        return block.RESET_UNKNOWN
+        return block.RESET_POWER_ON
 
     def storage_root(self):
         return ""  # the board's littlefs is mounted at /

@@ -98,24 +98,35 @@ class Pin:
         return "Pin(GPIO%d)" % self.id
 
 
+def _adc_channel(source):
+    if isinstance(source, int):
+        if not (0 <= source <= 4 or 26 <= source <= 29):
+            raise ValueError("invalid channel")
+        return source - 26 if source >= 26 else source
+    g = _pin_id(source)
+    if not 26 <= g <= 29:
+        raise ValueError("Pin doesn't have ADC capabilities")
+    return g - 26
+
+
 class ADC:
+    """rp2's ADC(n) allocates a small object (its type and channel: 8 bytes
+    on the board); so does this one, its channel a class attribute of one
+    subclass a channel (_ADC_CLASSES), so it is one GC block, as rp2's is,
+    not an instance with an attribute table."""
+
     CORE_TEMP = 4
+    channel = 0
+
+    def __new__(cls, source):
+        return object.__new__(_ADC_CLASSES[_adc_channel(source)])
 
     def __init__(self, source):
-        if isinstance(source, int):
-            if not (0 <= source <= 4 or 26 <= source <= 29):
-                raise ValueError("invalid channel")
-            ch = source - 26 if source >= 26 else source
-        else:
-            g = _pin_id(source)
-            if not 26 <= g <= 29:
-                raise ValueError("Pin doesn't have ADC capabilities")
-            ch = g - 26
+        ch = self.channel
         b = _b()
         if ch < 4:
             b.pin_func[26 + ch] = "adc"
             b.pin_mode[26 + ch] = -1
-        self.channel = ch
 
     def read_u16(self):
         code = _b().adc_read(self.channel)
@@ -123,6 +134,17 @@ class ADC:
 
     def __repr__(self):
         return "<ADC channel=%d>" % self.channel
+
+
+def _adc_class(ch):
+    class Channel(ADC):
+        pass
+
+    Channel.channel = ch
+    return Channel
+
+
+_ADC_CLASSES = [_adc_class(ch) for ch in range(5)]
 
 
 class PWM:

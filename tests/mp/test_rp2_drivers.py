@@ -64,16 +64,17 @@ def test_compensation_is_the_datasheets_bit_for_bit():
 
 
 def _bme(rp2, cal=CAL):
+    """A BME280 alone on the bus, and the HAL set up on it."""
     chip = fm.FakeBme280(cal)
     fm.devices.clear()
     fm.devices[0x76] = chip
-    return chip, rp2.Bme280(fm.I2C(0))
+    return chip, rp2.Rp2Hal()
 
 
 def test_bme280_setup_reads_calibration_and_configures_in_order():
     rp2 = _rp2()
     chip, d = _bme(rp2, CAL2)
-    assert d.cal == CAL2
+    assert d.env == CAL2
     # ctrl_hum before ctrl_meas (it takes effect at that write); forced mode
     assert chip.log == [(0xF2, 0x01), (0xF5, 0x00), (0xF4, 0x25)]
 
@@ -85,7 +86,7 @@ def test_bme280_read_env_units():
     for adc_h in (20000, 30000, 36000, 60000):
         chip.set_raw(519888, 415148, adc_h)
         out = [0, 0]
-        assert d.read(out) == 0
+        assert d.read_env(out) == 0
         assert out[0] == (ref.humidity(CAL, tf, adc_h) * 10 + 512) // 1024, (adc_h, out)
         assert out[1] == 10066  # 100656 Pa in 0.1 hPa
         assert chip.r[0xF4] == 0x25  # the next measurement started
@@ -98,57 +99,72 @@ def test_bme280_failures():
     out = [7, 7]
     # never measured (a chip that reset): the reset words, set up again
     chip.log = []
-    assert d.read(out) == 1 and out == [7, 7] and d.cal == CAL
+    assert d.read_env(out) == 1 and out == [7, 7] and d.env == CAL
     assert chip.log == [(0xF2, 0x01), (0xF4, 0x25)]
     chip.set_raw(519888, 415148, 30000)
-    assert d.read(out) == 0
+    assert d.read_env(out) == 0
     del fm.devices[0x76]  # the bus stops answering
-    assert d.read(out) == 1
+    assert d.read_env(out) == 1
     fm.devices[0x76] = chip
-    assert d.read(out) == 0
+    assert d.read_env(out) == 0
     fm.devices[0x76] = fm.FakeBme280(CAL, chip_id=0x58)  # a BMP280: no humidity
-    assert not rp2.Bme280(fm.I2C(0)).start()
+    assert rp2.Rp2Hal().env is None
+    # absent at boot: each read tries the set-up again, and it takes
+    del fm.devices[0x76]
+    d = rp2.Rp2Hal()
+    assert d.env is None and d.read_env(out) == 1
+    fm.devices[0x76] = chip
+    assert d.read_env(out) == 1 and d.env == CAL  # set up now, measuring from here
+    assert d.read_env(out) == 0
 
 
 def _lis(rp2):
+    """A LIS3DH on the bus, and the HAL set up on it."""
     chip = fm.FakeLis3dh()
     fm.devices[0x18] = chip
-    return chip, rp2.Lis3dh(fm.I2C(0))
+    return chip, rp2.Rp2Hal()
 
 
 def test_lis3dh_setup():
     rp2 = _rp2()
     chip, d = _lis(rp2)
-    assert d.ok
+    assert d.shock
     r = chip.r
     assert r[0x20] == 0x77  # 400 Hz, x y z
     assert r[0x23] == 0xB8  # block update, +-16 g, high resolution
     assert r[0x24] == 0x4A and r[0x2E] == 0x80  # FIFO on, stream; IG1/IG2 latched
     assert r[0x30] == r[0x34] == 0x2A  # OR of the high events
     assert r[0x32] * 186 == 15066 and r[0x36] * 186 == 20088
+    # absent at boot: each tick's read tries the set-up again, and it takes
+    del fm.devices[0x18]
+    d = rp2.Rp2Hal()
+    assert not d.shock and d.shock_mg() == 0 and not d.shock
+    chip = fm.FakeLis3dh()
+    fm.devices[0x18] = chip
+    assert d.shock_mg() == 0 and d.shock and chip.r[0x20] == 0x77
 
 
 def test_lis3dh_peak_since_last_call():
     rp2 = _rp2()
     chip, d = _lis(rp2)
-    assert d.read() == 0  # empty FIFO, nothing latched
+    assert d.shock_mg() == 0  # empty FIFO, nothing latched
     chip.fifo = [(0, 0, 83)] * 20 + [(1000, -500, 83), (0, 0, 83)]
-    g = d.read()  # sqrt(1000^2 + 500^2 + 83^2) digits x 12 mg
+    g = d.shock_mg()  # sqrt(1000^2 + 500^2 + 83^2) digits x 12 mg
     assert abs(g - 13453) <= 12, g
     chip.fifo, chip.at = [(0, 0, 83)] * 40, 0  # overrun: 32 read, rest to come
-    assert abs(d.read() - 996) <= 12
+    assert abs(d.shock_mg() - 996) <= 12
     assert chip.at == 32
     chip.fifo, chip.at = [(2047, 2047, 2047)], 0  # every axis clipped
-    assert abs(d.read() - 42546) <= 12
+    assert abs(d.shock_mg() - 42546) <= 12
     # a shock outside the FIFO's 80 ms: what the latched generators say
     chip.fifo, chip.at = [(0, 0, 83)], 0
     chip.r[0x31] = 0x40 | 0x20
-    assert d.read() == 15066
+    assert d.shock_mg() == 15066
     chip.fifo, chip.at = [(0, 0, 83)], 0
     chip.r[0x31] = chip.r[0x35] = 0x40 | 0x02
-    assert d.read() == 20088
+    assert d.shock_mg() == 20088
     chip.fifo, chip.at = [(0, 0, 83)], 0
-    assert d.read() == 996  # latches cleared by the read
+    assert d.shock_mg() == 996  # latches cleared by the read
 
 
 def _hal(rp2):
