@@ -1,6 +1,7 @@
 """Issue 17, finding 7: the accounting identity on simulated missions.
-For every phase, in band + out of band + unknown (no trusted reading + no
-record) is its duration to the second; a phase entered once and clocked at
+For every phase, in band + out of band + unknown (no valid reading + no
+record) is its duration to the second, and only records with the profile's
+min_probes trusted probes are in or out of band; a phase entered once and clocked at
 both ends lasts its own start to end; the mission is its phases together
 and, when clocked, its first phase's start to the device's end of the log.
 
@@ -61,9 +62,16 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
         check(abs(sum(ps.hist_s) - ps.in_band_s - ps.out_band_s) <= EXACT,
               f"{p}: the histogram does not hold every trusted second")
         # what the phase's records stand for, summed independently of _figures
-        recs = float(a.dt[a.phase == ps.band.index].sum())
+        mine = a.phase == ps.band.index
+        recs = float(a.dt[mine].sum())
         check(abs(recs - ps.in_band_s - ps.out_band_s - ps.no_reading_s) <= EXACT,
               f"{p}: its records stand for {recs} s, in + out + no reading says otherwise")
+        # only a valid reading (at least min_probes trusted probes) is in or out of band
+        enough = (~np.isnan(a.probes)).sum(axis=1) >= a.min_probes
+        valid_s = float(a.dt[mine & enough].sum())
+        check(abs(valid_s - ps.in_band_s - ps.out_band_s) <= EXACT,
+              f"{p}: its records with {a.min_probes}+ trusted probes stand for {valid_s} s, "
+              f"in + out of band is {ps.in_band_s + ps.out_band_s}")
         if ps.visits == 1 and ps.start is not None and ps.end is not None and not ps.unbounded:
             span = ps.end.utc - ps.start.utc
             if not math.isnan(span):

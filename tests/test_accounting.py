@@ -33,3 +33,13 @@ def test_a_figure_that_does_not_add_up_is_named(tmp_path):
     bad = accounting.violations(a, "nominal")
     assert any("phase 2 orbit: in" in b and "!= duration" in b for b in bad)
     assert any("its records stand for" in b for b in bad)
+
+
+def test_a_record_with_too_few_trusted_probes_counted_in_band_is_named():
+    # the analysis counted it in band; with one trusted probe (the profile
+    # needs 2) it is no valid reading: the accounting must see the difference
+    a = accounting.analyse_run("nominal", None, 60)[0]
+    i = int((a.phase == 2).nonzero()[0][5])
+    a.probes[i, 1:] = float("nan")
+    bad = accounting.violations(a, "nominal")
+    assert any("phase 2 orbit: its records with 2+ trusted probes" in b for b in bad), bad

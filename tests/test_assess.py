@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from podctl import analysis, assess, profile_file
+from podctl import analysis, assess, fmt, profile_file
 from podctl.analysis import When
 from podctl.assess import INCOMPLETE, REJECT, RELEASE, REVIEW
 from podctl.assess_cmd import add_parser, cmd_assess
@@ -455,8 +455,19 @@ def test_reset_reentry_is_incomplete_nothing_authenticated_bounds_the_resets(run
     no_utc = [r.what for r in pv.reasons if r.code == "no_utc"]
     assert no_utc == [f"boot {b}: the device's clock was never set; times are uptime since that "
                       "boot (no UTC)" for b in (2, 3)]
+    # boot 2 is bounded by the clocked moments before it, and says why it has no record;
+    # boot 3 starts no earlier than boot 2's events reach past boot 1's last record
+    two, three = [r.figure for r in pv.reasons if r.code == "no_utc"]
+    last1 = float((a.utc + a.dt)[a.boot == 1].max())
+    assert two == ("no record (its open block lost at a reset), its events reach +10 min 10 s; "
+                   f"its start after {fmt.utc(last1)}")
+    assert three.startswith(f"{int((a.boot == 3).sum())} record(s)") and three.endswith(
+        f"its start after {fmt.utc(last1 + 610)}")
+    # the return phase's silence is unbounded: its duration, and so its
+    # time over plan, is a least (finding 7: '62 min 21 s' read as exact)
     over = next(r for r in pv.reasons if r.code == "over_plan")
     assert over.phase == "3 return" and "planned 60 min" in over.figure
+    assert over.figure.startswith("at least ") and "(at least +" in over.figure
     (restart,) = [g for g in a.gaps if g.restart]
     assert (restart.start.boot, restart.end.boot) == (1, 3)
     assert restart.seconds is None and restart.at_most is None

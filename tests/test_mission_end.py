@@ -75,6 +75,11 @@ def test_a_reset_mission_lists_its_restarts_and_bounds_its_unclocked_boots(reset
     # the boot that sealed the log never had its clock set: the verdict says so
     assert "clock" in {f.code for f in v.findings} and v.clock_offset_s is None
     assert v.status == "VERIFIED"
+    # boot 2's records were lost with its open block (sample format 3): the
+    # one silence from boot 1 to boot 3 says so, not "the board was off"
+    (gap,) = [d for d in got if d.kind == "gap" and "boot 1 to boot 3" in d.what]
+    assert "boot 2 ran with its records lost" in gap.what
+    assert not [d for d in got if "the board was off between two boots" in d.what]
     # every deviation is in time order by its earliest moment
     los = [d.earliest for d in got if d.when is not None and not math.isnan(d.earliest)]
     assert los == sorted(los)

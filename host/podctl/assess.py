@@ -322,9 +322,11 @@ def _phases(a: Analysis) -> Iterable[Reason]:
     for ps in a.phases:
         b = ps.band
         if b.duration_s and ps.seconds > b.duration_s + b.interval:
+            # a silence nothing bounds: the duration is the least it can be
+            least = "at least " if ps.unbounded else ""
             yield Reason("over_plan", REVIEW, "phase lasted longer than planned", _name(b),
-                         ps.start, ps.end, f"{fmt.dur(ps.seconds)}, planned "
-                         f"{fmt.dur(b.duration_s)} (+{fmt.dur(ps.seconds - b.duration_s)})")
+                         ps.start, ps.end, f"{least}{fmt.dur(ps.seconds)}, planned "
+                         f"{fmt.dur(b.duration_s)} ({least}+{fmt.dur(ps.over_plan_s)})")
 
 
 def _end(a: Analysis, battery_low_v: float) -> Iterable[Reason]:
@@ -477,9 +479,16 @@ def _deviations(a: Analysis, rows: list[narration.EventRow]) -> Iterable[Reason]
                      figure=fmt.dur(max(end_t - r.t, 0.0))
                      + ("" if nxt else " (to the end of its boot)"))
     for u in a.unclocked:
-        yield Reason("no_utc", REVIEW, never_set(u.boot),
-                     figure=f"{u.records} record(s), {fmt.dur(u.seconds)}, between "
-                     f"{fmt.utc(u.after_utc)} and {fmt.utc(u.before_utc)}")
+        # where its uptime 0 lies, as the clocked moments around it bound it
+        lo, hi = u.earliest_utc, u.latest_utc
+        start = ("its start not bounded" if math.isnan(lo) and math.isnan(hi)
+                 else f"its start after {fmt.utc(lo)}" if math.isnan(hi)
+                 else f"its start before {fmt.utc(hi)}" if math.isnan(lo)
+                 else f"its start between {fmt.utc(lo)} and {fmt.utc(hi)}")
+        held = (f"{u.records} record(s), {fmt.dur(u.seconds)}" if u.records
+                else f"no record (its open block lost at a reset), its events reach "
+                f"+{fmt.dur(u.reach_s)}")
+        yield Reason("no_utc", REVIEW, never_set(u.boot), figure=f"{held}; {start}")
 
 
 def _unproven(blocks: list[BlockInfo]) -> Iterable[Reason]:

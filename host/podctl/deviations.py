@@ -244,7 +244,13 @@ def _gaps(a: Analysis) -> Iterable[Deviation]:
             fig = f"at most {fmt.dur(g.at_most)} (the clocked records around it bound it)"
         else:
             fig = "of unknown length: nothing clocked after it bounds it"
+        between = list(range(g.start.boot + 1, g.end.boot)) if g.restart and not g.tail else []
+        ran = (f"boot {between[0]} ran with its records lost (its open block cut by a reset)"
+               if len(between) == 1 else f"boots {', '.join(map(str, between))} ran with their "
+               "records lost (their open blocks cut by resets)")
         what = ("no record from the last one to the device's end of the log" if g.tail
+                else f"no record from boot {g.start.boot} to boot {g.end.boot}: {ran}, the "
+                "board off the rest of that time" if between
                 else "the board was off between two boots" if g.restart
                 else "no record between two records")
         yield _dev(a, "gap", g.start, f"{what} ({_phase_name(a, g.phase)})", fig, g.phase)
