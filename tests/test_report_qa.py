@@ -378,3 +378,21 @@ def test_battery_and_hold_margins_are_in_words(nominal, tmp_path):
         assert rep.hold_margins() == []
     finally:
         rep.analysis.bands[:] = bands
+
+
+def test_thinning_a_long_line_keeps_every_extreme_and_break():
+    rng = np.random.default_rng(7)
+    y = rng.normal(5, 0.1, 130_000)
+    y[50_000] = 21.5  # one spike
+    y[70_000:70_500] = np.nan  # a break (an excluded span)
+    keep = plots._thin(y)
+    assert len(keep) < 10_000
+    assert np.nanmax(y[keep]) == 21.5 and np.nanmin(y[keep]) == np.nanmin(y)
+    assert {0, len(y) - 1, 69_999, 70_000, 70_499, 70_500} <= set(keep.tolist())
+    # every run of about 65 points keeps its own extremes
+    for lo in range(0, len(y), 6500):
+        part = slice(lo, lo + 65)
+        if not np.isnan(y[part]).all():
+            assert np.nanmax(y[part]) in y[keep] and np.nanmin(y[part]) in y[keep]
+    short = np.arange(100.0)
+    assert plots._thin(short).tolist() == list(range(100))
