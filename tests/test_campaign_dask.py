@@ -74,3 +74,32 @@ def test_a_dask_campaign_restarted_skips_what_is_done(cluster, tmp_path):
     again = campaign.run("nominal", 5, out, scheduler=cluster.scheduler_address,
                          disperse="none", plots=False, **LEG)
     assert again.skipped == [1, 2, 3] and again.flown == [4, 5] and again.passed
+
+
+def test_a_run_past_its_allowed_failures_is_reported_lost_not_waited_for(tmp_path):
+    """With distributed.scheduler.allowed-failures at 0, the runs a killed
+    worker held fail at once (KilledWorker): the campaign names them lost,
+    keeps the rest, and a restart flies exactly those."""
+    import dask
+
+    out = tmp_path / "strict"
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as strict:
+        victim = sorted(_pids(strict.scheduler_address).values())[0]
+        killed: list[int] = []
+
+        def progress(done: int, total: int) -> None:
+            if done >= 1 and not killed:
+                killed.append(done)
+                os.kill(victim, signal.SIGKILL)
+
+        c = campaign.run("nominal", RUNS, out, scheduler=strict.scheduler_address,
+                         disperse="none", plots=False, progress=progress, **LEG)
+        lost = [x["seed"] for x in c.lost]
+        assert lost and all(x["reason"].startswith("KilledWorker") for x in c.lost)
+        assert not c.passed and c.summary["lost"] == c.lost
+        assert sorted(lost + [r["seed"] for r in c.rows]) == list(range(1, RUNS + 1))
+        again = campaign.run("nominal", RUNS, out, scheduler=strict.scheduler_address,
+                             disperse="none", plots=False, **LEG)
+    assert again.flown == lost and again.lost == [] and again.passed
