@@ -61,7 +61,7 @@ def scaling_figures() -> dict[str, float]:
         t1, c1 = _timed(root / "one", workers=1, **same)
         t2, c2 = _timed(root / "two", workers=2, **same)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster:
+                          dashboard_address=":0") as cluster:
             td, cd = _timed(root / "dask", scheduler=cluster.scheduler_address, **same)
     assert not (c1.lost or c2.lost or cd.lost)
     return {

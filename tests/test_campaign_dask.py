@@ -21,7 +21,7 @@ LEG = {"hours": 6, "tick_s": 10}
 @pytest.fixture(scope="module")
 def cluster():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as c:
+                      dashboard_address=":0") as c:
         yield c
 
 
@@ -84,7 +84,7 @@ def test_a_run_past_its_allowed_failures_is_reported_lost_not_waited_for(tmp_pat
 
     out = tmp_path / "strict"
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as strict:
         victim = sorted(_pids(strict.scheduler_address).values())[0]
         killed: list[int] = []
