@@ -107,6 +107,21 @@ EVENTS = (
     ),
     (EV_KEY_ROTATED, "KEY_ROTATED", "", "", "counter"),
     (EV_REFUSALS, "REFUSALS", "last message type", "last error code", "refusals counted"),
+    (
+        EV_PROBE_REFERENCE,
+        "PROBE_REFERENCE",
+        "probe",
+        "fault kind << 8 | rate: seconds since the previous reading; disagree: probes"
+        " of the median (bit n = probe n) | 0x10 when trusted",
+        "reference, mdegC (signed): rate the previous reading, disagree the median",
+    ),
+    (
+        EV_ACTUATOR_FAULT,
+        "ACTUATOR_FAULT",
+        "outputs found without effect: 1 heater, 2 Peltier heating, 4 Peltier cooling",
+        "seconds they were driven hard (the window judged)",
+        "how far the payload moved in it, mdegC (signed)",
+    ),
 )
 
 

@@ -66,11 +66,12 @@ EVENT_NAMES = {  # 7.7
     5: "PROFILE_ACCEPTED", 6: "PROFILE_REFUSED", 7: "PROBE_FAULT",
     8: "PROBE_RECOVERED", 9: "TIME_SET", 10: "LOG_ERASED",
     11: "COMMAND_REFUSED", 12: "MODE", 13: "STORAGE_FULL", 14: "KEY_ROTATED",
-    15: "REFUSALS",
+    15: "REFUSALS", 16: "PROBE_REFERENCE", 17: "ACTUATOR_FAULT",
 }
 (BOOT, PHASE, ALARM_RAISED, PROFILE_ACCEPTED, PROFILE_REFUSED, PROBE_FAULT,
  PROBE_RECOVERED, TIME_SET, LOG_ERASED, COMMAND_REFUSED, STORAGE_FULL,
- KEY_ROTATED, REFUSALS) = (1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15)
+ KEY_ROTATED, REFUSALS, PROBE_REFERENCE, ACTUATOR_FAULT) = (
+    1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17)
 BOOT_SIMULATED = 0x80  # 7.7: in BOOT's a, above the reset cause
 # 7.7 / 9.2: ALARM_RAISED values that are signed mdegC readings
 TEMPERATURE_ALARMS = frozenset({0, 1, 2, 3, 4})  # high low cumulative abs_high abs_low
@@ -343,7 +344,7 @@ class Event:
     @property
     def signed(self) -> bool:
         """7.7: value is a signed mdegC reading."""
-        return self.code == PROBE_FAULT or (
+        return self.code in (PROBE_FAULT, PROBE_REFERENCE, ACTUATOR_FAULT) or (
             self.code == ALARM_RAISED and self.a in TEMPERATURE_ALARMS)
 
     @property
@@ -363,8 +364,10 @@ class Event:
             return None, "", f"{v >> 16 & 0xFF}.{v >> 8 & 0xFF}.{v & 0xFF}"
         if code in (PROFILE_ACCEPTED, PROFILE_REFUSED):
             return None, "", f"{v:08x}"
-        if code == PROBE_FAULT:
+        if code in (PROBE_FAULT, PROBE_REFERENCE):
             return (None if v is None else v / 1000), "degC", ""
+        if code == ACTUATOR_FAULT:
+            return v / 1000, "K", ""
         if code == ALARM_RAISED:
             scale, unit = ALARM_SHOWN.get(self.a, (1, ""))
             return v * scale, unit, ""
@@ -380,7 +383,8 @@ class Event:
 # 7.7 "How podctl shows value": ALARM_RAISED by alarm (scale, unit)
 ALARM_SHOWN = {0: (0.001, "degC"), 1: (0.001, "degC"), 2: (0.001, "degC"),
                3: (0.001, "degC"), 4: (0.001, "degC"), 5: (0.001, "g"), 6: (1, "s"),
-               7: (0.001, "V"), 8: (1, "count"), 9: (1, "bytes")}
+               7: (0.001, "V"), 8: (1, "count"), 9: (1, "bytes"),
+               10: (1, "outputs"), 11: (1, "s")}
 VALUE_UNITS = {TIME_SET: "UTC s", LOG_ERASED: "bytes", COMMAND_REFUSED: "counter",
                KEY_ROTATED: "counter", REFUSALS: "refusals"}
 
