@@ -396,3 +396,22 @@ def test_thinning_a_long_line_keeps_every_extreme_and_break():
             assert np.nanmax(y[part]) in y[keep] and np.nanmin(y[part]) in y[keep]
     short = np.arange(100.0)
     assert plots._thin(short).tolist() == list(range(100))
+
+
+def test_the_overview_draws_every_channel_of_the_log(nominal, tmp_path, monkeypatch):
+    _, rep = nominal
+    from matplotlib.figure import Figure
+
+    drawn = {}
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: drawn.setdefault("f", fig))
+    plots.plot_overview(rep, tmp_path / "o.png")
+    labels = {ln.get_label() for a in drawn["f"].axes for ln in a.get_lines()}
+    for want in ("payload estimate", "probe 0 (trusted)", "probe 1 (trusted)",
+                 "probe 2 (trusted)", "probe 3 (trusted)", "battery", "heater duty %",
+                 "Peltier duty % (+ cools)", "humidity %RH", "pressure hPa (right)"):
+        assert want in labels, want
+    # each channel's line holds that channel's readings (the thinning keeps the extremes)
+    heater = next(ln for a in drawn["f"].axes for ln in a.get_lines()
+                  if ln.get_label() == "heater duty %")
+    assert np.nanmax(np.asarray(heater.get_ydata(), dtype=float)) == pytest.approx(
+        float(np.nanmax(rep.channels["heater"][~np.isnan(rep.utc)])))

@@ -85,6 +85,7 @@ class Report:
     clock_offset_s: float | None = None  # the device's clock less the host's at the pull
     clock_tolerance_s: int = CLOCK_TOLERANCE_S
     raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
+    channels: dict[str, np.ndarray] = field(default_factory=dict)  # the log's other channels
     accuracy_budget: tuple[tuple[str, str], ...] = ACCURACY_BUDGET
     accuracy_total: str = ACCURACY_TOTAL
     not_stated: str = NOT_STATED
@@ -455,6 +456,9 @@ def build(
         probe_stats=probestats.probe_stats(data, a),
         clock_offset_s=getattr(verdict, "clock_offset_s", None),
         raw_probes=_raw_probes(data),
+        channels={k: data.samples[k].astype(float) for k in ("heater", "peltier", "humidity",
+                                                           "pressure")
+                  if k in (data.samples.dtype.names or ())},
     )
 
 

@@ -213,8 +213,8 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
         return None
     idx = np.flatnonzero(known)
     x = _dates(rep.utc[idx])
-    fig = Figure(figsize=(9, 5.2), dpi=110, layout="constrained")
-    ax, axb = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    fig = Figure(figsize=(9, 7.4), dpi=110, layout="constrained")
+    ax, axb, axa, axe = fig.subplots(4, 1, sharex=True, height_ratios=(3, 1, 1, 1))
     # the band of each phase, over the span its records cover
     brk = np.ones(len(idx), dtype=bool)
     brk[:-1] = ((np.diff(idx) != 1) | (rep.phase[idx[:-1]] != rep.phase[idx[1:]])
@@ -265,7 +265,8 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
         if not math.isnan(a.utc):
             xa = _dates(np.array([a.utc]))[0]
             ax.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
-            axb.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
+            for other in (axb, axa, axe):
+                other.axvline(xa, color=_C_ALARM, lw=0.9, ls="--")
             ax.annotate(a.what.replace(" raised", ""), (xa, 0.02),
                         xycoords=("data", "axes fraction"), rotation=90, va="bottom", ha="right",
                         fontsize=7, color=_C_ALARM)
@@ -291,7 +292,28 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
                     label=f"low alarm {rep.battery_low_v:g} V")
     axb.set_ylabel("battery V")
     axb.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
-    _time_axis(axb)
+    axb.grid(True, color="#dddddd", linewidth=0.6)
+    # the rest of the log's channels: what the controller drove, and the air
+    ch = rep.channels
+    for name, color, label in (("heater", "#c62828", "heater duty %"),
+                               ("peltier", "#1565c0", "Peltier duty % (+ cools)")):
+        if name in ch:
+            _line_with_breaks(axa, x, ch[name][idx], gaps, color=color, lw=0.8, label=label)
+    axa.set_ylabel("duty %")
+    axa.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    axa.grid(True, color="#dddddd", linewidth=0.6)
+    if "humidity" in ch:
+        _line_with_breaks(axe, x, ch["humidity"][idx], gaps, color="#00695c", lw=0.8,
+                          label="humidity %RH")
+    axe.set_ylabel("%RH")
+    if "pressure" in ch:
+        axp = axe.twinx()
+        _line_with_breaks(axp, x, ch["pressure"][idx], gaps, color="#6d4c41", lw=0.5, alpha=0.6,
+                          label="pressure hPa (right)")
+        axp.set_ylabel("hPa")
+        axe.plot([], [], color="#6d4c41", lw=0.8, label="pressure hPa (right)")
+    axe.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1), borderaxespad=0)
+    _time_axis(axe)
     fig.savefig(path, metadata=PNG_METADATA)
     return path
 
@@ -353,8 +375,9 @@ def caption(key: str) -> str:
     if key == "overview":
         return ("The whole mission: payload estimate (blue) and every probe (solid while trusted, "
                 "dashed while excluded, excluded spans marked at the foot) against each phase's "
-                "band (green), excursions (red), alarms (orange), board restarts, and the "
-                "battery. Time axis UTC.")
+                "band (green), excursions (red), alarms (orange), board restarts; under it the "
+                "log's other channels: battery, heater and Peltier duty, humidity and pressure. "
+                "Time axis UTC.")
     if key == "histogram":
         return ("Time at each temperature of the payload estimate, per phase (0.5 degC bins, "
                 "hours): the band (green), its limits and the phase's MKT. Time without a "
