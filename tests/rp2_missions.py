@@ -1,7 +1,8 @@
 """The rp2 HAL's missions for make soak and make bench (issue 16).
 
-    python -m tests.rp2_missions soak [TICK_S]   nominal and return-slip at
-                                                  full length (soak_figures)
+    python -m tests.rp2_missions soak [TICK_S]   nominal, return-slip,
+                                                  heater-failure, reset-reentry
+                                                  at full length (soak_figures)
     python -m tests.rp2_missions heap [SECONDS]  the smallest heap, in 2 KiB
                                                   steps, the day flies in
 
