@@ -13,7 +13,10 @@
 # trusted probes: excluded ones, a drifted and a noisy, must not outvote the
 # last good one), only the excluded are judged against them. A probe failing a
 # check is excluded and a PROBE_FAULT event raised once; it comes back after
-# passing every check for recover_s seconds in a row.
+# passing every check for recover_s seconds in a row, the disagree check
+# with a margin: within half the limit of the reference, not the limit
+# itself (issue 17: a probe drifting at the limit was excluded and back
+# seven times in an hour, each pair two log events and two report rows).
 #
 # An exclusion for rate or disagree also says what the reading was compared
 # with (issue 17: a reviewer asked "disagree with what?"): a PROBE_REFERENCE
@@ -40,6 +43,10 @@ from protocol import codes
 # name in protocol/block.py would cost the board a qstr
 _EV_PROBE_REFERENCE = const(16)
 _TRUSTED = const(0x10)  # the disagree median was of trusted probes only
+# an excluded probe counts towards its recovery only within disagree >> this
+# of the reference (half the limit: 0.75 K at 1.5 K), against the limit
+# itself to stay in; the margin is far above the probes' noise (about 20 mdegC)
+_BACK_SHIFT = const(1)
 
 
 class Probes:
@@ -136,11 +143,22 @@ class Probes:
             for i in range(self.n):
                 if trusted < 3 and not self.fault[i]:
                     continue
-                if self.cand[i] and abs(reading[i] - mid) > self.disagree:
+                if not self.cand[i]:
+                    continue
+                d = abs(reading[i] - mid)
+                if d > self.disagree:
                     self.cand[i] = 0
                     if self._fail(i, codes.FAULT_DISAGREE, reading[i], t, events):
                         events.push(t, _EV_PROBE_REFERENCE, i,
                                     codes.FAULT_DISAGREE << 8 | mask, mid)
+                elif self.fault[i] and d > self.disagree >> _BACK_SHIFT:
+                    # hysteresis: an excluded probe comes back only well
+                    # inside the limit, so one drifting along it (noise
+                    # and the median's wander crossing it both ways) stays
+                    # out instead of flapping; its hold restarts, its
+                    # fault kind and the log are left as they are
+                    self.cand[i] = 0
+                    self.pass_s[i] = 0
         good = 0
         count = 0
         total = 0
