@@ -14,7 +14,8 @@ the default dispersion, on the CPython engine.
                                         what this shared machine delivered
   campaign_scaling_efficiency_2_workers T(1 worker) / (2 x T(2 workers)), the
                                         same 20 runs, measured in this call
-                                        (1 worker flies in this process)
+                                        (1 worker flies in this process), each
+                                        time the best of two
   campaign_dask_overhead_pct            a LocalCluster of 2 worker processes
                                         against the local pool of 2, the same
                                         20 runs (the cluster started before
@@ -56,13 +57,20 @@ def scaling_figures() -> dict[str, float]:
     from distributed import LocalCluster
 
     same = {"runs": SCALING_RUNS, "seed": SCALING_SEED}
+    t1 = t2 = td = float("inf")
     with tempfile.TemporaryDirectory(prefix="podcampaign") as d:
         root = Path(d)
-        t1, c1 = _timed(root / "one", workers=1, **same)
-        t2, c2 = _timed(root / "two", workers=2, **same)
+        # best of two, alternating: another process's burst only adds time
+        for rep in range(2):
+            t, c1 = _timed(root / f"one{rep}", workers=1, **same)
+            t1 = min(t1, t)
+            t, c2 = _timed(root / f"two{rep}", workers=2, **same)
+            t2 = min(t2, t)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster:
-            td, cd = _timed(root / "dask", scheduler=cluster.scheduler_address, **same)
+            for rep in range(2):
+                t, cd = _timed(root / f"dask{rep}", scheduler=cluster.scheduler_address, **same)
+                td = min(td, t)
     assert not (c1.lost or c2.lost or cd.lost)
     return {
         "campaign_scaling_efficiency_2_workers": round(t1 / (2 * t2), 3),

@@ -95,9 +95,17 @@ def test_a_run_past_its_allowed_failures_is_reported_lost_not_waited_for(tmp_pat
                 os.kill(victim, signal.SIGKILL)
 
         c = campaign.run("nominal", RUNS, out, scheduler=strict.scheduler_address,
-                         disperse="none", plots=False, progress=progress, **LEG)
+                         disperse="none", plots=False, progress=progress,
+                         junit=tmp_path / "ci.xml", **LEG)
         lost = [x["seed"] for x in c.lost]
         assert lost and all(x["reason"].startswith("KilledWorker") for x in c.lost)
+        # CI sees each lost run's expectations as errors, never as passes
+        import xml.etree.ElementTree as ET
+
+        suite = ET.parse(tmp_path / "ci.xml").getroot().find("testsuite")
+        labels = c.plan.expect_labels()
+        assert int(suite.get("errors")) == len(labels) * len(lost)
+        assert int(suite.get("tests")) == len(labels) * RUNS
         assert not c.passed and c.summary["lost"] == c.lost
         assert sorted(lost + [r["seed"] for r in c.rows]) == list(range(1, RUNS + 1))
         again = campaign.run("nominal", RUNS, out, scheduler=strict.scheduler_address,
