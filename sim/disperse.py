@@ -176,7 +176,7 @@ def _real(v: Any) -> bool:
 
 # -- paths into a loaded scenario ---------------------------------------------
 
-# section -> (its key in the loaded dict, the layout of its elements)
+# an array section -> its key in the loaded scenario
 _ARRAYS = {"phase": "phases", "fault": "faults", "probe": "probe"}
 
 
