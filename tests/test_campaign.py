@@ -186,8 +186,12 @@ def test_a_restarted_campaign_flies_only_what_is_not_done(warm, tmp_path):
     # temporary file beside it
     mission.run_path(out, 2).write_bytes(mission.run_path(out, 2).read_bytes()[:40])
     (out / "runs" / ".seed-3.parquet.999.tmp").write_bytes(b"half")
-    again = campaign.run(str(sc), 4, out, disperse=str(d), workers=1, plots=False, **LEG)
+    calls: list[tuple[int, int]] = []
+    again = campaign.run(str(sc), 4, out, disperse=str(d), workers=1, plots=False,
+                         progress=lambda done, total: calls.append((done, total)), **LEG)
     assert again.skipped == [1] and again.flown == [2, 3, 4]
+    # the bar starts at what DIR already holds and counts each run once
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert os.stat(mission.run_path(out, 1)).st_mtime_ns == kept[1].st_mtime_ns
     assert [r["seed"] for r in again.rows] == [1, 2, 3, 4]
     assert pq.read_table(out / "campaign.parquet").num_rows == 4
