@@ -336,14 +336,14 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
         held = (f"its {u.records} record(s) ({fmt.dur(u.seconds)}) have no UTC" if u.records
                 else "it has no sample record (its open block was lost at a reset), only events "
                      "without UTC")
+        bounded = not (math.isnan(u.earliest_utc) or math.isnan(u.latest_utc))
         lines.append(
             f"{never_set(u.boot)}: {held}"
             + (f"; they lie {' and '.join(around)}" if around else "")
-            + "; they count in the figures"
-            + ("; the plots hatch the span they lie in (boot {} started between {} and {})".format(
-                u.boot, fmt.utc(u.earliest_utc), fmt.utc(u.latest_utc))
-               if not (math.isnan(u.earliest_utc) or math.isnan(u.latest_utc))
-               else "; nothing bounds them in UTC, so they are not on the plots"))
+            + ("; they count in the figures" if u.records else "")
+            + (f"; the plots hatch the span it lies in (boot {u.boot} started between "
+               f"{fmt.utc(u.earliest_utc)} and {fmt.utc(u.latest_utc)})" if bounded
+               else "; nothing bounds it in UTC, so it is not on the plots"))
     last = a.last
     tail = next((g for g in a.gaps if g.tail), None)
     missing = "" if tail is None else (
