@@ -326,6 +326,11 @@ def test_over_plan_and_not_reached_are_in_the_summary(tmp_path_factory, tmp_path
     ret = rep.phases[3]
     assert (f"Phase(s) over plan: 3 return by {'at least ' if ret.unbounded else ''}"
             f"{fmt.dur(ret.over_plan_s)}") in text
+    # the span of the data says what recorded without UTC after the resets
+    boots = ", ".join(str(u.boot) for u in rep.analysis.unclocked)
+    assert boots and (f"to {rep.span_end} by the device's clock (a simulated mission: the "
+                      "simulator's clock, not a flight's), and by uptime only in boot(s) "
+                      f"{boots}, whose clock was never set") in text
     # a profile with a phase the log never entered
     cut = dataclasses.replace(ret, start=None)
     rep.analysis.phases[3] = cut
