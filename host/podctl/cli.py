@@ -29,6 +29,7 @@ COMMANDS = (
     "podctl.device_cmds",
     "podctl.profile_cmds",
     "podctl.logs_cmds",
+    "podctl.forecast_cmd",
 )
 
 _EPILOG = (

@@ -1,0 +1,90 @@
+"""`podctl forecast LOG_FOLDER`: hours until the first excursion, until the
+cumulative allowance is spent and until the battery alarm, P10/P50/P90,
+from the container's state at the end of a pulled log (podctl.forecast;
+docs/forecast.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from podctl.cli_common import examples, finite_float, whole
+
+LABELS = {"first_excursion": "first excursion", "budget": "allowance spent",
+          "battery": "battery alarm"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "forecast",
+        help="how long can it still wait: hours until excursion, allowance and battery",
+        description=(
+            "Fly the unchanged firmware forward from the container's last state in a "
+            "pulled log (temperatures, outputs, battery, phase and its time, alarms, "
+            "out-of-band time), its battery capacity and heat loss identified from the "
+            "log's own history and dispersed with the environment, and report P10/P50/P90 "
+            "hours until the first excursion, until the cumulative allowance is spent and "
+            "until the battery alarm, with what drives each."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples(
+            "podctl forecast build/pulled",
+            "podctl forecast build/pulled --environment orbit --runs 100 --horizon 480",
+            "podctl forecast build/pulled --environment hangar.toml --json",
+        ),
+    )
+    p.add_argument("log", metavar="LOG_FOLDER",
+                   help="the folder `logs pull` wrote (log.bin, profile.bin)")
+    p.add_argument("--environment", default="recovery",
+                   help="recovery (default), orbit, or a TOML file with one [[phase]]")
+    p.add_argument("--runs", type=whole(1, 100_000, "--runs"), default=40)
+    p.add_argument("--horizon", type=finite_float(0.1, 8760.0, "--horizon"), default=240.0,
+                   help="hours to fly forward (default 240)")
+    p.add_argument("--tick-s", type=whole(1, 60, "--tick-s"), default=10)
+    p.add_argument("--seed", type=whole(0, 2**32, "--seed"), default=1)
+    p.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None)
+    p.add_argument("--json", action="store_true", help="print the forecast as JSON")
+    p.set_defaults(run=cmd_forecast)
+
+
+def _h(v: float | None, horizon: float) -> str:
+    return f"> {horizon:g}" if v is None else f"{v:.1f}"
+
+
+def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
+    from podctl.forecast import QUANTITIES, forecast
+
+    f = forecast(args.log, environment=args.environment, runs=args.runs,
+                 horizon_h=args.horizon, tick_s=args.tick_s, seed=args.seed,
+                 workers=args.workers)
+    if args.json:
+        console.print_json(json.dumps(f.to_json()))
+        return 0
+    s, i = f.start, f.identified
+    console.print(
+        f"{args.log}: phase {s.phase_name} for {s.phase_s / 3600:.1f} h, payload "
+        f"{s.payload_c:.2f} degC (band {s.band[0]:g}..{s.band[1]:g}), battery {s.battery_v:.3f} V "
+        f"(charge {100 * i.soc:.0f} %), out of band {s.out_s} s of {s.allowance_s} s"
+        + (f", alarms {' '.join(s.alarm_names)}" if s.alarm_names else ""),
+        highlight=False,
+    )
+    console.print(
+        f"identified from {i.history_h:.1f} h of the phase: battery {i.capacity_wh:.0f} Wh "
+        f"+-{i.capacity_sigma_pct:.0f} %, heat loss x{i.heat_loss:.2f} "
+        f"+-{i.heat_loss_sigma_pct:.0f} %",
+        highlight=False,
+    )
+    t = Table(title=f"forecast: {f.runs} runs, {f.environment}, {f.horizon_h:g} h horizon")
+    for col in ("hours until", "P10", "P50", "P90", "driven most by"):
+        t.add_column(col, justify="left" if col in ("hours until", "driven most by") else "right")
+    for q in QUANTITIES:
+        h = f.hours[q]
+        top = f.drivers[q][0] if f.drivers[q] else None
+        t.add_row(LABELS[q], _h(h["p10"], f.horizon_h), _h(h["p50"], f.horizon_h),
+                  _h(h["p90"], f.horizon_h),
+                  "" if top is None else f"{top['param']} (rho {top['rho']:+.2f})")
+    console.print(t)
+    return 0

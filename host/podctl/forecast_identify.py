@@ -1,0 +1,174 @@
+"""What a forecast identifies from the log's own history, with its
+uncertainty: the battery's usable capacity (its drain per hour against the
+power the outputs drew) and the container's heat-loss coefficient (the
+factor on the reference container's wall conductance that makes the
+simulated controller drive its outputs as the log shows they were driven).
+
+The forecast's own model is the reference container (sim/scenarios/
+nominal.toml, docs/reference-container.md): a log says nothing of the
+container's build but what these two numbers show. The scenario a log came
+from is never read.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from podctl.forecast_state import History, Start
+from sim import power
+
+MIN_HISTORY_H = 4.0  # less and nothing is identified: the model's own values stand
+WINDOW_H = 24.0  # the history used: a whole day averages the diurnal swing out
+PRIOR_SIGMA_PCT = 15.0  # a number the log could not identify: the build's spread and more
+FLOOR_SIGMA_PCT = 3.0  # even a clean fit is a fit
+
+
+@dataclass(frozen=True)
+class Identified:
+    soc: float  # the battery's state of charge now, 0..1
+    capacity_wh: float
+    capacity_sigma_pct: float
+    drain_pct_per_h: float  # state of charge per hour over the history (NaN: too short)
+    heat_loss: float  # factor on the reference container's wall conductance
+    heat_loss_sigma_pct: float
+    history_h: float
+
+
+def soc_of(volts: np.ndarray, amps: np.ndarray, pw: dict[str, Any]) -> np.ndarray:
+    """State of charge from the terminal voltage under its load: the pack's
+    open-circuit curve (sim.power) inverted at V + I R."""
+    cells = int(pw.get("cells_series", 3))
+    curve = np.array(power.CURVES[pw.get("pack", "li-ion")]) * cells
+    ocv = volts + amps * float(pw.get("internal_resistance_ohm", 0.05))
+    return np.interp(ocv, curve, np.array(power._SOC_POINTS))
+
+
+def load_w(hist: History | Start, sc: dict[str, Any]) -> Any:
+    """Electrical power the outputs drew, W, from their logged duty (the
+    plant's own formulas: the heater's rating, the Peltier's Qmax / COP0 at
+    that drive), plus the board's base load."""
+    c = sc["container"]
+    pe = c.get("peltier") or {}
+    heater = np.asarray(hist.heater_pct, dtype=float) / 100.0
+    d = np.abs(np.asarray(hist.peltier_pct, dtype=float)) / 100.0
+    cop0 = float(pe.get("cop0", 0.7))
+    full = float(pe.get("cop0_full", -1.0))
+    slope = (full - cop0) if full > 0 else 0.0
+    pel = d * float(pe.get("qmax_w", 0.0)) / (cop0 + slope * d)
+    return float(sc["power"].get("base_load_w", 0.0)) + heater * float(c["heater_max_w"]) + pel
+
+
+def battery(start: Start, hist: History, sc: dict[str, Any]) -> tuple[float, float, float, float]:
+    """(soc now, capacity Wh, its sigma %, drain %/h). The capacity from the
+    charge the history's load drew over the state of charge it lost (a
+    least-squares line through the SoC against time); its sigma from that
+    slope's standard error."""
+    pw = sc["power"]
+    nominal_v = power.NOMINAL_CELL_V[pw.get("pack", "li-ion")] * int(pw.get("cells_series", 3))
+    soc_now = float(soc_of(np.array([start.battery_v]),
+                           np.array([load_w(start, sc) / max(start.battery_v, 1.0)]), pw)[0])
+    prior = float(pw["capacity_wh"])
+    keep = hist.t_h >= -WINDOW_H
+    t = hist.t_h[keep]
+    if not len(t) or -t[0] < MIN_HISTORY_H:
+        return soc_now, prior, PRIOR_SIGMA_PCT, math.nan
+    amps = load_w(hist, sc)[keep] / np.maximum(hist.battery_v[keep], 1.0)
+    soc = soc_of(hist.battery_v[keep], amps, pw)
+    a = np.vstack([t, np.ones(len(t))]).T
+    coef, res, *_ = np.linalg.lstsq(a, soc, rcond=None)
+    slope = float(coef[0])  # soc per hour, negative while draining
+    n = len(t)
+    resid = soc - a @ coef
+    se = math.sqrt(float(resid @ resid) / max(n - 2, 1) / float(((t - t.mean()) ** 2).sum()))
+    if slope >= -1e-6 or se > -slope / 2:
+        return soc_now, prior, PRIOR_SIGMA_PCT, 100.0 * slope  # no drain to read a capacity from
+    cap_ah = float(amps.mean()) / -slope
+    sigma = max(FLOOR_SIGMA_PCT, 100.0 * se / -slope)
+    return soc_now, cap_ah * nominal_v, sigma, 100.0 * slope
+
+
+def heat_loss(
+    start: Start, hist: History, sc: dict[str, Any], profile: bytes, soc: float,
+    env_of: Any,
+) -> tuple[float, float]:
+    """(factor on the wall conductance, its sigma %). The unchanged firmware
+    flies the history's window in the forecast's environment from the
+    window's first state; the factor is moved (secant) until its mean
+    cooling drive matches the log's. Its sigma: the factor each half of the
+    window alone asks for, half their difference. env_of(phase_s) is the
+    environment phase table at that many seconds into the phase."""
+    keep = hist.t_h >= -WINDOW_H
+    t = hist.t_h[keep]
+    if not len(t) or -t[0] < MIN_HISTORY_H or start.phase_s < -t[0] * 3600:
+        return 1.0, PRIOR_SIGMA_PCT
+    hours = float(-t[0])
+    c = sc["container"]
+    ratio = float(c["heater_max_w"]) / max(float((c.get("peltier") or {}).get("qmax_w", 1.0)), 1.0)
+    obs = hist.peltier_pct[keep] - ratio * hist.heater_pct[keep]  # net cooling drive, % of Qmax
+    i0 = int(np.flatnonzero(keep)[0])
+    first = {
+        "payload_c": float(hist.payload_c[i0]), "air_c": float(hist.air_c[i0]),
+        "soc": soc, "phase": start.phase, "phase_s": int(start.phase_s - hours * 3600),
+        "mission_s": 0, "out_s": 0, "alarms": 0,
+    }
+    env = env_of(first["phase_s"])
+
+    def drive(k: float) -> tuple[float, np.ndarray, np.ndarray]:
+        rows = _fly_table(sc, profile, first, env, hours, k)
+        return float(rows[1].mean()), rows[0], rows[1]
+
+    want = float(obs.mean())
+    k0, (m0, *_) = 1.0, drive(1.0)
+    k1 = min(3.0, max(0.33, want / m0)) if m0 > 0.5 else 1.5
+    m1, tt, dd = drive(k1)
+    for _ in range(2):
+        if abs(m1 - m0) < 1e-6:
+            break
+        k2 = min(3.0, max(0.33, k1 + (want - m1) * (k1 - k0) / (m1 - m0)))
+        k0, m0 = k1, m1
+        k1 = k2
+        m1, tt, dd = drive(k1)
+    # each half alone, by the drive's proportionality near the fit
+    half = -hours / 2
+    ks = []
+    for lo, hi in ((-hours, half), (half, 0.0)):
+        mo = obs[(t >= lo) & (t < hi)]
+        mm = dd[(tt - hours >= lo) & (tt - hours < hi)]
+        if len(mo) and len(mm) and mm.mean() > 0.5:
+            ks.append(k1 * mo.mean() / mm.mean())
+    sigma = 100.0 * abs(ks[0] - ks[1]) / 2 / k1 if len(ks) == 2 else PRIOR_SIGMA_PCT
+    return float(k1), float(max(FLOOR_SIGMA_PCT, min(PRIOR_SIGMA_PCT, sigma)))
+
+
+def scaled(sc: dict[str, Any], k: float) -> dict[str, Any]:
+    """The container with its wall conductance scaled by k (both halves of
+    the wall: the series conductance scales by k too)."""
+    c = dict(sc["container"])
+    for key in ("wall_conductance_w_per_k", "air_wall_conductance_w_per_k"):
+        c[key] = c[key] * k
+    return dict(sc, container=c)
+
+
+def _fly_table(sc: dict[str, Any], profile: bytes, first: dict[str, Any], env: dict[str, Any],
+               hours: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """(hours from the window's start, net cooling drive %) every minute."""
+    import tempfile
+
+    from sim.forecast_start import start_sim
+
+    run_sc = scaled(dict(sc, phases=[dict(env, duration_s=hours * 3600.0)],
+                         duration_s=hours * 3600.0, faults=[], expects=[]), k)
+    buf = io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="podfc") as d:
+        sim = start_sim(run_sc, profile, first, 1, d)
+        sim.table = buf
+        sim.run()
+    a = np.loadtxt(io.StringIO(buf.getvalue()), delimiter=",", usecols=(0, 11, 12), ndmin=2)
+    c = run_sc["container"]
+    ratio = float(c["heater_max_w"]) / max(float((c.get("peltier") or {}).get("qmax_w", 1.0)), 1.0)
+    return a[:, 0] / 3600.0, a[:, 2] / 10.0 - ratio * a[:, 1] / 10.0
