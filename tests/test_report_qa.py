@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import math
 import re
 from pathlib import Path
 
@@ -331,6 +332,13 @@ def test_over_plan_and_not_reached_are_in_the_summary(tmp_path_factory, tmp_path
     assert boots and (f"to {rep.span_end} by the device's clock (a simulated mission: the "
                       "simulator's clock, not a flight's), and by uptime only in boot(s) "
                       f"{boots}, whose clock was never set") in text
+    # every moment of a boot without UTC carries the bounds the analysis gives
+    # it: its resets, events, gaps and alarms alike
+    for u in rep.analysis.unclocked:
+        if not math.isnan(u.earliest_utc):
+            # the Resets table's row of its BOOT event: when, phase, event
+            said = f"boot {u.boot} +0 s (no UTC), after {fmt.utc(u.earliest_utc)} 3 return boot"
+            assert said in text, said
     # a profile with a phase the log never entered
     cut = dataclasses.replace(ret, start=None)
     rep.analysis.phases[3] = cut

@@ -125,6 +125,9 @@ class Report:
             return f"{w}, before {fmt.utc(hi)}"
         return f"{w}, between {fmt.utc(lo)} and {fmt.utc(hi)}"
 
+    def event_moment(self, e: EventRow) -> str:
+        return self.moment(When(e.boot, float(e.t), e.utc))
+
     @property
     def clock_findings(self) -> list[str]:
         return [c.text for c in self.checks if c.code == "clock"]
