@@ -197,7 +197,8 @@ def test_every_page_is_footed_and_signed_off_last(nominal):
     assert "VERIFIED" in pages[0] and "intact and authenticated" in pages[0]
     last = pages[-1]
     for field in ("Sign-off", "Reviewed by (name, role)", "Date (UTC)", "Signature",
-                  "Disposition (release / reject / investigate)", rep.log_sha256):
+                  "Disposition (release / reject / investigate)", rep.log_sha256,
+                  rep.report_id):
         assert field in last
     assert all("Sign-off" not in p for p in pages[:-1])
 
