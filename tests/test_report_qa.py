@@ -428,3 +428,25 @@ def test_the_overview_draws_every_channel_of_the_log(nominal, tmp_path, monkeypa
                   if ln.get_label() == "heater duty %")
     assert np.nanmax(np.asarray(heater.get_ydata(), dtype=float)) == pytest.approx(
         float(np.nanmax(rep.channels["heater"][~np.isnan(rep.utc)])))
+
+
+def test_a_profile_with_a_shipment_table_is_still_checked_as_a_profile(tmp_path):
+    from podctl import profile_file
+    from protocol import profile as pf
+
+    base = NOMINAL.read_text()
+    ok = tmp_path / "ok.toml"
+    ok.write_text(base + '\n[shipment]\nbatch = "4711"\n')
+    # the device's bytes are the profile's alone: the same identity
+    assert pf.ident(load_profile(ok, tmp_path / "log.bin").data) == pf.ident(
+        profile_file.compile_file(NOMINAL))
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base.replace("min_probes = 2", "min_probes = 9")
+                   + '\n[shipment]\nbatch = "1"\n')
+    with pytest.raises(BadInput) as e:
+        load_profile(bad, tmp_path / "log.bin")
+    assert str(e.value).startswith(f"{bad}: min_probes") and "\n" not in str(e.value)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[shipment\n")
+    with pytest.raises(BadInput, match="not valid TOML"):
+        load_profile(broken, tmp_path / "log.bin")
