@@ -173,7 +173,13 @@ def from_state(
         return e
 
     base = dict(sc, power=dict(sc["power"], capacity_wh=cap))
-    k, k_sigma = ident.heat_loss(start, hist, base, prof.data, soc, env_at)
+    k, k_sigma, flown = ident.heat_loss(start, hist, base, prof.data, env_at)
+    if drain < 0 and flown < 0 and cap_sigma < ident.PRIOR_SIGMA_PCT:
+        # the capacity at which the model's own draw (the calibration flight,
+        # the plant's power, not a formula on the logged duty) drains the
+        # battery as fast as the log shows
+        cap = cap * flown / drain
+        base = dict(sc, power=dict(sc["power"], capacity_wh=cap))
     found = ident.Identified(soc, cap, cap_sigma, drain, k, k_sigma, hist.hours)
     sc_fc = ident.scaled(base, k)
     sc_fc = dict(sc_fc, phases=[dict(env_at(start.phase_s), duration_s=horizon_h * 3600.0)],

@@ -93,10 +93,10 @@ def battery(start: Start, hist: History, sc: dict[str, Any]) -> tuple[float, flo
 
 
 def heat_loss(
-    start: Start, hist: History, sc: dict[str, Any], profile: bytes, soc: float,
-    env_of: Any,
-) -> tuple[float, float]:
-    """(factor on the wall conductance, its sigma %). The unchanged firmware
+    start: Start, hist: History, sc: dict[str, Any], profile: bytes, env_of: Any,
+) -> tuple[float, float, float]:
+    """(factor on the wall conductance, its sigma %, the battery's drain in
+    that flight, state of charge %/h (NaN: none flown)). The unchanged firmware
     flies the history's window in the forecast's environment from the
     window's first state; the factor is moved (secant) until its mean
     cooling drive matches the log's. Its sigma: the factor each half of the
@@ -105,12 +105,15 @@ def heat_loss(
     keep = hist.t_h >= -WINDOW_H
     t = hist.t_h[keep]
     if not len(t) or -t[0] < MIN_HISTORY_H or start.phase_s < -t[0] * 3600:
-        return 1.0, PRIOR_SIGMA_PCT
+        return 1.0, PRIOR_SIGMA_PCT, math.nan
     hours = float(-t[0])
     c = sc["container"]
     ratio = float(c["heater_max_w"]) / max(float((c.get("peltier") or {}).get("qmax_w", 1.0)), 1.0)
     obs = hist.peltier_pct[keep] - ratio * hist.heater_pct[keep]  # net cooling drive, % of Qmax
     i0 = int(np.flatnonzero(keep)[0])
+    v0 = hist.battery_v[i0]
+    soc = float(soc_of(np.array([v0]), np.array([load_w(hist, sc)[i0] / max(v0, 1.0)]),
+                       sc["power"])[0])
     first = {
         "payload_c": float(hist.payload_c[i0]), "air_c": float(hist.air_c[i0]),
         "soc": soc, "phase": start.phase, "phase_s": int(start.phase_s - hours * 3600),
@@ -118,9 +121,13 @@ def heat_loss(
     }
     env = env_of(first["phase_s"])
 
+    drained = [math.nan]
+
     def drive(k: float) -> tuple[float, np.ndarray, np.ndarray]:
-        rows = _fly_table(sc, profile, first, env, hours, k)
-        return float(rows[1].mean()), rows[0], rows[1]
+        th, net, soc_t = _fly_table(sc, profile, first, env, hours, k)
+        if len(th) > 2:
+            drained[0] = 100.0 * float(np.polyfit(th, soc_t, 1)[0])
+        return float(net.mean()), th, net
 
     want = float(obs.mean())
     k0, (m0, *_) = 1.0, drive(1.0)
@@ -142,7 +149,7 @@ def heat_loss(
         if len(mo) and len(mm) and mm.mean() > 0.5:
             ks.append(k1 * mo.mean() / mm.mean())
     sigma = 100.0 * abs(ks[0] - ks[1]) / 2 / k1 if len(ks) == 2 else PRIOR_SIGMA_PCT
-    return float(k1), float(max(FLOOR_SIGMA_PCT, min(PRIOR_SIGMA_PCT, sigma)))
+    return float(k1), float(max(FLOOR_SIGMA_PCT, min(PRIOR_SIGMA_PCT, sigma))), drained[0]
 
 
 def scaled(sc: dict[str, Any], k: float) -> dict[str, Any]:
@@ -155,8 +162,9 @@ def scaled(sc: dict[str, Any], k: float) -> dict[str, Any]:
 
 
 def _fly_table(sc: dict[str, Any], profile: bytes, first: dict[str, Any], env: dict[str, Any],
-               hours: float, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """(hours from the window's start, net cooling drive %) every minute."""
+               hours: float, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hours from the window's start, net cooling drive %, state of charge)
+    every minute."""
     import tempfile
 
     from sim.forecast_start import start_sim
@@ -168,7 +176,7 @@ def _fly_table(sc: dict[str, Any], profile: bytes, first: dict[str, Any], env: d
         sim = start_sim(run_sc, profile, first, 1, d)
         sim.table = buf
         sim.run()
-    a = np.loadtxt(io.StringIO(buf.getvalue()), delimiter=",", usecols=(0, 11, 12), ndmin=2)
+    a = np.loadtxt(io.StringIO(buf.getvalue()), delimiter=",", usecols=(0, 11, 12, 16), ndmin=2)
     c = run_sc["container"]
     ratio = float(c["heater_max_w"]) / max(float((c.get("peltier") or {}).get("qmax_w", 1.0)), 1.0)
-    return a[:, 0] / 3600.0, a[:, 2] / 10.0 - ratio * a[:, 1] / 10.0
+    return a[:, 0] / 3600.0, a[:, 2] / 10.0 - ratio * a[:, 1] / 10.0, a[:, 3]
