@@ -133,3 +133,23 @@ def test_bad_command_line(drains, tmp_path, capsys):
     assert err.count("podctl: ") == 3 and "Traceback" not in err
     with pytest.raises(BadInput, match="runs must be at least 1"):
         forecast.forecast(drains[0], runs=0)
+
+
+def test_sim_starts_from_the_given_state(tmp_path):
+    """sim/forecast_start: the plant, the battery and the firmware's own
+    mission state are where the start says, and the firmware resumes it."""
+    from sim.forecast_start import start_sim
+
+    plan = Plan.make("stranded", "none", None, 10)
+    sc = dict(plan.sc, phases=[dict(plan.sc["phases"][-3], duration_s=600.0)],
+              duration_s=600.0, faults=[], expects=[])
+    start = {"payload_c": 6.5, "air_c": 7.0, "soc": 0.42, "phase": 4, "phase_s": 7200,
+             "mission_s": 900_000, "out_s": 120, "alarms": 1 << 5}
+    run = start_sim(sc, plan.profile, start, 3, str(tmp_path))
+    pod, box = run.box.pod, run.box
+    assert (pod.phase, pod.phase_s, pod.alarms.out_s, pod.alarms.latched) == (4, 7200, 120, 32)
+    assert box.plant.t_payload == 6.5 and box.plant.t_air == 7.0
+    assert abs(box.battery.soc - 0.42) < 1e-9
+    s = run.run()
+    assert s["duration_s"] == 600
+    assert pod is run.box.pod and pod.phase == 4 and pod.phase_s == 7800  # it flew on
