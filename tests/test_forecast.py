@@ -153,3 +153,37 @@ def test_sim_starts_from_the_given_state(tmp_path):
     s = run.run()
     assert s["duration_s"] == 600
     assert pod is run.box.pod and pod.phase == 4 and pod.phase_s == 7800  # it flew on
+
+
+def test_port_pulls_then_forecasts(drains, monkeypatch, capsys, tmp_path):
+    """--port: the CLI pulls the board's log (Device.pull) and forecasts from
+    what it pulled. The device here is a stand-in that 'pulls' a folder; the
+    real link is tests/test_forecast_live.py's virtual board."""
+    import shutil
+
+    from podctl import forecast_cmd
+
+    class Dev:
+        device_id = "SIM00001"
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def pull(self, out):
+            for name in ("log.bin", "profile.bin"):
+                shutil.copy(drains[1] / name, Path(out) / name)
+
+    monkeypatch.setattr(forecast_cmd, "open_device", lambda args: Dev())
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["forecast", "--port", "/dev/null", "--runs", "2", "--horizon", "12",
+                 "--workers", "1", "--pull-to", str(kept)]) == 0
+    out = capsys.readouterr().out
+    assert "SIM00001 on /dev/null" in out and "phase recovery" in out
+    assert (kept / "log.bin").exists()
+    assert main(["forecast", str(drains[0]), "--port", "/dev/null"]) == EXIT_USAGE
+    assert main(["forecast"]) == EXIT_USAGE
+    assert capsys.readouterr().err.count("podctl: give LOG_FOLDER or --port") == 2

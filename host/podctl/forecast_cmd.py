@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from podctl.cli_common import examples, finite_float, whole
+from podctl.cli_common import add_port_args, examples, finite_float, open_device, whole
+from podctl.errors import UsageError
 
 LABELS = {"first_excursion": "first excursion", "budget": "allowance spent",
           "battery": "battery alarm"}
@@ -34,10 +37,14 @@ def add_parser(sub) -> None:
             "podctl forecast build/pulled",
             "podctl forecast build/pulled --environment orbit --runs 100 --horizon 480",
             "podctl forecast build/pulled --environment hangar.toml --json",
+            "podctl forecast --port /dev/ttyACM0        # pulls the running board's log first",
         ),
     )
-    p.add_argument("log", metavar="LOG_FOLDER",
-                   help="the folder `logs pull` wrote (log.bin, profile.bin)")
+    p.add_argument("log", metavar="LOG_FOLDER", nargs="?", default=None,
+                   help="the folder `logs pull` wrote (log.bin, profile.bin); or --port")
+    add_port_args(p)
+    p.add_argument("--pull-to", type=Path, default=None,
+                   help="with --port: keep the pulled log there (default: a temporary folder)")
     p.add_argument("--environment", default="recovery",
                    help="recovery (default), orbit, or a TOML file with one [[phase]]")
     p.add_argument("--runs", type=whole(1, 100_000, "--runs"), default=40)
@@ -57,9 +64,22 @@ def _h(v: float | None, horizon: float) -> str:
 def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
     from podctl.forecast import QUANTITIES, forecast
 
-    f = forecast(args.log, environment=args.environment, runs=args.runs,
-                 horizon_h=args.horizon, tick_s=args.tick_s, seed=args.seed,
-                 workers=args.workers)
+    if (args.log is None) == (args.port is None):
+        raise UsageError("give LOG_FOLDER or --port, one of them (see podctl forecast --help)")
+    kw = dict(environment=args.environment, runs=args.runs, horizon_h=args.horizon,
+              tick_s=args.tick_s, seed=args.seed, workers=args.workers)
+    if args.port is not None:
+        # the live path: the board seals its open block and hands over its
+        # whole log and profile (Device.pull), so the state is as of now
+        # and the history is there to identify from
+        with tempfile.TemporaryDirectory(prefix="podctl-forecast") as d:
+            out = args.pull_to or Path(d)
+            with open_device(args) as dev:
+                dev.pull(out)
+            args.log = f"{dev.device_id} on {args.port}"
+            f = forecast(out, **kw)
+    else:
+        f = forecast(args.log, **kw)
     if args.json:
         console.print_json(json.dumps(f.to_json()))
         return 0
