@@ -6,7 +6,9 @@
 # rate_max per second; it has not repeated the exact same value for
 # stuck_s seconds (real probes carry ADC noise); and, with three or more
 # candidates, it lies within `disagree` of their median (with two, there is
-# no majority to say which is wrong, so both are kept). The median is taken
+# no majority to say which is wrong, so both are kept; but an excluded one
+# beside the one trusted probe left is still judged against it, or it would
+# earn its way back unchecked). The median is taken
 # over the candidates not already excluded when any is, so a probe that
 # drifted away cannot pull the reference off the good ones; when only one or
 # two are trusted, none of them is excluded for disagreeing (no majority of
@@ -124,11 +126,13 @@ class Probes:
                 self.cand[i] = 1
                 ncand += 1
             self.prev[i] = v
-        if ncand >= 3:
+        if ncand >= 2:
             # the reference is the median of the probes still trusted when
             # any is, so an excluded drifting probe cannot drag it; one or
             # two trusted probes have no majority, so they are kept and only
-            # the excluded ones are judged against them
+            # the excluded ones are judged against them. Two candidates are
+            # judged only when one is trusted and the other excluded: two
+            # trusted have no majority, two excluded no reference
             trusted = 0
             mask = 0  # the trusted candidates, then those the median is of
             every = 0  # every candidate
@@ -138,10 +142,12 @@ class Probes:
                     if not self.fault[i]:
                         trusted += 1
                         mask |= 1 << i
+            if ncand == 2 and trusted != 1:
+                trusted = -1  # nothing to judge: the loop below skips
             mid = self._median(trusted > 0)
             mask = mask | _TRUSTED if trusted else every
             for i in range(self.n):
-                if trusted < 3 and not self.fault[i]:
+                if trusted < 0 or (trusted < 3 and not self.fault[i]):
                     continue
                 if not self.cand[i]:
                     continue

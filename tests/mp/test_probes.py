@@ -280,3 +280,24 @@ def test_a_sole_trusted_probe_is_never_excluded_whatever_the_margin():
         back |= p.good
     assert 0 not in [f[0] for f in _faults(ev)]
     assert back == 0b1101  # 2 and 3 did come back while inside the margin
+
+
+def test_an_excluded_probe_beside_one_trusted_probe_is_still_judged():
+    # two candidates left, one trusted and one excluded: the excluded one
+    # must not earn its way back unjudged (before, with fewer than three
+    # candidates no comparison ran, and a drifted probe 4 K off was back
+    # after recover_s as the only other probe read)
+    p, ev = _probes()
+    p.configure(-40000, 85000, 500, 2000, 0, 10)
+    _run(p, ev, [5000] * 4, 3)
+    for d in range(0, 4000, 100):  # probe 2 drifts 4 K off: excluded
+        _run(p, ev, [5000, 5000, 5000 + d, 5000], 1, t0=3 + d // 100)
+    assert p.fault[2] == codes.FAULT_DISAGREE
+    _run(p, ev, [5000, 5000, 9000, 5000], 60, fail=0b1010, t0=43)  # 1, 3 unread
+    assert p.fault[2] == codes.FAULT_DISAGREE and p.good == 0b0001
+    assert 4990 <= p.estimate <= 5010
+    assert log.EV_PROBE_RECOVERED not in _codes(ev, 2)
+    # and back beside it once it reads with it again (the step back is a
+    # rate fault first), the hold run out
+    _run(p, ev, [5000, 5000, 5000, 5000], 15, fail=0b1010, t0=103)
+    assert p.good == 0b0101 and _codes(ev, 2)[-1] == log.EV_PROBE_RECOVERED
