@@ -856,6 +856,7 @@ GROUPS = {
     "campaign": "campaign",
     "capacity": "capacity",
     "rp2heap": "rp2heap",
+    "probes": "probes",
 }
 
 
