@@ -450,3 +450,19 @@ def test_a_profile_with_a_shipment_table_is_still_checked_as_a_profile(tmp_path)
     broken.write_text("[shipment\n")
     with pytest.raises(BadInput, match="not valid TOML"):
         load_profile(broken, tmp_path / "log.bin")
+
+
+def test_time_with_too_few_trusted_probes_is_said_apart(nominal, tmp_path):
+    run, before = nominal
+    pulled = open_pulled(run / "log.bin")
+    data = pulled.data()
+    orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)[:30]
+    for p in (1, 2, 3):  # one probe left: fewer than the profile's two
+        data.samples[f"probe{p}"][orbit] = np.nan
+    verdict = verify(pulled, (run / "key.bin").read_bytes())
+    rep = rpt.build(data, verdict, load_profile(NOMINAL, run / "log.bin"),
+                    manifest.read(manifest.beside(run / "log.bin")))
+    assert rep.mission.too_few_s == 30 * 60 and before.mission.too_few_s == 0
+    text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+    assert (f"{fmt.dur(rep.mission.unknown_s)} without a reading, 30 min of it with some but "
+            "fewer trusted probes than the profile's minimum of 2") in text
