@@ -23,23 +23,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
+from protocol import names
 from sim import environment, faults
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 NODES = ("payload", "air")
 PACKS = ("li-ion", "lifepo4")
-ALARMS = (
-    "high",
-    "low",
-    "cumulative",
-    "abs_high",
-    "abs_low",
-    "shock",
-    "lid",
-    "battery_low",
-    "probes",
-    "storage",
-)
+# the device's alarm names, as protocol/names.py has them (issue 17 added
+# actuator and hold): an expectation naming another is refused at load
+ALARMS = tuple(n for _, n in names.ALARMS)
 EXPECT_KINDS = (
     "in_band",
     "no_excursion",
