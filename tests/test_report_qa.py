@@ -466,3 +466,18 @@ def test_time_with_too_few_trusted_probes_is_said_apart(nominal, tmp_path):
     text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
     assert (f"{fmt.dur(rep.mission.unknown_s)} without a reading, 30 min of it with some but "
             "fewer trusted probes than the profile's minimum of 2") in text
+
+
+def test_a_phase_over_its_maximum_hold_says_so_in_the_table(nominal, tmp_path):
+    _, rep = nominal
+    rec = rep.phases[4]
+    band = rec.band
+    try:
+        rec.band = dataclasses.replace(band, max_hold_s=int(rec.seconds) - 3600)
+        assert rec.over_hold_s == pytest.approx(3600, abs=1)
+        text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+        assert f"over its maximum hold by {fmt.dur(rec.over_hold_s)}" in text
+    finally:
+        rec.band = band
+    assert "over its maximum hold" not in _text(
+        rpt.render_html(rep, tmp_path / "r2.html").read_text())
