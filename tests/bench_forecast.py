@@ -157,7 +157,8 @@ def _summary(cases: list[dict[str, Any]], tag: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for q in QUANTITIES:
         e = [x for c in cases if (x := _err(c, q)) is not None]
-        out[f"forecast_p50_error_pct_{q}_{tag}"] = round(statistics.mean(e), 2) if e else math.nan
+        if e:  # none when no run reached it after the cut (return-slip's excursion)
+            out[f"forecast_p50_error_pct_{q}_{tag}"] = round(statistics.mean(e), 2)
         out[f"forecast_p50_error_n_{q}_{tag}"] = float(len(e))
     cov = [_covered(c, q) for c in cases for q in QUANTITIES]
     out[f"forecast_p10_p90_coverage_{tag}"] = round(sum(cov) / len(cov), 3)
@@ -198,7 +199,7 @@ def figures() -> dict[str, float]:
         tot = sum(p[f"{name}_{q}_{t}"] * p[f"{n}_{q}_{t}"] for p, t in parts for q in qs
                   if p[f"{n}_{q}_{t}"])
         cnt = sum(p[f"{n}_{q}_{t}"] for p, t in parts for q in qs)
-        return round(tot / cnt, 2) if cnt else math.nan
+        return round(tot / cnt, 2) if cnt else -1.0  # -1: no case to measure on
 
     both = [(st, "stranded"), (rs, "return_slip")]
     err, n = "forecast_p50_error_pct", "forecast_p50_error_n"
