@@ -47,12 +47,16 @@ def add_parser(sub) -> None:
                    help="with --port: keep the pulled log there (default: a temporary folder)")
     p.add_argument("--environment", default="recovery",
                    help="recovery (default), orbit, or a TOML file with one [[phase]]")
-    p.add_argument("--runs", type=whole(1, 100_000, "--runs"), default=40)
+    p.add_argument("--runs", type=whole(1, 100_000, "--runs"), default=40,
+                   help="dispersed runs flown forward (default 40; P10/P90 need a few dozen)")
     p.add_argument("--horizon", type=finite_float(0.1, 8760.0, "--horizon"), default=240.0,
                    help="hours to fly forward (default 240)")
-    p.add_argument("--tick-s", type=whole(1, 60, "--tick-s"), default=10)
-    p.add_argument("--seed", type=whole(0, 2**32, "--seed"), default=1)
-    p.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None)
+    p.add_argument("--tick-s", type=whole(1, 60, "--tick-s"), default=10,
+                   help="the simulated firmware's tick in seconds (default 10)")
+    p.add_argument("--seed", type=whole(0, 2**32, "--seed"), default=1,
+                   help="first run's seed: the same seed gives the same forecast (default 1)")
+    p.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None,
+                   help="processes (default: every core)")
     p.add_argument("--json", action="store_true", help="print the forecast as JSON")
     p.set_defaults(run=cmd_forecast)
 
