@@ -27,20 +27,25 @@ def when(utc_s: float, boot: int, uptime: float) -> str:
 
 def dur(seconds: float | None) -> str:
     """A duration as a reviewer reads it: seconds up to two minutes, then
-    minutes, hours, days; rounded to the second."""
+    minutes, hours, days; rounded to the second. The seconds are kept
+    whenever there are any, at every size: the report puts a phase's
+    duration beside its time in band, out of band and unknown, and the
+    reviewer adds them up ("8 h 00 min" against "7 h 59 min" in band and
+    "10 s" unknown does not add up; "7 h 59 min 50 s" does)."""
     if seconds is None or math.isnan(seconds):
         return "unknown"
     s = round(seconds)
     if s < 120:
         return f"{s} s"
-    m = s // 60
+    m, sec = divmod(s, 60)
+    tail = f" {sec} s" if sec else ""
     if m < 120:
-        return f"{m} min" + (f" {s % 60} s" if s % 60 else "")
+        return f"{m} min{tail}"
     h, m = divmod(m, 60)
     if h < 48:
-        return f"{h} h {m:02d} min"
+        return f"{h} h {m:02d} min{tail}"
     d, h = divmod(h, 24)
-    return f"{d} d {h} h {m:02d} min"
+    return f"{d} d {h} h {m:02d} min{tail}"
 
 
 def degc(v: float | None, digits: int = 2) -> str:
@@ -48,9 +53,13 @@ def degc(v: float | None, digits: int = 2) -> str:
 
 
 def pct(v: float) -> str:
-    """A share in percent; never rounds a shortfall up to 100."""
+    """A share in percent; never rounds a shortfall up to 100, nor a
+    share that is there down to 0 (20 s unknown in ten days is "<0.01",
+    not "0.00" beside "20 s")."""
     if math.isnan(v):
         return "-"
     if 99.995 <= v < 100:
         return ">99.99"
+    if 0 < v < 0.005:
+        return "<0.01"
     return f"{v:.2f}"

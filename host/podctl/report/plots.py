@@ -33,6 +33,13 @@ _C_ALARM = "#e65100"
 _C_PROBES = ("#8e24aa", "#f9a825", "#6d4c41", "#00838f")
 
 
+# the narrowest span the pressure axis shows: left to autoscale, a sealed
+# container's +-0.5 hPa of sensor noise filled the panel and read as violent
+# swings, hiding the humidity under it; a leak or a lid opening (tens of hPa)
+# still fills it
+PRESSURE_SPAN_HPA = 20.0
+
+
 # the PNGs say which program drew them and nothing that changes between
 # two runs, so the same log gives the same bytes
 PNG_METADATA = {"Software": "podctl report (matplotlib Agg)"}
@@ -105,6 +112,18 @@ def _probes(ax: Any, rep: Report, idx: np.ndarray, x: np.ndarray, gaps: np.ndarr
                               lw=1.0, ls=(0, (4, 2)), label=f"probe {p} excluded (as read)")
             # the excluded spans: a strip of the probe's colour at the foot, one row a probe
             _strip(ax, x, out, 0.012 * (1 + 2 * p), 0.012, _C_PROBES[p])
+
+
+def _floor_span(ax: Any, y: np.ndarray, span: float) -> None:
+    """Show at least `span` on ax's y axis, centred on y's readings, so
+    noise smaller than a reviewer would care about stays small."""
+    y = np.asarray(y, dtype=float)
+    if np.isnan(y).all():
+        return
+    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        ax.set_ylim(mid - span / 2, mid + span / 2)
 
 
 def _unclocked(ax: Any, rep: Report, t0: float, t1: float) -> None:
@@ -311,6 +330,7 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
         _line_with_breaks(axp, x, ch["pressure"][idx], gaps, color="#6d4c41", lw=0.5, alpha=0.6,
                           label="pressure hPa (right)")
         axp.set_ylabel("hPa")
+        _floor_span(axp, ch["pressure"][idx], PRESSURE_SPAN_HPA)
         axe.plot([], [], color="#6d4c41", lw=0.8, label="pressure hPa (right)")
     axe.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1), borderaxespad=0)
     _time_axis(axe)
@@ -319,7 +339,7 @@ def plot_overview(rep: Report, path: Path) -> Path | None:
 
 
 def plot_histograms(rep: Report, path: Path) -> Path | None:
-    """Per phase, the hours the estimate spent in each 0.25 degC bin."""
+    """Per phase, the hours the estimate spent in each HIST_STEP_C bin."""
     from matplotlib.figure import Figure
 
     shown = [ps for ps in rep.phases if ps.hist_s]
