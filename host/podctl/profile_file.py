@@ -22,6 +22,8 @@ from protocol import codes, names
 from protocol import profile as pf
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "examples" / "profiles"
+# a top-level table compile_data accepts and leaves out of the device's bytes
+SHIPMENT = "shipment"
 
 
 class ProfileError(ValueError):
@@ -181,9 +183,16 @@ def _unknown(where: str, table: dict[str, Any], allowed: set[str]) -> None:
 
 
 def compile_data(data: dict[str, Any]) -> bytes:
-    """Bytes from the parsed TOML tables; raises _FieldError."""
+    """Bytes from the parsed TOML tables; raises _FieldError (compile_file
+    turns it into a one-line ProfileError naming the file)."""
     values: dict[str, Any] = {"magic": pf.MAGIC, "version": pf.VERSION, "reserved": 0}
-    _unknown("", data, {"name", "description", "phase", *_CHOICE, *_TOP, *_TABLES})
+    _unknown("", data, {"name", "description", "phase", SHIPMENT, *_CHOICE, *_TOP, *_TABLES})
+    # the consignment is the QA report's (podctl logs report reads it, checks
+    # it field by field); the device never sees it, so the bytes are the same
+    # with or without it. A table it must be, though: a stray `shipment = 1`
+    # is a typo worth a line here, not at report time.
+    if SHIPMENT in data and not isinstance(data[SHIPMENT], dict):
+        raise _FieldError(SHIPMENT, "must be a table ([shipment])")
     name = data.get("name")
     if not isinstance(name, str) or not name or len(name.encode()) > 16:
         raise _FieldError("name", "must be text of 1 to 16 bytes")

@@ -136,18 +136,12 @@ def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
                 EXIT_USAGE,
             )
     if path.suffix == ".toml":
+        # a [shipment] table in it is the report's (load_shipment reads it);
+        # compile_file leaves it out of the device's bytes
         try:
-            data = _toml(path)
-            if "shipment" in data:
-                # the report's table, not the device's: the profile is the rest
-                data = {k: v for k, v in data.items() if k != "shipment"}
-                blob = profile_file.compile_data(data)
-            else:
-                blob = profile_file.compile_file(path)
+            blob = profile_file.compile_file(path)
         except profile_file.ProfileError as e:
             raise BadInput(str(e)) from None
-        except profile_file._FieldError as e:
-            raise BadInput(f"{path}: {e.field}: {e.reason}") from None
     else:
         try:
             blob = path.read_bytes()
