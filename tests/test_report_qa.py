@@ -481,3 +481,61 @@ def test_a_phase_over_its_maximum_hold_says_so_in_the_table(nominal, tmp_path):
         rec.band = band
     assert "over hold by" not in _text(
         rpt.render_html(rep, tmp_path / "r2.html").read_text())
+
+
+def test_a_bad_shipment_in_the_profile_toml_is_one_line_from_logs_report(nominal, tmp_path,
+                                                                          capsys):
+    run, _ = nominal
+    base = [str(run / "log.bin"), "--key-file", str(run / "key.bin")]
+    for extra, said in (('\n[shipment]\nbatch = "1"\nlot = "2"\n', "shipment.lot: unknown field"),
+                        ("", "shipment: must be a table")):
+        prof = tmp_path / "prof.toml"
+        prof.write_text(("shipment = 1\n" if not extra else "") + NOMINAL.read_text() + extra)
+        out = tmp_path / "r" / "report.html"
+        capsys.readouterr()
+        assert main(["logs", "report", *base, "--profile", str(prof), "-o", str(out)]) \
+            == EXIT_BAD_INPUT
+        err = capsys.readouterr().err.strip()
+        assert said in err and "\n" not in err and not out.exists(), err
+
+
+def test_too_few_probes_is_in_the_per_phase_table_and_the_note(nominal, tmp_path):
+    run, before = nominal
+    pulled = open_pulled(run / "log.bin")
+    data = pulled.data()
+    orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)[:30]
+    for p in (1, 2, 3):  # one probe left: fewer than the profile's two
+        data.samples[f"probe{p}"][orbit] = np.nan
+    verdict = verify(pulled, (run / "key.bin").read_bytes())
+    rep = rpt.build(data, verdict, load_profile(NOMINAL, run / "log.bin"),
+                    manifest.read(manifest.beside(run / "log.bin")))
+    orbit_row = next(ps for ps in rep.phases if ps.band.name == "orbit")
+    assert orbit_row.too_few_s == 30 * 60
+    page = rpt.render_html(rep, tmp_path / "r.html").read_text()
+    table = _text(page.split("<h2>Per phase</h2>", 1)[1].split("</table>", 1)[0])
+    # the orbit row and the whole mission's, in the unknown column beside its time
+    assert table.count(f"{fmt.dur(orbit_row.unknown_s)} 30 min of it with too few probes") == 1
+    assert table.count("30 min of it with too few probes") == 2
+    note = ("Time without any trusted probe counts neither in nor out of band, nor does time "
+            "with some but fewer trusted probes than the profile's minimum of 2")
+    assert note in _text(page)
+    # a log without such time: no such line in the table, the note the same
+    clean = rpt.render_html(before, tmp_path / "c.html").read_text()
+    assert "too few probes)" not in clean.split("<h2>Per phase</h2>", 1)[1].split("</table>")[0]
+    assert "with too few probes" not in _text(clean) and note in _text(clean)
+
+
+def test_each_probe_exclusion_states_the_profiles_limit(probe_failure, tmp_path):
+    _, rep = probe_failure
+    faults = [e for e in rep.events if e.category == "probe" and "fault" in e.what]
+    disagree = [e for e in faults if "from the trusted median" in e.detail]
+    assert disagree, [e.detail for e in faults]
+    for e in disagree:
+        assert "(limit 1.5 K)" in e.detail, e.detail
+    for e in faults:
+        if "from its previous reading" in e.detail:
+            assert "limit 0.5 K/s" in e.detail, e.detail
+        if "outside the" in e.detail:
+            assert "plausible range -30..60 degC" in e.detail, e.detail
+    text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
+    assert disagree[0].detail in text

@@ -413,7 +413,8 @@ def build(
     if m_ident is None:
         notes.append("the manifest names no profile: the profile given could not be checked "
                      "against the device")
-    events = narration.narrate(data, a.bands, own_ident)
+    # with the profile each probe exclusion names the limit it broke
+    events = narration.narrate(data, a.bands, own_ident, profile=profile)
     seal = getattr(verdict, "seal", None)
     fw_seen = sorted({narration.version(e.value) for e in data.events if e.code == log.EV_BOOT})
     if fw_seen and manifest.get("fw_version") and fw_seen != [manifest["fw_version"]]:
