@@ -13,6 +13,9 @@ in, so the simulator modules can trust what they get. A problem raises
 field, e.g. ``sim/scenarios/nominal.toml: container.wall_conductance_w_per_k:
 must be a positive number``.
 
+A [disposition] table (the reviewer's verdict on the scenario's report) is
+checked and then left out of what load() returns; disposition() reads it.
+
 CPython only (tomllib). The layout is documented in sim/scenarios/README.md.
 """
 
@@ -306,6 +309,27 @@ EXPECT_FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
 }
 
 
+# The disposition a QA reviewer gives the scenario's batch from its report
+# alone (issue 17): tests/test_report_dispositions.py holds the report's
+# product verdict to it. The run never reads it, so load() leaves it out of
+# the scenario it returns (a campaign's identity, a leg, the board's run
+# config are the same with or without it); disposition() reads it.
+DISPOSITIONS = ("release", "review", "reject")
+
+
+def one_line(v: Any) -> str:
+    v = text(v)
+    if "\n" in v or "\r" in v:
+        raise ValueError("must be one line of text")
+    return v
+
+
+DISPOSITION: Fields = {
+    "verdict": (choice(*DISPOSITIONS), _REQUIRED),
+    "why": (one_line, _REQUIRED),
+}
+
+
 def _one_of(where: str, d: dict[str, Any], a: str, b: str, required: bool = True) -> None:
     if a in d and b in d:
         raise _Bad(where, f"give {a} or {b}, not both")
@@ -403,10 +427,13 @@ def _expect(i: int, data: Any) -> dict[str, Any]:
 
 def validate(data: dict[str, Any]) -> dict[str, Any]:
     """Check a parsed scenario; raise _Bad(field, reason)."""
-    known = set(TOP) | {"container", "power", "sensors", "phase", "fault", "expect"}
+    known = set(TOP) | {"container", "power", "sensors", "phase", "fault", "expect",
+                        "disposition"}
     for key in data:
         if key not in known:
             raise _Bad(key, "unknown field")
+    if "disposition" in data:  # checked, then left out: the run ignores it
+        _table("disposition", data["disposition"], DISPOSITION)
     out = _table("", {k: v for k, v in data.items() if k in TOP}, TOP)
     tick = out["tick_s"]
     out["container"] = _container(_need(data, "container"), tick)
@@ -470,6 +497,8 @@ def _read(path: Path, shown: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]
         raise ScenarioError(f"{shown}: base: {base!r} extends itself")
     parent = _read(base_path, shown, seen + (path.resolve(),))
     parent.pop("base", None)
+    # a disposition is of the scenario's own report, never its base's
+    parent.pop("disposition", None)
     return _merge(parent, data)
 
 
@@ -478,6 +507,19 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
     A scenario may start from another with `base = "NAME"` (same folder):
     its tables are merged, its arrays ([[phase]], [[fault]], [[expect]])
     replaced."""
+    return _load(name_or_path)[0]
+
+
+def disposition(name_or_path: str | Path) -> dict[str, str] | None:
+    """The scenario's [disposition] table (verdict, why), None if it has
+    none (a base scenario's is not inherited); the whole scenario is
+    validated first, so a bad one raises ScenarioError as load() does."""
+    got = _load(name_or_path)[1].get("disposition")
+    return None if got is None else _table("disposition", got, DISPOSITION)
+
+
+def _load(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The validated scenario and the parsed tables it came from."""
     path = resolve(name_or_path)
     shown = _display(path)
     data = _read(path, shown)
@@ -486,7 +528,7 @@ def load(name_or_path: str | Path) -> dict[str, Any]:
     except _Bad as e:
         raise ScenarioError(f"{shown}: {e.field}: {e.reason}") from None
     sc["path"] = str(path)
-    return sc
+    return sc, data
 
 
 def validate_tick(sc: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Each scenario's report gives the product verdict a QA reviewer gives
 its batch (issue 17): the reviewer's disposition, written after reading
-every page of the scenario's PDF, is the scenario's [disposition] table
-(tests/report_dispositions.toml until sim/scenario.py accepts the table in
-the scenario file). The verdict compared is the one the report would give a
+every page of the scenario's PDF, is the scenario's own [disposition]
+table in sim/scenarios/NAME.toml (sim.scenario.disposition reads it; the
+run ignores it). The verdict compared is the one the report would give a
 real flight's log: the simulator's mark (its seal, its BOOT events) is set
 aside, since a simulated board is never released whatever its data show;
 the report's own verdict is checked too, with that mark.
@@ -27,20 +27,19 @@ from podctl.pulled import open_pulled
 from podctl.report_cmd import load_profile
 from podctl.verdict import verify
 from protocol import log
+from sim import scenario
 
 SCENARIOS = Path("sim/scenarios")
-DISPOSITIONS = Path("tests/report_dispositions.toml")
 # what each disposition allows of the product verdict
 MATCHES = {"release": {"RELEASE"}, "review": {"REVIEW"}, "reject": {"REJECT", "INCOMPLETE"}}
 TICK = 60
 
 
 def disposition(name: str) -> dict[str, str]:
-    """The scenario's [disposition]: its own table, else this suite's file."""
-    own = tomllib.loads((SCENARIOS / f"{name}.toml").read_text()).get("disposition")
-    if own is not None:
-        return own
-    return tomllib.loads(DISPOSITIONS.read_text())[name]
+    """The scenario's own [disposition], as the scenario loader checked it."""
+    got = scenario.disposition(SCENARIOS / f"{name}.toml")
+    assert got is not None, f"{name}: no [disposition] table"
+    return got
 
 
 def scenarios() -> list[str]:
@@ -55,8 +54,8 @@ def test_every_scenario_has_a_disposition_with_a_reason():
         assert set(d) == {"verdict", "why"}, name
         assert d["verdict"] in MATCHES, name
         assert len(d["why"]) > 40 and "\n" not in d["why"], name
-    extra = set(tomllib.loads(DISPOSITIONS.read_text())) - set(names)
-    assert not extra  # a disposition for a scenario that is gone
+        # the file's own table, read as written (not a base scenario's)
+        assert tomllib.loads((SCENARIOS / f"{name}.toml").read_text())["disposition"] == d
 
 
 @pytest.mark.parametrize("name", scenarios())

@@ -234,3 +234,83 @@ def test_base_merges_tables_and_replaces_arrays(tmp_path):
     child.write_text('base = "nobody"\nname = "c"\n')
     with pytest.raises(ScenarioError, match="child.toml: base: "):
         scenario.load(child)
+
+
+DISPOSITION = '\n[disposition]\nverdict = "review"\nwhy = "the 20 g shock must be assessed"\n'
+
+
+@pytest.mark.parametrize(
+    "table, field, reason",
+    [
+        ('verdict = "ship"\nwhy = "fine"', "disposition.verdict",
+         "must be one of release, review, reject"),
+        ('verdict = "RELEASE"\nwhy = "fine"', "disposition.verdict", "must be one of"),
+        ('why = "fine"', "disposition.verdict", "missing"),
+        ('verdict = "review"', "disposition.why", "missing"),
+        ('verdict = "review"\nwhy = ""', "disposition.why", "must be a non-empty string"),
+        ('verdict = "review"\nwhy = 3', "disposition.why", "must be a non-empty string"),
+        ('verdict = "review"\nwhy = """two\nlines"""', "disposition.why",
+         "must be one line of text"),
+        ('verdict = "review"\nwhy = "x"\nby = "QA"', "disposition.by", "unknown field"),
+    ],
+)
+def test_a_bad_disposition_is_refused_in_one_line(tmp_path, table, field, reason):
+    p = _write(tmp_path, MINIMAL + "\n[disposition]\n" + table + "\n")
+    for read in (scenario.load, scenario.disposition):
+        with pytest.raises(ScenarioError) as e:
+            read(p)
+        msg = str(e.value)
+        assert "\n" not in msg and f"bad.toml: {field}: " in msg and reason in msg, msg
+    p = _write(tmp_path, 'disposition = "review"\n' + MINIMAL)
+    with pytest.raises(ScenarioError, match="bad.toml: disposition: must be a table"):
+        scenario.load(p)
+
+
+def test_the_run_and_a_leg_ignore_the_disposition(tmp_path):
+    plain = tmp_path / "plain.toml"
+    plain.write_text(MINIMAL)
+    judged = tmp_path / "judged.toml"
+    judged.write_text(MINIMAL + DISPOSITION)
+    assert scenario.disposition(judged) == {
+        "verdict": "review", "why": "the 20 g shock must be assessed"}
+    assert scenario.disposition(plain) is None
+
+    def bare(sc):
+        return {k: v for k, v in sc.items() if k != "path"}
+
+    a, b = scenario.load(plain), scenario.load(judged)
+    assert "disposition" not in b and bare(a) == bare(b)
+    assert bare(scenario.leg(a, 0.5)) == bare(scenario.leg(b, 0.5))
+
+
+def test_podctl_sim_run_flies_a_scenario_with_a_disposition(tmp_path):
+    from podctl.cli import main
+
+    judged = tmp_path / "judged.toml"
+    judged.write_text(MINIMAL + DISPOSITION)
+    plain = tmp_path / "plain.toml"
+    plain.write_text(MINIMAL)
+    runs = []
+    for p in (plain, judged):
+        out = tmp_path / p.stem
+        assert main(["sim", "run", str(p), "--tick-s", "60", "-o", str(out)]) == 0
+        runs.append(out)
+    # the same flight: the same truth, minute by minute
+    assert (runs[0] / "truth.csv").read_bytes() == (runs[1] / "truth.csv").read_bytes()
+
+
+def test_a_disposition_is_the_scenarios_own_never_its_bases(tmp_path):
+    (tmp_path / "parent.toml").write_text(MINIMAL + DISPOSITION)
+    child = tmp_path / "child.toml"
+    child.write_text('base = "parent"\nname = "c"\n')
+    assert scenario.disposition(tmp_path / "parent.toml")["verdict"] == "review"
+    assert scenario.disposition(child) is None
+    child.write_text('base = "parent"\nname = "c"\n[disposition]\nverdict = "reject"\n'
+                     'why = "its own reason"\n')
+    assert scenario.disposition(child) == {"verdict": "reject", "why": "its own reason"}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_scenario_carries_its_disposition(name):
+    d = scenario.disposition(name)
+    assert d is not None and d["verdict"] in scenario.DISPOSITIONS
