@@ -22,10 +22,15 @@ Groups:
             fuzz_crashes_soak (target 0), fuzz_s_soak.
   seeds     the scenarios on many seeds (tests/seeds.py's soak_figures),
             skipped if that module is not there.
-  rp2hal    issue 16: nominal and return-slip at full length, at their own
-            1 s tick, in closed loop through the unchanged rp2 HAL on the
-            modelled board (sim/rp2board/fly.py soak_figures):
-            rp2hal_missions_soak, rp2hal_mission_failures_soak (target 0).
+  rp2hal    issue 16: nominal and return-slip at full length at their own
+            1 s tick, heater-failure and reset-reentry at 10 s, in closed
+            loop through the unchanged rp2 HAL on the modelled board
+            (sim/rp2board/fly.py soak_figures; about twice as long as with
+            two): rp2hal_missions_soak, rp2hal_mission_failures_soak
+            (target 0).
+  accounting issue 17: in band + out + unknown = duration on every phase of
+            every scenario, more seeds (tests/accounting.py):
+            accounting_violations_soak (target 0).
 
 Long work prints its progress (done / total, elapsed) to stderr.
 """
