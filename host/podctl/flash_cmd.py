@@ -3,7 +3,10 @@
 1. If the podctl firmware is running, ask it (authenticated MAINTENANCE
    REPL) to stop: it resets into its maintenance boot (no watchdog, heater
    and Peltier off, Ctrl-C on, at the REPL), so mpremote can work.
-2. Deploy the bundle (protocol/ and firmware/) into the board's spare slot
+2. Deploy the bundle (protocol/ and firmware/, precompiled to .mpy by
+   mpy-cross for the board's .mpy version: the smallest form, which leaves
+   the log the most of the board's flash; `--py` deploys the sources) into
+   the board's spare slot
    (/lib/bundle_a or /lib/bundle_b) with mpremote's transport, skipping
    files whose SHA-256 there already matches, and check every file's
    SHA-256 on the device; then switch: the board's /main.py, which names
@@ -102,7 +105,8 @@ def add_parser(sub) -> None:
         + examples(
             "podctl flash                                  # the one board attached by USB",
             "podctl flash --port $(cat build/board/port)   # the virtual board",
-            "podctl flash --mpy --device-id POD00042 --keystore ~/lab/keys.json",
+            "podctl flash --device-id POD00042 --keystore ~/lab/keys.json",
+            "podctl flash --py          # the .py sources: a board of another .mpy version",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,9 +114,18 @@ def add_parser(sub) -> None:
     p.add_argument("--device-id", type=_device_id,
                    help="id to give a new device (up to 16 printable characters; default 13 random"
                    " characters of Crockford base32, 64 bits, not one the keystore has)")
-    p.add_argument(
-        "--mpy", action="store_true", help="precompile with mpy-cross for the board's .mpy version"
+    form = p.add_mutually_exclusive_group()
+    form.add_argument(
+        "--py", dest="mpy", action="store_false",
+        help="deploy the .py sources instead of .mpy (about 74 KiB more of the flash the"
+        " log shares, so fewer days of log: for a board whose .mpy version this mpy-cross"
+        " cannot make)",
     )
+    form.add_argument(
+        "--mpy", dest="mpy", action="store_true",
+        help="precompile with mpy-cross for the board's .mpy version (the default)",
+    )
+    p.set_defaults(mpy=True)
     p.set_defaults(run=cmd_flash)
 
 
@@ -227,7 +240,7 @@ def _check_mpy_version(t) -> None:
     ours = out.rsplit("mpy v", 1)[-1].strip()
     if board != ours:
         raise DeviceMismatch(
-            f"the board loads .mpy v{board}, this mpy-cross makes v{ours}: flash without --mpy, "
+            f"the board loads .mpy v{board}, this mpy-cross makes v{ours}: flash with --py, "
             "or install the mpy-cross of the board's MicroPython"
         )
 
