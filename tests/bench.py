@@ -372,7 +372,7 @@ w0, e0 = bd.writes, bd.erases
 records = blocks = 0
 for b in range(int(sys.argv[-1])):
     vals = [500 + b % 50] * log.NCHAN
-    w.start_samples(b * 6000, 60, vals, 0)
+    w.start_samples(b * 6000, 60, vals, 0, log.FMT_DELTA4)  # as the firmware writes
     while w.add_sample(vals, 0):
         pass
     n = w.seal(s.next_seq, 1, mac, s.last_mac)
@@ -857,6 +857,7 @@ GROUPS = {
     "capacity": "capacity",
     "rp2heap": "rp2heap",
     "probes": "probes",
+    "forecast": "forecast",
 }
 
 
