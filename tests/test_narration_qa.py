@@ -47,10 +47,13 @@ def return_slip():
 
 def test_a_disagree_exclusion_names_the_median_its_probes_and_the_limit(probe_failure):
     a, v, data = probe_failure
-    got = [d for d in deviations.deviations(data, a, v) if d.kind == "probe_lost"]
-    # probe 1 open at 104 h, probe 3's noise burst at 116 h, probe 2 drifting from 128 h
-    assert [d.what for d in got[:3]] == ["probe 1 excluded", "probe 3 excluded",
-                                         "probe 2 excluded"]
+    got = [d for d in deviations.deviations(data, a, v)
+           if d.kind in ("probe_lost", "probe_excluded")]
+    # probe 1 open at 104 h, probe 3's noise burst at 116 h (it came back), probe 2
+    # drifting from 128 h
+    assert [(d.kind, d.what.split(";")[0].split(" (")[0]) for d in got[:3]] == [
+        ("probe_lost", "probe 1 excluded"), ("probe_excluded", "probe 3 excluded"),
+        ("probe_lost", "probe 2 excluded")]
     assert got[0].figure == "no reading (open or short circuit)"
     s = data.samples
     for d in got[1:]:
@@ -71,7 +74,7 @@ def test_a_disagree_exclusion_names_the_median_its_probes_and_the_limit(probe_fa
         probe = int(d.what.split()[1])
         if probe == 2:
             assert np.abs(s["probe2"][near] - read).min() < 0.1
-        assert str(d) == f"{deviations.at(d)}: probe {probe} excluded: {d.figure}"
+        assert str(d) == f"{deviations.at(d)}: {d.what}: {d.figure}"
     # the reviewer's table says the same, and no reference is a row of its own
     rows = narration.narrate(data, a.bands, 0, profile=_profile("nominal"))
     probe_rows = [r for r in rows if r.category == "probe" and "fault" in r.what]
@@ -90,7 +93,8 @@ def test_without_its_reference_an_exclusion_says_so(probe_failure):
     a, v, data = probe_failure
     old = dataclasses.replace(data, events=[e for e in data.events
                                             if e.code != log.EV_PROBE_REFERENCE])
-    got = [d for d in deviations.deviations(old, a, v) if d.kind == "probe_lost"]
+    got = [d for d in deviations.deviations(old, a, v)
+           if d.kind in ("probe_lost", "probe_excluded")]
     assert got[1].figure.startswith("read ") and got[1].figure.endswith(
         "(what it was compared with is not in the log)")
     # without the profile the table does not invent a limit
@@ -167,7 +171,7 @@ def test_a_rate_exclusion_says_how_fast_against_the_limit():
                    f"(0.28 K/s, limit {lim.rate_max:g} K/s)")
     a = analysis.analyse(data, nominal)
     (d,) = [d for d in deviations.deviations(data, a) if d.kind == "probe_lost"]
-    assert d.figure == got and d.what == "probe 3 excluded"
+    assert d.figure == got and d.what.startswith("probe 3 excluded; it read ")
 
 
 def test_a_disagree_median_of_excluded_probes_says_none_was_trusted():

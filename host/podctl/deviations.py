@@ -8,7 +8,12 @@ deviations of a mission (issue 17, findings 4 and 6).
 Kinds: reset (an unplanned restart and its cause), safe_mode (time in a
 safe mode), probe_lost (a probe the firmware excluded, when, and what its
 reading was compared with: "probe 2 excluded: read 9.31 degC, 2.84 K from
-the trusted median 6.47 degC of probes 0, 3 (limit 1.5 K)"), actuator (an
+the trusted median 6.47 degC of probes 0, 3 (limit 1.5 K)"; its line also
+says what it read over the mission and how long beyond the absolute
+limits), probe_excluded (the same for a probe that came back: when, after
+how long), probe_out (a probe out of band while trusted and the estimate
+in band: the mean averaged it away; per phase, duration and peak),
+battery (less than BATTERY_MARGIN_V over its alarm at the end), actuator (an
 output the firmware found driven hard without effect: "heater: driven at
 90 % for 30 min with no effect (actuator fault)"),
 excursion, alarm (raised, cleared or still raised, how long; alarm hold
@@ -34,13 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from podctl import events as evnames
-from podctl import fmt, narration
+from podctl import fmt, narration, probestats
 from podctl.analysis import Analysis, When
 from podctl.logdata import Event, LogData
 from protocol import codes, log, names
 
-KINDS = ("reset", "safe_mode", "probe_lost", "actuator", "excursion", "alarm", "gap",
-         "over_plan", "not_reached", "clock", "storage")
+KINDS = ("reset", "safe_mode", "probe_lost", "probe_excluded", "probe_out", "actuator",
+         "excursion", "alarm", "gap", "over_plan", "not_reached", "clock", "storage", "battery")
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,12 @@ def alarm_spans(data: LogData, a: Analysis) -> list[AlarmSpan]:
     for e in data.events:
         if e.code == log.EV_ALARM_RAISED and e.a not in open_:
             r = evnames.read(e.code, e.a, e.b, e.value)
-            open_[e.a] = (e, r.value, r.unit)
+            value, unit = r.value, r.unit
+            if e.a == names.ALARM_ACTUATOR:  # its value is a bit mask: the outputs by name
+                named = evnames.outputs(e.value)
+                value, unit = len(named), ("output: " if len(named) == 1 else "outputs: ") + \
+                    " and ".join(named)
+            open_[e.a] = (e, value, unit)
         elif e.code == log.EV_ALARM_CLEARED and e.a in open_:
             close(e.a, _moment(a, e))
     for alarm in list(open_):
@@ -182,12 +192,66 @@ def _safe_modes(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
                    "controller stopped regulating", f"{fmt.dur(secs)}{how}")
 
 
-def _probes(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
+def _probes(a: Analysis, evs: list[Event],
+            whole: dict[int, probestats.ProbeStats]) -> Iterable[Deviation]:
+    """probe_lost: excluded to the end of the log; probe_excluded: it came
+    back (PROBE_RECOVERED of the same probe in the same boot), when and
+    after how long. Each names what the probe read over the mission, its
+    excluded readings included: the peak and the time beyond the absolute
+    limits, which the estimate never shows."""
     refs = narration.references(evs)
     for k, e in enumerate(evs):
-        if e.code == log.EV_PROBE_FAULT:
-            yield _dev(a, "probe_lost", _moment(a, e), f"probe {e.a} excluded",
-                       narration.exclusion(e, refs.get(k), a.limits))
+        if e.code != log.EV_PROBE_FAULT:
+            continue
+        back = next((r for r in evs[k + 1:] if r.boot == e.boot and r.a == e.a
+                     and r.code in (log.EV_PROBE_RECOVERED, log.EV_PROBE_FAULT)), None)
+        what, kind = f"probe {e.a} excluded", "probe_lost"
+        if back is not None and back.code == log.EV_PROBE_RECOVERED:
+            kind = "probe_excluded"
+            came = _moment(a, back)
+            at_ = fmt.utc(came.utc) if not math.isnan(came.utc) else str(came)
+            what += f" (recovered after {fmt.dur(back.t - e.t)}, trusted again at {at_})"
+        st = whole.get(e.a)
+        if st is not None and st.readings:
+            beyond = st.abs_high_s + st.abs_low_s
+            what += (f"; it read {st.t_min:.2f} to {st.t_max:.2f} degC over the mission"
+                     + (f", beyond the absolute limits for {fmt.dur(beyond)}" if beyond else ""))
+        yield _dev(a, kind, _moment(a, e), what, narration.exclusion(e, refs.get(k), a.limits))
+
+
+def _trusted_out(a: Analysis, rows: list[probestats.ProbeStats]) -> Iterable[Deviation]:
+    """A probe out of band while the firmware trusted it: the estimate (a
+    mean) can stay in band while one trusted probe is out, so it is a
+    deviation of its own, per phase, with its duration and peak."""
+    for st in rows:
+        if st.probe == probestats.ESTIMATE or st.phase == probestats.WHOLE:
+            continue
+        out = st.trusted_above_s + st.trusted_below_s
+        if not out:
+            continue
+        b = a.bands[st.phase]
+        sides = ", ".join(f"{side} {lim:.1f} degC {fmt.dur(s)}" for side, lim, s in
+                          (("above", b.high, st.trusted_above_s),
+                           ("below", b.low, st.trusted_below_s)) if s)
+        yield _dev(a, "probe_out", st.trusted_out_at, f"probe {st.probe}, trusted, out of band "
+                   f"({_phase_name(a, st.phase)})", f"{sides}, peak {st.trusted_peak:.2f} degC",
+                   st.phase)
+
+
+# the battery's margin over its alarm level at the end of the log under
+# which a reviewer raises a near miss (return-slip ended 0.06 V above it)
+BATTERY_MARGIN_V = 0.2
+
+
+def _battery(a: Analysis, battery_low_v: float | None) -> Iterable[Deviation]:
+    if battery_low_v is None or not len(a.battery):
+        return
+    v = float(a.battery[-1])
+    margin = v - battery_low_v
+    if margin < BATTERY_MARGIN_V:
+        yield _dev(a, "battery", a.last, "battery near its alarm level at the end of the log",
+                   f"{v:.2f} V, {margin:+.2f} V over the {battery_low_v:.2f} V alarm "
+                   f"(margin under {BATTERY_MARGIN_V:.1f} V)", int(a.phase[-1]))
 
 
 def _actuators(a: Analysis, data: LogData) -> Iterable[Deviation]:
@@ -218,7 +282,7 @@ def _alarms(a: Analysis, spans: list[AlarmSpan]) -> Iterable[Deviation]:
         if s.alarm == names.ALARM_HOLD and 0 <= s.phase < len(a.phases):
             what, held = _hold(a, s.phase, held)
         elif s.alarm == names.ALARM_ACTUATOR:
-            what = f"alarm {s.name} raised: {' and '.join(evnames.outputs(int(s.value)))}"
+            what = f"alarm {s.name} raised: {s.unit.split(': ', 1)[-1]}"
         yield _dev(a, "alarm", s.raised, what, held, s.phase)
 
 
@@ -294,11 +358,16 @@ def _storage(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
             yield _dev(a, "storage", _moment(a, e), what, f"{r.detail} {r.value:g} {r.unit}")
 
 
-def deviations(data: LogData, a: Analysis, verdict: Any = None) -> list[Deviation]:
+def deviations(data: LogData, a: Analysis, verdict: Any = None, *,
+               battery_low_v: float | None = None) -> list[Deviation]:
     """Every deviation of the mission (module docstring), ordered by time.
-    verdict: podctl.verify's, for its clock finding (None: not judged)."""
+    verdict: podctl.verify's, for its clock finding (None: not judged).
+    battery_low_v: the profile's battery alarm level (None: not judged)."""
     evs = data.events
-    found = [*_resets(a, evs), *_safe_modes(a, evs), *_probes(a, evs), *_actuators(a, data),
+    stats = probestats.probe_stats(data, a) if a.records else []
+    whole = {s.probe: s for s in stats if s.phase == probestats.WHOLE}
+    found = [*_resets(a, evs), *_safe_modes(a, evs), *_probes(a, evs, whole),
+             *_trusted_out(a, stats), *_battery(a, battery_low_v), *_actuators(a, data),
              *_excursions(a),
              *_alarms(a, alarm_spans(data, a)), *_gaps(a), *_plan(a), *_clock(a, evs, verdict),
              *_storage(a, evs)]

@@ -48,6 +48,13 @@ class ProbeStats:
     abs_low_s: float
     no_reading_s: float  # records without a reading of this probe
     excluded_s: float  # readings the firmware had excluded (counted above: they are the probe's)
+    # out of band while the firmware trusted it and the estimate was not out
+    # of band (the time the estimate's mean averaged away): above and below
+    # the band, the reading furthest beyond it (NaN: none), the first record
+    trusted_above_s: float = 0.0
+    trusted_below_s: float = 0.0
+    trusted_peak: float = math.nan
+    trusted_out_at: When | None = None
 
     @property
     def recorded_s(self) -> float:
@@ -63,7 +70,7 @@ def _raw(data: LogData) -> np.ndarray:
 
 
 def _one(probe: int, phase: int, vals: np.ndarray, trusted: np.ndarray, sel: np.ndarray,
-         a: Analysis, lims: tuple[np.ndarray, ...]) -> ProbeStats:
+         a: Analysis, lims: tuple[np.ndarray, ...], hidden: np.ndarray) -> ProbeStats:
     lo, hi, alo, ahi = (x[sel] for x in lims)
     v, w = vals[sel], a.dt[sel]
     have = ~np.isnan(v)
@@ -78,6 +85,11 @@ def _one(probe: int, phase: int, vals: np.ndarray, trusted: np.ndarray, sel: np.
         return When(int(a.boot[r]), float(a.t[r]), float(a.utc[r]))
 
     found = bool(have.any())
+    # the same readings while trusted (the estimate's own are all "trusted")
+    ok = ~np.isnan(trusted[sel][have])
+    tup, tdown = up & ok & hidden[sel][have], down & ok & hidden[sel][have]
+    beyond = np.where(tup, vh - hi[have], np.where(tdown, lo[have] - vh, -np.inf))
+    far = int(np.argmax(beyond)) if (tup | tdown).any() else -1
     return ProbeStats(
         probe=probe, phase=phase, readings=int(have.sum()),
         t_min=float(vh.min()) if found else math.nan,
@@ -87,7 +99,10 @@ def _one(probe: int, phase: int, vals: np.ndarray, trusted: np.ndarray, sel: np.
         in_band_s=float(wh[~up & ~down].sum()), above_s=float(wh[up].sum()),
         below_s=float(wh[down].sum()), abs_high_s=float(wh[aup].sum()),
         abs_low_s=float(wh[adown].sum()), no_reading_s=float(w[~have].sum()),
-        excluded_s=float(wh[np.isnan(trusted[sel][have])].sum()),
+        excluded_s=float(wh[~ok].sum()),
+        trusted_above_s=float(wh[tup].sum()), trusted_below_s=float(wh[tdown].sum()),
+        trusted_peak=float(vh[far]) if far >= 0 else math.nan,
+        trusted_out_at=at(int(np.flatnonzero(tup | tdown)[0])) if far >= 0 else None,
     )
 
 
@@ -105,10 +120,14 @@ def probe_stats(data: LogData, a: Analysis) -> list[ProbeStats]:
     # the estimate as the analysis counts it: a record with fewer trusted
     # probes than the profile's min_probes has no valid reading
     judged_est = np.where(a.valid, a.estimate, np.nan)
+    # records whose estimate was not out of band: a trusted probe out there
+    # is on no excursion (the estimate's own rows have none by construction)
+    with np.errstate(invalid="ignore"):
+        hidden = ~((judged_est > lims[1]) | (judged_est < lims[0]))
     out = []
     for phase in [*range(nb), WHOLE]:
         sel = judged & ((a.phase == phase) if phase != WHOLE else True)
         for p in range(NPROBES):
-            out.append(_one(p, phase, raw[:, p], a.probes[:, p], sel, a, lims))
-        out.append(_one(ESTIMATE, phase, judged_est, judged_est, sel, a, lims))
+            out.append(_one(p, phase, raw[:, p], a.probes[:, p], sel, a, lims, hidden))
+        out.append(_one(ESTIMATE, phase, judged_est, judged_est, sel, a, lims, hidden))
     return out
