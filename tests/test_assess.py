@@ -30,7 +30,7 @@ from podctl.assess_cmd import add_parser, cmd_assess
 from podctl.cli import main
 from podctl.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, CommandError
 from podctl.pulled import open_pulled
-from podctl.verdict import verify
+from podctl.verdict import CLOCK_TOLERANCE_S, verify
 from protocol import codes, log
 from protocol import profile as pf
 from tests.test_analysis import T0, ev, logof
@@ -548,3 +548,35 @@ def test_the_estimate_is_what_is_judged(nominal):
     a = analysis.analyse(data, nominal, until=When(1, end, T0 + end))
     pv = assess.assess(a, nominal, data)
     assert only(pv) == [("probe", REVIEW)] and np.nanmax(analysis.estimate(data)) == 5.0
+
+
+# ---------------------------------------------------------------- the device's clock
+
+
+@pytest.mark.parametrize("offset, status", [(857_676.0, REVIEW), (-61.0, REVIEW), (60.0, RELEASE),
+                                            (-60.0, RELEASE), (None, RELEASE), (0.0, RELEASE)])
+def test_a_clock_beyond_the_tolerance_is_a_product_reason_naming_the_offset(nominal, offset,
+                                                                           status):
+    # QA (issue 17): the demo's clock was +857,676 s off the host's at the
+    # pull; every UTC of the report is off by as much, a reason of its own
+    rows, events, end = mission()
+    data = logof(rows, events)
+    a = analysis.analyse(data, nominal, until=When(1, end, T0 + end))
+    pv = assess.assess(a, nominal, data, clock_offset_s=offset)
+    assert pv.status == status
+    clock = [r for r in pv.reasons if r.code == "clock"]
+    if status == RELEASE:
+        assert clock == []
+        return
+    (r,) = clock
+    assert r.status == REVIEW and f"{offset:+,.0f} s" in r.figure
+    assert f"tolerance {CLOCK_TOLERANCE_S} s" in r.figure
+    assert ("(9.9 days)" in r.figure) == (abs(offset) >= 86400)
+
+
+def test_a_clock_off_does_not_soften_a_graver_verdict(nominal):
+    rows, events, end = mission()
+    data = logof(rows, events)
+    a = analysis.analyse(data, nominal)  # the end not stated: INCOMPLETE
+    pv = assess.assess(a, nominal, data, clock_offset_s=-857_703.0)
+    assert pv.status == INCOMPLETE and "clock" in pv.codes(REVIEW)

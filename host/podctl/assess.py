@@ -42,7 +42,10 @@ REVIEW, a deviation the rules allow but a person must judge:
   reset, safe_mode, over_plan (a timed phase longer than planned by more
   than a sampling interval), no_utc, profile (another profile accepted),
   simulated (a simulated board, by its seal or a BOOT event of its log:
-  never RELEASE)
+  never RELEASE), clock (the device's clock off the host's at the pull by
+  more than verdict.CLOCK_TOLERANCE_S: every UTC of the log is off by as
+  much, so no moment can be placed; REVIEW like no_utc, since the
+  durations come from the device's uptime and still hold)
 RELEASE: none of the above. The mission is complete (every phase reached,
 the end stated by the device), every minute is covered by a valid reading
 in band, and no alarm was raised.
@@ -71,6 +74,7 @@ from podctl import events, fmt, narration
 from podctl.analysis import Analysis, Band, When
 from podctl.blocks import BlockInfo
 from podctl.logdata import LogData, never_set
+from podctl.verdict import CLOCK_TOLERANCE_S
 from protocol import codes, log, names
 from protocol import profile as pf
 
@@ -491,6 +495,15 @@ def _deviations(a: Analysis, rows: list[narration.EventRow]) -> Iterable[Reason]
         yield Reason("no_utc", REVIEW, never_set(u.boot), figure=f"{held}; {start}")
 
 
+def _clock(offset_s: float | None) -> Iterable[Reason]:
+    if offset_s is None or not abs(offset_s) > CLOCK_TOLERANCE_S:
+        return
+    days = f" ({abs(offset_s) / 86400:.1f} days)" if abs(offset_s) >= 86400 else ""
+    yield Reason("clock", REVIEW, "the device's clock was off the host's at the pull beyond "
+                 "the tolerance: every UTC of the log is off by as much, no moment of it can "
+                 "be placed", figure=f"{offset_s:+,.0f} s{days}, tolerance {CLOCK_TOLERANCE_S} s")
+
+
 def _unproven(blocks: list[BlockInfo]) -> Iterable[Reason]:
     if not blocks:
         return
@@ -507,13 +520,15 @@ def _unproven(blocks: list[BlockInfo]) -> Iterable[Reason]:
 
 def assess(
     a: Analysis, profile: pf.Profile, data: LogData, *, simulated: bool = False,
-    unproven: Iterable[BlockInfo] = (),
+    unproven: Iterable[BlockInfo] = (), clock_offset_s: float | None = None,
 ) -> ProductVerdict:
     """The product verdict on the analysis of a log (analysed with
     until=log_end(...), so the end of the log is known) against the profile
     it ran. simulated: the device's seal says it is a simulated board (a
     BOOT event of the log saying so is found here): never RELEASE.
-    unproven: the blocks podctl.verify could not prove (Verdict.unproven_blocks)."""
+    unproven: the blocks podctl.verify could not prove (Verdict.unproven_blocks).
+    clock_offset_s: the device's clock less the host's at the pull
+    (Verdict.clock_offset_s; None: not compared)."""
     h = profile.header
     reasons: list[Reason] = []
     if not a.records:
@@ -532,6 +547,7 @@ def assess(
         reasons += _probes(a, rows, min_probes)
         reasons += _deviations(a, rows)
     reasons += _unproven(list(unproven))
+    reasons += _clock(clock_offset_s)
     sim_boots = events.simulated_boots(data.events)
     if simulated or sim_boots:
         said = (["its seal"] if simulated else []) + (
