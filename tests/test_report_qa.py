@@ -219,6 +219,21 @@ def test_every_deviation_and_the_clock_are_on_the_first_page(nominal, tmp_path):
     verdicts = _text(page[page.index("Integrity: is the log"):page.index("Product: was the band")])
     assert "differed from the host's by -857,703 s (9.9 days)" in verdicts
     assert any(d.kind == "clock" for d in off.deviations)
+    # and a reason of the product verdict, not only a deviation row
+    assert "clock" in off.product.codes() and "clock" not in rep.product.codes()
+
+
+def test_a_thin_battery_margin_reaches_the_first_page(nominal, monkeypatch):
+    # the report hands deviations the profile's battery alarm level: with a
+    # margin rule wider than any pack, nominal's end is a thin margin too
+    from podctl import deviations
+
+    run, rep = nominal
+    assert not any(d.kind == "battery" for d in rep.deviations)
+    monkeypatch.setattr(deviations, "BATTERY_MARGIN_V", 100.0)
+    thin = _report(run)
+    row = next(d for d in thin.deviations if d.kind == "battery")
+    assert "over the 10.56 V alarm" in row.figure, row
 
 
 # ---------------------------------------------------------------- plots

@@ -86,7 +86,8 @@ def cmd_assess(args: argparse.Namespace, console: Console) -> int:
     data = load_data(pulled, verdict)
     a = analysis.analyse(data, prof, until=log_end(verdict, m))
     product = assess(a, prof, data, simulated=bool(getattr(verdict, "simulated", False)),
-                     unproven=getattr(verdict, "unproven_blocks", ()))
+                     unproven=getattr(verdict, "unproven_blocks", ()),
+                     clock_offset_s=getattr(verdict, "clock_offset_s", None))
 
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -401,7 +401,8 @@ def build(
     a = analyse(data, profile, until=end)
     # a BOOT event that marks a simulated board makes the product say so too
     product = assess(a, profile, data, simulated=simulated,
-                     unproven=getattr(verdict, "unproven_blocks", ()))
+                     unproven=getattr(verdict, "unproven_blocks", ()),
+                     clock_offset_s=getattr(verdict, "clock_offset_s", None))
     notes: list[str] = []
     if a.unjudged_phases:
         notes.append(f"records in phase(s) {a.unjudged_phases}, which the profile does not have: "
@@ -456,7 +457,8 @@ def build(
                                                                                "unknown")),
         settings=profile_file.decompile(profile.data),
         alarm_spans=deviations.alarm_spans(data, a),
-        deviations=deviations.deviations(data, a, verdict),
+        deviations=deviations.deviations(
+            data, a, verdict, battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000),
         probe_stats=probestats.probe_stats(data, a),
         clock_offset_s=getattr(verdict, "clock_offset_s", None),
         raw_probes=_raw_probes(data),
