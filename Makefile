@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# on every core (pytest-xdist): the suite is CPU-bound, one core would take
+# over 10 minutes
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # ruff over the whole tree, with the rules pinned in pyproject.toml
 lint: $(STAMP)
