@@ -71,16 +71,7 @@ def names() -> list[str]:
 
 def resolve(name_or_path: str | Path) -> Path:
     """A dispersion name (sim/dispersions/NAME.toml) or a path."""
-    s = str(name_or_path)
-    if s.endswith(".toml") or "/" in s or "\\" in s:
-        p = Path(s)
-        if not p.is_file():
-            raise DisperseError(f"{s}: no such dispersion file")
-        return p
-    p = DISPERSION_DIR / f"{s}.toml"
-    if not p.is_file():
-        raise DisperseError(f"unknown dispersion {s!r}; known: {', '.join(names())}")
-    return p
+    return scenario.resolve_in(DISPERSION_DIR, name_or_path, "dispersion", DisperseError)
 
 
 def for_scenario(sc: dict[str, Any]) -> str:

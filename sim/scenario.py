@@ -62,16 +62,23 @@ def scenario_names() -> list[str]:
 
 def resolve(name_or_path: str | Path) -> Path:
     """A scenario name (sim/scenarios/NAME.toml) or a path to a .toml file."""
+    return resolve_in(SCENARIO_DIR, name_or_path, "scenario", ScenarioError)
+
+
+def resolve_in(folder: Path, name_or_path: str | Path, what: str,
+               error: type[ValueError]) -> Path:
+    """A NAME of folder/NAME.toml or a path to a .toml file (scenarios,
+    dispersions); error(one line) when there is none."""
     s = str(name_or_path)
     if s.endswith(".toml") or "/" in s or "\\" in s:
         p = Path(s)
         if not p.is_file():
-            raise ScenarioError(f"{s}: no such scenario file")
+            raise error(f"{s}: no such {what} file")
         return p
-    p = SCENARIO_DIR / f"{s}.toml"
+    p = folder / f"{s}.toml"
     if not p.is_file():
-        known = ", ".join(scenario_names()) or "(none)"
-        raise ScenarioError(f"unknown scenario {s!r}; known: {known}")
+        known = ", ".join(sorted(q.stem for q in folder.glob("*.toml"))) or "(none)"
+        raise error(f"unknown {what} {s!r}; known: {known}")
     return p
 
 
