@@ -467,16 +467,22 @@ def test_a_profile_with_a_shipment_table_is_still_checked_as_a_profile(tmp_path)
         load_profile(broken, tmp_path / "log.bin")
 
 
-def test_time_with_too_few_trusted_probes_is_said_apart(nominal, tmp_path):
-    run, before = nominal
+def _too_few(run: Path) -> rpt.Report:
+    """nominal's report with 30 orbit records down to one probe: fewer
+    trusted probes than the profile's two."""
     pulled = open_pulled(run / "log.bin")
     data = pulled.data()
     orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)[:30]
-    for p in (1, 2, 3):  # one probe left: fewer than the profile's two
+    for p in (1, 2, 3):
         data.samples[f"probe{p}"][orbit] = np.nan
     verdict = verify(pulled, (run / "key.bin").read_bytes())
-    rep = rpt.build(data, verdict, load_profile(NOMINAL, run / "log.bin"),
-                    manifest.read(manifest.beside(run / "log.bin")))
+    return rpt.build(data, verdict, load_profile(NOMINAL, run / "log.bin"),
+                     manifest.read(manifest.beside(run / "log.bin")))
+
+
+def test_time_with_too_few_trusted_probes_is_said_apart(nominal, tmp_path):
+    run, before = nominal
+    rep = _too_few(run)
     assert rep.mission.too_few_s == 30 * 60 and before.mission.too_few_s == 0
     text = _text(rpt.render_html(rep, tmp_path / "r.html").read_text())
     assert (f"{fmt.dur(rep.mission.unknown_s)} without a reading, 30 min of it with some but "
@@ -516,14 +522,7 @@ def test_a_bad_shipment_in_the_profile_toml_is_one_line_from_logs_report(nominal
 
 def test_too_few_probes_is_in_the_per_phase_table_and_the_note(nominal, tmp_path):
     run, before = nominal
-    pulled = open_pulled(run / "log.bin")
-    data = pulled.data()
-    orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)[:30]
-    for p in (1, 2, 3):  # one probe left: fewer than the profile's two
-        data.samples[f"probe{p}"][orbit] = np.nan
-    verdict = verify(pulled, (run / "key.bin").read_bytes())
-    rep = rpt.build(data, verdict, load_profile(NOMINAL, run / "log.bin"),
-                    manifest.read(manifest.beside(run / "log.bin")))
+    rep = _too_few(run)
     orbit_row = next(ps for ps in rep.phases if ps.band.name == "orbit")
     assert orbit_row.too_few_s == 30 * 60
     page = rpt.render_html(rep, tmp_path / "r.html").read_text()
