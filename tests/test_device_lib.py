@@ -341,3 +341,55 @@ def test_key_rotate_then_erase(board, tmp_path):
         after = dev.log_info()
     # the blocks the host held are gone from the device; seq keeps rising
     assert path.exists() and erased > 0 and after.first_seq > held.first_seq
+
+
+class _StaleLink:
+    """A link whose device refuses the first `stale` commands STALE (the
+    challenge aged out before the command arrived), then answers."""
+
+    def __init__(self, stale: int):
+        self.stale, self.sent = stale, 0
+
+    def request(self, msg_type, *values, **signed):
+        self.sent += 1
+        if self.sent <= self.stale:
+            raise DeviceRefused("STALE", c.ERR_STALE, msg_type=msg_type)
+        return {"ok": True}
+
+
+def _stale_device(stale: int) -> tuple[Device, list[int]]:
+    from podctl import device as device_mod
+
+    dev = Device.__new__(Device)
+    statuses: list[int] = []
+    dev._load_key = lambda: None  # type: ignore[method-assign]
+    dev._link_keys = lambda: None  # type: ignore[method-assign]
+    dev._status = lambda keys: statuses.append(1) or {}  # type: ignore[method-assign]
+    dev._hmac, dev._next_counter, dev._challenge = None, lambda: 1, b"c"  # type: ignore[assignment]
+    dev.link = _StaleLink(stale)  # type: ignore[assignment]
+    assert device_mod.STALE_TRIES == 4
+    return dev, statuses
+
+
+def test_command_signs_again_over_a_fresh_challenge_while_stale():
+    # a board flown 3000x faster than real time ages a 30 s challenge in
+    # 10 ms of ours: a loaded host sees STALE more than once in a row
+    dev, statuses = _stale_device(3)
+    assert dev.command(c.MSG_TIME_SET, 1) == {"ok": True}
+    assert len(statuses) == 4  # a fresh STATUS (challenge) before each try
+
+
+def test_command_gives_up_after_its_tries_with_the_devices_refusal():
+    dev, statuses = _stale_device(4)
+    with pytest.raises(DeviceRefused) as e:
+        dev.command(c.MSG_TIME_SET, 1)
+    assert e.value.code == c.ERR_STALE and len(statuses) == 4
+
+
+def test_command_does_not_retry_another_refusal():
+    dev, statuses = _stale_device(0)
+    dev.link.request = lambda *a, **k: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        DeviceRefused("AUTH", c.ERR_AUTH_REQUIRED))
+    with pytest.raises(DeviceRefused):
+        dev.command(c.MSG_TIME_SET, 1)
+    assert len(statuses) == 1

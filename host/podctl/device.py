@@ -65,6 +65,7 @@ LOG_READ_SIZE = 1016  # LOG_READ data per frame (MAX_PAYLOAD - 8)
 # most this far behind by a copy held back on the line
 SYNC_RTT_S = 1.0
 SYNC_TRIES = 5
+STALE_TRIES = 4  # a command refused STALE is signed again over a fresh challenge
 # the host's clock for the round trips above (a simulated link, whose
 # device runs on simulated time, gives its own)
 monotonic = time.monotonic
@@ -617,17 +618,20 @@ class Device:
         """An authenticated request, signed with the link key of the
         device's newest key over a fresh challenge (BadInput when the
         keystore has none for it). STALE (the challenge was spent: by our
-        own resend after a lost answer, or by someone else's STATUS) is
-        answered once with a fresh challenge: every command is written so
+        own resend after a lost answer, by someone else's STATUS, or it
+        outlived its 30 s of device time, which on a board flown faster
+        than real time is milliseconds of ours) is answered with a fresh
+        challenge, up to STALE_TRIES times in all, each at once: waiting
+        would only age the next challenge too. Every command is written so
         that doing it twice is harmless."""
         self._load_key()
-        for attempt in range(2):
+        for attempt in range(STALE_TRIES):
             self._status(self._link_keys())
             try:
                 return self.link.request(msg_type, *values, hmac=self._hmac,
                                          counter=self._next_counter, challenge=self._challenge)
             except DeviceRefused as e:
-                if e.code != c.ERR_STALE or attempt:
+                if e.code != c.ERR_STALE or attempt == STALE_TRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
