@@ -14,14 +14,15 @@ import re
 import numpy as np
 import pytest
 
-from podctl import analysis, assess, deviations, fmt, narration, profile_file
+from podctl import analysis, assess, deviations, events, fmt, narration, profile_file
 from protocol import codes, log, names
 from protocol import profile as pf
 from tests.accounting import analyse_run
 from tests.test_analysis import T0, ev, logof
 
 EXCLUDED = re.compile(r"read (-?\d+\.\d\d) degC, (\d+\.\d\d) K from the trusted median "
-                      r"(-?\d+\.\d\d) degC of probes ([\d, ]+) \(limit 1\.5 K\)$")
+                      r"(-?\d+\.\d\d) degC of probes? ([\d, ]+?)( and probe (\d) itself)? "
+                      r"\(limit 1\.5 K\)$")
 
 
 def _profile(name: str) -> pf.Profile:
@@ -60,18 +61,24 @@ def test_a_disagree_exclusion_names_the_median_its_probes_and_the_limit(probe_fa
         m = EXCLUDED.match(d.figure)
         assert m, d.figure
         read, off, median = (float(m[k]) for k in (1, 2, 3))
-        of = [int(p) for p in m[4].split(", ")]
-        assert off == pytest.approx(abs(read - median), abs=0.011) and off > 1.5
-        # the median is of trusted probes: never the open probe 1
-        assert 1 not in of and len(of) >= 3
-        # the firmware's statement checked from the samples: the median
-        # lies among what those probes read in the records around it (a
-        # minute apart in orbit, read every 10 s, the air probe noisy), and the drifting
-        # probe read what its records show
-        near = (s["boot"] == d.when.boot) & (np.abs(s["t"].astype(float) - d.when.t) <= 60)
-        seen = np.concatenate([s[f"probe{p}"][near] for p in of])
-        assert seen.min() - 0.1 <= median <= seen.max() + 0.1  # 0.1 K: probe noise
+        others = [int(p) for p in m[4].split(", ")]
         probe = int(d.what.split()[1])
+        assert off == pytest.approx(abs(read - median), abs=0.011) and off > 1.5
+        # the median is of trusted probes, the one judged (trusted when it
+        # was excluded) among them and named apart, never among the others,
+        # and never the open probe 1
+        assert m[6] and int(m[6]) == probe and probe not in others
+        assert 1 not in others and len(others) >= 2
+        # the firmware's statement checked from the samples: the median of
+        # three with the judged probe the far one is the nearer of the
+        # other two, so it lies among what they read in the last record
+        # before the exclusion (a minute apart in orbit, read every 10 s)
+        # and not what the judged probe read
+        t = s["t"].astype(float)
+        near = (s["boot"] == d.when.boot) & (t <= d.when.t) & (t > d.when.t - 60)
+        assert near.sum() == 1
+        seen = np.concatenate([s[f"probe{p}"][near] for p in others])
+        assert seen.min() - 0.1 <= median <= seen.max() + 0.1  # 0.1 K: probe noise
         if probe == 2:
             assert np.abs(s["probe2"][near] - read).min() < 0.1
         assert str(d) == f"{deviations.at(d)}: {d.what}: {d.figure}"
@@ -178,11 +185,32 @@ def test_a_disagree_median_of_excluded_probes_says_none_was_trusted():
     fault = ev(log.EV_PROBE_FAULT, 600, 0, codes.FAULT_DISAGREE, 5030)
     ref = ev(log.EV_PROBE_REFERENCE, 600, 0, codes.FAULT_DISAGREE << 8 | 0b1101, 7000)
     assert narration.exclusion(fault, ref) == (
-        "read 5.03 degC, 1.97 K from the median 7.00 degC of probes 0, 2, 3 (no trusted "
-        "probe among them)")
+        "read 5.03 degC, 1.97 K from the median 7.00 degC of probes 2, 3 and probe 0 itself "
+        "(no trusted probe among them)")
     # a negative reference is read signed (u32 on flash)
     ref2 = dataclasses.replace(ref, value=(-2500) & 0xFFFFFFFF, b=ref.b | 0x10)
     assert "trusted median -2.50 degC" in narration.exclusion(fault, ref2)
+
+
+def test_the_judged_probe_is_named_apart_from_the_probes_of_its_median():
+    # issue 17 (nominal p1): "probe 3 ... median of probes 0, 1, 2, 3": the
+    # firmware judges a trusted probe against the median of all trusted ones,
+    # itself among them (SPEC 9.3), and the words say so
+    fault = ev(log.EV_PROBE_FAULT, 600, 3, codes.FAULT_DISAGREE, 6560)
+    ref = ev(log.EV_PROBE_REFERENCE, 600, 3, codes.FAULT_DISAGREE << 8 | 0x1F, 5030)
+    lim = analysis.probe_limits(_profile("nominal"))
+    assert narration.exclusion(fault, ref, lim) == (
+        "read 6.56 degC, 1.53 K from the trusted median 5.03 degC of probes 0, 1, 2 and "
+        "probe 3 itself (limit 1.5 K)")
+    # an excluded probe is judged against the trusted ones, itself not among them
+    back = ev(log.EV_PROBE_REFERENCE, 600, 2, codes.FAULT_DISAGREE << 8 | 0x19, 4500)
+    two = dataclasses.replace(fault, a=2)
+    assert narration.exclusion(two, back).endswith("trusted median 4.50 degC of probes 0, 3")
+    one = dataclasses.replace(back, b=codes.FAULT_DISAGREE << 8 | 0x11)
+    assert narration.exclusion(two, one).endswith("trusted median 4.50 degC of probe 0")
+    # the decoded table says the same in its own words (no commas: CSV)
+    assert events.read(log.EV_PROBE_REFERENCE, 3, ref.b, 5030).detail == (
+        "reference disagree: the median of trusted probes 0 1 2 and the probe itself")
 
 
 def test_a_reference_without_its_fault_is_a_row_of_its_own_not_lost():
@@ -210,8 +238,6 @@ def test_an_actuator_fault_with_no_record_in_its_window_says_the_watchs_threshol
 
 
 def test_the_decoded_tables_read_the_new_events_signed_and_in_their_units():
-    from podctl import events
-
     ref = events.read(log.EV_PROBE_REFERENCE, 2, codes.FAULT_DISAGREE << 8 | 0x19,
                       (-1250) & 0xFFFFFFFF)
     assert (ref.subject, ref.value, ref.unit) == ("probe 2", -1.25, "degC")

@@ -153,9 +153,13 @@ def read(code: int, a: int, b: int, value: int) -> Reading:
             detail = f"reference rate: its previous reading, {low} s before"
         elif kind == c.FAULT_DISAGREE:
             # no commas: the decoded CSV is written unquoted (podctl.export)
-            of = " ".join(map(str, probes_of(low & REF_PROBES)))
+            # the judged probe named apart when the median included it
+            # (a trusted probe among three or more trusted: SPEC 9.3)
+            of = probes_of(low & REF_PROBES)
             who = "trusted " if low & REF_TRUSTED else ""
-            detail = f"reference disagree: the median of {who}probes {of}"
+            detail = (f"reference disagree: the median of {who}probes "
+                      + " ".join(str(p) for p in of if p != a)
+                      + (" and the probe itself" if a in of else ""))
         else:
             detail = f"reference {names.name(names.FAULTS, kind)}: b {low}"
         return Reading(f"probe {a}", detail, signed(value) / 1000, "degC", "")

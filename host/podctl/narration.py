@@ -7,8 +7,10 @@ phase, what happened, the detail that matters), grouped by category.
 A probe exclusion says what the reading was compared with and by how much
 (issue 17, finding 3): the PROBE_REFERENCE that follows a rate or disagree
 PROBE_FAULT is read into the fault's row, never a row of its own, and with
-the profile given the row names its limit ("read 9.31 degC, 2.84 K from the
-trusted median 6.47 degC of probes 0, 3 (limit 1.5 K)"). An ACTUATOR_FAULT
+the profile given the row names its limit ("read 6.01 degC, 1.51 K from the
+trusted median 4.50 degC of probes 0, 3 and probe 2 itself (limit 1.5 K)":
+the readings of the tick that excluded it, which the records, a minute
+apart in orbit, need not show). An ACTUATOR_FAULT
 says which output was driven how hard, for how long, with what effect, its
 duty read from the records of the window the firmware judged; alarm hold
 names the phase's maximum hold time.
@@ -130,12 +132,26 @@ def exclusion(fault: Event, ref: Event | None, limits: ProbeLimits | None = None
         return (f"{read}, {off:.2f} K from its previous reading {r:.2f} degC {secs} s before"
                 + (f" ({', '.join(rate)})" if rate else ""))
     low = ref.b & 0xFF
-    of = ", ".join(map(str, events.probes_of(low & events.REF_PROBES)))
+    of = median_of(fault.a, low)
     if low & events.REF_TRUSTED:
-        median = f"the trusted median {r:.2f} degC of probes {of}"
+        median = f"the trusted median {r:.2f} degC of {of}"
     else:
-        median = f"the median {r:.2f} degC of probes {of} (no trusted probe among them)"
+        median = f"the median {r:.2f} degC of {of} (no trusted probe among them)"
     return f"{read}, {off:.2f} K from {median}" + (f" (limit {lim.disagree:g} K)" if lim else "")
+
+
+def median_of(probe: int, low: int) -> str:
+    """The probes a disagree median was taken over (a PROBE_REFERENCE's b
+    bits 0-7), the judged probe named apart: a trusted probe is judged
+    against the median of the trusted ones, itself among them (SPEC 9.3:
+    of three, a majority vote), and a reviewer must not take its own
+    reading for another probe's ("probes 0, 3 and probe 2 itself")."""
+    of = events.probes_of(low & events.REF_PROBES)
+    others = [p for p in of if p != probe]
+    words = ("probe " if len(others) == 1 else "probes ") + ", ".join(map(str, others))
+    if probe not in of:
+        return words
+    return f"{words} and probe {probe} itself" if others else f"probe {probe} itself"
 
 
 def references(evs: Sequence[Event]) -> dict[int, Event]:
