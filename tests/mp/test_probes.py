@@ -301,3 +301,42 @@ def test_an_excluded_probe_beside_one_trusted_probe_is_still_judged():
     # rate fault first), the hold run out
     _run(p, ev, [5000, 5000, 5000, 5000], 15, fail=0b1010, t0=103)
     assert p.good == 0b0101 and _codes(ev, 2)[-1] == log.EV_PROBE_RECOVERED
+
+
+# What a trusted probe is judged against (issue 17, SPEC 9.3): the median of
+# the trusted probes, itself among them. Of three, that is a majority vote:
+# one probe jumping away is excluded and the other two stay. The median of
+# the other two would be their mean, pulled half the jump towards the bad
+# probe, and would exclude the good ones with it.
+
+def test_of_three_trusted_probes_one_jumping_away_is_outvoted_alone():
+    # probe 1 open; probe 3 (the air probe) jumps 4.4 K within one 10 s
+    # tick, inside the rate limit there (0.5 K/s x 10 s) and over twice the
+    # 2 K disagree limit: the median of 0, 2 and 3 is 5000, of 2 and 3 7200
+    p, ev = _probes()
+    p.configure(-40000, 85000, 500, 2000, 0, 60)  # no stuck check here
+    for s in range(3):
+        p.reading[:] = [5000, 5000, 5000, 5000]
+        p.update(0b0010, 10, 10 * s, ev)
+    p.reading[:] = [5000, 5000, 5020, 9400]
+    p.update(0b0010, 10, 30, ev)
+    assert _faults(ev) == [(1, codes.FAULT_READ), (3, codes.FAULT_DISAGREE)], ev.pending()
+    assert p.good == 0b0101 and p.count == 2 and p.estimate == 5010
+    # the reference: the trusted median with probe 3 among its probes
+    assert _references(ev) == [(3, codes.FAULT_DISAGREE, 0x10 | 0b1101, 5020)]
+
+
+def test_of_four_trusted_probes_the_judged_ones_pull_is_at_most_half_a_gap():
+    # with four, the median is the mean of the middle two: the judged probe
+    # moves it from the others' middle reading by half the gap to the next
+    # one (here 5000 to 5100: 50 mdegC), never towards its own reading; the
+    # 2120 mdegC the probe reads above it are over the 2 K limit
+    p, ev = _probes()
+    p.configure(-40000, 85000, 500, 2000, 0, 60)
+    for s in range(3):
+        p.reading[:] = [4900, 5000, 5100, 5000]
+        p.update(0, 10, 10 * s, ev)
+    p.reading[:] = [4900, 5000, 5100, 7170]
+    p.update(0, 10, 30, ev)
+    assert _faults(ev) == [(3, codes.FAULT_DISAGREE)]
+    assert _references(ev) == [(3, codes.FAULT_DISAGREE, 0x10 | 0b1111, 5050)]
