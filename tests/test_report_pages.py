@@ -66,14 +66,23 @@ def test_a_share_is_never_rounded_to_nothing_or_to_all(share, text):
 
 
 @pytest.fixture(scope="module")
-def nominal(tmp_path_factory):
+def nominal_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("nominal")
     assert main(["sim", "run", "nominal", "--tick-s", "60", "-o", str(run)]) == 0
+    return run
+
+
+def _build(run: Path) -> rpt.Report:
     log_path = run / "log.bin"
     pulled = open_pulled(log_path)
     verdict = verify(pulled, (run / "key.bin").read_bytes())
     m = manifest.read(manifest.beside(log_path))
     return rpt.build(pulled.data(), verdict, load_profile(NOMINAL, log_path), m)
+
+
+@pytest.fixture(scope="module")
+def nominal(nominal_run):
+    return _build(nominal_run)
 
 
 def _pressure_axis(fig):
@@ -111,3 +120,162 @@ def test_a_real_pressure_change_still_sets_the_scale(nominal, tmp_path, monkeypa
     lo, hi = _pressure_axis(drawn["f"]).get_ylim()
     assert lo <= np.nanmin(leak[known]) and np.nanmax(leak[known]) <= hi
     assert hi - lo < 2 * 150  # autoscaled to the leak, not widened further
+
+
+# ---------------------------------------------------------------- the QA review's pages (H3)
+
+
+def _layout(page: str) -> tuple[list[tuple[str, int, set[int]]], list[float]]:
+    """The PDF's layout of an HTML document as WeasyPrint pages it: each
+    table's (class, rows, pages it lies on) and how far down each page its
+    content reaches (a share of the page's content height)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from weasyprint import HTML
+
+    doc = HTML(string=page).render()
+
+    def walk(box):
+        yield box
+        for c in getattr(box, "children", None) or []:
+            yield from walk(c)
+
+    tables: dict[int, tuple[str, int, set[int]]] = {}
+    fill = []
+    for n, pg in enumerate(doc.pages):
+        root = pg._page_box
+        body = root.children[0]
+        top, height = body.content_box_y(), root.height - root.margin_top - root.margin_bottom
+        bottom = top
+        for b in walk(root):
+            el = getattr(b, "element", None)
+            if el is not None and el.tag == "table":
+                tables.setdefault(id(el), (el.get("class") or "", len(el.findall(".//tr")),
+                                           set()))[2].add(n)
+            if getattr(b, "element_tag", "") in ("p", "li", "tr", "h2", "h3") and \
+                    b.position_y < top + height:
+                bottom = max(bottom, b.position_y + b.margin_height())
+        fill.append((bottom - top) / height)
+    return list(tables.values()), fill
+
+
+def _pushed_down(rep: rpt.Report, lines: int) -> rpt.Report:
+    """The report with its Summary `lines` longer: what follows lands
+    elsewhere on the pages (another log's coverage lines would do so)."""
+    import dataclasses
+
+    return dataclasses.replace(rep, notes=rep.notes + [f"line {i}" for i in range(lines)])
+
+
+def test_a_short_table_is_never_split_over_two_pages(nominal):
+    # heater-failure's Probes table split after probe 2 (p2 -> p3): moving
+    # the text above it down line by line finds every place a break can fall
+    from podctl.report.render import SHORT_ROWS
+
+    checked = 0
+    for lines in range(0, 48, 4):
+        tables, _ = _layout(rpt.document(_pushed_down(nominal, lines), {}))
+        for cls, rows, pages in tables:
+            if rows <= SHORT_ROWS + 1:  # the rows and the header's
+                checked += 1
+                assert len(pages) == 1, (lines, cls, rows, sorted(pages))
+    assert checked >= 12 * 10
+
+
+def test_no_page_of_text_is_left_half_empty(nominal):
+    # nominal p3: half a page blank after the per-probe table, the Per phase
+    # section kept whole pushed to the next page; with the plots left out,
+    # every page but the last two (the last text and the sign-off) is at
+    # least half full wherever the breaks fall
+    for lines in range(0, 48, 4):
+        _, fill = _layout(rpt.document(_pushed_down(nominal, lines), {}))
+        assert len(fill) >= 4
+        for n, share in enumerate(fill[:-2], 1):
+            assert share >= 0.5, (lines, n, f"{share:.2f}")
+
+
+def _text(page: str) -> str:
+    """The HTML's text, tags and entities gone, whitespace squashed."""
+    import html
+    import re
+
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def _section(text: str, head: str, after: str) -> str:
+    return text[text.index(head):text.index(after, text.index(head))]
+
+
+def test_the_sign_off_offers_the_product_verdicts_own_words(nominal):
+    from podctl import assess
+    from sim import scenario
+
+    text = _text(rpt.document(nominal, {}))
+    signoff = text[text.index("Sign-off"):]
+    assert "Disposition (release / review / reject: the product verdict's words)" in signoff
+    assert "investigate" not in signoff
+    # the words are those of the scenarios' [disposition] and of assess
+    assert nominal.dispositions == scenario.DISPOSITIONS
+    assert {w.upper() for w in nominal.dispositions} <= set(assess.GRAVITY)
+    assert nominal.product.status.lower() in nominal.dispositions
+
+
+@pytest.fixture(scope="module")
+def clock_off(nominal_run, tmp_path_factory):
+    """nominal's log pulled by a host whose clock is 9.9 days behind the
+    device's (the demo's case): intact, authentic, every time misplaced."""
+    import json
+
+    folder = tmp_path_factory.mktemp("clock-off")
+    for f in ("log.bin", "seal.bin", "key.bin"):
+        (folder / f).write_bytes((nominal_run / f).read_bytes())
+    m = json.loads((nominal_run / "log.bin.manifest.json").read_text())
+    m["anchor"]["utc"] -= 857_676
+    (folder / "log.bin.manifest.json").write_text(json.dumps(m))
+    return _build(folder)
+
+
+def _integrity_box(page: str) -> str:
+    at = page.index('<div class="verdict ')
+    return page[at:page.index("</div></div>", at) + 12] if "clocknote" in page[at:at + 400] \
+        else page[at:page.index("</div>", at) + 6]
+
+
+def test_the_integrity_box_is_not_plain_green_beside_a_clock_finding(nominal, clock_off):
+    assert clock_off.verdict == rpt.VERIFIED and clock_off.clock_findings
+    assert "clock" in clock_off.product.codes()
+    box = _integrity_box(rpt.document(clock_off, {}))
+    assert "clockoff" in box.split(">", 1)[0]  # the box itself is marked, not only a line below
+    said = _text(box)
+    assert "VERIFIED" in said and "device's clock is off beyond the tolerance of 60 s" in said
+    assert f"{clock_off.clock_offset_s:+.0f} s" in said and "+857676" in said.replace(",", "")
+    # within the tolerance the box stays plain
+    plain = _integrity_box(rpt.document(nominal, {}))
+    assert not nominal.clock_findings
+    assert "clockoff" not in plain and _text(plain).strip() == "VERIFIED"
+
+
+def test_every_count_on_the_probes_table_names_its_unit(nominal):
+    import re
+
+    excluded = [i for i in range(4) if nominal.excluded[:, i].any()]
+    assert excluded  # nominal's probe 3 is excluded at the hand-over
+    for i in range(4):
+        use = nominal.probe_use(i)
+        # every number in the cell is followed by what it counts
+        for m in re.finditer(r"\b(\d+)\b(?! of)\s*(\S*)", use):
+            assert m.group(2).strip("(),;") in ("records", "s", "min", "h", "d"), (use, m.group())
+    assert re.search(r"excluded while reading in \d+ records \(", nominal.probe_use(excluded[0]))
+
+
+def test_two_lengths_on_one_page_say_which_is_which(nominal):
+    text = _text(rpt.document(nominal, {}))
+    device = _section(text, "Log and device", "Summary")
+    summary = _section(text, "Summary", "Acceptance criteria")
+    span = fmt.dur(nominal.span_seconds)
+    assert "Clocked span" in device and f"{span} between the first and the last UTC" in device
+    assert "the mission's length" in device
+    assert f"of the mission's length, {fmt.dur(nominal.mission.seconds)}" in summary
+    assert "Time span" not in device

@@ -33,6 +33,7 @@ from podctl.report.shipment import ACCURACY_BUDGET, ACCURACY_TOTAL, NOT_STATED, 
 from podctl.verdict import CLOCK_TOLERANCE_S, VERIFIED, Verdict
 from protocol import log
 from protocol import profile as pf
+from sim.scenario import DISPOSITIONS
 
 
 @dataclass
@@ -133,6 +134,13 @@ class Report:
         return [c.text for c in self.checks if c.code == "clock"]
 
     @property
+    def dispositions(self) -> tuple[str, ...]:
+        """The sign-off's choices: the product verdict's own words, as the
+        scenarios' [disposition] tables use them (INCOMPLETE is not a
+        disposition: a batch that cannot be judged is not released)."""
+        return DISPOSITIONS
+
+    @property
     def battery_margin(self) -> str:
         """The battery at the end of the log against its alarm level, in words."""
         if not len(self.battery):
@@ -178,7 +186,7 @@ class Report:
         n = len(read)
         text = f"read in {int(read.sum())} of {n} records"
         if out.any():
-            text += (f"; excluded while reading in {int(out.sum())} "
+            text += (f"; excluded while reading in {int(out.sum())} records "
                      f"({fmt.dur(float(self.dt[out].sum()))})")
         return text
 

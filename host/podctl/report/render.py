@@ -24,6 +24,14 @@ from podctl.report.plots import caption, plots_for
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE = "report.html.j2"
 FONT_EPOCH = 946684800  # 2000-01-01T00:00:00Z: the fonts' stamp, not any time of the data
+# a table of at most this many rows is kept on one page (class "short":
+# the template's print CSS); a longer one may break between its rows
+SHORT_ROWS = 12
+
+
+def short(rows: Any) -> str:
+    """' short' (the class) for a table of at most SHORT_ROWS rows."""
+    return " short" if len(list(rows)) <= SHORT_ROWS else ""
 
 
 def _env(templates: Path) -> Any:
@@ -36,7 +44,7 @@ def _env(templates: Path) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(utc=fmt.utc, dur=fmt.dur, c=fmt.degc, pct=fmt.pct)
+    env.filters.update(utc=fmt.utc, dur=fmt.dur, c=fmt.degc, pct=fmt.pct, short=short)
     return env
 
 
