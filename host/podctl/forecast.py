@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from podctl import forecast_identify as ident
-from podctl import forecast_state
+from podctl import forecast_pack, forecast_state
 from podctl.errors import BadInput
 from protocol import profile as pf
-from sim import disperse, scenario
+from sim import disperse, power, scenario
 
 REFERENCE = "nominal"  # the reference container: the forecast's own model
 QUANTITIES = ("first_excursion", "budget", "battery")
@@ -116,12 +118,18 @@ def forecast(
     tick_s: int = 10,
     seed: int = 1,
     workers: int | None = None,
+    pack: str | None = None,
+    cells: int | None = None,
+    capacity_wh: float | None = None,
 ) -> Forecast:
     """The forecast from a pulled folder (log.bin and profile.bin) or a log
-    file with profile.bin beside it. BadInput for what cannot start one."""
+    file with profile.bin beside it. BadInput for what cannot start one.
+    pack, cells, capacity_wh: the container's battery (podctl.forecast_pack;
+    unset: the reference container's 3S li-ion, 900 Wh)."""
     from podctl.pulled import open_pulled
 
     _check_args(runs, horizon_h, tick_s)
+    forecast_pack.of(pack, cells, capacity_wh, {})  # a bad pack before any reading
     p = Path(log_folder)
     if p.is_dir() and not any(p.iterdir()):
         raise BadInput(f"{p}: the folder is empty: give the folder `logs pull` wrote")
@@ -129,7 +137,8 @@ def forecast(
     prof = load_profile(pulled.profile, str(p))
     start, hist = forecast_state.read(pulled.data(), prof, str(p))
     return from_state(start, hist, prof, environment=environment, runs=runs,
-                      horizon_h=horizon_h, tick_s=tick_s, seed=seed, workers=workers)
+                      horizon_h=horizon_h, tick_s=tick_s, seed=seed, workers=workers,
+                      pack=pack, cells=cells, capacity_wh=capacity_wh, where=str(p))
 
 
 def _check_args(runs: Any, horizon_h: Any, tick_s: Any) -> None:
@@ -158,12 +167,19 @@ def from_state(
     tick_s: int = 10,
     seed: int = 1,
     workers: int | None = None,
+    pack: str | None = None,
+    cells: int | None = None,
+    capacity_wh: float | None = None,
+    where: str = "log",
 ) -> Forecast:
     _check_args(runs, horizon_h, tick_s)
     env_name = environment
     env = environment_of(env_name)
     sc = model(tick_s)
-    soc, cap, cap_sigma, drain = ident.battery(start, hist, sc)
+    pk = forecast_pack.of(pack, cells, capacity_wh, sc["power"])
+    forecast_pack.check_log(pk, (hist.whole or hist).battery_v, where)
+    sc = dict(sc, power=pk.power(sc["power"]))
+    soc, soc_sigma, cap, cap_sigma, drain, read = _battery(start, hist, sc, pk)
 
     def env_at(phase_s: int) -> dict[str, Any]:
         e = dict(env)
@@ -174,18 +190,19 @@ def from_state(
 
     base = dict(sc, power=dict(sc["power"], capacity_wh=cap))
     k, k_sigma, flown = ident.heat_loss(start, hist, base, prof.data, env_at)
-    if drain < 0 and flown < 0 and cap_sigma < ident.PRIOR_SIGMA_PCT:
+    if read == "voltage" and drain < 0 and flown < 0 and cap_sigma < ident.PRIOR_SIGMA_PCT:
         # the capacity at which the model's own draw (the calibration flight,
         # the plant's power, not a formula on the logged duty) drains the
         # battery as fast as the log shows
         cap = cap * flown / drain
         base = dict(sc, power=dict(sc["power"], capacity_wh=cap))
-    found = ident.Identified(soc, cap, cap_sigma, drain, k, k_sigma, hist.hours)
+    found = ident.Identified(soc, cap, cap_sigma, drain, k, k_sigma, hist.hours,
+                             100.0 * soc_sigma, read, f"{pk.cells} {pk.chemistry}")
     sc_fc = ident.scaled(base, k)
     sc_fc = dict(sc_fc, phases=[dict(env_at(start.phase_s), duration_s=horizon_h * 3600.0)],
                  duration_s=horizon_h * 3600.0, faults=[], expects=[],
                  power=dict(sc_fc["power"], initial_soc=soc))
-    spec = _spec(sc_fc, cap_sigma, k_sigma)
+    spec = _spec(sc_fc, cap_sigma, k_sigma, soc_sigma if read == "counted" else 0.0)
     try:
         sc_fc = disperse._revalidate(sc_fc, "forecast model")
         disperse.check(spec, sc_fc)
@@ -208,9 +225,33 @@ def from_state(
                     {q: _drivers(rows, params, q) for q in QUANTITIES}, rows)
 
 
-def _spec(sc: dict[str, Any], cap_sigma: float, k_sigma: float) -> dict[str, Any]:
+def _battery(start: forecast_state.Start, hist: forecast_state.History, sc: dict[str, Any],
+             pk: forecast_pack.Pack) -> tuple[float, float, float, float, float, str]:
+    """(state of charge, its sigma, capacity Wh, its sigma %, drain %/h, how
+    the charge was read). Off the pack's curve where the voltage says
+    enough (li-ion everywhere, the capacity from the drain); where it is
+    flat (LiFePO4's plateau) counted from a voltage-anchored point, the
+    capacity the declared one (or the reference's), which a plateau cannot
+    identify."""
+    soc, cap, cap_sigma, drain = ident.battery(start, hist, sc)
+    if pk.capacity_wh is not None and cap_sigma >= ident.PRIOR_SIGMA_PCT:
+        cap_sigma = ident.DECLARED_SIGMA_PCT  # not identified, but rated
+    sigma = float(ident.soc_sigma(np.array([soc]), sc["power"])[0])
+    whole = hist.whole
+    if 100.0 * sigma <= ident.COUNT_ABOVE_PCT or whole is None or len(whole.t_h) < 2:
+        return soc, sigma, cap, cap_sigma, drain, "voltage"
+    cap = float(sc["power"]["capacity_wh"])
+    cap_sigma = ident.PRIOR_SIGMA_PCT if pk.capacity_wh is None else ident.DECLARED_SIGMA_PCT
+    soc, sigma, amps = ident.counted(whole, sc, cap, cap_sigma)
+    nominal_v = power.NOMINAL_CELL_V[pk.chemistry] * pk.cells
+    return soc, sigma, cap, cap_sigma, -100.0 * amps * nominal_v / cap, "counted"
+
+
+def _spec(sc: dict[str, Any], cap_sigma: float, k_sigma: float,
+          soc_sigma: float = 0.0) -> dict[str, Any]:
     """The dispersion: the identified numbers with their sigma, the
-    environment's spread, the base load and the sensors' calibration."""
+    environment's spread, the base load and the sensors' calibration; a
+    counted state of charge with its own (kept inside 0..1 at 3 sigma)."""
     env = sc["phases"][0]
     params: list[dict[str, Any]] = [
         {"field": "power.capacity_wh", "sigma_percent": min(cap_sigma, 30.0)},
@@ -220,6 +261,10 @@ def _spec(sc: dict[str, Any], cap_sigma: float, k_sigma: float) -> dict[str, Any
         {"field": "power.base_load_w", "sigma_percent": 5.0},
         {"field": "sensors.probe[*].offset_mdegc", "sigma": 50.0},
     ]
+    soc = float(sc["power"].get("initial_soc", 1.0))
+    soc_sigma = min(soc_sigma, soc / 3.0, (1.0 - soc) / 3.0)
+    if soc_sigma > 1e-4:
+        params.append({"field": "power.initial_soc", "sigma": soc_sigma})
     for key, rng in ENV_SPREAD.get(env.get("ambient", "constant"), ()):
         if key in env:
             params.append({"field": f"phase[0].{key}", "uniform": rng})
@@ -247,7 +292,8 @@ def fly(job: dict[str, Any], seed: int) -> dict[str, Any]:
     from sim.forecast_start import fly_from
 
     sc, values = disperse.apply(job["sc"], job["spec"], seed)
-    s = fly_from(sc, job["profile"], job["start"], seed)
+    # the charge it starts with is the draw's (the same as the start's unless drawn)
+    s = fly_from(sc, job["profile"], dict(job["start"], soc=sc["power"]["initial_soc"]), seed)
     row: dict[str, Any] = dict(values, seed=seed)
     exc = sorted((e for p in s["phases"] for e in p["excursions"]), key=lambda e: e[0])
     row["first_excursion"] = exc[0][0] / 3600.0 if exc else None

@@ -37,6 +37,7 @@ def add_parser(sub) -> None:
             "podctl forecast build/pulled",
             "podctl forecast build/pulled --environment orbit --runs 100 --horizon 480",
             "podctl forecast build/pulled --environment hangar.toml --json",
+            "podctl forecast build/pulled --pack lifepo4 --cells 4 --capacity-wh 900",
             "podctl forecast --port /dev/ttyACM0        # pulls the running board's log first",
         ),
     )
@@ -57,8 +58,25 @@ def add_parser(sub) -> None:
                    help="first run's seed: the same seed gives the same forecast (default 1)")
     p.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None,
                    help="processes (default: every core)")
+    # the pack is the container's hardware: neither the profile's bytes nor
+    # the log say it (podctl.forecast_pack)
+    p.add_argument("--pack", type=_pack, default=None,
+                   help="the container's battery chemistry: li-ion or lifepo4 "
+                        "(default: the reference container's li-ion)")
+    p.add_argument("--cells", type=whole(1, 8, "--cells"), default=None,
+                   help="its cells in series (default 3, the reference pack's)")
+    p.add_argument("--capacity-wh", type=finite_float(1.0, 100_000.0, "--capacity-wh"),
+                   default=None, help="its rated capacity (default 900 Wh, the reference's)")
     p.add_argument("--json", action="store_true", help="print the forecast as JSON")
     p.set_defaults(run=cmd_forecast)
+
+
+def _pack(text: str) -> str:
+    from sim.scenario import PACKS
+
+    if text not in PACKS:
+        raise argparse.ArgumentTypeError(f"--pack must be {' or '.join(PACKS)}, got {text!r}")
+    return text
 
 
 def _h(v: float | None, horizon: float) -> str:
@@ -71,7 +89,8 @@ def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
     if (args.log is None) == (args.port is None):
         raise UsageError("give LOG_FOLDER or --port, one of them (see podctl forecast --help)")
     kw = dict(environment=args.environment, runs=args.runs, horizon_h=args.horizon,
-              tick_s=args.tick_s, seed=args.seed, workers=args.workers)
+              tick_s=args.tick_s, seed=args.seed, workers=args.workers, pack=args.pack,
+              cells=args.cells, capacity_wh=args.capacity_wh)
     if args.port is not None:
         # the live path: the board seals its open block and hands over its
         # whole log and profile (Device.pull), so the state is as of now
@@ -97,7 +116,8 @@ def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
     )
     console.print(
         f"identified from {i.history_h:.1f} h of the phase: battery {i.capacity_wh:.0f} Wh "
-        f"+-{i.capacity_sigma_pct:.0f} %, heat loss x{i.heat_loss:.2f} "
+        f"+-{i.capacity_sigma_pct:.0f} % ({i.pack} cells, charge read by {i.soc_read} "
+        f"+-{i.soc_sigma_pct:.0f} points), heat loss x{i.heat_loss:.2f} "
         f"+-{i.heat_loss_sigma_pct:.0f} %",
         highlight=False,
     )

@@ -26,6 +26,21 @@ MIN_HISTORY_H = 4.0  # less and nothing is identified: the model's own values st
 WINDOW_H = 24.0  # the history used: a whole day averages the diurnal swing out
 PRIOR_SIGMA_PCT = 15.0  # a number the log could not identify: the build's spread and more
 FLOOR_SIGMA_PCT = 3.0  # even a clean fit is a fit
+# How well a cell's voltage under load tells its open-circuit voltage: a
+# typical curve, not this cell's, read at a temperature it was not taken at
+# (LiFePO4's plateau also keeps some hysteresis). A state of charge read
+# off the curve is uncertain by this over the curve's local slope: ~1.7 %
+# anywhere on li-ion, 5 to 10 % on LiFePO4's plateau, under 1 % at its knees.
+CELL_V_SIGMA = 0.010
+# Above this the voltage says too little and the charge is counted instead
+# (li-ion's curve never gets there: the reference pack reads as it did).
+COUNT_ABOVE_PCT = 3.0
+# The outputs' charge counted from their logged duty is off by the build's
+# spread of what turns duty into watts: the Peltier's Qmax and COP0 (10 %
+# each, sim/dispersions/default.toml), the heater's rating (5 %); measured
+# on stranded runs of that dispersion, 17 to 24 % over 280 h.
+LOAD_SIGMA_PCT = 20.0
+DECLARED_SIGMA_PCT = 5.0  # a rated capacity: the cells' spread and ageing
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,55 @@ class Identified:
     heat_loss: float  # factor on the reference container's wall conductance
     heat_loss_sigma_pct: float
     history_h: float
+    soc_sigma_pct: float = 0.0  # the state of charge's, points of charge
+    soc_read: str = "voltage"  # or "counted" (from a voltage-anchored point)
+    pack: str = "3 li-ion"  # cells and chemistry read
+
+
+def slope_v(soc: np.ndarray, pw: dict[str, Any]) -> np.ndarray:
+    """dV/dSoC of one cell at soc (the curve's segment), V per unit charge."""
+    pts = np.array(power._SOC_POINTS)
+    c = np.array(power.CURVES[pw.get("pack", "li-ion")])
+    seg = np.clip(np.searchsorted(pts, soc, side="right") - 1, 0, len(pts) - 2)
+    return (c[seg + 1] - c[seg]) / (pts[seg + 1] - pts[seg])
+
+
+def soc_sigma(soc: np.ndarray, pw: dict[str, Any]) -> np.ndarray:
+    """The state of charge read off the curve: its sigma, 0..1."""
+    return CELL_V_SIGMA / slope_v(soc, pw)
+
+
+def counted(whole: History, sc: dict[str, Any], cap_wh: float,
+            cap_sigma_pct: float) -> tuple[float, float, float]:
+    """(state of charge now, its sigma, charge drawn per hour, Ah/h) by
+    counting: the charge the logged outputs drew since the record whose
+    voltage reads best (a knee of the curve, or full at the start), and
+    the voltage now, each weighed by its own uncertainty."""
+    pw = sc["power"]
+    ok = np.isfinite(whole.t_h) & np.isfinite(whole.battery_v)
+    t, v = whole.t_h[ok], whole.battery_v[ok]
+    amps = (load_w(whole, sc) / np.maximum(whole.battery_v, 1.0))[ok]
+    # a time that runs backwards (a boot without UTC) starts the count anew
+    back = np.flatnonzero(np.diff(t) < 0)
+    if len(back):
+        t, v, amps = t[back[-1] + 1:], v[back[-1] + 1:], amps[back[-1] + 1:]
+    soc_v = soc_of(v, amps, pw)
+    sig_v = soc_sigma(soc_v, pw)
+    dt = np.diff(t)
+    step = float(np.median(dt)) if len(dt) else 0.0
+    # a gap longer than a few records is a board that was down: it drew nothing
+    ah = amps[:-1] * np.where(dt > 3 * step, 0.0, dt)
+    after = np.concatenate([np.cumsum(ah[::-1])[::-1], [0.0]])  # Ah drawn since each record
+    nominal_v = power.NOMINAL_CELL_V[pw.get("pack", "li-ion")] * int(pw.get("cells_series", 3))
+    frac = after * nominal_v / cap_wh
+    rel = math.hypot(cap_sigma_pct, LOAD_SIGMA_PCT) / 100.0
+    sig_c = np.sqrt(sig_v ** 2 + (frac * rel) ** 2)
+    a = int(np.argmin(sig_c))
+    est = [(float(soc_v[-1]), float(sig_v[-1])), (float(soc_v[a] - frac[a]), float(sig_c[a]))]
+    w = [1.0 / s ** 2 for _, s in est]
+    soc = sum(x * k for (x, _), k in zip(est, w)) / sum(w)
+    rate = float(amps[t >= -WINDOW_H].mean())
+    return min(1.0, max(0.0, soc)), math.sqrt(1.0 / sum(w)), rate
 
 
 def soc_of(volts: np.ndarray, amps: np.ndarray, pw: dict[str, Any]) -> np.ndarray:

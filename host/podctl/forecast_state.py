@@ -66,6 +66,10 @@ class History:
     heater_pct: np.ndarray
     peltier_pct: np.ndarray
     battery_v: np.ndarray
+    # every valid record of the log, whatever its phase (the same fields; its
+    # own `whole` None): a flat-curved pack's charge is counted from a point
+    # where its voltage says something, which may lie phases back
+    whole: History | None = None
 
     @property
     def hours(self) -> float:
@@ -86,7 +90,6 @@ def read(data: LogData, profile: pf.Profile, where: str = "log") -> tuple[Start,
     if phase >= len(an.bands):
         raise BadInput(f"{where}: the log is in phase {phase}, which the profile does not have")
     band = an.bands[phase]
-    end_utc = float(an.utc[i])
     phase_s = _phase_seconds(data, an, i, phase)
     air = float(s[f"probe{AIR_PROBE}"][i])
     latched, names_ = _latched(data)
@@ -112,18 +115,27 @@ def read(data: LogData, profile: pf.Profile, where: str = "log") -> tuple[Start,
     # the history: the current phase's run that ends at the last record
     sel = ok[an.phase[ok] == phase]
     same = sel[_since_phase_start(an, sel, i)]
+    whole = _history(s, an, ok, i, None)
+    return start, _history(s, an, same, i, whole)
+
+
+def _history(s: np.ndarray, an: analysis.Analysis, rows: np.ndarray, i: int,
+             whole: History | None) -> History:
+    """Records `rows`, timed in hours before record i (by UTC when it has
+    one, else by uptime)."""
+    end_utc = float(an.utc[i])
     t_end = end_utc if not math.isnan(end_utc) else float(an.t[i])
-    t = an.utc[same] if not math.isnan(end_utc) else an.t[same].astype(float)
-    hist = History(
+    t = an.utc[rows] if not math.isnan(end_utc) else an.t[rows].astype(float)
+    return History(
         t_h=(t - t_end) / 3600.0,
-        payload_c=an.estimate[same],
-        air_c=np.where(np.isnan(s[f"probe{AIR_PROBE}"][same]), an.estimate[same],
-                       s[f"probe{AIR_PROBE}"][same]),
-        heater_pct=s["heater"][same].astype(float),
-        peltier_pct=s["peltier"][same].astype(float),
-        battery_v=an.battery[same],
+        payload_c=an.estimate[rows],
+        air_c=np.where(np.isnan(s[f"probe{AIR_PROBE}"][rows]), an.estimate[rows],
+                       s[f"probe{AIR_PROBE}"][rows]),
+        heater_pct=s["heater"][rows].astype(float),
+        peltier_pct=s["peltier"][rows].astype(float),
+        battery_v=an.battery[rows],
+        whole=whole,
     )
-    return start, hist
 
 
 def _since_phase_start(an: analysis.Analysis, sel: np.ndarray, i: int) -> np.ndarray:
