@@ -9,6 +9,10 @@
     mission_s, out_s       mission seconds and cumulative out-of-band seconds
     alarms                 the latched alarm bits
 
+The battery is the one sc["power"] describes: the forecast's model with
+the pack it was told (podctl.forecast_pack: chemistry, cells, capacity),
+so a LiFePO4 container flies on LiFePO4's curve; `soc` is its charge.
+
 Everything is set from outside on the objects sim.cosim builds (no hook
 inside the runner, so every existing seed flies byte for byte as before):
 the plant's nodes and the battery's charge are written, and the firmware is

@@ -87,6 +87,18 @@ def test_cli_prints_the_table(drains, capsys):
     assert "battery alarm" in out and "P50" in out and "identified from" in out
 
 
+def test_cli_names_the_pack_and_how_its_charge_was_read(drains, capsys):
+    """The reference pack declared as it is changes nothing in the read:
+    3 li-ion cells, the charge off the curve by voltage."""
+    assert main(["forecast", str(drains[1]), "--runs", "1", "--horizon", "6",
+                 "--workers", "1", "--pack", "li-ion", "--cells", "3", "--json"]) == 0
+    import json
+
+    got = json.loads(capsys.readouterr().out)["identified"]
+    assert (got["pack"], got["soc_read"]) == ("3 li-ion", "voltage")
+    assert 0 < got["soc_sigma_pct"] < 3
+
+
 @pytest.mark.parametrize(
     "make, status, says",
     [

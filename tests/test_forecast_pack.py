@@ -69,15 +69,24 @@ def test_declared_pack_reaches_soc_of_and_the_flights(lfp, monkeypatch):
     assert flown[0]["soc"] != flown[1]["soc"]
     assert all(abs(pw["soc"] - f.identified.soc) < 3 * f.identified.soc_sigma_pct / 100
                for pw in flown)
-    # the battery the flight builds is that pack: its voltage the LFP curve's
-    start_sim_sc = forecast.model(60)
-    start_sim_sc["power"] = forecast_pack.of("lifepo4", 4, None, start_sim_sc["power"]).power(
-        start_sim_sc["power"])
-    bat = power.Battery(dict(start_sim_sc["power"], initial_soc=0.5))
-    assert abs(bat.voltage_mv - 4 * 3.29 * 1000) < 1
     # soc_of reads on the declared curve: 13.16 V is mid-plateau for 4S LFP
-    pw = start_sim_sc["power"]
+    sc = forecast.model(60)
+    pw = forecast_pack.of("lifepo4", 4, None, sc["power"]).power(sc["power"])
     assert abs(float(ident.soc_of(np.array([13.16]), np.array([0.0]), pw)[0]) - 0.5) < 1e-6
+
+
+def test_the_flight_starts_with_the_declared_pack(tmp_path):
+    from sim.forecast_start import start_sim
+
+    sc = forecast.model(60)
+    sc = dict(sc, power=forecast_pack.of("lifepo4", 4, 700.0, sc["power"]).power(sc["power"]),
+              phases=[dict(forecast.ENVIRONMENTS["recovery"], duration_s=600.0)],
+              duration_s=600.0, faults=[], expects=[])
+    start = {"payload_c": 5.0, "air_c": 5.0, "soc": 0.5, "phase": 4, "phase_s": 3600}
+    bat = start_sim(sc, lfp_profile(), start, 1, str(tmp_path)).box.battery
+    assert bat.curve == power.CURVES["lifepo4"] and bat.cells == 4
+    assert abs(bat.capacity_ah - 700.0 / (3.2 * 4)) < 1e-9
+    assert abs(bat.voltage_mv - 4 * 3290) <= 1  # the plateau's 3.29 V a cell at half charge
 
 
 def test_li_ion_read_of_lfp_is_wrong_and_the_counted_read_within_its_sigma(lfp):
