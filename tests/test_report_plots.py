@@ -17,7 +17,6 @@ from matplotlib.figure import Figure
 
 from podctl import manifest
 from podctl import report as rpt
-from podctl.analysis import UnclockedBoot
 from podctl.cli import main
 from podctl.pulled import open_pulled
 from podctl.report import plots
