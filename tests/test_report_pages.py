@@ -21,6 +21,7 @@ from podctl.report_cmd import load_profile
 from podctl.verdict import verify
 
 NOMINAL = Path("examples/profiles/nominal.toml")
+TICK_S = 60  # the nominal fixture's tick
 
 
 @pytest.mark.parametrize("seconds, text", [
@@ -72,12 +73,13 @@ def nominal_run(tmp_path_factory):
     return run
 
 
-def _build(run: Path) -> rpt.Report:
+def _build(run: Path, data=None) -> rpt.Report:
     log_path = run / "log.bin"
     pulled = open_pulled(log_path)
     verdict = verify(pulled, (run / "key.bin").read_bytes())
     m = manifest.read(manifest.beside(log_path))
-    return rpt.build(pulled.data(), verdict, load_profile(NOMINAL, log_path), m)
+    return rpt.build(pulled.data() if data is None else data, verdict,
+                     load_profile(NOMINAL, log_path), m)
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +281,80 @@ def test_two_lengths_on_one_page_say_which_is_which(nominal):
     assert "the mission's length" in device
     assert f"of the mission's length, {fmt.dur(nominal.mission.seconds)}" in summary
     assert "Time span" not in device
+
+
+def _seconds(said: str) -> int:
+    """A duration as fmt.dur prints it, back in seconds."""
+    unit = {"d": 86400, "h": 3600, "min": 60, "s": 1}
+    w = said.split()
+    return sum(int(n) * unit[u] for n, u in zip(w[::2], w[1::2]))
+
+
+def _gap_section(rep: rpt.Report) -> tuple[int, list[int]]:
+    """What the Data gaps section states: its total and each row's length
+    (the Length column, read back from the page)."""
+    import re
+
+    page = rpt.document(rep, {})
+    part = page[page.index("<h2>Data gaps</h2>"):page.index("<h2>Plots</h2>")]
+    together = re.search(r"together <b>(?:at least )?([^<]+)</b>", part)
+    assert together, _text(part)
+    rows = re.findall(r'<td class="n wrap">(?:at most |at least )?([0-9][^,<]*?)(?:,[^<]*)?</td>',
+                      part)
+    return _seconds(together.group(1)), [_seconds(r) for r in rows]
+
+
+def test_the_data_gaps_add_up_to_the_time_without_a_reading(nominal):
+    # nominal said "20 s without a reading" above "Data gaps: None: records
+    # are contiguous": the first tick of a phase, on no row
+    unknown = nominal.mission.unknown_s
+    assert unknown > 0
+    total, rows = _gap_section(nominal)
+    assert rows and sum(rows) == total == round(unknown)
+    assert abs(nominal.unknown_unlisted_s) < 0.5
+    assert "None: every moment" not in rpt.document(nominal, {})
+
+
+def test_gaps_and_readings_lost_mid_mission_are_each_a_row(nominal_run, nominal):
+    # 45 orbit records gone and 100 more with no probe reading, two of them
+    # with one probe left (fewer than the profile's 2): each span a row, and
+    # the rows still add up to the per-phase table's unknown time
+    import dataclasses
+
+    import numpy as np
+
+    from podctl.report import unknown
+
+    data = open_pulled(nominal_run / "log.bin").data()
+    orbit = np.flatnonzero(data.samples["t"] >= 12 * 3600)
+    keep = np.ones(len(data.samples), dtype=bool)
+    keep[orbit[:45]] = False
+    blind = orbit[200:300]
+    for p in range(4):
+        data.samples[f"probe{p}"][blind] = np.nan
+    data.samples["probe0"][orbit[400:402]] = 5.0  # one probe read: too few
+    for p in range(1, 4):
+        data.samples[f"probe{p}"][orbit[400:402]] = np.nan
+    rep = _build(nominal_run, dataclasses.replace(data, samples=data.samples[keep]))
+    kinds = [u.kind for u in rep.unknown]
+    assert kinds.count(unknown.NO_READING) == 1 and kinds.count(unknown.TOO_FEW) == 1
+    gap = next(u for u in rep.unknown if u.kind == unknown.GAP and u.phase == 2)
+    assert gap.seconds == 45 * TICK_S
+    assert rep.mission.unknown_s > nominal.mission.unknown_s + 100 * TICK_S
+    total, rows = _gap_section(rep)
+    assert sum(rows) == total == round(rep.mission.unknown_s)
+    why = _text(rpt.document(rep, {}))
+    assert "100 record(s) without any trusted probe" in why
+    assert "2 record(s) with fewer trusted probes than the profile's minimum of 2" in why
+
+
+def test_an_unlisted_unknown_span_is_flagged_not_hidden(nominal, monkeypatch):
+    # if the analysis ever counts unknown time no row explains, the section
+    # says how much instead of claiming it adds up
+    import dataclasses
+
+    short = dataclasses.replace(nominal, unknown=nominal.unknown[1:])
+    text = _text(rpt.document(short, {}))
+    missing = fmt.dur(nominal.unknown[0].counted_s)
+    assert f"{missing} of it is on no row here" in text
+    assert "the whole mission's time without a reading" not in text

@@ -29,6 +29,7 @@ from podctl.deviations import AlarmSpan, Deviation
 from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
 from podctl.probestats import ProbeStats
+from podctl.report import unknown as unknown_time
 from podctl.report.shipment import ACCURACY_BUDGET, ACCURACY_TOTAL, NOT_STATED, Shipment
 from podctl.verdict import CLOCK_TOLERANCE_S, VERIFIED, Verdict
 from protocol import log
@@ -83,6 +84,8 @@ class Report:
     alarm_spans: list[AlarmSpan] = field(default_factory=list)  # podctl.deviations'
     deviations: list[Deviation] = field(default_factory=list)  # every one, in time order
     probe_stats: list[ProbeStats] = field(default_factory=list)  # podctl.probestats'
+    # every span the per-phase table counts as unknown (podctl.report.unknown)
+    unknown: list[unknown_time.Span] = field(default_factory=list)
     clock_offset_s: float | None = None  # the device's clock less the host's at the pull
     clock_tolerance_s: int = CLOCK_TOLERANCE_S
     raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
@@ -226,6 +229,53 @@ class Report:
                  "absolute_c", "excursion_delay_min", "sample_interval_s", "cool", "heat",
                  "peltier_heats", "max_hold_h"}
         return [(k, v) for k, v in phases[index].items() if k not in known]
+
+    @property
+    def unknown_stated_s(self) -> float:
+        """What the Data gaps section's rows state together."""
+        return unknown_time.total(self.unknown)
+
+    @property
+    def unknown_unlisted_s(self) -> float:
+        """The per-phase table's unknown time no row of Data gaps accounts
+        for (0 when they agree): shown, never hidden."""
+        return self.mission.unknown_s - self.unknown_stated_s
+
+    def unknown_why(self, u: unknown_time.Span) -> str:
+        """Why a span of the Data gaps section has no valid reading."""
+        g = u.gap
+        if u.kind == unknown_time.NO_READING:
+            return f"{u.records} record(s) without any trusted probe"
+        if u.kind == unknown_time.TOO_FEW:
+            return (f"{u.records} record(s) with fewer trusted probes than the profile's minimum "
+                    f"of {self.analysis.min_probes}")
+        if u.kind == unknown_time.PHASE_START:
+            return "the phase began before its first reading (the next tick)"
+        assert g is not None
+        if g.tail:
+            return "the log ends before the device's end of it (its seal): not in the log"
+        if getattr(g, "head", False):
+            return "the board started before its first reading (the first tick)"
+        if g.restart:
+            return (f"board restarted (boot {g.start.boot} to boot {g.end.boot}): off or booting"
+                    + ("; bounded by the clocked records around it"
+                       if g.seconds is None and g.at_most is not None else ""))
+        return "no records"
+
+    def unknown_length(self, u: unknown_time.Span) -> str:
+        """A span's length as the section states it (what its sum adds)."""
+        g = u.gap
+        if u.seconds is not None:
+            return fmt.dur(u.seconds)
+        if g is not None and g.at_most is not None:
+            return f"at most {fmt.dur(g.at_most)}"
+        host = getattr(g, "host_at_most", None)
+        text = (f"at least {fmt.dur(u.least_s)}, as the board's own uptime shows it on; "
+                "nothing clocked after it bounds it")
+        if host is not None:
+            text += (f" (at most {fmt.dur(host)} by the host's clock at the pull: "
+                     "not authenticated)")
+        return text
 
     @property
     def over_plan(self) -> list[PhaseStats]:
@@ -468,6 +518,7 @@ def build(
         deviations=deviations.deviations(
             data, a, verdict, battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000),
         probe_stats=probestats.probe_stats(data, a),
+        unknown=unknown_time.spans(data, a),
         clock_offset_s=getattr(verdict, "clock_offset_s", None),
         raw_probes=_raw_probes(data),
         channels={k: data.samples[k].astype(float) for k in ("heater", "peltier", "humidity",
