@@ -13,7 +13,11 @@
 # drifted away cannot pull the reference off the good ones; when only one or
 # two are trusted, none of them is excluded for disagreeing (no majority of
 # trusted probes: excluded ones, a drifted and a noisy, must not outvote the
-# last good one), only the excluded are judged against them. A probe failing a
+# last good one), only the excluded are judged against them. A trusted probe
+# is judged against the median of the trusted ones, itself among them: of
+# three that is a majority vote, where the median of the other two is their
+# mean, and one probe jumping twice the limit away would pull it past the
+# limit from both good ones and exclude all three (SPEC 9.3). A probe failing a
 # check is excluded and a PROBE_FAULT event raised once; it comes back after
 # passing every check for recover_s seconds in a row, the disagree check
 # with a margin: within half the limit of the reference, not the limit
