@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -17,6 +22,7 @@ from rich.text import Text
 from podctl.cli_common import add_port_args, examples, finite_float, open_device, whole
 from podctl.device import Device, Status
 from podctl.errors import LinkError
+from podctl.monitor_forecast import DEFAULT_EVERY_MIN, LiveForecast
 from protocol import log, names
 from protocol import profile as pf
 
@@ -46,11 +52,16 @@ def add_parser(sub) -> None:
         "monitor",
         help="live dashboard of probes, band, outputs, alarms and phase (Ctrl-C to leave)",
         description=(
-            "Polls STATUS every --every seconds; a replugged cable is waited for, not fatal."
+            "Polls STATUS every --every seconds; a replugged cable is waited for, not fatal. "
+            "--forecast adds the live forecast under it (podctl forecast, docs/monitor.md): "
+            "every --forecast-every minutes the log logged since the last pull is pulled "
+            "between the polls and the forecast flies in a worker process while the polls "
+            "go on; key f (or SIGUSR1) refreshes it at once."
         ),
         formatter_class=raw,
         epilog=examples(
-            "podctl monitor", "podctl monitor --every 5 --port $(cat build/board/port)"
+            "podctl monitor", "podctl monitor --every 5 --port $(cat build/board/port)",
+            "podctl monitor --forecast --forecast-every 15 --runs 20 --environment recovery",
         ),
     )
     add_port_args(m)
@@ -58,6 +69,26 @@ def add_parser(sub) -> None:
                    help="seconds between polls (default 1)")
     m.add_argument("--count", type=whole(0, 10**9, "--count"), default=0,
                    help="stop after this many polls (default: until Ctrl-C)")
+    fc = m.add_argument_group("the live forecast (podctl forecast's options)")
+    fc.add_argument("--forecast", action="store_true",
+                    help="show the forecast under the status, refreshed")
+    fc.add_argument("--forecast-every", type=finite_float(0.01, 24 * 60, "--forecast-every"),
+                    default=DEFAULT_EVERY_MIN, metavar="MIN",
+                    help=f"minutes between forecasts (default {DEFAULT_EVERY_MIN:g})")
+    fc.add_argument("--pull-to", type=Path, default=None,
+                    help="keep the pulled log there (default: a temporary folder)")
+    fc.add_argument("--environment", default="recovery",
+                    help="recovery (default), orbit, or a TOML file with one [[phase]]")
+    fc.add_argument("--runs", type=whole(1, 100_000, "--runs"), default=20,
+                    help="dispersed runs a forecast (default 20)")
+    fc.add_argument("--horizon", type=finite_float(0.1, 8760.0, "--horizon"), default=240.0,
+                    help="hours to fly forward (default 240)")
+    fc.add_argument("--tick-s", type=whole(1, 60, "--tick-s"), default=10,
+                    help="the simulated firmware's tick in seconds (default 10)")
+    fc.add_argument("--seed", type=whole(0, 2**32, "--seed"), default=1,
+                    help="first run's seed (default 1)")
+    fc.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None,
+                    help="processes for the runs (default: every core)")
     m.set_defaults(run=cmd_monitor)
     mt = sub.add_parser(
         "maintenance",
@@ -227,34 +258,87 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
     from podctl import serialport
 
     url = serialport.resolve(args.port)
+    if not getattr(args, "forecast", False):
+        return _monitor(args, console, url, None)
+    from podctl.forecast import environment_of
+
+    environment_of(args.environment)  # a bad environment file: one line now, not each refresh
+    with tempfile.TemporaryDirectory(prefix="podctl-monitor") as d:
+        fc = LiveForecast(args.pull_to or Path(d), every_s=args.forecast_every * 60,
+                          environment=args.environment, runs=args.runs,
+                          horizon_h=args.horizon, tick_s=args.tick_s, seed=args.seed,
+                          workers=args.workers)
+        try:
+            with _refresh_on_signal(fc):
+                return _monitor(args, console, url, fc)
+        finally:
+            fc.close()
+
+
+def _monitor(args: argparse.Namespace, console: Console, url: str,
+             fc: LiveForecast | None) -> int:
+    from podctl.monitor_panel import panel
+
     dev: Device | None = None
     polls = seen = 0
     last: LinkError | None = None
     phases: list[str] = []
-    with Live(Text(f"connecting to {url} ..."), console=console, refresh_per_second=4) as live:
+    st: Status | None = None
+    polled = 0.0  # monotonic time of the last poll
+
+    def show() -> None:
+        assert dev is not None and st is not None
+        keys = "   f: forecast now" if fc is not None else ""
+        note = Text(
+            f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave{keys}",
+            style="dim",
+        )
+        below = [panel(fc)] if fc is not None else []
+        live.update(Group(status_table(dev.device_id, st, phases), *below, note))
+
+    def poll() -> None:
+        nonlocal st, seen, polls, polled
+        assert dev is not None
+        polled = time.monotonic()
+        st = dev.status()
+        seen += 1
+        polls += 1
+        show()
+
+    def between() -> None:
+        # called by the pull between its frames, when the link is free:
+        # the status goes on at its rate through a pull
+        if time.monotonic() - polled >= args.every:
+            poll()
+        elif st is not None:
+            show()
+
+    with Live(Text(f"connecting to {url} ..."), console=console, refresh_per_second=4) as live, \
+            _keys() as key:
         try:
             while not args.count or polls < args.count:
                 try:
                     if dev is None:
                         dev = Device(url, args.keystore, timeout=1.0)
                         phases = phase_names(dev)
-                    st = dev.status()
-                    note = Text(
-                        f"{url}   {datetime.now().strftime('%H:%M:%S')}   Ctrl-C to leave",
-                        style="dim",
-                    )
-                    live.update(Group(status_table(dev.device_id, st, phases), note))
-                    seen += 1
+                    poll()
+                    if fc is not None:
+                        if fc.poll():
+                            show()
+                        if fc.due():
+                            fc.refresh(dev, between)
+                            show()
                 except LinkError as e:
                     last = e
+                    polls += 1
                     if dev is not None:
                         dev.close()
                         dev = None
                     live.update(
                         Text(f"{e}\nwaiting for the container on {url} ...", style="yellow")
                     )
-                polls += 1
-                time.sleep(args.every)
+                if key(max(0.0, args.every - (time.monotonic() - polled))) == "f" and fc:
+                    fc.request()
         except KeyboardInterrupt:
             pass  # leaving the monitor is how it ends
         finally:
@@ -263,6 +347,53 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
     if args.count and not seen and last is not None:
         raise last  # --count polls and not one answered: say why, as any verb would
     return 0
+
+
+@contextmanager
+def _keys() -> Iterator[Callable[[float], str]]:
+    """wait(seconds) -> the key pressed meanwhile ("" if none): a terminal's
+    keys one at a time (cbreak: Ctrl-C still interrupts); elsewhere a sleep."""
+    import select
+    import sys
+
+    fd = sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None
+    if fd is None:
+        def sleep(seconds: float) -> str:
+            time.sleep(seconds)
+            return ""
+
+        yield sleep
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+
+    def wait(seconds: float) -> str:
+        ready, _, _ = select.select([fd], [], [], seconds)
+        return os.read(fd, 1).decode(errors="replace").lower() if ready else ""
+
+    try:
+        yield wait
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+@contextmanager
+def _refresh_on_signal(fc: LiveForecast) -> Iterator[None]:
+    """SIGUSR1 asks for a forecast at once (kill -USR1 PID)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    before = signal.signal(signal.SIGUSR1, lambda *_: fc.request())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, before)
 
 
 def cmd_maintenance(args: argparse.Namespace, console: Console) -> int:
