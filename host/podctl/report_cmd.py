@@ -31,9 +31,10 @@ from rich.console import Console
 
 from podctl import profile_file
 from podctl import report as rpt
+from podctl.cli_common import finite_float, whole
 from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
 from podctl.pulled import open_pulled
-from podctl.report import shipment
+from podctl.report import forecast_part, shipment
 from podctl.verdict import HEAD_NOT_ATTESTED, NOT_ATTESTED
 from protocol import profile as pf
 
@@ -79,6 +80,19 @@ def add_report_parser(logs_sub) -> None:
     for key, label in shipment.FIELDS:
         ship.add_argument(f"--{key}", default=None, metavar="TEXT",
                           help=f"{label.lower()} (overrides --shipment's)")
+    fc = p.add_argument_group(
+        "forecast (only when the log ends before recovery: a model, not evidence)")
+    fc.add_argument("--forecast-runs", type=whole(0, 10_000, "--forecast-runs"),
+                    default=forecast_part.DEFAULT_RUNS, metavar="N",
+                    help=f"dispersed runs flown forward from the log's end (default "
+                         f"{forecast_part.DEFAULT_RUNS}, about 35 s on two cores; 0: none)")
+    fc.add_argument("--no-forecast", action="store_true",
+                    help="no forecast (the same as --forecast-runs 0)")
+    fc.add_argument("--forecast-horizon", type=finite_float(0.1, 8760.0, "--forecast-horizon"),
+                    default=forecast_part.DEFAULT_HORIZON_H, metavar="H",
+                    help=f"hours flown forward (default {forecast_part.DEFAULT_HORIZON_H:g})")
+    fc.add_argument("--forecast-environment", default="recovery", metavar="ENV",
+                    help="recovery (default), orbit, or a TOML file with one [[phase]]")
     from podctl.logs_cmds import add_anchor_args, add_key_args
 
     add_key_args(p, no_key=True)
@@ -156,6 +170,12 @@ def load_profile(path: Path | None, log_path: Path) -> pf.Profile:
     return got
 
 
+def _forecast_said(part: forecast_part.Part) -> str:
+    if part.made:
+        return f"{part.forecast.runs} runs, seed {part.options.seed}"
+    return "refused: " + part.refused if part.refused else "not made (0 runs)"
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from podctl.logs_cmds import keys_for, load_data, verdict_for
 
@@ -175,8 +195,11 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     verdict = verdict_for(args, pulled, keys)
     data = load_data(pulled, verdict)
     ship = load_shipment(args)
+    runs = 0 if args.no_forecast else args.forecast_runs
     rep = rpt.build(data, verdict, prof, m.to_json(), log_name=str(args.log),
-                    generated_utc=generated_at(), shipment=ship)
+                    generated_utc=generated_at(), shipment=ship,
+                    forecast=forecast_part.Options(runs=runs, horizon_h=args.forecast_horizon,
+                                                   environment=args.forecast_environment))
 
     out = args.out or args.log.with_name("report.html")
     want_pdf = args.pdf or out.suffix == ".pdf"
@@ -192,7 +215,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     names = ", ".join(str(w) for w in written)
     console.print(
         f"wrote {names} and {len(rep.plots)} plot(s): {len(rep.phases)} phases, "
-        f"{len(rep.excursions)} excursion(s), {len(rep.alarms)} alarm(s); integrity {rep.verdict}",
+        f"{len(rep.excursions)} excursion(s), {len(rep.alarms)} alarm(s); integrity {rep.verdict}"
+        + ("" if rep.forecast is None else
+           f"; the log ends before recovery: forecast {_forecast_said(rep.forecast)}"),
         highlight=False,
     )
     if rep.verdict == rpt.FAILED:

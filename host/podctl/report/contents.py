@@ -29,6 +29,7 @@ from podctl.deviations import AlarmSpan, Deviation
 from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
 from podctl.probestats import ProbeStats
+from podctl.report import forecast_part
 from podctl.report import unknown as unknown_time
 from podctl.report.shipment import ACCURACY_BUDGET, ACCURACY_TOTAL, NOT_STATED, Shipment
 from podctl.verdict import CLOCK_TOLERANCE_S, VERIFIED, Verdict
@@ -86,6 +87,9 @@ class Report:
     probe_stats: list[ProbeStats] = field(default_factory=list)  # podctl.probestats'
     # every span the per-phase table counts as unknown (podctl.report.unknown)
     unknown: list[unknown_time.Span] = field(default_factory=list)
+    # "Forecast from the log's end" when the log ends before recovery (None:
+    # the mission reached its end); a model, not evidence
+    forecast: forecast_part.Part | None = None
     clock_offset_s: float | None = None  # the device's clock less the host's at the pull
     clock_tolerance_s: int = CLOCK_TOLERANCE_S
     raw_probes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # degC, as read
@@ -444,6 +448,7 @@ def build(
     generated_utc: float | None = None,
     simulated: bool = False,
     shipment: Shipment | None = None,
+    forecast: forecast_part.Options | None = None,
 ) -> Report:
     """The report's contents from a loaded log, podctl.verify's verdict on
     it, the profile it ran and the manifest beside it. No files are written.
@@ -453,7 +458,9 @@ def build(
     is not stated). generated_utc: the host's clock when the report is
     made, shown as such; None leaves it out, so the same log and seal give
     the same report byte for byte. shipment: the consignment and its
-    probes (not stated when None)."""
+    probes (not stated when None). forecast: how to fly the forecast when
+    the log ends before recovery (report.forecast_part; None or runs 0: the
+    section says so and flies none)."""
     end = log_end(verdict, manifest)
     simulated = simulated or bool(getattr(verdict, "simulated", False))
     a = analyse(data, profile, until=end)
@@ -519,6 +526,7 @@ def build(
             data, a, verdict, battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000),
         probe_stats=probestats.probe_stats(data, a),
         unknown=unknown_time.spans(data, a),
+        forecast=forecast_part.make(data, profile, a, forecast),
         clock_offset_s=getattr(verdict, "clock_offset_s", None),
         raw_probes=_raw_probes(data),
         channels={k: data.samples[k].astype(float) for k in ("heater", "peltier", "humidity",
