@@ -139,3 +139,24 @@ def test_in_band_probes_a_lost_probe_and_an_estimate_excursion_raise_no_probe_ou
     data = logof(rows, evs)
     (d,) = _kind(deviations.deviations(data, analysis.analyse(data, prof)), "probe_out")
     assert d.figure == "above 8.0 degC 2 min, peak 9.00 degC" and d.when.utc == T0 + 300
+
+
+def test_an_exclusion_row_names_the_judged_probe_apart_from_its_median(probe_failure):
+    # the QA review (all p1/p4): "probe 3 ... median of probes 0, 1, 2, 3",
+    # the probe judged listed among the probes of the median it was judged
+    # against; the row names the others and the probe itself apart
+    import re
+
+    _, data, rows = probe_failure
+    lost = [d for d in rows if d.kind in ("probe_lost", "probe_excluded")
+            and "median" in d.figure]
+    assert lost
+    for d in lost:
+        probe = int(re.match(r"probe (\d)", d.what).group(1))
+        of = re.search(r"median [-0-9.]+ degC of (probes? [0-9, ]+?)(?: and probe (\d) itself)?"
+                       r"(?: \(|$)", d.figure)
+        assert of, d.figure
+        listed = [int(p) for p in re.findall(r"\d", of.group(1))]
+        assert probe not in listed, d.figure
+        if of.group(2) is not None:
+            assert int(of.group(2)) == probe
