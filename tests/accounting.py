@@ -61,14 +61,17 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
               f"{p}: above + below != out of band")
         check(abs(sum(ps.hist_s) - ps.in_band_s - ps.out_band_s) <= EXACT,
               f"{p}: the histogram does not hold every trusted second")
-        # what the phase's records stand for, summed independently of _figures
-        mine = a.phase == ps.band.index
-        recs = float(a.dt[mine].sum())
+        # what the readings stand for in the phase (each record's own time
+        # and what a reading before a phase change carries into it), summed
+        # independently of _figures
+        sp = a.spans
+        mine = sp["phase"] == ps.band.index
+        recs = float(sp["dt"][mine].sum())
         check(abs(recs - ps.in_band_s - ps.out_band_s - ps.no_reading_s) <= EXACT,
               f"{p}: its records stand for {recs} s, in + out + no reading says otherwise")
         # only a valid reading (at least min_probes trusted probes) is in or out of band
-        enough = (~np.isnan(a.probes)).sum(axis=1) >= a.min_probes
-        valid_s = float(a.dt[mine & enough].sum())
+        enough = ((~np.isnan(a.probes)).sum(axis=1) >= a.min_probes)[sp["of"]]
+        valid_s = float(sp["dt"][mine & enough].sum())
         check(abs(valid_s - ps.in_band_s - ps.out_band_s) <= EXACT,
               f"{p}: its records with {a.min_probes}+ trusted probes stand for {valid_s} s, "
               f"in + out of band is {ps.in_band_s + ps.out_band_s}")
@@ -77,6 +80,11 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
             if not math.isnan(span):
                 check(abs(span - ps.seconds) <= EXACT,
                       f"{p}: {ps.start}..{ps.end} is {span} s, its duration says {ps.seconds}")
+        # every second without a record is in a listed gap (Analysis.gaps):
+        # the gaps that began in the phase hold what it counts unmonitored
+        listed = sum(g.longest or 0.0 for g in a.gaps if g.phase == ps.band.index)
+        check(ps.unbounded or abs(listed - ps.gap_s) <= EXACT,
+              f"{p}: {ps.gap_s} s without a record, its gaps list {listed} s")
         if ps.start is not None and ps.end is not None and math.isnan(ps.end.utc - ps.start.utc):
             # an end no clock places: either a bounded silence was counted or it says unbounded
             check(ps.unbounded or not any(g.longest is None and g.phase == ps.band.index
@@ -95,6 +103,19 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
             check(abs(span - m.seconds) <= EXACT,
                   f"mission: {first}..{end} is {span} s, its duration says {m.seconds}")
     check(bool(np.all(a.dt >= 0)), "a record stands for negative time")
+    # a reading stands for the time to the next record of its boot, a phase
+    # change between them or not: no unmonitored second at a boundary
+    sp = a.spans
+    check(bool(np.array_equal(sp["dt"][sp["rec"]], a.dt)), "a record's own span is not its dt")
+    held = np.bincount(sp["of"], sp["dt"], minlength=a.records)
+    nxt = np.zeros(a.records, dtype=bool)
+    nxt[:-1] = ~a.gap_after[:-1] & (a.boot[1:] == a.boot[:-1])
+    spacing = np.zeros(a.records)
+    spacing[:-1] = a.t[1:] - a.t[:-1]
+    short = np.flatnonzero(nxt & (np.abs(held - spacing) > EXACT))
+    check(not len(short), f"{len(short)} readings stand for less or more than the time to the "
+          f"next record (the first at boot {a.boot[short[0]] if len(short) else 0} "
+          f"+{a.t[short[0]] if len(short) else 0:.0f} s)")
     return bad
 
 

@@ -43,3 +43,27 @@ def test_a_record_with_too_few_trusted_probes_counted_in_band_is_named():
     a.probes[i, 1:] = float("nan")
     bad = accounting.violations(a, "nominal")
     assert any("phase 2 orbit: its records with 2+ trusted probes" in b for b in bad), bad
+
+
+def test_unknown_time_on_no_listed_gap_is_named():
+    # issue 17: "20 s without a reading" beside "Data gaps: None". The pad's
+    # wait for its first reading is a listed gap; drop it and the
+    # accounting must say the pad's unmonitored time is on no gap
+    a = accounting.analyse_run("nominal", None, 60)[0]
+    assert accounting.violations(a, "nominal") == []
+    (head,) = [g for g in a.gaps if g.head]
+    a.gaps.remove(head)
+    bad = accounting.violations(a, "nominal")
+    assert any("phase 0 pad: 60.0 s without a record, its gaps list 0" in b for b in bad), bad
+
+
+def test_a_reading_cut_short_at_a_phase_change_is_named():
+    # the reading before a phase change stands for the time to the next
+    # record: drop what it carries into the new phase and it is named
+    a = accounting.analyse_run("nominal", None, 10)[0]
+    carried = ~a.spans["rec"]
+    assert carried.any() and accounting.violations(a, "nominal") == []
+    a.spans = a.spans[~carried]
+    bad = accounting.violations(a, "nominal")
+    assert any("readings stand for less or more than the time to the next record" in b
+               for b in bad), bad

@@ -21,8 +21,12 @@ The rules, each the firmware's own or the cold-chain convention:
 - Each record stands for the time until the next record of the same boot; a
   silence longer than twice the sampling interval (the phase's, or the
   log's usual spacing when the tick is coarser) is a data gap, and the
-  record before it counts for one interval. Time in band, means and MKT are
-  weighted by that time. In band: band_low <= T <= band_high, as the
+  record before it counts for one interval. A phase change between two
+  records splits that time: up to the change in the record's phase, the
+  rest in the phase entered, judged against its band (Analysis.spans; the
+  firmware keeps the old schedule until the next record is due, so the new
+  phase's first record comes up to an interval after the change). Time in
+  band, means and MKT are weighted by that time. In band: band_low <= T <= band_high, as the
   firmware's alarms judge it.
 - A phase lasts from the PHASE event that enters it to the one that leaves
   it, across reboots: the board's silence between two boots belongs to the
@@ -34,7 +38,10 @@ The rules, each the firmware's own or the cold-chain convention:
   part) and time with no record at all (gap_s: data gaps, the
   board off between boots, the start of a phase before its first record,
   the end of the log after the last record). Unknown is never in band, and
-  the percentages are of the phase's duration.
+  the percentages are of the phase's duration. Every second no record
+  stands for is in a listed gap (Analysis.gaps), the wait for the log's
+  first reading too (Gap.head: the board boots into its phase and records
+  at its first tick).
 - A valid reading is an estimate from at least the profile's min_probes
   trusted probes (the firmware's own rule for regulating: with fewer it
   goes to its safe mode and raises the probes alarm). Only valid readings
@@ -44,7 +51,13 @@ The rules, each the firmware's own or the cold-chain convention:
   and `valid` says which of them count.
 - A gap across a boot whose clock was never set has no exact length; the
   records around it bound it (Gap.at_most): the clocked records on either
-  side less the time the unclocked boots recorded.
+  side less the time the unclocked boots recorded. When nothing clocked
+  follows (the sealed boot never had its clock set), the pull's anchor
+  (the host's UTC at an uptime of that boot, from the manifest) closes the
+  late side as host-clock evidence only (Gap.host_at_most,
+  UnclockedBoot.host_latest_utc, utc_bounds(host=True)): unauthenticated
+  and only as right as the host's clock, it is shown as such and decides
+  no figure or verdict; a host clock that contradicts the log is ignored.
 - MKT per USP <1079>: (dH/R) / -ln(sum w_i exp(-dH / (R T_i)) / sum w_i),
   T in kelvin, dH = 83.144 kJ/mol, R = 8.3144598 J/(mol K); with equal
   intervals this is the textbook form.
@@ -58,6 +71,7 @@ module takes the records it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +80,7 @@ import numpy as np
 
 from podctl import fmt
 from podctl.logdata import Event, LogData
+from podctl.pulled import Anchor
 from protocol import log
 from protocol import profile as pf
 
@@ -76,6 +91,13 @@ NPROBES = 4
 DEFAULT_INTERVAL = 60  # s, for records before any PHASE event
 HIST_STEP_C = 0.5  # degC: the width of a histogram bin (a cold-chain logger's resolution class)
 PHASE_RESUMED = 2  # PHASE event b: the saved phase resumed at boot (SPEC 7.7)
+
+# A stretch of time one reading stands for, in one phase: a record's own
+# (up to the next phase change of its boot) or the rest of its time carried
+# into the phase entered before the next record. `of`: the record's index;
+# `rec`: the record's own stretch; `gap`: a data gap (or the end) follows.
+SPAN_DTYPE = np.dtype([("boot", "<i8"), ("t", "<f8"), ("utc", "<f8"), ("dt", "<f8"),
+                       ("phase", "<i8"), ("of", "<i8"), ("rec", "?"), ("gap", "?")])
 
 
 def mkt(temps_c: Any, weights: Any = None) -> float:
@@ -181,6 +203,13 @@ class Gap:
     phase: int = -1  # the phase the board was in when the silence began
     at_most: float | None = None  # when seconds is None: the bound the records around it give
     tail: bool = False  # from the last record to the device's end of the log
+    # from the log's first PHASE (the board's start) to its first record: the
+    # first tick's wait before the first reading (start: that PHASE event)
+    head: bool = False
+    # when longest is None: the most it can be by the host's clock at the
+    # pull (the manifest's anchor: unauthenticated, the host's own clock);
+    # host-clock evidence, to be shown as such, never a verdict's
+    host_at_most: float | None = None
 
     @property
     def restart(self) -> bool:
@@ -190,6 +219,11 @@ class Gap:
     def longest(self) -> float | None:
         """The length, or the most it can be; None: unbounded."""
         return self.seconds if self.seconds is not None else self.at_most
+
+    @property
+    def host_longest(self) -> float | None:
+        """longest, or else the host clock's bound (host_at_most)."""
+        return self.longest if self.longest is not None else self.host_at_most
 
 
 @dataclass(frozen=True)
@@ -208,10 +242,22 @@ class UnclockedBoot:
     earliest_utc: float = math.nan
     latest_utc: float = math.nan
     reach_s: float = 0.0  # its last uptime a record or event shows
+    # when latest_utc is NaN (no clocked moment after it): the latest its
+    # uptime 0 can be by the host's clock at the pull (the manifest's
+    # anchor: the host's UTC at an uptime of the sealed boot, taken after
+    # it) less what the unclocked boots up to that one ran; host-clock
+    # evidence, unauthenticated: to be shown as such, never a verdict's
+    host_latest_utc: float = math.nan
 
     def bounds(self, t: float) -> tuple[float, float]:
         """The UTC interval of uptime t of this boot (NaN: unbounded side)."""
         return self.earliest_utc + t, self.latest_utc + t
+
+    def host_bounds(self, t: float) -> tuple[float, float]:
+        """bounds(t), its open late side closed by the host's clock at the
+        pull (host_latest_utc) where the log's own clock leaves it open."""
+        late = self.latest_utc if not math.isnan(self.latest_utc) else self.host_latest_utc
+        return self.earliest_utc + t, late + t
 
 
 @dataclass(frozen=True)
@@ -353,15 +399,25 @@ class Analysis:
     dt: np.ndarray  # seconds each record stands for
     gap_after: np.ndarray  # a data gap (or the end) follows the record
     battery: np.ndarray  # V
+    # every stretch a reading stands for (SPAN_DTYPE): each record's own,
+    # then what its reading stands for past a phase change, in the new phase
+    spans: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=SPAN_DTYPE))
+    # the pull's clock reading the host bounds came from (None: not given)
+    anchor: Anchor | None = None
 
-    def utc_bounds(self, boot: int, t: float, utc: float = math.nan) -> tuple[float, float]:
+    def utc_bounds(self, boot: int, t: float, utc: float = math.nan,
+                   host: bool = False) -> tuple[float, float]:
         """When uptime t of boot happened, as a UTC interval: (utc, utc)
         when its clock is known, the bounds of an unclocked boot
-        (UnclockedBoot.bounds) otherwise; NaN on a side nothing bounds."""
+        (UnclockedBoot.bounds) otherwise; NaN on a side nothing bounds.
+        host: a late side the log leaves open takes the host clock's bound
+        (UnclockedBoot.host_bounds), to be labelled as the host's."""
         if not math.isnan(utc):
             return utc, utc
         u = next((u for u in self.unclocked if u.boot == boot), None)
-        return (math.nan, math.nan) if u is None else u.bounds(t)
+        if u is None:
+            return math.nan, math.nan
+        return u.host_bounds(t) if host else u.bounds(t)
 
     @property
     def allowance_used_s(self) -> float:
@@ -387,11 +443,15 @@ class Analysis:
 
     @property
     def last(self) -> When | None:
-        """Where the last record stops standing for time."""
+        """Where the last record's reading stops standing for time."""
         if not len(self.t):
             return None
         end = float(self.t[-1] + self.dt[-1])
-        return When(int(self.boot[-1]), end, float(self.utc[-1] + self.dt[-1]))
+        utc_end = float(self.utc[-1] + self.dt[-1])
+        if len(self.spans):  # past a phase change after it, the time carried on
+            sp = self.spans[-1]
+            end, utc_end = float(sp["t"] + sp["dt"]), float(sp["utc"] + sp["dt"])
+        return When(int(self.boot[-1]), end, utc_end)
 
 
 def bands_of(profile: pf.Profile) -> list[Band]:
@@ -539,11 +599,12 @@ def _per_phase(bands: list[Band], phase: np.ndarray, attr: str, outside: float) 
     return table[np.where(known, phase, len(bands))]
 
 
-def _durations(
-    s: np.ndarray, phase: np.ndarray, bands: list[Band], phase_keys: np.ndarray
+def _reach(
+    s: np.ndarray, phase: np.ndarray, bands: list[Band]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Time each record stands for, and where a data gap follows it;
-    phase_keys: the sorted (boot, t) keys of the PHASE events."""
+    """Time each record's reading stands for, whatever phase it falls in
+    (up to the next record of its boot, or one interval before a data gap),
+    and where a data gap follows it."""
     n = len(s)
     interval = _per_phase(bands, phase, "interval", DEFAULT_INTERVAL)
     dt = interval.copy()
@@ -559,21 +620,80 @@ def _durations(
     dt[:-1] = np.where(cont, diff, np.minimum(interval[:-1], np.where(same, diff, interval[:-1])))
     gap_after[:-1] = ~cont
     gap_after[-1] = True
-    # a record does not stand for time past the next phase change of its boot
-    if len(phase_keys):
-        rk = _keys(s["boot"], s["t"])
-        nxt = np.searchsorted(phase_keys, rk, side="right")
-        has = nxt < len(phase_keys)
-        nk = phase_keys[np.minimum(nxt, len(phase_keys) - 1)]
-        same_boot = has & ((nk >> 32) == (rk >> 32))
-        bound = np.where(same_boot, (nk & 0xFFFFFFFF) - (rk & 0xFFFFFFFF), np.inf)
-        dt = np.minimum(dt, bound)
     return dt, gap_after
 
 
+def _to_next_phase(s: np.ndarray, dt: np.ndarray, phase_keys: np.ndarray) -> np.ndarray:
+    """dt cut at the next phase change of each record's boot: the part of
+    its time that lies in its own phase."""
+    if not len(phase_keys) or not len(s):
+        return dt
+    rk = _keys(s["boot"], s["t"])
+    nxt = np.searchsorted(phase_keys, rk, side="right")
+    has = nxt < len(phase_keys)
+    nk = phase_keys[np.minimum(nxt, len(phase_keys) - 1)]
+    same_boot = has & ((nk >> 32) == (rk >> 32))
+    bound = np.where(same_boot, (nk & 0xFFFFFFFF) - (rk & 0xFFFFFFFF), np.inf)
+    return np.minimum(dt, bound)
+
+
+def _durations(
+    s: np.ndarray, phase: np.ndarray, bands: list[Band], phase_keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time each record stands for in its own phase, and where a data gap
+    follows it; phase_keys: the sorted (boot, t) keys of the PHASE events.
+    The rest of a record's time, past a phase change, is the next phase's
+    (_spans)."""
+    full, gap_after = _reach(s, phase, bands)
+    return _to_next_phase(s, full, phase_keys), gap_after
+
+
+def _spans(s: np.ndarray, phase: np.ndarray, full: np.ndarray, gap_after: np.ndarray,
+           pk: np.ndarray, pidx: np.ndarray) -> np.ndarray:
+    """Every stretch a reading stands for, in log order. A phase change
+    between two records does not make the time after it unmonitored: the
+    reading before it stands for the time until the next record, as it does
+    everywhere else (the firmware records on the schedule it had until the
+    next record is due, then at the new phase's interval); the part after
+    the change counts in the new phase, against its band."""
+    n = len(s)
+    t = s["t"].astype(float)
+    boot = s["boot"].astype(np.int64)
+    own = _to_next_phase(s, full, pk)
+    of = np.arange(n)
+    c_of = np.zeros(0, dtype=np.int64)
+    c_t = c_dt = np.zeros(0)
+    c_ph = np.zeros(0, dtype=np.int64)
+    if n and len(pk):
+        r = np.searchsorted(_keys(boot, t), pk, side="left") - 1  # the last record before
+        rr = np.maximum(r, 0)
+        eb = pk >> 32
+        et = (pk & 0xFFFFFFFF).astype(float)
+        end = t[rr] + full[rr]
+        nxt = np.full(len(pk), np.inf)
+        nxt[:-1] = np.where(eb[1:] == eb[:-1], et[1:], np.inf)
+        stop = np.minimum(end, nxt)
+        ok = (r >= 0) & (eb == boot[rr]) & (et < end) & (stop > et)
+        c_of, c_t, c_dt, c_ph = rr[ok], et[ok], (stop - et)[ok], pidx[ok].astype(np.int64)
+    sp = np.zeros(n + len(c_of), dtype=SPAN_DTYPE)
+    sp["of"] = np.concatenate([of, c_of])
+    sp["t"] = np.concatenate([t, c_t])
+    sp["dt"] = np.concatenate([own, c_dt])
+    sp["phase"] = np.concatenate([phase, c_ph])
+    sp["rec"][:n] = True
+    sp = sp[np.lexsort((sp["t"], sp["of"]))]
+    sp["boot"] = boot[sp["of"]]
+    utc = s["utc"].astype(float)
+    sp["utc"] = utc[sp["of"]] + (sp["t"] - t[sp["of"]])
+    last_of = np.ones(len(sp), dtype=bool)
+    last_of[:-1] = sp["of"][1:] != sp["of"][:-1]
+    sp["gap"] = last_of & gap_after[sp["of"]]
+    return sp
+
+
 def record_durations(data: LogData, profile: pf.Profile) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds each record stands for, and whether a data gap (or the end of
-    the log) follows it."""
+    """Seconds each record stands for in its own phase (Analysis.dt), and
+    whether a data gap (or the end of the log) follows it."""
     pk, _, _ = _phase_events(data)
     return _durations(data.samples, phase_per_record(data), bands_of(profile), pk)
 
@@ -625,14 +745,14 @@ def _excursions(
 def _figures(
     group: np.ndarray, groups: int, ests: tuple[np.ndarray, np.ndarray], dt: np.ndarray,
     utc: np.ndarray, limits: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    where: tuple[np.ndarray, np.ndarray],
+    where: tuple[np.ndarray, np.ndarray, np.ndarray],
     into: list[PhaseStats],
 ) -> None:
-    """Fill each group's statistics (into[g] for records with group g; -1:
+    """Fill each group's statistics (into[g] for spans with group g; -1:
     none) in a few bincounts over the whole log. ests: the valid estimate
     (NaN: no valid reading) and the firmware's (NaN: no trusted probe);
-    limits: band low, high, absolute low, high per record; where: (boot,
-    uptime) per record."""
+    limits: band low, high, absolute low, high per span; where: (boot,
+    uptime, whether it is a record's own span) per span (_spans)."""
     est, raw = ests
     lo, hi, alo, ahi = limits
     mine = group >= 0
@@ -643,8 +763,9 @@ def _figures(
     def total(idx: np.ndarray, w: Any = None) -> np.ndarray:
         return np.bincount(idx, weights=w, minlength=groups)[:groups]
 
-    records = total(g)
-    no_utc = total(g, np.isnan(utc[mine]).astype(float))
+    own = where[2][mine].astype(float)  # a carried span is no record of its own
+    records = total(g, own)
+    no_utc = total(g, own * np.isnan(utc[mine]))
     blind = mine & np.isnan(est)
     no_reading = total(group[blind], dt[blind])
     few = blind & ~np.isnan(raw)
@@ -770,7 +891,7 @@ def _phase_time(
 
 def _gaps(
     s: np.ndarray, dt: np.ndarray, gap_after: np.ndarray, utc: np.ndarray, phase: np.ndarray,
-    recordless: dict[int, float],
+    recordless: dict[int, float], heads: dict[int, float],
 ) -> tuple[list[Gap], list[tuple[int, float]]]:
     """The silences between records, and the seconds each adds to the phase
     it began in when the board was off between two boots (a silence inside
@@ -778,12 +899,16 @@ def _gaps(
     without a clock are bounded together and counted once. recordless: the
     seconds the phases already count for boots with events and no record
     (_phase_time); a silence across such a boot holds them, and adds to its
-    phase only the rest, when the board was off."""
+    phase only the rest, when the board was off. heads: per boot, what the
+    phases already count of it before its first record (from its PHASE
+    event at boot to that record): the silence ends at that record, so
+    it holds them too."""
     if len(s) < 2:
         return [], []
 
     def ran(b0: int, b1: int) -> float:
-        return sum(v for b, v in recordless.items() if b0 < b < b1)
+        return (sum(v for b, v in recordless.items() if b0 < b < b1)
+                + sum(v for b, v in heads.items() if b0 < b <= b1))
 
     t = s["t"].astype(float)
     boot = s["boot"].astype(int)
@@ -846,11 +971,89 @@ def _tail(last: When | None, until: When | None, phase: int) -> Gap | None:
     return Gap(last, until, seconds, phase, None, tail=True)
 
 
-def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray, events: list[Event],
+def _heads(sp: np.ndarray, pev: list[Event]) -> dict[int, float]:
+    """Per boot with records: the time from its first PHASE event (at boot:
+    the phase it resumed) to its first record, which _phase_time counts in
+    that phase."""
+    if not len(sp):
+        return {}
+    boot = sp["boot"]
+    firsts = np.flatnonzero(np.concatenate([[True], boot[1:] != boot[:-1]]))
+    first_t = {int(boot[i]): float(sp["t"][i]) for i in firsts.tolist()}
+    out: dict[int, float] = {}
+    for e in pev:
+        if e.boot in first_t and e.boot not in out and e.t <= first_t[e.boot]:
+            out[e.boot] = first_t[e.boot] - float(e.t)
+    return out
+
+
+def _head(sp: np.ndarray, pev: list[Event], nb: int) -> Gap | None:
+    """From the PHASE the log starts with (the board's first phase, at its
+    boot) to the first record of that boot: the wait for the first
+    tick's reading, time no reading stands for."""
+    if not len(sp) or not pev:
+        return None
+    e = pev[0]
+    b, t1 = int(sp["boot"][0]), float(sp["t"][0])
+    if e.boot != b or not 0 <= e.a < nb or t1 <= e.t:
+        return None
+    return Gap(When(b, float(e.t), e.utc), When(b, t1, float(sp["utc"][0])), t1 - float(e.t),
+               int(e.a), head=True)
+
+
+def _host_bounds(anchor: Anchor, unclocked: list[UnclockedBoot], gaps: list[Gap],
+                 sp: np.ndarray) -> tuple[list[UnclockedBoot], list[Gap]]:
+    """The host's clock at the pull closes the late side the log leaves
+    open. The anchor's uptime is read (STATUS) before its UTC is taken
+    (after the download), so the sealed boot's uptime 0 was at the latest
+    anchor.utc - anchor.uptime by the host's clock; how much earlier, the
+    pull's duration, is not recorded (the early side is the log's own).
+    A host clock that puts the boot before the log's own bound is wrong
+    and bounds nothing."""
+    mine = next((u for u in unclocked if u.boot == anchor.boot), None)
+    if mine is None:
+        return unclocked, gaps  # the sealed boot has its own clock (or is not in the log)
+    zero = anchor.utc - anchor.uptime
+    if zero < mine.earliest_utc:
+        return unclocked, gaps
+    reach = {u.boot: u.reach_s for u in unclocked}
+    out = []
+    for u in unclocked:
+        if u.boot <= anchor.boot and math.isnan(u.latest_utc):
+            ran = sum(r for c, r in reach.items() if u.boot <= c < anchor.boot)
+            u = dataclasses.replace(u, host_latest_utc=zero - ran)
+        out.append(u)
+    clocked = np.flatnonzero(~np.isnan(sp["utc"]))
+    if not len(clocked):
+        return out, gaps
+    k = int(clocked[-1])
+    # the silences from the last clocked reading to the anchor: its wall
+    # time less what each later boot ran, first record to last (the sealed
+    # boot: first record to the anchor's uptime)
+    wall = anchor.utc - float(sp["utc"][k] + sp["dt"][k])
+    later = sp[k + 1:]
+    for b in np.unique(later["boot"]).tolist():
+        m = later[later["boot"] == b]
+        stop = float(anchor.uptime) if b == anchor.boot else float((m["t"] + m["dt"]).max())
+        wall -= stop - float(m["t"][0])
+    if anchor.boot not in set(later["boot"].tolist()):
+        wall -= float(anchor.uptime)
+    if wall < 0:
+        return out, gaps
+    after = float(sp["utc"][k] + sp["dt"][k])
+    return out, [
+        dataclasses.replace(g, host_at_most=wall)
+        if g.longest is None and not (g.tail or g.head) and not g.start.utc < after
+        else g for g in gaps]
+
+
+def _unclocked(sp: np.ndarray, events: list[Event],
                until: When | None) -> list[UnclockedBoot]:
     """The boots with records but no clock, each placed between the
-    clocked moments around it (records, events, the device's end of the log)."""
+    clocked moments around it (records, events, the device's end of the
+    log). sp: the spans the readings stand for (_spans)."""
     out = []
+    s, dt, utc = sp, sp["dt"], sp["utc"]
     known = ~np.isnan(utc)
     # each boot's reach and clocked moments: (boot, earliest, latest UTC)
     reach: dict[int, float] = {}
@@ -897,7 +1100,7 @@ def _unclocked(s: np.ndarray, dt: np.ndarray, utc: np.ndarray, events: list[Even
             n = min(nxt)
             latest = first_utc[n] - sum(reach[c] for c in unclocked if b <= c < n)
         out.append(UnclockedBoot(
-            boot=int(b), records=int(mine.sum()), seconds=float(dt[mine].sum()),
+            boot=int(b), records=int((mine & sp["rec"]).sum()), seconds=float(dt[mine].sum()),
             after_utc=float(np.nanmax(before)) if (~np.isnan(before)).any() else math.nan,
             before_utc=float(np.nanmin(after)) if (~np.isnan(after)).any() else math.nan,
             earliest_utc=earliest, latest_utc=latest, reach_s=reach[b],
@@ -930,11 +1133,16 @@ def _lost(data: LogData, dt: np.ndarray, utc: np.ndarray) -> list[LostRegion]:
     return out
 
 
-def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) -> Analysis:
+def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None,
+            anchor: Anchor | None = None) -> Analysis:
     """Every figure of the log against the profile's bands. until: where the
     device says its log ends (its seal's clock); the time
     from the last record to it is unknown time of the last phase. None: the
-    log ends at its last record (a dead board's flash, a hand-made log)."""
+    log ends at its last record (a dead board's flash, a hand-made log).
+    anchor: the pull's clock reading (the manifest's: the host's UTC at an
+    uptime of the sealed boot), for the host-clock bounds only
+    (Gap.host_at_most, UnclockedBoot.host_latest_utc); no figure, bound
+    or verdict of the device's own evidence comes from it."""
     bands = bands_of(profile)
     s = data.samples
     n = len(s)
@@ -942,57 +1150,71 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
     est = _mean_of(probes)
     min_probes = max(1, int(profile.header[pf.H_MIN_PROBES]))
     valid = ~np.isnan(est) & ((~np.isnan(probes)).sum(axis=1) >= min_probes)
-    judge = np.where(valid, est, np.nan)  # what counts in or out of band
     pk, pidx, pev = _phase_events(data)
-    rk = _record_keys(data)
-    phase = _phase_at(pk, pidx, rk)
-    dt, gap_after = _durations(s, phase, bands, pk)
+    phase = _phase_at(pk, pidx, _record_keys(data))
+    full, gap_after = _reach(s, phase, bands)
+    sp = _spans(s, phase, full, gap_after, pk, pidx)
     if n and until is not None and until.boot == int(s["boot"][-1]):
         # the last record stands for no time past the device's end of the log
-        dt[-1] = min(dt[-1], max(0.0, until.t - float(s["t"][-1])))
+        lastrec = sp["of"] == n - 1
+        sp["dt"][lastrec] = np.clip(until.t - sp["t"][lastrec], 0.0, sp["dt"][lastrec])
+    dt = sp["dt"][sp["rec"]]  # per record: its time in its own phase
     utc = s["utc"].astype(float)
-
-    judged = (phase >= 0) & (phase < len(bands))
-    lo = _per_phase(bands, phase, "low", np.nan)
-    hi = _per_phase(bands, phase, "high", np.nan)
-    excursions = _excursions(judge, phase, dt, gap_after, utc, s, bands)
+    # per span: whose reading, in which phase
+    spv = np.where(valid, est, np.nan)[sp["of"]]  # what counts in or out of band
+    sp_est = est[sp["of"]]
+    sph = sp["phase"]
+    judged = (sph >= 0) & (sph < len(bands))
+    excursions = _excursions(spv, sph, sp["dt"], sp["gap"], sp["utc"], sp, bands)
     phases = [PhaseStats(b) for b in bands]
-    alo = _per_phase(bands, phase, "abs_low", np.nan)
-    ahi = _per_phase(bands, phase, "abs_high", np.nan)
+    lo, hi = _per_phase(bands, sph, "low", np.nan), _per_phase(bands, sph, "high", np.nan)
+    alo, ahi = (_per_phase(bands, sph, "abs_low", np.nan),
+                _per_phase(bands, sph, "abs_high", np.nan))
     limits = (lo, hi, alo, ahi)
-    where = (s["boot"].astype(int), s["t"].astype(float))
-    _figures(np.where(judged, phase, -1), len(bands), (judge, est), dt, utc, limits, where,
-             phases)
-    rec_end = s["t"].astype(float) + dt
+    where = (sp["boot"], sp["t"], sp["rec"])
+    _figures(np.where(judged, sph, -1), len(bands), (spv, sp_est), sp["dt"], sp["utc"],
+             limits, where, phases)
+    sp_end = sp["t"] + sp["dt"]
     last_event: dict[int, float] = {}
     for e in data.events:
         last_event[e.boot] = max(last_event.get(e.boot, 0.0), float(e.t))
-    recordless = _phase_time(phases, pev, s, rk, rec_end, phase, utc, last_event)
-    gaps, silences = _gaps(s, dt, gap_after, utc, phase, recordless)
+    recordless = _phase_time(phases, pev, sp, _keys(sp["boot"], sp["t"]), sp_end, sph,
+                             sp["utc"], last_event)
+    heads = _heads(sp, pev)
+    gaps, silences = _gaps(sp, sp["dt"], sp["gap"], sp["utc"], sph, recordless, heads)
     for p, sec in silences:
         if 0 <= p < len(phases):
             phases[p].seconds += sec
     last = None
     if n:
-        last = When(int(s["boot"][-1]), float(rec_end[-1]), float(utc[-1] + dt[-1]))
-    tail = _tail(last, until, int(phase[-1]) if n else -1)
+        last = When(int(sp["boot"][-1]), float(sp_end[-1]), float(sp["utc"][-1] + sp["dt"][-1]))
+    tail = _tail(last, until, int(sph[-1]) if n else -1)
     if tail is not None:
         gaps.append(tail)
         if 0 <= tail.phase < len(phases):
             ps = phases[tail.phase]
             ps.seconds += tail.seconds or 0.0
             ps.end = until
+    head = _head(sp, pev, len(bands))
+    if head is not None:
+        # last in the list: the silences between records come first, in
+        # the order of the records they follow (assess pairs them so)
+        gaps.append(head)
+    unclocked = _unclocked(sp, data.events, until)
+    if anchor is not None:
+        unclocked, gaps = _host_bounds(anchor, unclocked, gaps, sp)
     for g in gaps:
         if g.longest is None and 0 <= g.phase < len(phases):
             phases[g.phase].unbounded = True
     for ps in phases:
         ps.excursions = [x for x in excursions if x.phase == ps.band.index]
-        # what no record covers: the visit's time less what its records
+        # what no record covers: the visit's time less what its readings
         # stand for (never clamped: a negative figure is a bug to see, not hide)
         ps.gap_s = ps.seconds - ps.in_band_s - ps.out_band_s - ps.no_reading_s
     nan = math.nan
     mission = PhaseStats(Band(-1, "whole mission", nan, nan, nan, nan, nan, 0, 0, 0))
-    _figures(np.where(judged, 0, -1), 1, (judge, est), dt, utc, limits, where, [mission])
+    _figures(np.where(judged, 0, -1), 1, (spv, sp_est), sp["dt"], sp["utc"], limits, where,
+             [mission])
     mission.seconds = sum(p.seconds for p in phases)
     mission.gap_s = sum(p.gap_s for p in phases)
     mission.visits = sum(p.visits for p in phases)
@@ -1001,14 +1223,15 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
 
     ev_utc = np.array([e.utc for e in data.events], dtype=float)
     starts = np.concatenate([utc, ev_utc])
-    ends = np.concatenate([utc + dt, ev_utc, [until.utc if until is not None else math.nan]])
+    ends = np.concatenate([sp["utc"] + sp["dt"], ev_utc,
+                           [until.utc if until is not None else math.nan]])
     return Analysis(
         bands=bands,
         phases=phases,
         mission=mission,
         excursions=excursions,
         gaps=gaps,
-        unclocked=_unclocked(s, dt, utc, data.events, until),
+        unclocked=unclocked,
         lost=_lost(data, dt, utc),
         start_utc=float(np.nanmin(starts)) if (~np.isnan(starts)).any() else math.nan,
         end_utc=float(np.nanmax(ends)) if (~np.isnan(ends)).any() else math.nan,
@@ -1028,4 +1251,6 @@ def analyse(data: LogData, profile: pf.Profile, *, until: When | None = None) ->
         dt=dt,
         gap_after=gap_after,
         battery=s["battery"].astype(float) if n else np.zeros(0),
+        spans=sp,
+        anchor=anchor,
     )
