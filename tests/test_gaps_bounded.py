@@ -282,3 +282,41 @@ def test_reset_reentry_is_bounded_by_the_pull(tmp_path):
     assert [g.longest for g in a.gaps] == [g.longest for g in a0.gaps]
     assert dataclasses.replace(a.unclocked[1], host_latest_utc=math.nan) == a0.unclocked[1]
     assert accounting.violations(a, "reset-reentry") == []
+
+
+def test_reset_reentry_with_the_crews_time_sync_before_the_seal(tmp_path, monkeypatch):
+    # a real crew syncs the clock at hand-over (podctl time sync) before the
+    # pull seals the log; sim run does not yet (sim/cosim.py seals without
+    # it): sent here over the same authenticated link. Boot 3 gets its
+    # clock from its own TIME_SET, every record of it UTC, and the
+    # reviewer's unbounded gap an exact length
+    from protocol import catalogue as cat
+    from sim import cosim
+
+    seal = cosim.CoSim._seal
+
+    def synced(self):
+        self.command(cat.MSG_TIME_SET, self.start_utc + self.t)
+        return seal(self)
+
+    monkeypatch.setattr(cosim.CoSim, "_seal", synced)
+    pulled, v, data, prof, res = _mission("reset-reentry", tmp_path)
+    a = analysis.analyse(data, prof, until=assess.log_end(v))
+    assert not np.isnan(a.utc).any() and not math.isnan(a.until.utc)
+    (restart,) = [g for g in a.gaps if g.restart]
+    (two,) = a.unclocked  # the boot whose records were lost: bounded both sides now
+    assert restart.seconds is not None and restart.end.boot == 3
+    # the silence holds boot 2's run (its records lost) and boot 3's first tick
+    off = restart.seconds - two.reach_s - 10
+    assert 0 < off < 600
+    assert two.earliest_utc == restart.start.utc
+    assert two.latest_utc == restart.end.utc - 10 - two.reach_s
+    shock = [e for e in data.events if e.boot == 2 and e.code == log.EV_ALARM_RAISED]
+    assert shock
+    for e in shock:
+        lo, hi = a.utc_bounds(2, e.t)
+        assert restart.start.utc <= lo <= hi <= restart.end.utc
+    ret = a.phases[3]
+    assert not ret.unbounded and ret.end is not None and ret.start is not None
+    assert ret.seconds == ret.end.utc - ret.start.utc
+    assert accounting.violations(a, "reset-reentry synced") == []
