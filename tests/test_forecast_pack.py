@@ -138,18 +138,20 @@ def test_counting_from_a_full_pack_and_from_the_lower_knee():
         b.step(360.0, 0.0)
     true = np.array(true)
     h = synthetic(true, t, sc["power"], 2.0)
-    soc, sigma, amps = ident.counted(h, sc, 900.0, 5.0)
+    soc, sigma, g, g_sigma, amps = ident.counted(h, sc, 900.0, 5.0)
     assert abs(soc - true[-1]) <= sigma and sigma < 0.08
     assert abs(amps - 2.0 / 13.2) < 0.01
+    # the duty's watts are right here: the drain's scale is 1 within its sigma
+    assert abs(g - 1.0) <= g_sigma < 0.2
     # a pack in its lower knee reads its voltage: better than any count
     low = true - 0.28  # ends at about 7 %
-    soc, sigma, _ = ident.counted(synthetic(low, t, sc["power"], 2.0), sc, 900.0, 5.0)
+    soc, sigma, *_ = ident.counted(synthetic(low, t, sc["power"], 2.0), sc, 900.0, 5.0)
     assert abs(soc - low[-1]) < 0.01 and sigma < 0.01
     # damaged timing: a boot without UTC sends the time backwards; the
     # count starts again after it, and still reads within its sigma
     t2 = t.copy()
     t2[: len(t) // 2] += 500.0
-    soc, sigma, _ = ident.counted(synthetic(true, t2, sc["power"], 2.0), sc, 900.0, 5.0)
+    soc, sigma, *_ = ident.counted(synthetic(true, t2, sc["power"], 2.0), sc, 900.0, 5.0)
     assert abs(soc - true[-1]) <= sigma
 
 

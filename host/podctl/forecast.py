@@ -190,10 +190,11 @@ def from_state(
 
     base = dict(sc, power=dict(sc["power"], capacity_wh=cap))
     k, k_sigma, flown = ident.heat_loss(start, hist, base, prof.data, env_at)
-    if read == "voltage" and drain < 0 and flown < 0 and cap_sigma < ident.PRIOR_SIGMA_PCT:
+    if drain < 0 and flown < 0 and (read == "counted" or cap_sigma < ident.PRIOR_SIGMA_PCT):
         # the capacity at which the model's own draw (the calibration flight,
         # the plant's power, not a formula on the logged duty) drains the
-        # battery as fast as the log shows
+        # battery as fast as the log shows (a counted drain: however
+        # uncertain, the best there is: its sigma is drawn)
         cap = cap * flown / drain
         base = dict(sc, power=dict(sc["power"], capacity_wh=cap))
     found = ident.Identified(soc, cap, cap_sigma, drain, k, k_sigma, hist.hours,
@@ -242,9 +243,12 @@ def _battery(start: forecast_state.Start, hist: forecast_state.History, sc: dict
         return soc, sigma, cap, cap_sigma, drain, "voltage"
     cap = float(sc["power"]["capacity_wh"])
     cap_sigma = ident.PRIOR_SIGMA_PCT if pk.capacity_wh is None else ident.DECLARED_SIGMA_PCT
-    soc, sigma, amps = ident.counted(whole, sc, cap, cap_sigma)
+    soc, sigma, g, g_sigma, amps = ident.counted(whole, sc, cap, cap_sigma)
     nominal_v = power.NOMINAL_CELL_V[pk.chemistry] * pk.cells
-    return soc, sigma, cap, cap_sigma, -100.0 * amps * nominal_v / cap, "counted"
+    # the drain ahead: today's counted current, scaled as the count was; its
+    # sigma carried as the capacity's (the flights draw the capacity)
+    return (soc, sigma, cap, max(ident.FLOOR_SIGMA_PCT, 100.0 * g_sigma),
+            -100.0 * g * amps * nominal_v / cap, "counted")
 
 
 def _spec(sc: dict[str, Any], cap_sigma: float, k_sigma: float,

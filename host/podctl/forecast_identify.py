@@ -37,9 +37,11 @@ CELL_V_SIGMA = 0.010
 COUNT_ABOVE_PCT = 3.0
 # The outputs' charge counted from their logged duty is off by the build's
 # spread of what turns duty into watts: the Peltier's Qmax and COP0 (10 %
-# each, sim/dispersions/default.toml), the heater's rating (5 %); measured
-# on stranded runs of that dispersion, 17 to 24 % over 280 h.
-LOAD_SIGMA_PCT = 20.0
+# each, sim/dispersions/default.toml), the heater's rating (5 %), and the
+# Peltier's COP falling with the temperature it lifts, which the duty
+# does not show; the true charge over the count was 0.81 to 1.41 on three
+# stranded LFP runs of that dispersion over 280 h.
+LOAD_SIGMA_PCT = 30.0
 DECLARED_SIGMA_PCT = 5.0  # a rated capacity: the cells' spread and ageing
 
 
@@ -71,11 +73,21 @@ def soc_sigma(soc: np.ndarray, pw: dict[str, Any]) -> np.ndarray:
 
 
 def counted(whole: History, sc: dict[str, Any], cap_wh: float,
-            cap_sigma_pct: float) -> tuple[float, float, float]:
-    """(state of charge now, its sigma, charge drawn per hour, Ah/h) by
-    counting: the charge the logged outputs drew since the record whose
-    voltage reads best (a knee of the curve, or full at the start), and
-    the voltage now, each weighed by its own uncertainty."""
+            cap_sigma_pct: float) -> tuple[float, float, float, float, float]:
+    """(state of charge now, its sigma, the drain's scale, its sigma, the
+    logged outputs' current over the last day, A) by counting the charge
+    they drew since an anchor, a record whose voltage reads well (full at
+    the start, a knee of the curve).
+
+    The count is off by one unknown scale g on the charge the duty says
+    (the build's watts per duty, and the capacity it is divided by):
+    g = 1 +- hypot(capacity, load) sigma before the log is read. The anchor
+    and the voltage now, each with its own sigma, measure g again: the
+    charge between them is what the curve says they lost. Both combined
+    (inverse variance) give g; the state of charge now is the anchor's
+    less g times the count, and g also scales the drain ahead, so a pack
+    that counted fast runs down slower. The anchor is the record whose
+    result has the smallest sigma."""
     pw = sc["power"]
     ok = np.isfinite(whole.t_h) & np.isfinite(whole.battery_v)
     t, v = whole.t_h[ok], whole.battery_v[ok]
@@ -92,15 +104,20 @@ def counted(whole: History, sc: dict[str, Any], cap_wh: float,
     ah = amps[:-1] * np.where(dt > 3 * step, 0.0, dt)
     after = np.concatenate([np.cumsum(ah[::-1])[::-1], [0.0]])  # Ah drawn since each record
     nominal_v = power.NOMINAL_CELL_V[pw.get("pack", "li-ion")] * int(pw.get("cells_series", 3))
-    frac = after * nominal_v / cap_wh
-    rel = math.hypot(cap_sigma_pct, LOAD_SIGMA_PCT) / 100.0
-    sig_c = np.sqrt(sig_v ** 2 + (frac * rel) ** 2)
-    a = int(np.argmin(sig_c))
-    est = [(float(soc_v[-1]), float(sig_v[-1])), (float(soc_v[a] - frac[a]), float(sig_c[a]))]
-    w = [1.0 / s ** 2 for _, s in est]
-    soc = sum(x * k for (x, _), k in zip(est, w)) / sum(w)
+    frac = after * nominal_v / cap_wh  # charge since each record, of the capacity, at g = 1
+    prior = math.hypot(cap_sigma_pct, LOAD_SIGMA_PCT) / 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seen = np.where(frac > 0, (soc_v - soc_v[-1]) / frac, 1.0)
+        w_seen = np.where(frac > 0, (frac / np.hypot(sig_v, sig_v[-1])) ** 2, 0.0)
+    w = 1.0 / prior ** 2 + w_seen
+    g = (1.0 / prior ** 2 + seen * w_seen) / w
+    sig_soc = np.sqrt(sig_v ** 2 + frac ** 2 / w)
+    sig_soc[-1] = sig_v[-1]  # the voltage now alone
+    a = int(np.argmin(sig_soc))
+    soc = float(soc_v[a] - g[a] * frac[a])
     rate = float(amps[t >= -WINDOW_H].mean())
-    return min(1.0, max(0.0, soc)), math.sqrt(1.0 / sum(w)), rate
+    return (min(1.0, max(0.0, soc)), float(sig_soc[a]), float(g[a]),
+            float(1.0 / math.sqrt(w[a])), rate)
 
 
 def soc_of(volts: np.ndarray, amps: np.ndarray, pw: dict[str, Any]) -> np.ndarray:
