@@ -358,3 +358,43 @@ def test_an_unlisted_unknown_span_is_flagged_not_hidden(nominal, monkeypatch):
     missing = fmt.dur(nominal.unknown[0].counted_s)
     assert f"{missing} of it is on no row here" in text
     assert "the whole mission's time without a reading" not in text
+
+
+@pytest.fixture(scope="module")
+def reset_reentry(tmp_path_factory):
+    run = tmp_path_factory.mktemp("reset-reentry")
+    assert main(["sim", "run", "reset-reentry", "--tick-s", "60", "-o", str(run)]) == 0
+    return _build(run)
+
+
+def _past_the_column(page: str) -> list[tuple[str, float]]:
+    """Tables whose right edge lies past the page's text column (CSS px)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from weasyprint import HTML
+
+    def walk(box):
+        yield box
+        for c in getattr(box, "children", None) or []:
+            yield from walk(c)
+
+    out = []
+    for pg in HTML(string=page).render().pages:
+        body = pg._page_box.children[0]
+        right = body.content_box_x() + body.width
+        for b in walk(pg._page_box):
+            if type(b).__name__ == "TableBox" and b.position_x + b.margin_width() > right + 0.5:
+                out.append((b.element.findtext(".//th") or "", b.position_x + b.margin_width()
+                            - right))
+    return out
+
+
+def test_a_boot_without_utc_pushes_no_table_off_the_page(reset_reentry):
+    # reset-reentry p4: "boot 3 +9 h 23 min 50 s (no UTC), after 2027-03-10
+    # 22:16:20Z" in a figure's cell that may not wrap ran the per-probe and
+    # per-phase tables 8 cm past the margin, their last columns cut
+    assert reset_reentry.analysis.unclocked
+    assert any("no UTC" in reset_reentry.moment(f.t_max_at) for f in reset_reentry.probe_rows())
+    assert _past_the_column(rpt.document(reset_reentry, {})) == []
