@@ -182,6 +182,21 @@ def test_the_forecast_is_refreshed_with_only_the_new_log(flying, tmp_path, monke
     assert main(["logs", "verify", str(tmp_path / "p" / "log.bin")]) == EXIT_OK
 
 
+def test_status_is_polled_between_the_frames_of_a_pull(flying, tmp_path, monkeypatch):
+    from podctl import device
+
+    b, _ = flying
+    monkeypatch.setattr(device, "LOG_READ_SIZE", 64)  # many frames for a young log
+    fc = LiveForecast(tmp_path, **KW)
+    seen = []
+    with Device(b.port) as dev:
+        # the monitor's between(): a STATUS on the same link, between two LOG_READs
+        got = fc.pull(dev, between=lambda: seen.append(dev.status().uptime_s))
+        assert fc.pulling is None
+    assert len(seen) >= got.log_bytes // 64 and seen == sorted(seen)
+    assert main(["logs", "verify", str(tmp_path / "log.bin")]) == EXIT_OK
+
+
 def test_a_resumed_pull_on_wrong_bytes_pulls_the_whole_log(flying, tmp_path):
     b, _ = flying
     fc = LiveForecast(tmp_path, **KW)

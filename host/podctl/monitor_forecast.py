@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the forecast's imports (numpy, the simulator) load in the w
     from podctl.forecast import Forecast
 
 DEFAULT_EVERY_MIN = 30.0  # a forecast moves slowly: hours of margin, 30-40 s to compute
+STOP_S = 5.0  # close() waits this long for the worker to go
 RETRY_S = 300.0  # a pull that failed for a reason other than the link is tried again after
 
 
@@ -190,14 +191,20 @@ class LiveForecast:
         return True
 
     def close(self) -> None:
-        """Stop a forecast still flying (the monitor is leaving), with the
-        runs its worker started (its process group, see work())."""
+        """Stop a forecast still flying (the monitor is leaving): its runs'
+        processes are ended (SIGTERM to the worker's process group, which the
+        worker itself ignores, see work()), so the worker's pool fails and
+        shuts down as a pool should, its semaphores released; a worker still
+        there after STOP_S is killed."""
         if self._proc is not None:
             try:
                 os.killpg(self._proc.pid, signal.SIGTERM)
             except OSError:  # not yet its own group leader
                 self._proc.terminate()
-            self._proc.join(5)
+            self._proc.join(STOP_S)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(STOP_S)
             self._proc = self._answers = None
             self.started = None
 
@@ -233,8 +240,11 @@ def work(folder: str, kw: dict[str, Any], answers: Any) -> None:
     """The worker process: ("made", Forecast) or ("failed", one line). It
     leads a process group of its own, with the pool it starts: a Ctrl-C at
     the monitor's terminal is the monitor's to handle (no traceback from
-    here), and close() ends the group."""
+    here). A SIGTERM to the group (close()) ends the pool's processes, whose
+    handler is the default again after exec, while this one passes it by and
+    lets its pool fail and clean up."""
     os.setpgrp()
+    signal.signal(signal.SIGTERM, lambda *_: None)
     from podctl.forecast import forecast
 
     try:

@@ -28,7 +28,7 @@ def _next(live: LiveForecast) -> str:
     n = live.next_in_s()
     if live.computing or live.pulling is not None or n is None:
         return ""
-    return f"   (next in {n / 60:.0f} min)" if n >= 90 else f"   (next in {n:.0f} s)"
+    return f"   (next in {n / 60:.0f} min)" if n >= 120 else f"   (next in {n:.0f} s)"
 
 
 def panel(live: LiveForecast, now_utc: float | None = None) -> Group:
