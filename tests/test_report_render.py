@@ -162,7 +162,7 @@ def test_a_data_gap_is_time_without_a_reading_not_in_band(nominal, tmp_path):
     orb, was = rep.phases[2], before.phases[2]
     assert orb.seconds == was.seconds and orb.gap_s == was.gap_s + 45 * 60
     assert orb.in_band_s + orb.out_band_s + orb.unknown_s == orb.seconds
-    (gap,) = [g for g in rep.gaps if not g.tail]
+    (gap,) = [g for g in rep.gaps if not (g.tail or g.head)]
     assert gap.seconds == 45 * 60 and gap.phase == 2  # from where the record before it stops
     assert rep.product.status == "INCOMPLETE" and "unknown" in rep.product.codes("INCOMPLETE")
     text = rpt.render_html(rep, tmp_path / "r.html").read_text()
@@ -197,7 +197,7 @@ def test_every_page_is_footed_and_signed_off_last(nominal):
     assert "VERIFIED" in pages[0] and "intact and authenticated" in pages[0]
     last = pages[-1]
     for field in ("Sign-off", "Reviewed by (name, role)", "Date (UTC)", "Signature",
-                  "Disposition (release / reject / investigate)", rep.log_sha256,
+                  "Disposition (release / review / reject", rep.log_sha256,
                   rep.report_id):
         assert field in last
     assert all("Sign-off" not in p for p in pages[:-1])

@@ -72,13 +72,14 @@ def _raw(data: LogData) -> np.ndarray:
 def _one(probe: int, phase: int, vals: np.ndarray, trusted: np.ndarray, sel: np.ndarray,
          a: Analysis, lims: tuple[np.ndarray, ...], hidden: np.ndarray) -> ProbeStats:
     lo, hi, alo, ahi = (x[sel] for x in lims)
-    v, w = vals[sel], a.dt[sel]
+    of = a.spans["of"]  # each span's record: what a reading stands for, phase by phase
+    v, w = vals[of][sel], a.spans["dt"][sel]
     have = ~np.isnan(v)
     vh, wh = v[have], w[have]
     with np.errstate(invalid="ignore"):
         up, down = vh > hi[have], vh < lo[have]
         aup, adown = vh > ahi[have], vh < alo[have]
-    idx = np.flatnonzero(sel)[have]
+    idx = of[np.flatnonzero(sel)[have]]
 
     def at(j: int) -> When:
         r = int(idx[j])
@@ -86,7 +87,7 @@ def _one(probe: int, phase: int, vals: np.ndarray, trusted: np.ndarray, sel: np.
 
     found = bool(have.any())
     # the same readings while trusted (the estimate's own are all "trusted")
-    ok = ~np.isnan(trusted[sel][have])
+    ok = ~np.isnan(trusted[of][sel][have])
     tup, tdown = up & ok & hidden[sel][have], down & ok & hidden[sel][have]
     beyond = np.where(tup, vh - hi[have], np.where(tdown, lo[have] - vh, -np.inf))
     far = int(np.argmax(beyond)) if (tup | tdown).any() else -1
@@ -112,10 +113,11 @@ def probe_stats(data: LogData, a: Analysis) -> list[ProbeStats]:
     phase of the profile are not judged, as in the analysis."""
     raw = _raw(data)
     nb = len(a.bands)
-    judged = (a.phase >= 0) & (a.phase < nb)
+    ph, of = a.spans["phase"], a.spans["of"]
+    judged = (ph >= 0) & (ph < nb)
     table = {k: np.array([getattr(b, k) for b in a.bands] + [math.nan])
              for k in ("low", "high", "abs_low", "abs_high")}
-    at = np.where(judged, a.phase, nb)
+    at = np.where(judged, ph, nb)
     lims = tuple(table[k][at] for k in ("low", "high", "abs_low", "abs_high"))
     # the estimate as the analysis counts it: a record with fewer trusted
     # probes than the profile's min_probes has no valid reading
@@ -123,10 +125,10 @@ def probe_stats(data: LogData, a: Analysis) -> list[ProbeStats]:
     # records whose estimate was not out of band: a trusted probe out there
     # is on no excursion (the estimate's own rows have none by construction)
     with np.errstate(invalid="ignore"):
-        hidden = ~((judged_est > lims[1]) | (judged_est < lims[0]))
+        hidden = ~((judged_est[of] > lims[1]) | (judged_est[of] < lims[0]))
     out = []
     for phase in [*range(nb), WHOLE]:
-        sel = judged & ((a.phase == phase) if phase != WHOLE else True)
+        sel = judged & ((ph == phase) if phase != WHOLE else True)
         for p in range(NPROBES):
             out.append(_one(p, phase, raw[:, p], a.probes[:, p], sel, a, lims, hidden))
         out.append(_one(ESTIMATE, phase, judged_est, judged_est, sel, a, lims, hidden))
