@@ -227,6 +227,39 @@ def test_a_worker_that_dies_is_one_line(flying, tmp_path, monkeypatch):
     assert "forecast failed: the forecast's worker process died (exit -9)" in w.screens[-1]
 
 
+def test_leaving_while_it_computes_ends_the_runs(flying, tmp_path, monkeypatch):
+    b, _ = flying
+    group = []
+
+    def computing_a_while(w):
+        fc = w.fc
+        if fc is None or not fc.computing:
+            return False
+        pid = fc._proc.pid  # noqa: SLF001 - the worker leads its process group
+        group[:] = _members(pid)
+        return len(group) >= 3  # Ctrl-C while the worker's pool of 2 flies
+
+    Watched(monkeypatch, computing_a_while)
+    assert main(["monitor", "--port", b.port, "--every", "0.1", "--forecast",
+                 "--runs", "8", "--horizon", "48", "--workers", "2",
+                 "--pull-to", str(tmp_path / "p")]) == EXIT_OK
+    assert _members(group[0]) == []  # no process of the forecast's group is left
+
+
+def _members(pgid: int) -> list[int]:
+    """The processes of a process group (Linux /proc)."""
+    out = []
+    for stat in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{stat}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # not a process, or gone meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(stat))
+    return out
+
+
 def test_a_bad_environment_is_refused_before_the_monitor_starts(flying, tmp_path, capsys):
     b, _ = flying
     bad = tmp_path / "hangar.toml"
