@@ -197,6 +197,46 @@ def test_status_is_polled_between_the_frames_of_a_pull(flying, tmp_path, monkeyp
     assert main(["logs", "verify", str(tmp_path / "log.bin")]) == EXIT_OK
 
 
+def test_a_pull_cut_by_the_link_is_due_again_and_resumes(flying, tmp_path, monkeypatch):
+    from podctl import device
+    from podctl.errors import LinkError
+    from protocol import catalogue as c
+
+    b, _ = flying
+    monkeypatch.setattr(device, "LOG_READ_SIZE", 64)
+    real = Device.request
+    reads = {"n": 0}
+
+    def cut_at_the_third_read(dev, msg_type, *values):
+        if msg_type == c.MSG_LOG_READ:
+            reads["n"] += 1
+            if reads["n"] == 3:
+                raise LinkError("link lost: device unplugged")
+        return real(dev, msg_type, *values)
+
+    fc = LiveForecast(tmp_path, **KW)
+    monkeypatch.setattr(Device, "request", cut_at_the_third_read)
+    with Device(b.port) as dev:
+        with pytest.raises(LinkError):
+            fc.refresh(dev)
+        assert not fc.computing and fc.error.startswith("link lost") and fc.due()
+        try:
+            assert fc.refresh(dev)  # the monitor's reopened link: where it stopped
+        finally:
+            fc.close()
+    assert fc.pulls[-1].resumed_from == 128 and fc.error is None
+
+
+def test_an_unwritable_pull_folder_is_refused_before_the_monitor_starts(flying, tmp_path,
+                                                                        capsys):
+    b, _ = flying
+    (tmp_path / "file").write_text("")
+    assert main(["monitor", "--port", b.port, "--forecast", "--pull-to",
+                 str(tmp_path / "file" / "sub"), "--count", "1"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create the folder" in err, err
+
+
 def test_a_resumed_pull_on_wrong_bytes_pulls_the_whole_log(flying, tmp_path):
     b, _ = flying
     fc = LiveForecast(tmp_path, **KW)

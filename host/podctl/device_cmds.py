@@ -21,7 +21,7 @@ from rich.text import Text
 
 from podctl.cli_common import add_port_args, examples, finite_float, open_device, whole
 from podctl.device import Device, Status
-from podctl.errors import LinkError
+from podctl.errors import BadInput, LinkError
 from podctl.monitor_forecast import DEFAULT_EVERY_MIN, LiveForecast
 from protocol import log, names
 from protocol import profile as pf
@@ -263,6 +263,11 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
     from podctl.forecast import environment_of
 
     environment_of(args.environment)  # a bad environment file: one line now, not each refresh
+    if args.pull_to is not None:
+        try:
+            args.pull_to.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(f"{args.pull_to}: cannot create the folder: {e.strerror}") from None
     with tempfile.TemporaryDirectory(prefix="podctl-monitor") as d:
         fc = LiveForecast(args.pull_to or Path(d), every_s=args.forecast_every * 60,
                           environment=args.environment, runs=args.runs,

@@ -124,6 +124,7 @@ class LiveForecast:
             self._fail(str(e))
             self._next = self.clock() + min(self.every_s, RETRY_S)
             return False
+        self.error = None  # this refresh got past what failed the last one
         self.start()
         return True
 
