@@ -227,6 +227,14 @@ def test_a_pull_cut_by_the_link_is_due_again_and_resumes(flying, tmp_path, monke
     assert fc.pulls[-1].resumed_from == 128 and fc.error is None
 
 
+def test_a_forecast_option_without_forecast_is_a_usage_error(capsys):
+    from podctl.errors import EXIT_USAGE
+
+    assert main(["monitor", "--runs", "5", "--port", "/dev/null"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--runs is a forecast option: add --forecast" in err, err
+
+
 def test_an_unwritable_pull_folder_is_refused_before_the_monitor_starts(flying, tmp_path,
                                                                         capsys):
     b, _ = flying

@@ -21,10 +21,15 @@ from rich.text import Text
 
 from podctl.cli_common import add_port_args, examples, finite_float, open_device, whole
 from podctl.device import Device, Status
-from podctl.errors import BadInput, LinkError
+from podctl.errors import BadInput, LinkError, UsageError
 from podctl.monitor_forecast import DEFAULT_EVERY_MIN, LiveForecast
 from protocol import log, names
 from protocol import profile as pf
+
+# monitor's forecast options and their defaults (given without --forecast: a mistake)
+FORECAST_DEFAULTS = {"forecast_every": DEFAULT_EVERY_MIN, "pull_to": None,
+                     "environment": "recovery", "runs": 20, "horizon": 240.0, "tick_s": 10,
+                     "seed": 1, "workers": None}
 
 
 def add_parser(sub) -> None:
@@ -73,21 +78,25 @@ def add_parser(sub) -> None:
     fc.add_argument("--forecast", action="store_true",
                     help="show the forecast under the status, refreshed")
     fc.add_argument("--forecast-every", type=finite_float(0.01, 24 * 60, "--forecast-every"),
-                    default=DEFAULT_EVERY_MIN, metavar="MIN",
+                    default=FORECAST_DEFAULTS["forecast_every"], metavar="MIN",
                     help=f"minutes between forecasts (default {DEFAULT_EVERY_MIN:g})")
-    fc.add_argument("--pull-to", type=Path, default=None,
+    fc.add_argument("--pull-to", type=Path, default=FORECAST_DEFAULTS["pull_to"],
                     help="keep the pulled log there (default: a temporary folder)")
-    fc.add_argument("--environment", default="recovery",
+    fc.add_argument("--environment", default=FORECAST_DEFAULTS["environment"],
                     help="recovery (default), orbit, or a TOML file with one [[phase]]")
-    fc.add_argument("--runs", type=whole(1, 100_000, "--runs"), default=20,
+    fc.add_argument("--runs", type=whole(1, 100_000, "--runs"),
+                    default=FORECAST_DEFAULTS["runs"],
                     help="dispersed runs a forecast (default 20)")
-    fc.add_argument("--horizon", type=finite_float(0.1, 8760.0, "--horizon"), default=240.0,
+    fc.add_argument("--horizon", type=finite_float(0.1, 8760.0, "--horizon"),
+                    default=FORECAST_DEFAULTS["horizon"],
                     help="hours to fly forward (default 240)")
-    fc.add_argument("--tick-s", type=whole(1, 60, "--tick-s"), default=10,
+    fc.add_argument("--tick-s", type=whole(1, 60, "--tick-s"),
+                    default=FORECAST_DEFAULTS["tick_s"],
                     help="the simulated firmware's tick in seconds (default 10)")
-    fc.add_argument("--seed", type=whole(0, 2**32, "--seed"), default=1,
+    fc.add_argument("--seed", type=whole(0, 2**32, "--seed"), default=FORECAST_DEFAULTS["seed"],
                     help="first run's seed (default 1)")
-    fc.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None,
+    fc.add_argument("--workers", type=whole(1, 1024, "--workers"),
+                    default=FORECAST_DEFAULTS["workers"],
                     help="processes for the runs (default: every core)")
     m.set_defaults(run=cmd_monitor)
     mt = sub.add_parser(
@@ -257,9 +266,13 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
     from podctl import serialport
 
-    url = serialport.resolve(args.port)
     if not getattr(args, "forecast", False):
-        return _monitor(args, console, url, None)
+        given = ["--" + name.replace("_", "-") for name, default in FORECAST_DEFAULTS.items()
+                 if getattr(args, name, default) != default]
+        if given:
+            raise UsageError(f"{given[0]} is a forecast option: add --forecast")
+        return _monitor(args, console, serialport.resolve(args.port), None)
+    url = serialport.resolve(args.port)
     from podctl.forecast import environment_of
 
     environment_of(args.environment)  # a bad environment file: one line now, not each refresh
