@@ -858,6 +858,8 @@ GROUPS = {
     "rp2heap": "rp2heap",
     "probes": "probes",
     "forecast": "forecast",
+    "forecast_pack": "forecast_pack",
+    "monitor": "monitor",
 }
 
 
