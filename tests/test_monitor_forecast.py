@@ -182,6 +182,25 @@ def test_the_forecast_is_refreshed_with_only_the_new_log(flying, tmp_path, monke
     assert main(["logs", "verify", str(tmp_path / "p" / "log.bin")]) == EXIT_OK
 
 
+def test_a_forecast_flies_on_while_the_cable_is_out(flying, tmp_path, monkeypatch):
+    from podctl.errors import LinkError
+
+    b, _ = flying
+    w = Watched(monkeypatch, lambda w: w.fc is not None and w.fc.made >= 1)
+    polled = Device.status
+
+    def unplugged_while_it_computes(dev):
+        if w.fc is not None and w.fc.computing and w.fc.elapsed_s() > 0.5:
+            raise LinkError("link lost: device unplugged")
+        return polled(dev)
+
+    monkeypatch.setattr(Device, "status", unplugged_while_it_computes)
+    assert _monitor(b.port, "--pull-to", str(tmp_path / "p")) == EXIT_OK
+    assert any("waiting for the container" in sc and "computing..." in sc for sc in w.screens)
+    assert "waiting for the container" in w.screens[-1]  # made while the cable was out
+    assert "forecast as of" in w.screens[-1] and w.fc.error is None
+
+
 def test_status_is_polled_between_the_frames_of_a_pull(flying, tmp_path, monkeypatch):
     from podctl import device
 

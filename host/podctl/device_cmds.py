@@ -352,9 +352,11 @@ def _monitor(args: argparse.Namespace, console: Console, url: str,
                     if dev is not None:
                         dev.close()
                         dev = None
-                    live.update(
-                        Text(f"{e}\nwaiting for the container on {url} ...", style="yellow")
-                    )
+                    waiting = Text(f"{e}\nwaiting for the container on {url} ...",
+                                   style="yellow")
+                    if fc is not None:  # a forecast flying goes on without the link
+                        fc.poll()
+                    live.update(waiting if fc is None else Group(waiting, panel(fc)))
                 if key(max(0.0, args.every - (time.monotonic() - polled))) == "f" and fc:
                     fc.request()
         except KeyboardInterrupt:
