@@ -21,6 +21,7 @@ import pytest
 
 from podctl import fmt, manifest
 from podctl import report as rpt
+from podctl.analysis import When
 from podctl.cli import main
 from podctl.errors import EXIT_BAD_INPUT, BadInput
 from podctl.pulled import open_pulled
@@ -352,7 +353,10 @@ def test_over_plan_and_not_reached_are_in_the_summary(tmp_path_factory, tmp_path
     for u in rep.analysis.unclocked:
         if not math.isnan(u.earliest_utc):
             # the Resets table's row of its BOOT event: when, phase, event
-            said = f"boot {u.boot} +0 s (no UTC), after {fmt.utc(u.earliest_utc)} 3 return boot"
+            moment = rep.moment(When(u.boot, 0.0, math.nan))
+            assert moment.startswith(f"boot {u.boot} +0 s (no UTC)")
+            assert f"{fmt.utc(u.earliest_utc)}" in moment
+            said = f"{moment} 3 return boot"
             assert said in text, said
     # a profile with a phase the log never entered
     cut = dataclasses.replace(ret, start=None)
