@@ -241,3 +241,15 @@ def test_a_report_with_no_clocked_record_draws_every_boot_on_uptime(reset_reentr
     assert plots.plot_overview(r2, tmp_path / "o.png") is None
     # no clock anywhere: nothing to place, no crash, and no UTC plot pretends
     assert all(plots.plot_phase(r2, ps, tmp_path / "p.png") is None for ps in r2.phases)
+
+
+def test_the_documents_captions_are_read_from_the_report(nominal, tmp_path):
+    # the template calls caption(key): the report's own bins must reach it,
+    # not the "as each panel says" it falls back to without a report
+    from podctl.report import render
+
+    paths = plots.make_plots(nominal, tmp_path, "r")
+    html = render.document(nominal, paths)
+    width = float(np.diff(nominal.phases[1].hist_edges)[0])
+    assert f"({width:g} degC bins;" in html
+    assert "bins as each panel says" not in html

@@ -23,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from podctl import __version__, deviations, fmt, narration, probestats, profile_file
+from podctl import manifest as manifests
 from podctl.analysis import Analysis, Band, Excursion, Gap, PhaseStats, When, analyse
 from podctl.assess import ProductVerdict, assess, log_end
 from podctl.deviations import AlarmSpan, Deviation
+from podctl.errors import BadInput
 from podctl.logdata import LogData, never_set
 from podctl.narration import EventRow
 from podctl.probestats import ProbeStats
@@ -382,10 +384,21 @@ def integrity_checks(verdict: Verdict) -> list[Check]:
     return checks
 
 
+def _anchor(manifest: dict[str, Any]) -> Any:
+    """The pull's clock reading from the manifest, or None where there is no
+    manifest (a bare log, a dead board's flash) or it is not one of ours:
+    the report stands without it."""
+    try:
+        return manifests.anchor(manifest) if manifest else None
+    except BadInput:
+        return None
+
+
 def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[str]:
     """What the log covers, in words: its records, boots without a clock,
-    where it ends against the device's seal, and what damage cost. No time
-    here comes from the manifest (its anchor is unauthenticated)."""
+    where it ends against the device's seal, and what damage cost. The
+    manifest's anchor (unauthenticated) only adds a late bound labelled as
+    the host's clock where the log's own leaves a boot open."""
     lines = []
     if a.records:
         lines.append(f"{a.records} sample records in {a.boots} boot(s), "
@@ -402,13 +415,22 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
                 else "it has no sample record (its open block was lost at a reset), only events "
                      "without UTC")
         bounded = not (math.isnan(u.earliest_utc) or math.isnan(u.latest_utc))
+        plotted = "" if not u.records else (
+            f"; the plots hatch the span it lies in and draw its records at the middle of it "
+            f"(+-{fmt.dur((u.latest_utc - u.earliest_utc) / 2)})" if bounded
+            else f"; nothing in the log bounds it in UTC, so its records are on a plot of their "
+                 f"own against its uptime (boot {u.boot})")
+        host = ""
+        if not bounded and not math.isnan(u.host_latest_utc):
+            host = (f"; by the host's clock at the pull (the manifest's, unauthenticated) it "
+                    f"started no later than {fmt.utc(u.host_latest_utc)}")
         lines.append(
             f"{never_set(u.boot)}: {held}"
             + (f"; they lie {' and '.join(around)}" if around else "")
             + ("; they count in the figures" if u.records else "")
-            + (f"; the plots hatch the span it lies in (boot {u.boot} started between "
-               f"{fmt.utc(u.earliest_utc)} and {fmt.utc(u.latest_utc)})" if bounded
-               else "; nothing bounds it in UTC, so it is not on the plots"))
+            + (f" (boot {u.boot} started between {fmt.utc(u.earliest_utc)} and "
+               f"{fmt.utc(u.latest_utc)})" if bounded else "")
+            + plotted + host)
     last = a.last
     tail = next((g for g in a.gaps if g.tail), None)
     missing = "" if tail is None else (
@@ -463,7 +485,9 @@ def build(
     section says so and flies none)."""
     end = log_end(verdict, manifest)
     simulated = simulated or bool(getattr(verdict, "simulated", False))
-    a = analyse(data, profile, until=end)
+    # the pull's host clock bounds an unclocked boot's late side, shown as
+    # host-clock evidence in the coverage only (analysis: never a figure)
+    a = analyse(data, profile, until=end, anchor=_anchor(manifest))
     # a BOOT event that marks a simulated board makes the product say so too
     product = assess(a, profile, data, simulated=simulated,
                      unproven=getattr(verdict, "unproven_blocks", ()),

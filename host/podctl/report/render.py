@@ -52,7 +52,8 @@ def document(rep: Report, plots: dict[str, Path], templates: Path | None = None)
     """The report as one self-contained HTML document, plots inlined."""
     inline = {k: base64.b64encode(p.read_bytes()).decode() for k, p in plots.items()}
     template = _env(templates or TEMPLATES).get_template(TEMPLATE)
-    return template.render(r=rep, plots=plots, inline=inline, caption=caption)
+    return template.render(r=rep, plots=plots, inline=inline,
+                           caption=lambda key: caption(key, rep))
 
 
 def render_html(rep: Report, path: Path, templates: Path | None = None) -> Path:
