@@ -90,7 +90,9 @@ def test_report_matches_the_simulators_ground_truth(flown, capsys):
     board, tmp = flown
     log = tmp / "pulled" / "log.bin"
     out = tmp / "report" / "report.html"
-    assert main(["logs", "report", str(log), "-o", str(out), "--pdf"]) == EXIT_OK
+    # its short mission ends before recovery: the forecast it would carry is
+    # test_report_forecast's; here the report against the truth
+    assert main(["logs", "report", str(log), "-o", str(out), "--pdf", "--no-forecast"]) == EXIT_OK
     assert out.exists() and out.with_suffix(".pdf").exists()
     html = out.read_text()
     assert "VERIFIED" in html.upper() and "MKT" in html.upper()

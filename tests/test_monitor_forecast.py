@@ -252,6 +252,25 @@ def test_a_forecast_option_without_forecast_is_a_usage_error(capsys):
     assert main(["monitor", "--runs", "5", "--port", "/dev/null"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--runs is a forecast option: add --forecast" in err, err
+    # the container's pack is one too (podctl forecast's --pack, --cells, --capacity-wh)
+    assert main(["monitor", "--pack", "lifepo4", "--port", "/dev/null"]) == EXIT_USAGE
+    assert "--pack is a forecast option: add --forecast" in capsys.readouterr().err
+
+
+def test_the_monitors_pack_reaches_its_forecasts_keywords(monkeypatch, tmp_path):
+    from podctl import device_cmds
+
+    seen = {}
+
+    def stop(args, console, url, fc):
+        seen.update(fc.kw)
+        return 0
+
+    monkeypatch.setattr(device_cmds, "_monitor", stop)
+    assert main(["monitor", "--forecast", "--pack", "lifepo4", "--cells", "4",
+                 "--capacity-wh", "500", "--port", "/dev/null",
+                 "--pull-to", str(tmp_path / "p")]) == 0
+    assert (seen["pack"], seen["cells"], seen["capacity_wh"]) == ("lifepo4", 4, 500.0)
 
 
 def test_an_unwritable_pull_folder_is_refused_before_the_monitor_starts(flying, tmp_path,

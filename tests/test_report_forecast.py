@@ -177,3 +177,23 @@ def test_the_command_line_options(stranded, tmp_path, capsys):
         assert main(base + ["-o", str(tmp_path / "x.html")] + bad) == EXIT_USAGE
         err = capsys.readouterr().err.strip()
         assert "Traceback" not in err and len(err.splitlines()) <= 3, err
+
+
+def test_the_pack_reaches_the_reports_forecast(stranded, stranded_report):
+    # the reference pack, not declared: the page says which was assumed
+    text = _text(rpt.document(stranded_report, {}))
+    assert "(3 li-ion cells, the reference container's pack: give --pack" in text
+    # a pack the log's voltages cannot be (about 11 V on two LiFePO4 cells of
+    # at most 3.45 V each): the forecast refuses it in one line on the page,
+    # so the declared pack did reach it
+    odd = _report(stranded, forecast=dataclasses.replace(FEW, pack="lifepo4", cells=2))
+    assert odd.forecast is not None and not odd.forecast.made
+    assert "lifepo4" in odd.forecast.refused and "--pack" in odd.forecast.refused
+
+
+def test_logs_report_takes_the_pack_and_refuses_a_bad_one(stranded, capsys):
+    code = main(["logs", "report", str(stranded / "log.bin"), "--key-file",
+                 str(stranded / "key.bin"), "--profile", str(NOMINAL), "--pack", "nimh"])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--pack must be li-ion or lifepo4" in err and "Traceback" not in err

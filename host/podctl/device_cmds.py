@@ -22,6 +22,7 @@ from rich.text import Text
 from podctl.cli_common import add_port_args, examples, finite_float, open_device, whole
 from podctl.device import Device, Status
 from podctl.errors import BadInput, LinkError, UsageError
+from podctl.forecast_cmd import add_pack_args, pack_of
 from podctl.monitor_forecast import DEFAULT_EVERY_MIN, LiveForecast
 from protocol import log, names
 from protocol import profile as pf
@@ -29,7 +30,8 @@ from protocol import profile as pf
 # monitor's forecast options and their defaults (given without --forecast: a mistake)
 FORECAST_DEFAULTS = {"forecast_every": DEFAULT_EVERY_MIN, "pull_to": None,
                      "environment": "recovery", "runs": 20, "horizon": 240.0, "tick_s": 10,
-                     "seed": 1, "workers": None}
+                     "seed": 1, "workers": None, "pack": None, "cells": None,
+                     "capacity_wh": None}
 
 
 def add_parser(sub) -> None:
@@ -98,6 +100,7 @@ def add_parser(sub) -> None:
     fc.add_argument("--workers", type=whole(1, 1024, "--workers"),
                     default=FORECAST_DEFAULTS["workers"],
                     help="processes for the runs (default: every core)")
+    add_pack_args(fc)
     m.set_defaults(run=cmd_monitor)
     mt = sub.add_parser(
         "maintenance",
@@ -285,7 +288,7 @@ def cmd_monitor(args: argparse.Namespace, console: Console) -> int:
         fc = LiveForecast(args.pull_to or Path(d), every_s=args.forecast_every * 60,
                           environment=args.environment, runs=args.runs,
                           horizon_h=args.horizon, tick_s=args.tick_s, seed=args.seed,
-                          workers=args.workers)
+                          workers=args.workers, **pack_of(args))
         try:
             with _refresh_on_signal(fc):
                 return _monitor(args, console, url, fc)

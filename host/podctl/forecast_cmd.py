@@ -9,6 +9,7 @@ import argparse
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -58,8 +59,16 @@ def add_parser(sub) -> None:
                    help="first run's seed: the same seed gives the same forecast (default 1)")
     p.add_argument("--workers", type=whole(1, 1024, "--workers"), default=None,
                    help="processes (default: every core)")
-    # the pack is the container's hardware: neither the profile's bytes nor
-    # the log say it (podctl.forecast_pack)
+    add_pack_args(p)
+    p.add_argument("--json", action="store_true", help="print the forecast as JSON")
+    p.set_defaults(run=cmd_forecast)
+
+
+def add_pack_args(p: Any) -> None:
+    """--pack, --cells, --capacity-wh: the container's battery, on every verb
+    that forecasts (forecast, monitor --forecast, logs report). The pack is
+    the container's hardware: neither the profile's bytes nor the log say it
+    (podctl.forecast_pack)."""
     p.add_argument("--pack", type=_pack, default=None,
                    help="the container's battery chemistry: li-ion or lifepo4 "
                         "(default: the reference container's li-ion)")
@@ -67,8 +76,11 @@ def add_parser(sub) -> None:
                    help="its cells in series (default 3, the reference pack's)")
     p.add_argument("--capacity-wh", type=finite_float(1.0, 100_000.0, "--capacity-wh"),
                    default=None, help="its rated capacity (default 900 Wh, the reference's)")
-    p.add_argument("--json", action="store_true", help="print the forecast as JSON")
-    p.set_defaults(run=cmd_forecast)
+
+
+def pack_of(args: Any) -> dict[str, Any]:
+    """The pack's keywords of podctl.forecast.forecast from parsed options."""
+    return dict(pack=args.pack, cells=args.cells, capacity_wh=args.capacity_wh)
 
 
 def _pack(text: str) -> str:
@@ -89,8 +101,7 @@ def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
     if (args.log is None) == (args.port is None):
         raise UsageError("give LOG_FOLDER or --port, one of them (see podctl forecast --help)")
     kw = dict(environment=args.environment, runs=args.runs, horizon_h=args.horizon,
-              tick_s=args.tick_s, seed=args.seed, workers=args.workers, pack=args.pack,
-              cells=args.cells, capacity_wh=args.capacity_wh)
+              tick_s=args.tick_s, seed=args.seed, workers=args.workers, **pack_of(args))
     if args.port is not None:
         # the live path: the board seals its open block and hands over its
         # whole log and profile (Device.pull), so the state is as of now

@@ -61,11 +61,14 @@ class LiveForecast:
     def __init__(self, folder: str | Path, *, every_s: float = DEFAULT_EVERY_MIN * 60,
                  environment: str = "recovery", runs: int = 20, horizon_h: float = 240.0,
                  tick_s: int = 10, seed: int = 1, workers: int | None = None,
+                 pack: str | None = None, cells: int | None = None,
+                 capacity_wh: float | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.folder = Path(folder)
         self.every_s = every_s
         self.kw: dict[str, Any] = dict(environment=environment, runs=runs, horizon_h=horizon_h,
-                                       tick_s=tick_s, seed=seed, workers=workers)
+                                       tick_s=tick_s, seed=seed, workers=workers,
+                                       pack=pack, cells=cells, capacity_wh=capacity_wh)
         self.clock = clock
         self.forecast: Forecast | None = None  # the last one made: shown until the next
         self.as_of: float | None = None  # host UTC of the pull the forecast started from

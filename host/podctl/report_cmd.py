@@ -33,6 +33,7 @@ from podctl import profile_file
 from podctl import report as rpt
 from podctl.cli_common import finite_float, whole
 from podctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE, BadInput, CommandError
+from podctl.forecast_cmd import add_pack_args, pack_of
 from podctl.pulled import open_pulled
 from podctl.report import forecast_part, shipment
 from podctl.verdict import HEAD_NOT_ATTESTED, NOT_ATTESTED
@@ -93,6 +94,7 @@ def add_report_parser(logs_sub) -> None:
                     help=f"hours flown forward (default {forecast_part.DEFAULT_HORIZON_H:g})")
     fc.add_argument("--forecast-environment", default="recovery", metavar="ENV",
                     help="recovery (default), orbit, or a TOML file with one [[phase]]")
+    add_pack_args(fc)
     from podctl.logs_cmds import add_anchor_args, add_key_args
 
     add_key_args(p, no_key=True)
@@ -199,7 +201,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     rep = rpt.build(data, verdict, prof, m.to_json(), log_name=str(args.log),
                     generated_utc=generated_at(), shipment=ship,
                     forecast=forecast_part.Options(runs=runs, horizon_h=args.forecast_horizon,
-                                                   environment=args.forecast_environment))
+                                                   environment=args.forecast_environment,
+                                                   **pack_of(args)))
 
     out = args.out or args.log.with_name("report.html")
     want_pdf = args.pdf or out.suffix == ".pdf"

@@ -55,6 +55,10 @@ class Options:
     seed: int = SEED
     tick_s: int = 10
     workers: int | None = None
+    # the container's battery (podctl.forecast_pack); None: the reference's
+    pack: str | None = None
+    cells: int | None = None
+    capacity_wh: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,8 @@ def make(data: LogData, profile: pf.Profile, a: Analysis, opts: Options | None) 
         try:
             f = fc.forecast(folder, environment=opts.environment, runs=opts.runs,
                             horizon_h=opts.horizon_h, tick_s=opts.tick_s, seed=opts.seed,
-                            workers=opts.workers)
+                            workers=opts.workers, pack=opts.pack, cells=opts.cells,
+                            capacity_wh=opts.capacity_wh)
         except BadInput as e:
             return Part(why, opts, refused=str(e).replace(str(folder), "the log"))
     return Part(why, opts, f)
