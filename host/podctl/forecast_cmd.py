@@ -96,7 +96,7 @@ def _h(v: float | None, horizon: float) -> str:
 
 
 def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
-    from podctl.forecast import QUANTITIES, forecast
+    from podctl.forecast import forecast
 
     if (args.log is None) == (args.port is None):
         raise UsageError("give LOG_FOLDER or --port, one of them (see podctl forecast --help)")
@@ -132,7 +132,17 @@ def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
         f"+-{i.heat_loss_sigma_pct:.0f} %",
         highlight=False,
     )
-    t = Table(title=f"forecast: {f.runs} runs, {f.environment}, {f.horizon_h:g} h horizon")
+    console.print(hours_table(
+        f, title=f"forecast: {f.runs} runs, {f.environment}, {f.horizon_h:g} h horizon"))
+    return 0
+
+
+def hours_table(f: Any, title: str | None = None) -> Table:
+    """P10/P50/P90 hours of each quantity and what drives it most, as the
+    forecast verb and the monitor's panel show them."""
+    from podctl.forecast import QUANTITIES
+
+    t = Table(title=title)
     for col in ("hours until", "P10", "P50", "P90", "driven most by"):
         t.add_column(col, justify="left" if col in ("hours until", "driven most by") else "right")
     for q in QUANTITIES:
@@ -141,5 +151,4 @@ def cmd_forecast(args: argparse.Namespace, console: Console) -> int:
         t.add_row(LABELS[q], _h(h["p10"], f.horizon_h), _h(h["p50"], f.horizon_h),
                   _h(h["p90"], f.horizon_h),
                   "" if top is None else f"{top['param']} (rho {top['rho']:+.2f})")
-    console.print(t)
-    return 0
+    return t

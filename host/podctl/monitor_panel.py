@@ -8,11 +8,9 @@ import time
 from datetime import UTC, datetime
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
-from podctl.forecast import QUANTITIES
-from podctl.forecast_cmd import LABELS, _h
+from podctl.forecast_cmd import hours_table
 from podctl.monitor_forecast import LiveForecast
 
 
@@ -45,17 +43,7 @@ def panel(live: LiveForecast, now_utc: float | None = None) -> Group:
         s = f.start
         parts.append(Text(f"forecast {when}, {f.runs} runs, {f.environment}, "
                           f"{f.horizon_h:g} h horizon{_next(live)}", style="bold"))
-        t = Table()
-        for col in ("hours until", "P10", "P50", "P90", "driven most by"):
-            t.add_column(col, justify="left" if col in ("hours until", "driven most by")
-                         else "right")
-        for q in QUANTITIES:
-            h = f.hours[q]
-            top = f.drivers[q][0] if f.drivers[q] else None
-            t.add_row(LABELS[q], _h(h["p10"], f.horizon_h), _h(h["p50"], f.horizon_h),
-                      _h(h["p90"], f.horizon_h),
-                      "" if top is None else f"{top['param']} (rho {top['rho']:+.2f})")
-        parts.append(t)
+        parts.append(hours_table(f))
         parts.append(Text(
             f"from: phase {s.phase_name} for {s.phase_s / 3600:.1f} h, payload "
             f"{s.payload_c:.2f} degC, battery {s.battery_v:.2f} V "
