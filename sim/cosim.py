@@ -184,6 +184,14 @@ class CoSim:
         self.t = t
         for p in phases:
             p.finish(t)
+        # the crew's `podctl time sync` at hand-over, before the pull seals:
+        # a boot that lost its clock (a reset in flight) gets it back, so its
+        # records and the silence before them are placed in UTC by the log
+        # itself (the host times a boot's earlier records from it). The
+        # scenario's handover_sync = false flies a crew that forgets it; a
+        # scenario dict made by hand (tests, forecasts) syncs, as crews do
+        if self.sc.get("handover_sync", True):
+            self.command(cat.MSG_TIME_SET, self.start_utc + t)
         self.seal = self._seal()
         return self.summary()
 

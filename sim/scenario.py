@@ -146,6 +146,13 @@ def integer(lo: int, hi: int) -> Check:
     return check
 
 
+def flag(v: Any) -> bool:
+    # TOML's own true/false only: a 1 or "yes" is a typo, not a setting
+    if not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
 def text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError("must be a non-empty string")
@@ -209,6 +216,10 @@ TOP: Fields = {
     "tick_s": (integer(1, 3600), 1),
     # UTC (Unix seconds) the ground crew sets on the board before launch
     "start_utc": (integer(0, 2**32 - 1), 1803859200),  # 2027-03-01T00:00:00Z
+    # the crew's `podctl time sync` at hand-over, before the pull seals the
+    # log (sim/cosim.py): false flies a crew that forgets it, or a pull by
+    # another tool, and leaves a boot that lost its clock without UTC
+    "handover_sync": (flag, True),
 }
 CONTAINER: Fields = {
     "initial_c": (num, _REQUIRED),

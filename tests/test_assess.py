@@ -330,7 +330,7 @@ def test_many_excursions_are_listed_then_counted(nominal):
 
 
 def _run(tmp_path_factory, scenario: str) -> Path:
-    out = tmp_path_factory.mktemp(scenario)
+    out = tmp_path_factory.mktemp(Path(scenario).stem)
     assert main(["sim", "run", scenario, "--tick-s", "10", "-o", str(out)]) == 0
     return out
 
@@ -349,7 +349,12 @@ def _judge(run: Path, prof: pf.Profile) -> tuple[assess.ProductVerdict, analysis
 def runs(tmp_path_factory):
     names = ("nominal", "stranded", "probe-failure", "return-slip", "heater-failure",
              "reset-reentry")
-    return {n: _run(tmp_path_factory, n) for n in names}
+    got = {n: _run(tmp_path_factory, n) for n in names}
+    # reset-reentry pulled by a crew that forgot the time sync at hand-over
+    forgot = tmp_path_factory.mktemp("forgot") / "reset-reentry-unsynced.toml"
+    forgot.write_text('base = "reset-reentry"\nhandover_sync = false\n')
+    got["reset-reentry unsynced"] = _run(tmp_path_factory, str(forgot))
+    return got
 
 
 def _codes(pv, status):
@@ -427,11 +432,12 @@ def test_heater_failure_is_review_and_names_the_dead_heater(runs, nominal):
 
 
 def test_reset_reentry_is_incomplete_nothing_authenticated_bounds_the_resets(runs, nominal):
-    # two resets in the return phase, the clock never set again: only the
-    # log's TIME_SET events give UTC (the pull's anchor is unauthenticated
-    # and not used), so how long the board was off at each reset is
-    # unknown, longer than return's 10 min delay for all the log can show
-    pv, a = _judge(runs["reset-reentry"], nominal)
+    # two resets in the return phase and a crew that forgets the time sync
+    # at hand-over, so the clock is never set again: only the log's
+    # TIME_SET events give UTC (the pull's anchor is unauthenticated and
+    # not used), so how long the board was off at each reset is unknown,
+    # longer than return's 10 min delay for all the log can show
+    pv, a = _judge(runs["reset-reentry unsynced"], nominal)
     assert pv.status == INCOMPLETE and not _codes(pv, REJECT)
     resets = [r.what for r in pv.reasons if r.code == "reset"]
     assert resets == ["unplanned reset: boot 2: watchdog", "unplanned reset: boot 3: brownout"]
@@ -444,7 +450,7 @@ def test_reset_reentry_is_incomplete_nothing_authenticated_bounds_the_resets(run
     # design bounds (a power cut costs at most the open block). So one
     # silence, boot 1's last record to boot 3's first, holds both restarts
     # and boot 2's lost minutes: one stretch of unknown length, not two.
-    data = open_pulled(runs["reset-reentry"] / "log.bin").data()
+    data = open_pulled(runs["reset-reentry unsynced"] / "log.bin").data()
     assert not [b for b in data.blocks if b.boot == 2 and b.kind == log.KIND_SAMPLES]
     assert sorted(set(a.boot.tolist())) == [1, 3]
     (two,) = [u for u in a.unclocked if u.boot == 2]
@@ -471,6 +477,42 @@ def test_reset_reentry_is_incomplete_nothing_authenticated_bounds_the_resets(run
     (restart,) = [g for g in a.gaps if g.restart]
     assert (restart.start.boot, restart.end.boot) == (1, 3)
     assert restart.seconds is None and restart.at_most is None
+
+
+def test_reset_reentry_synced_at_hand_over_is_incomplete_for_a_silence_past_the_delay(
+        runs, nominal):
+    # with the crew's time sync at hand-over (sim run's default) boot 3 is
+    # clocked by the log itself, so the silence across the resets has a
+    # length: at this 10 s tick longer than return's excursion delay, so
+    # INCOMPLETE for that silence, no longer for a missing clock
+    pv, a = _judge(runs["reset-reentry"], nominal)
+    assert pv.status == INCOMPLETE and not _codes(pv, REJECT)
+    resets = [r.what for r in pv.reasons if r.code == "reset"]
+    assert resets == ["unplanned reset: boot 2: watchdog", "unplanned reset: boot 3: brownout"]
+    delay = nominal.phases[3][pf.P_EVENT_S]
+    (restart,) = [g for g in a.gaps if g.restart]
+    assert (restart.start.boot, restart.end.boot) == (1, 3)
+    assert restart.seconds == restart.end.utc - restart.start.utc > delay
+    unknown = [r for r in pv.reasons if r.code == "unknown"]
+    assert [r.status for r in unknown] == [INCOMPLETE]
+    took = fmt.dur(restart.seconds)
+    assert unknown[0].figure == f"{took} (delay {fmt.dur(delay)}): no record for {took}"
+    assert (unknown[0].when.utc, unknown[0].until.utc) == (restart.start.utc, restart.end.utc)
+    # only boot 2 (its records lost) lacks a clock, and it is bounded on both sides
+    (two,) = a.unclocked
+    no_utc = [r for r in pv.reasons if r.code == "no_utc"]
+    assert [r.what for r in no_utc] == ["boot 2: the device's clock was never set; times are "
+                                        "uptime since that boot (no UTC)"]
+    assert no_utc[0].figure == (
+        "no record (its open block lost at a reset), its events reach +10 min 10 s; its start "
+        f"between {fmt.utc(two.earliest_utc)} and {fmt.utc(two.latest_utc)}")
+    assert restart.start.utc == two.earliest_utc < two.latest_utc < restart.end.utc
+    # the return phase's length is exact now: over plan by what it shows
+    ret = a.phases[3]
+    assert not ret.unbounded and ret.over_plan_s == ret.seconds - 3600 > 0
+    over = next(r for r in pv.reasons if r.code == "over_plan")
+    assert over.phase == "3 return" and over.figure == (
+        f"{fmt.dur(ret.seconds)}, planned 60 min (+{fmt.dur(ret.over_plan_s)})")
 
 
 # ---------------------------------------------------------------- command line

@@ -23,13 +23,28 @@ PROFILE = Path("examples/profiles/nominal.toml")
 NEVER_SET = "the device's clock was never set; times are uptime since that boot"
 
 
+def _fly(tmp_path_factory, sync: bool) -> Path:
+    d = tmp_path_factory.mktemp("reentry")
+    sc = d / "reentry.toml"
+    sc.write_text(f'base = "reset-reentry"\nhandover_sync = {str(sync).lower()}\n')
+    out = d / "run"
+    assert main(["sim", "run", str(sc), "--tick-s", "60", "-o", str(out)]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def reentry(tmp_path_factory) -> Path:
-    """reset-reentry: boot 1 set by TIME_SET, boots 2 and 3 (two resets in
-    the return) never set; sealed by the simulated device at the end."""
-    out = tmp_path_factory.mktemp("reentry") / "run"
-    assert main(["sim", "run", "reset-reentry", "--tick-s", "60", "-o", str(out)]) == 0
-    return out
+    """reset-reentry pulled by a crew that forgot the time sync at hand-over
+    (or by another tool): boot 1 set by TIME_SET, boots 2 and 3 (two resets
+    in the return) never set; sealed by the simulated device at the end."""
+    return _fly(tmp_path_factory, False)
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory) -> Path:
+    """The same mission with the crew's sync before the seal (the default):
+    boot 3 clocked by its own TIME_SET."""
+    return _fly(tmp_path_factory, True)
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -67,16 +82,30 @@ def _shift_anchor(d: Path, seconds: float) -> None:
     p.write_text(json.dumps(m))
 
 
+# what the report may say by the host's clock (5bfede4): bounds the log
+# leaves open, each labelled as the manifest's, unauthenticated
+BY_HOST = re.compile(
+    r"; by the host's clock at the pull \(the manifest's, unauthenticated\) it started no "
+    r"later than \S+ \S+Z"
+    r"| \(at most [^()]*? by the host's clock at the pull: not authenticated\)")
+
+
 def test_an_edited_anchor_moves_no_time(reentry, tmp_path, capfd):
     """Shift the manifest's anchor by a day (and its uptime by ten minutes):
-    decode, info, assess and the report say exactly what they said. Before,
-    every time of boot 3 moved with it and verify still passed."""
+    decode, info and assess say exactly what they said, and so does the
+    report but for its bounds labelled as the host's clock. Before, every
+    time of boot 3 moved with it and verify still passed."""
     before = _said(_copy(reentry, tmp_path / "a"), capfd)
     edited = _copy(reentry, tmp_path / "b")
     _shift_anchor(edited, 86400)
     after = _said(edited, capfd)
     for verb in before:
-        assert after[verb] == before[verb], f"logs {verb} moved with the anchor"
+        was, now = (BY_HOST.sub("", said[verb]) for said in (before, after))
+        assert now == was, f"logs {verb} moved with the anchor"
+    # the host's bounds move with it, in as many places, and say whose they are
+    was, now = (BY_HOST.findall(said["report"]) for said in (before, after))
+    assert len(was) == len(now) >= 2 and all(w != n for w, n in zip(was, now))
+    assert not any(BY_HOST.search(before[verb]) for verb in ("decode", "info", "assess"))
 
 
 def test_a_boot_without_time_set_has_no_utc_and_every_verb_says_so(reentry, tmp_path, capfd):
@@ -94,3 +123,29 @@ def test_a_boot_without_time_set_has_no_utc_and_every_verb_says_so(reentry, tmp_
     assert f"boot 3: {NEVER_SET}" in said["assess"]  # a no_utc reason per boot
     assert f"boot 3: {NEVER_SET}" in said["report"]
     assert "UTC from the pull" not in str(said)
+
+
+
+def test_with_the_crews_sync_an_edited_anchor_moves_no_time_and_is_flagged(
+        synced, tmp_path, capfd):
+    """With the hand-over sync, boot 3 is clocked by its own TIME_SET and the
+    pull's anchor can be compared with it: the edited anchor still moves no
+    time (decode and info say the same), and the difference it makes is a
+    clock finding the verdict shows, never a correction."""
+    before = _said(_copy(synced, tmp_path / "a"), capfd)
+    assert json.loads(before["decode"])["clock"] == [
+        "boot 1: UTC from the device's TIME_SET events",
+        f"boot 2: {NEVER_SET} (no UTC)",
+        "boot 3: UTC from the device's TIME_SET events",
+    ]
+    assert "clock was within +0 s of the host's at the pull" in before["report"]
+    edited = _copy(synced, tmp_path / "b")
+    _shift_anchor(edited, 86400)
+    after = _said(edited, capfd)
+    for verb in ("decode", "info"):
+        assert after[verb] == before[verb], f"logs {verb} moved with the anchor"
+    off = "the device's clock differed from the host's by -87,000 s (1.0 days) at the pull"
+    for verb in ("assess", "report"):
+        assert off not in before[verb] and off in after[verb], verb
+    assert "REVIEW (clock)" in after["assess"] and "REVIEW (clock)" not in before["assess"]
+

@@ -225,12 +225,18 @@ def test_an_anchor_of_a_clocked_boot_adds_nothing(nominal):
 # ---------------------------------------------------------------- the missions
 
 
-def _mission(name: str, tmp: Path):
+def _mission(name: str, tmp: Path, handover_sync: bool = True):
+    """The scenario at a 10 s tick, pulled; handover_sync False: a variant
+    of it (in tmp) whose crew forgets the time sync at hand-over."""
     from podctl.sim_cmds import load_run_inputs, write_manifest
     from podctl.verdict import verify
     from sim import run as simrun
 
+    if not handover_sync:
+        (tmp / "forgot.toml").write_text(f'base = "{name}"\nhandover_sync = false\n')
+        name = str(tmp / "forgot.toml")
     sc, prof = load_run_inputs(name, 10)
+    assert sc["handover_sync"] is handover_sync
     res = simrun.run(sc, prof)
     log_path = tmp / "log.bin"
     log_path.write_bytes(res.log)
@@ -254,7 +260,10 @@ def test_nominal_every_unknown_second_is_a_listed_gap(tmp_path):
 
 
 def test_reset_reentry_is_bounded_by_the_pull(tmp_path):
-    pulled, v, data, prof, res = _mission("reset-reentry", tmp_path)
+    # a crew that forgets the time sync at hand-over (or a pull by another
+    # tool): boot 3 never clocked, only the pull's host clock bounds it
+    pulled, v, data, prof, res = _mission("reset-reentry", tmp_path, handover_sync=False)
+    assert [e.boot for e in data.events if e.code == log.EV_TIME_SET] == [1]
     a0 = analysis.analyse(data, prof, until=assess.log_end(v))
     a = analysis.analyse(data, prof, until=assess.log_end(v), anchor=pulled.manifest.anchor)
     (restart,) = [g for g in a.gaps if g.restart]
@@ -284,33 +293,36 @@ def test_reset_reentry_is_bounded_by_the_pull(tmp_path):
     assert accounting.violations(a, "reset-reentry") == []
 
 
-def test_reset_reentry_with_the_crews_time_sync_before_the_seal(tmp_path, monkeypatch):
+def test_reset_reentry_with_the_crews_time_sync_before_the_seal(tmp_path):
     # a real crew syncs the clock at hand-over (podctl time sync) before the
-    # pull seals the log; sim run does not yet (sim/cosim.py seals without
-    # it): sent here over the same authenticated link. Boot 3 gets its
-    # clock from its own TIME_SET, every record of it UTC, and the
-    # reviewer's unbounded gap an exact length
-    from protocol import catalogue as cat
-    from sim import cosim
-
-    seal = cosim.CoSim._seal
-
-    def synced(self):
-        self.command(cat.MSG_TIME_SET, self.start_utc + self.t)
-        return seal(self)
-
-    monkeypatch.setattr(cosim.CoSim, "_seal", synced)
+    # pull seals the log, and sim run does so (the scenario's handover_sync,
+    # true by default): boot 3 gets its clock from its own TIME_SET, every
+    # record of it UTC, and the reviewer's unbounded gap an exact length
     pulled, v, data, prof, res = _mission("reset-reentry", tmp_path)
+    sets = [e for e in data.events if e.code == log.EV_TIME_SET]
+    assert [e.boot for e in sets] == [1, 3] and data.events[-1] is sets[-1]
     a = analysis.analyse(data, prof, until=assess.log_end(v))
     assert not np.isnan(a.utc).any() and not math.isnan(a.until.utc)
+    # the sync is the simulator's true UTC, so boot 3's clock is the truth
+    start = res.summary["start_utc"]
+    end = start + res.summary["duration_s"]
+    assert sets[-1].value == end and a.until.utc == end
+    zero3 = end - pulled.manifest.anchor.uptime
+    three = a.boot == 3
+    assert (a.utc[three] == zero3 + a.t[three]).all()
     (restart,) = [g for g in a.gaps if g.restart]
     (two,) = a.unclocked  # the boot whose records were lost: bounded both sides now
+    assert two.boot == 2 and two.records == 0
     assert restart.seconds is not None and restart.end.boot == 3
+    assert restart.start.boot == 1 and restart.end.utc == zero3 + restart.end.t
     # the silence holds boot 2's run (its records lost) and boot 3's first tick
     off = restart.seconds - two.reach_s - 10
     assert 0 < off < 600
     assert two.earliest_utc == restart.start.utc
     assert two.latest_utc == restart.end.utc - 10 - two.reach_s
+    # the truth lies in the bounds: boot 2 began at the watchdog reset
+    (reset_at,) = [at for at, kind in res.summary["faults"] if kind == "reset"]
+    assert two.earliest_utc <= start + reset_at <= two.latest_utc
     shock = [e for e in data.events if e.boot == 2 and e.code == log.EV_ALARM_RAISED]
     assert shock
     for e in shock:
@@ -319,4 +331,8 @@ def test_reset_reentry_with_the_crews_time_sync_before_the_seal(tmp_path, monkey
     ret = a.phases[3]
     assert not ret.unbounded and ret.end is not None and ret.start is not None
     assert ret.seconds == ret.end.utc - ret.start.utc
+    # the host's clock adds nothing to a log that clocks itself
+    h = analysis.analyse(data, prof, until=assess.log_end(v), anchor=pulled.manifest.anchor)
+    assert all(g.host_at_most is None for g in h.gaps)
+    assert [g.seconds for g in h.gaps] == [g.seconds for g in a.gaps]
     assert accounting.violations(a, "reset-reentry synced") == []
