@@ -28,7 +28,7 @@ TICK = 60
 
 
 def _report(tmp_path_factory, scenario: str) -> rpt.Report:
-    run = tmp_path_factory.mktemp(scenario)
+    run = tmp_path_factory.mktemp(Path(scenario).stem)
     assert main(["sim", "run", scenario, "--tick-s", str(TICK), "-o", str(run)]) == 0
     log_path = run / "log.bin"
     pulled = open_pulled(log_path)
@@ -50,6 +50,15 @@ def probe_failure(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reset_reentry(tmp_path_factory):
     return _report(tmp_path_factory, "reset-reentry")
+
+
+@pytest.fixture(scope="module")
+def forgot(tmp_path_factory):
+    """reset-reentry pulled by a crew that forgot the time sync at hand-over:
+    boot 3 (the recovery) never clocked, nothing in the log bounds its end."""
+    path = tmp_path_factory.mktemp("forgot") / "reset-reentry-unsynced.toml"
+    path.write_text('base = "reset-reentry"\nhandover_sync = false\n')
+    return _report(tmp_path_factory, str(path))
 
 
 @pytest.fixture
@@ -177,9 +186,10 @@ def _estimate_points(figs: dict[str, Figure]) -> int:
                for ln in ax.get_lines() if ln.get_color() == plots._C_EST)
 
 
-def test_every_record_of_every_boot_is_on_some_plot(reset_reentry, drawn, tmp_path,
+@pytest.mark.parametrize("crew", ["forgot", "reset_reentry"])
+def test_every_record_of_every_boot_is_on_some_plot(crew, request, drawn, tmp_path,
                                                     monkeypatch):
-    rep = reset_reentry
+    rep = request.getfixturevalue(crew)
     monkeypatch.setattr(plots, "_thin", lambda y, buckets=2000: np.arange(len(y)))
     unclocked = {u.boot for u in rep.analysis.unclocked if u.records}
     assert unclocked, "reset-reentry has a boot with records and no UTC"
@@ -187,6 +197,8 @@ def test_every_record_of_every_boot_is_on_some_plot(reset_reentry, drawn, tmp_pa
     overview = {"r-overview.png": drawn["r-overview.png"]}
     boots = {k: v for k, v in drawn.items() if "-boot" in k}
     placed = plots._placed(rep)
+    # synced, boot 2 is bounded both sides and placed; forgotten, boot 3 is not
+    assert bool(unclocked - set(placed)) == (crew == "forgot")
     on_utc = int((~np.isnan(rep.utc)).sum()) + sum(
         int((rep.boot == b).sum()) for b in placed)
     assert _estimate_points(overview) == on_utc
@@ -204,9 +216,9 @@ def test_every_record_of_every_boot_is_on_some_plot(reset_reentry, drawn, tmp_pa
         assert {"battery", "heater duty %", "humidity %RH", "pressure hPa (right)"} <= labels
 
 
-def test_a_boot_bounded_on_both_sides_is_placed_in_its_hatched_span(reset_reentry, drawn,
+def test_a_boot_bounded_on_both_sides_is_placed_in_its_hatched_span(forgot, drawn,
                                                                    tmp_path, monkeypatch):
-    rep = reset_reentry
+    rep = forgot
     monkeypatch.setattr(plots, "_thin", lambda y, buckets=2000: np.arange(len(y)))
     # every boot with records bounded on both sides, one after the other
     lo = float(np.nanmax(rep.utc)) + 600
@@ -233,9 +245,9 @@ def test_a_boot_bounded_on_both_sides_is_placed_in_its_hatched_span(reset_reentr
     assert "phase4" in made
 
 
-def test_a_report_with_no_clocked_record_draws_every_boot_on_uptime(reset_reentry, drawn,
+def test_a_report_with_no_clocked_record_draws_every_boot_on_uptime(forgot, drawn,
                                                                     tmp_path):
-    rep = reset_reentry
+    rep = forgot
     a = dataclasses.replace(rep.analysis, utc=np.full(len(rep.utc), np.nan))
     r2 = dataclasses.replace(rep, analysis=a)
     assert plots.plot_overview(r2, tmp_path / "o.png") is None
