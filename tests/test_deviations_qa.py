@@ -160,3 +160,15 @@ def test_an_exclusion_row_names_the_judged_probe_apart_from_its_median(probe_fai
         assert probe not in listed, d.figure
         if of.group(2) is not None:
             assert int(of.group(2)) == probe
+
+
+def test_the_wait_for_the_first_reading_is_not_called_a_gap_between_records(probe_failure):
+    # nominal p1 read "no record between two records (0 pad) 10 s" for the
+    # time from the board's start to its first tick's record: there was no
+    # record before it
+    a, data, rows = probe_failure
+    head = [g for g in a.gaps if g.head]
+    assert len(head) == 1
+    (d,) = [d for d in _kind(rows, "gap") if d.when == head[0].start]
+    assert d.what.startswith("no reading yet: the board started before its first reading")
+    assert "between two records" not in d.what

@@ -95,3 +95,15 @@ def test_probe_failure_shows_the_drifting_probe_and_each_probes_extremes(probe_f
     # the decoded log itself: probe 2's highest reading is the one reported
     raw2 = data.samples["probe2"]
     assert _row(got, 2, WHOLE).t_max == float(np.nanmax(raw2))
+
+
+def test_readings_count_records_not_the_spans_a_phase_change_cuts(probe_failure):
+    # a record whose reading stands across a phase change is two spans
+    # (analysis.spans) but one reading: the Probes table's "read in N of M
+    # records" and the per-probe "Readings" must agree
+    data, a, got, out = probe_failure
+    assert len(a.spans) > a.records  # the log has such records
+    for p in range(4):
+        read = int((~np.isnan(probestats._raw(data)[:, p])).sum())
+        assert _row(got, p, WHOLE).readings == read
+    assert _row(got, ESTIMATE, WHOLE).readings == int((~np.isnan(a.estimate) & a.valid).sum())

@@ -117,10 +117,35 @@ def test_a_lost_probe_is_marked_where_its_trusted_trace_stops_and_why(probe_fail
     last = np.flatnonzero(~np.isnan(rep.probes[:, 1]))[-1]
     assert mdates.num2date(x).timestamp() == pytest.approx(rep.utc[last])
     assert any(k.startswith("probe 2 lost") and "disagree" in k for k in lost)
+    # the moment is the fault event's, as the Probe faults table gives it
+    for p in (1, 2):
+        _lost_label_is_the_faults(rep, lost, p)
     # probe 3 came back: no lost marker in the orbit, where it recovered
     plots.plot_phase(rep, rep.phases[2], tmp_path / "orbit.png")
     orbit = drawn["orbit.png"].axes[0]
     assert not [ln for ln in orbit.get_lines() if ln.get_label().startswith("probe 3 lost")]
+
+
+def _lost_label_is_the_faults(rep, lost: dict, p: int) -> None:
+    fault = [e for e in rep.events if e.category == "probe" and e.a == p and "fault" in e.what]
+    label = next(k for k in lost if k.startswith(f"probe {p} lost"))
+    assert label.startswith(f"probe {p} lost {fault[-1].when}: "), (label, fault[-1].when)
+
+
+def test_a_lost_probes_moment_is_its_fault_events_not_the_next_records(nominal, drawn,
+                                                                       tmp_path):
+    # at a 10 s tick nominal's probe 3 is excluded at 22:10:30Z, between two
+    # one-minute records: the legend said 22:11:00Z, the next record's time.
+    # Here (60 s) the fault is moved 30 s before its tick to be as it was.
+    events = [dataclasses.replace(e, t=e.t - 30, when="2027-03-10 22:10:30Z")
+              if e.category == "probe" and e.a == 3 and "fault" in e.what else e
+              for e in nominal.events]
+    rep = dataclasses.replace(nominal, events=events)
+    plots.plot_overview(rep, tmp_path / "o.png")
+    lost = {ln.get_label(): ln for ln in drawn["o.png"].axes[0].get_lines()
+            if ln.get_marker() == "x"}
+    _lost_label_is_the_faults(rep, lost, 3)
+    assert any("lost 2027-03-10 22:10:30Z" in k for k in lost)
 
 
 def test_every_threshold_of_a_phase_is_drawn_and_alarm_names_stay_off_the_traces(

@@ -312,7 +312,9 @@ def _gaps(a: Analysis) -> Iterable[Deviation]:
         ran = (f"boot {between[0]} ran with its records lost (its open block cut by a reset)"
                if len(between) == 1 else f"boots {', '.join(map(str, between))} ran with their "
                "records lost (their open blocks cut by resets)")
-        what = ("no record from the last one to the device's end of the log" if g.tail
+        what = ("no reading yet: the board started before its first reading (the first tick)"
+                if g.head
+                else "no record from the last one to the device's end of the log" if g.tail
                 else f"no record from boot {g.start.boot} to boot {g.end.boot}: {ran}, the "
                 "board off the rest of that time" if between
                 else "the board was off between two boots" if g.restart

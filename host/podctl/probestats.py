@@ -92,7 +92,7 @@ def _one(probe: int, phase: int, vals: np.ndarray, trusted: np.ndarray, sel: np.
     beyond = np.where(tup, vh - hi[have], np.where(tdown, lo[have] - vh, -np.inf))
     far = int(np.argmax(beyond)) if (tup | tdown).any() else -1
     return ProbeStats(
-        probe=probe, phase=phase, readings=int(have.sum()),
+        probe=probe, phase=phase, readings=len(np.unique(idx)),  # records: a span is part of one
         t_min=float(vh.min()) if found else math.nan,
         t_max=float(vh.max()) if found else math.nan,
         t_min_at=at(int(np.argmin(vh))) if found else None,

@@ -249,6 +249,9 @@ def _lost_at(rep: Report, fr: _Frame, p: int) -> tuple[int, str] | None:
         if e.category == "probe" and e.a == p and "fault" in e.what and e.boot == rep.boot[i] \
                 and e.t <= stop + rep.dt[i]:
             why = e.what.split(": ", 1)[-1]
+            # the event's own moment, as the Probe faults table and page 1
+            # give it (the records only show the next tick's)
+            when = e.when
     return k, f"probe {p} lost {when}: {why}"
 
 
