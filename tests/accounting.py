@@ -49,6 +49,9 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
         if not ok:
             bad.append(f"{name}: {what}")
 
+    shared = {g.shared for g in a.gaps if g.shared is not None}
+    for sh in shared:
+        bad += _shared_violations(a, sh, name)
     total = 0.0
     for ps in a.phases:
         p = f"phase {ps.band.index} {ps.band.name}"
@@ -81,8 +84,11 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
                 check(abs(span - ps.seconds) <= EXACT,
                       f"{p}: {ps.start}..{ps.end} is {span} s, its duration says {ps.seconds}")
         # every second without a record is in a listed gap (Analysis.gaps):
-        # the gaps that began in the phase hold what it counts unmonitored
-        listed = sum(g.longest or 0.0 for g in a.gaps if g.phase == ps.band.index)
+        # the gaps that began in the phase hold what it counts unmonitored;
+        # the silences around unplaced boots share one budget, counted once
+        listed = sum(g.longest or 0.0 for g in a.gaps
+                     if g.phase == ps.band.index and g.shared is None)
+        listed += sum(sh.seconds for sh in shared if sh.phase == ps.band.index)
         check(ps.unbounded or abs(listed - ps.gap_s) <= EXACT,
               f"{p}: {ps.gap_s} s without a record, its gaps list {listed} s")
         if ps.start is not None and ps.end is not None and math.isnan(ps.end.utc - ps.start.utc):
@@ -116,6 +122,32 @@ def violations(a, name: str = "") -> list[str]:  # a: podctl.analysis.Analysis
     check(not len(short), f"{len(short)} readings stand for less or more than the time to the "
           f"next record (the first at boot {a.boot[short[0]] if len(short) else 0} "
           f"+{a.t[short[0]] if len(short) else 0:.0f} s)")
+    return bad
+
+
+def _shared_violations(a, sh, name: str) -> list[str]:
+    """A budget the silences around unplaced boots share: each of them at
+    most it, and it is exactly the clocked interval less what those boots'
+    readings stand for and the silences inside them (summed here from the
+    records, not as the analysis bounds it)."""
+    import numpy as np
+
+    bad = []
+    around = f"{name}: the silences around boot(s) {sh.boots}"
+    mine = [g for g in a.gaps if g.shared == sh]
+    if len(mine) != sh.silences:
+        bad.append(f"{around}: {len(mine)} gaps share it, it says {sh.silences}")
+    if any(g.longest is None or g.longest > sh.seconds + EXACT for g in mine):
+        bad.append(f"{around}: one is longer than all of them together ({sh.seconds} s)")
+    boots = list(sh.boots)
+    read = float(a.spans["dt"][np.isin(a.spans["boot"], boots)].sum())
+    inside = sum(g.longest or 0.0 for g in a.gaps
+                 if g.shared is None and g.start.boot == g.end.boot and g.start.boot in boots)
+    wall = sh.before.utc - sh.after.utc
+    if not abs(wall - read - inside - sh.seconds) <= EXACT:
+        bad.append(f"{around}: {wall} s between the clocked moments, {read} s read and "
+                   f"{inside} s of gaps inside leave {wall - read - inside} s, "
+                   f"together they say {sh.seconds} s")
     return bad
 
 

@@ -67,3 +67,39 @@ def test_a_reading_cut_short_at_a_phase_change_is_named():
     bad = accounting.violations(a, "nominal")
     assert any("readings stand for less or more than the time to the next record" in b
                for b in bad), bad
+
+
+def test_reset_reentry_at_60_s_counts_the_silences_around_boot_2_once():
+    # at a 60 s tick boot 2 keeps records but no clock: the silences either
+    # side of it are each at most 280 s and together exactly that; the
+    # accounting counted 560 s (issue 17 item 7)
+    got = accounting.sweep(["reset-reentry"], [None, 2], tick_s=60)
+    assert got.runs == 2 and not got.violations, "\n".join(got.violations)
+    a = accounting.analyse_run("reset-reentry", 2, 60)[0]
+    first, second = (g for g in a.gaps if g.shared is not None)
+    assert first.shared == second.shared and first.shared.boots == (2,)
+    assert first.at_most == second.at_most == first.shared.seconds == a.phases[3].gap_s
+
+
+def test_silences_that_share_a_budget_counted_each_are_named():
+    import dataclasses
+
+    a = accounting.analyse_run("reset-reentry", 2, 60)[0]
+    assert accounting.violations(a, "rr") == []
+    sh = next(g.shared for g in a.gaps if g.shared is not None)
+    # no longer marked shared: each at most counts on its own, 560 s
+    b = dataclasses.replace(a, gaps=[dataclasses.replace(g, shared=None) for g in a.gaps])
+    bad = accounting.violations(b, "rr")
+    assert any("phase 3 return: 280.0 s without a record, its gaps list 560.0 s" in v
+               for v in bad), bad
+    # a budget that is not what the clocked moments and boot 2's records leave
+    wrong = dataclasses.replace(sh, seconds=sh.seconds + 60)
+    c = dataclasses.replace(a, gaps=[dataclasses.replace(g, shared=wrong)
+                                     if g.shared is not None else g for g in a.gaps])
+    bad = accounting.violations(c, "rr")
+    assert any("the silences around boot(s) (2,)" in v and "together they say 340.0 s" in v
+               for v in bad), bad
+    # one of the silences dropped from the list: the budget says two
+    d = dataclasses.replace(a, gaps=[g for g in a.gaps if g.shared is None or g.start.boot != 2])
+    bad = accounting.violations(d, "rr")
+    assert any("1 gaps share it, it says 2" in v for v in bad), bad

@@ -336,3 +336,71 @@ def test_reset_reentry_with_the_crews_time_sync_before_the_seal(tmp_path):
     assert all(g.host_at_most is None for g in h.gaps)
     assert [g.seconds for g in h.gaps] == [g.seconds for g in a.gaps]
     assert accounting.violations(a, "reset-reentry synced") == []
+
+
+# ---------------------------------------------------------------- C: a shared budget
+
+
+def unplaced_log(unplaced: int = 1, hole: bool = False):
+    """Boot 1 clocked (pad, records 0..540 every 60 s, to 600); `unplaced`
+    boots after it each recording 10..250 (to 310, 300 s) with no clock
+    (hole: the first of them misses its 130 and 190 records, a silence
+    inside that boot); then a boot clocked at boot, its records from 10,
+    2000 s after boot 1's uptime 0."""
+    last = 2 + unplaced
+    rows = [(1, 60 * i, 5.0) for i in range(10)]
+    for b in range(2, last):
+        rows += [(b, 10 + 60 * i, 5.0) for i in range(5) if not (hole and b == 2 and i in (2, 3))]
+    rows += [(last, 10 + 60 * i, 5.0) for i in range(5)]
+    events = [clock_ev(1, 0, T0), phase_ev(1, 0, 0)]
+    for b in range(2, last + 1):
+        events.append(phase_ev(b, 0, 0, analysis.PHASE_RESUMED))
+    events.append(clock_ev(last, 0, T0 + 2000))
+    return logof(rows, events)
+
+
+def test_the_silences_around_an_unplaced_boot_share_one_budget(nominal):
+    # 1410 s from boot 1's last reading to boot 3's first record, 300 s of
+    # them boot 2's readings: the two silences are together 1110 s, each
+    # at most that; the pad counts 1110 s without a record, once
+    a = analysis.analyse(unplaced_log(), nominal)
+    first, second = [g for g in a.gaps if g.restart]
+    assert first.shared == second.shared is not None
+    sh = first.shared
+    assert (sh.seconds, sh.silences, sh.boots, sh.phase) == (1110, 2, (2,), 0)
+    assert (sh.after.utc, sh.before.utc) == (T0 + 600, T0 + 2010)
+    assert first.at_most == second.at_most == 1110 and first.seconds is None
+    pad = a.phases[0]
+    assert pad.gap_s == 1110 and not [g for g in a.gaps if g.head]  # boot 1 records at 0
+    assert accounting.violations(a, "unplaced") == []
+
+
+def test_three_silences_around_two_unplaced_boots_share_one_budget(nominal):
+    a = analysis.analyse(unplaced_log(unplaced=2), nominal)
+    restarts = [g for g in a.gaps if g.restart]
+    assert len(restarts) == 3 and len({g.shared for g in restarts}) == 1
+    sh = restarts[0].shared
+    assert sh is not None and (sh.seconds, sh.silences, sh.boots) == (1410 - 600, 3, (2, 3))
+    assert a.phases[0].gap_s == 810
+    assert accounting.violations(a, "two unplaced") == []
+
+
+def test_a_silence_inside_an_unplaced_boot_is_its_own_gap_not_the_budgets(nominal):
+    # boot 2 misses two records: 120 s inside it, exact (its own uptime),
+    # not shared; the budget is still what boot 2's whole run leaves
+    a = analysis.analyse(unplaced_log(hole=True), nominal)
+    inside = [g for g in a.gaps if not g.restart and not g.head]
+    assert [(g.start.boot, g.seconds, g.shared) for g in inside] == [(2, 120, None)]
+    (sh,) = {g.shared for g in a.gaps if g.shared is not None}
+    assert sh.seconds == 1110
+    assert a.phases[0].gap_s == 1110 + 120
+    assert accounting.violations(a, "hole") == []
+
+
+def test_nothing_clocked_after_an_unplaced_boot_shares_nothing(nominal):
+    # no clocked moment after boot 2: nothing bounds the silence, no budget
+    rows = [(1, 60 * i, 5.0) for i in range(10)] + [(2, 10 + 60 * i, 5.0) for i in range(5)]
+    events = [clock_ev(1, 0, T0), phase_ev(1, 0, 0), phase_ev(2, 0, 0, analysis.PHASE_RESUMED)]
+    a = analysis.analyse(logof(rows, events), nominal)
+    (restart,) = [g for g in a.gaps if g.restart]
+    assert restart.longest is None and restart.shared is None and a.phases[0].unbounded

@@ -51,7 +51,9 @@ The rules, each the firmware's own or the cold-chain convention:
   and `valid` says which of them count.
 - A gap across a boot whose clock was never set has no exact length; the
   records around it bound it (Gap.at_most): the clocked records on either
-  side less the time the unclocked boots recorded. When nothing clocked
+  side less the time the unclocked boots recorded. That bound is the
+  silences around those boots together, exactly (Gap.shared): each is at
+  most it, and the phase, the accounting and the report count it once. When nothing clocked
   follows (the sealed boot never had its clock set), the pull's anchor
   (the host's UTC at an uptime of that boot, from the manifest) closes the
   late side as host-clock evidence only (Gap.host_at_most,
@@ -192,6 +194,22 @@ class Excursion:
 
 
 @dataclass(frozen=True)
+class SharedSilence:
+    """The silences around boots no clock places (their records have no
+    UTC), between the same two clocked moments: where each boot ran in
+    between is not known, so each silence is at most `seconds`, yet
+    together they are exactly `seconds` (the clocked interval less what
+    the boots between recorded). Their phase counts it once."""
+
+    after: When  # where the last clocked reading before them stops standing for time
+    before: When  # the first clocked record after them
+    seconds: float  # all of them together, exactly
+    silences: int  # how many gaps share it
+    boots: tuple[int, ...]  # the boots between, none placed exactly
+    phase: int  # the phase that counts it (the one the first silence began in)
+
+
+@dataclass(frozen=True)
 class Gap:
     """A silence between two records: start is where the record before it
     stops standing for time, end the next record (or, for the tail, the end
@@ -210,6 +228,9 @@ class Gap:
     # pull (the manifest's anchor: unauthenticated, the host's own clock);
     # host-clock evidence, to be shown as such, never a verdict's
     host_at_most: float | None = None
+    # one of the silences around unplaced boots that share one budget
+    # (their at_most each): count shared.seconds once for all of them
+    shared: SharedSilence | None = None
 
     @property
     def restart(self) -> bool:
@@ -915,7 +936,7 @@ def _gaps(
     clocked = np.flatnonzero(~np.isnan(utc))
     gaps: list[Gap] = []
     added: list[tuple[int, float]] = []
-    chains: set[tuple[int, int]] = set()
+    chains: dict[tuple[int, int], list[int]] = {}  # clocked (a, b): its gaps' indices
     for i in np.flatnonzero(gap_after[:-1]).tolist():
         start = When(int(boot[i]), float(t[i] + dt[i]), float(utc[i] + dt[i]))
         end = When(int(boot[i + 1]), float(t[i + 1]), float(utc[i + 1]))
@@ -933,10 +954,19 @@ def _gaps(
                     a, b = int(clocked[k]), int(clocked[k2])
                     at_most = _silence_between(a, b, t, dt, boot, utc)
                     if (a, b) not in chains:
-                        chains.add((a, b))
+                        chains[(a, b)] = []
                         off = at_most - ran(int(boot[a]), int(boot[b]))
                         added.append((int(phase[i]), max(off, 0.0)))
+                    chains[(a, b)].append(len(gaps))
         gaps.append(Gap(start, end, seconds, int(phase[i]), at_most))
+    for (a, b), mine in chains.items():
+        shared = SharedSilence(
+            When(int(boot[a]), float(t[a] + dt[a]), float(utc[a] + dt[a])),
+            When(int(boot[b]), float(t[b]), float(utc[b])),
+            _silence_between(a, b, t, dt, boot, utc), len(mine),
+            tuple(range(int(boot[a]) + 1, int(boot[b]))), gaps[mine[0]].phase)
+        for k in mine:
+            gaps[k] = dataclasses.replace(gaps[k], shared=shared)
     return gaps, added
 
 
