@@ -265,3 +265,26 @@ def test_a_simulated_board_says_so_on_every_page_and_is_never_released(nominal, 
     sealed = SealedBySimulator([], [], authenticated=False, end_checked=False)
     told = rpt.build(data, sealed, prof, m)
     assert told.simulated and "simulated" in told.product.codes()
+
+
+def test_records_before_the_first_phase_are_said_and_the_mission_row_adds_up(nominal):
+    # the demo's board logged 4 records before its profile's first PHASE
+    # event: the per-probe rows (records in a phase) then read 4 fewer than
+    # the Probes table, and the whole-mission row ran from the first record
+    # while its duration was the phases' together. Here the pad's PHASE
+    # event is dropped: its 480 records are in no phase.
+    run, _, _, _ = nominal
+    data = load_data(open_pulled(run / "log.bin"))
+    first = next(i for i, e in enumerate(data.events) if e.code == log.EV_PHASE)
+    data = dataclasses.replace(data, events=data.events[:first] + data.events[first + 1:])
+    rep = _report(run, data)
+    a = rep.analysis
+    assert a.before_first_phase > 0 and not rep.phases[0].visits
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ",
+                                                    render.document(rep, {}))))
+    assert (f"the {a.before_first_phase} record(s) before the first PHASE event are in none "
+            "and not judged") in text
+    row = text[text.index("whole mission", text.index("Per phase")):]
+    entered = [ps for ps in rep.phases if ps.visits]
+    assert row.split()[2:6] == f"{entered[0].start} {entered[-1].end}".split(), row[:120]
+    assert rep.span_start != str(entered[0].start)
