@@ -273,6 +273,8 @@ class Report:
         g = u.gap
         if u.seconds is not None:
             return fmt.dur(u.seconds)
+        if g is not None and g.shared is not None:  # its budget, once in the total
+            return unknown_time.shared_words(g.shared)
         if g is not None and g.at_most is not None:
             return f"at most {fmt.dur(g.at_most)}"
         host = getattr(g, "host_at_most", None)

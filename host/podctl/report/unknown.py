@@ -4,7 +4,9 @@ Data gaps section adds up to the Summary's "without a reading".
 
   rows = unknown.spans(data, a)     # Analysis.gaps, the rest of what no record
                                     # stands for, and the records without a valid reading
-  unknown.total(rows)               # what they state together, s
+  unknown.total(rows)               # what they state together, s (a shared
+                                    # budget once: Gap.shared)
+  unknown.shared_words(gap.shared)  # "the two silences around boot 2 together ..."
 
 Three kinds, from the data alone: the analysis's gaps (silences between
 records, restarts, the log's tail); the time inside a phase no record
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podctl.analysis import Analysis, Gap, When
+from podctl import fmt
+from podctl.analysis import Analysis, Gap, SharedSilence, When
 from podctl.logdata import LogData
 from protocol import log
 
@@ -33,6 +36,7 @@ PHASE_START = "phase_start"  # a phase entered before its first record
 NO_READING = "no_reading"  # records without a valid reading
 EPS_S = 1e-6  # uptimes are whole or tenth seconds: closer than this is touching
 TOO_FEW = "too_few"  # records with some, but fewer trusted probes than the minimum
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,25 @@ def _stretches(a: Analysis) -> tuple[np.ndarray, ...]:
 
 
 def total(rows: list[Span]) -> float:
-    """What the rows state together (a bound where only a bound is known)."""
-    return sum(r.counted_s for r in rows)
+    """What the rows state together (a bound where only a bound is known):
+    the silences that share one budget (Gap.shared) count it once."""
+    budgets = {r.gap.shared for r in rows if r.gap is not None and r.gap.shared is not None}
+    return (sum(r.counted_s for r in rows if r.gap is None or r.gap.shared is None)
+            + sum(sh.seconds for sh in budgets))
+
+
+def shared_words(sh: SharedSilence) -> str:
+    """A shared budget as the Data gaps section states it on each of its
+    rows: "the two silences around boot 2 together 4 min 40 s, each at
+    most 4 min 40 s"."""
+    n = _NUMBERS.get(sh.silences, str(sh.silences))
+    total = fmt.dur(sh.seconds).replace(" ", "\u00a0")  # a figure never split over two lines
+    boots = [str(b) for b in sh.boots]
+    named = (f"boot {boots[0]}" if len(boots) == 1
+             else f"boots {', '.join(boots[:-1])} and {boots[-1]}")
+    if sh.silences == 1:
+        return f"the silence around {named}, at most {total}"
+    return f"the {n} silences around {named} together {total}, each at most {total}"
 
 
 def _listed(listed: list[tuple[When, When]], boot: int, t0: float, t1: float) -> bool:
