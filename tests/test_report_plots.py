@@ -30,11 +30,16 @@ TICK = 60
 def _report(tmp_path_factory, scenario: str) -> rpt.Report:
     run = tmp_path_factory.mktemp(Path(scenario).stem)
     assert main(["sim", "run", scenario, "--tick-s", str(TICK), "-o", str(run)]) == 0
+    return _build(run)
+
+
+def _build(run: Path, data=None) -> rpt.Report:
     log_path = run / "log.bin"
     pulled = open_pulled(log_path)
     verdict = verify(pulled, (run / "key.bin").read_bytes())
     m = manifest.read(manifest.beside(log_path))
-    return rpt.build(pulled.data(), verdict, load_profile(NOMINAL, log_path), m)
+    return rpt.build(pulled.data() if data is None else data, verdict,
+                     load_profile(NOMINAL, log_path), m)
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +295,37 @@ def test_the_documents_captions_are_read_from_the_report(nominal, tmp_path):
     width = float(np.diff(nominal.phases[1].hist_edges)[0])
     assert f"({width:g} degC bins;" in html
     assert "bins as each panel says" not in html
+
+
+def test_a_boot_without_records_has_its_restart_and_alarms_drawn_within_its_bounds(
+        tmp_path_factory, drawn, tmp_path):
+    # at a 10 s tick reset-reentry's boot 2 lost every record with its open
+    # block, but the shock it raised and its restart are events the log
+    # holds and the clocked boots around it bound: they were on no plot
+    run = tmp_path_factory.mktemp("reset-reentry-10s")
+    assert main(["sim", "run", "reset-reentry", "--tick-s", "10", "-o", str(run)]) == 0
+    rep = _build(run)
+    (two,) = [u for u in rep.analysis.unclocked if u.boot == 2]
+    assert two.records == 0 and not np.isnan([two.earliest_utc, two.latest_utc]).any()
+    plots.plot_overview(rep, tmp_path / "o.png")
+    fig = drawn["o.png"]
+    strip = [t.get_text().strip() for t in fig.axes[1].texts]
+    assert "alarm shock" in strip or "shock" in strip, strip
+    labels = _legend(fig.axes[0])
+    assert "board restart" in labels
+    hatch = [k for k in labels if k.startswith("boot 2, no UTC")]
+    assert hatch and "its restart and alarms drawn at the middle, +-" in hatch[0]
+
+
+def test_phase_changes_are_in_the_legend_and_a_silent_probe_keeps_its_row(probe_failure,
+                                                                         drawn, tmp_path):
+    rep = probe_failure
+    plots.plot_overview(rep, tmp_path / "o.png")
+    assert "phase change" in _legend(drawn["o.png"].axes[0])
+    # probe 1 gave no reading in recovery (lost in orbit): its row stays,
+    # hatched, so the strip does not read as three probes fitted
+    assert np.isnan(rep.raw_probes[rep.phase == 4, 1]).all()
+    plots.plot_phase(rep, rep.phases[4], tmp_path / "p4.png")
+    rows = [t.get_text() for t in drawn["p4.png"].axes[1].get_yticklabels()]
+    assert "probe 1" in rows
+    assert "probe 1 no reading" in _legend(drawn["p4.png"].axes[1])

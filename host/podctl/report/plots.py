@@ -115,10 +115,11 @@ class _Frame:
 
 
 def _placed(rep: Report) -> dict[int, float]:
-    """The unclocked boots with records that both bounds place: boot ->
-    the middle of where its uptime 0 can lie."""
+    """The unclocked boots that both bounds place: boot -> the middle of
+    where its uptime 0 can lie. A boot without records is placed too: its
+    restart and alarms (a shock in a reset's boot) are drawn there."""
     return {u.boot: (u.earliest_utc + u.latest_utc) / 2 for u in rep.analysis.unclocked
-            if u.records and not (math.isnan(u.earliest_utc) or math.isnan(u.latest_utc))}
+            if not (math.isnan(u.earliest_utc) or math.isnan(u.latest_utc))}
 
 
 def utc_frame(rep: Report) -> _Frame:
@@ -335,8 +336,8 @@ def _strip(ax: Any, rep: Report, fr: _Frame, phases: bool) -> None:
     if len(rep.raw_probes):
         for p in range(NPROBES):
             raw = rep.raw_probes[fr.idx, p]
-            if np.isnan(raw).all():
-                continue
+            if np.isnan(rep.raw_probes[:, p]).all():
+                continue  # never fitted or never read: no row (a probe silent only here keeps it)
             rows[_probe_row(p)] = f"probe {p}"
             _bars(ax, fr, step, rep.excluded[fr.idx, p], _probe_row(p),
                   color=_C_PROBES[p], lw=0, label=f"probe {p} excluded (read, not trusted)")
@@ -379,8 +380,8 @@ def _unclocked(ax: Any, rep: Report, t0: float, t1: float) -> None:
         ax.axvspan(_dates(np.array([max(lo, t0)]))[0], _dates(np.array([min(hi, t1)]))[0],
                    facecolor="none", edgecolor=_C_BOOT, hatch="////", lw=0.0, alpha=0.6,
                    label=f"boot {u.boot}, no UTC: its {fmt.dur(u.seconds)} lie in here"
-                   + (f"; drawn at the middle, +-{fmt.dur((u.latest_utc - u.earliest_utc) / 2)}"
-                      if u.records else ""))
+                   + f"; {'drawn' if u.records else 'its restart and alarms drawn'} at the "
+                   f"middle, +-{fmt.dur((u.latest_utc - u.earliest_utc) / 2)}")
 
 
 def _marks(axes: list[Any], rep: Report, fr: _Frame) -> None:
@@ -495,6 +496,7 @@ def _panels(rep: Report, fr: _Frame, path: Path, title: str) -> Path:
     t = _nums(fr)
     step = rep.dt[idx] / (3600.0 if fr.boot is not None else 86400.0)
     labelled = False
+    changed = False
     for a, b in _runs(_run_ids(rep, idx, gaps)):
         p = int(rep.phase[idx[a]])
         if 0 <= p < len(rep.bands):
@@ -503,7 +505,9 @@ def _panels(rep: Report, fr: _Frame, path: Path, title: str) -> Path:
                             alpha=0.12, lw=0, label=None if labelled else "band of the phase")
             labelled = True
         if a and rep.phase[idx[a]] != rep.phase[idx[a - 1]]:
-            ax.axvline(t[a], color="#555555", lw=0.6, ls=":")
+            ax.axvline(t[a], color="#555555", lw=0.6, ls=":",
+                       label=None if changed else "phase change")
+            changed = True
     _probes(ax, rep, fr, gaps)
     _line_with_breaks(ax, x, rep.estimate[idx], gaps, color=_C_EST, lw=1.2,
                       label="payload estimate")
