@@ -42,6 +42,11 @@ def at_60(tmp_path_factory) -> rpt.Report:
     return _build(60, tmp_path_factory.mktemp("rr60"))
 
 
+@pytest.fixture(scope="module")
+def at_10(tmp_path_factory) -> rpt.Report:
+    return _build(10, tmp_path_factory.mktemp("rr10"))
+
+
 def _gap_section(rep: rpt.Report) -> tuple[str, str]:
     """The Data gaps section: (its HTML, its text, whitespace squashed)."""
     page = rpt.document(rep, {})
@@ -94,10 +99,10 @@ def test_the_rows_read_back_add_up_to_the_total(at_60):
     assert said == at_60.mission.unknown_s
 
 
-def test_at_10_s_the_silence_is_exact_and_adds_up(tmp_path):
+def test_at_10_s_the_silence_is_exact_and_adds_up(at_10):
     # boot 2's records are lost at a 10 s tick: one gap, boot 1 to boot 3,
     # its length exact (boot 3's clock), nothing shared
-    rep = _build(10, tmp_path)
+    rep = at_10
     assert all(u.gap is None or u.gap.shared is None for u in rep.unknown)
     (restart,) = [u for u in rep.unknown if u.gap is not None and u.gap.restart]
     assert restart.seconds is not None
@@ -136,3 +141,23 @@ def test_two_budgets_count_each_once_and_other_rows_as_they_are():
     rows = [row(a, 100.0, None), row(a, 100.0, None), row(b, 50.0, None), row(b, 50.0, None),
             row(None, None, 7.0), row(None, 30.0, None)]
     assert unknown.total(rows) == 100 + 50 + 7 + 30
+
+
+def test_a_silence_across_a_boot_with_no_record_names_that_boot(at_10):
+    # at 10 s boot 2 ran 10 min with its records lost: the 13 min 50 s
+    # silence was not all "off or booting"; the row says boot 2 ran in it
+    rep = at_10
+    (restart,) = [u for u in rep.unknown if u.gap is not None and u.gap.restart]
+    why = rep.unknown_why(restart)
+    assert why.startswith("board restarted (boot 1 to boot 3, boot 2 between them with no "
+                          "record in the log): off, booting or running without a record")
+    assert "bounded" not in why  # boot 3's clock makes it exact
+
+
+def test_the_silences_around_boot_2_say_what_bounds_them(at_60):
+    whys = [at_60.unknown_why(u) for u in at_60.unknown if u.gap is not None and u.gap.restart]
+    assert whys == [
+        "board restarted (boot 1 to boot 2): off, booting or running without a record; "
+        "bounded by the clocked records around it",
+        "board restarted (boot 2 to boot 3): off, booting or running without a record; "
+        "bounded by the clocked records around it"]

@@ -263,9 +263,7 @@ class Report:
         if getattr(g, "head", False):
             return "the board started before its first reading (the first tick)"
         if g.restart:
-            return (f"board restarted (boot {g.start.boot} to boot {g.end.boot}): off or booting"
-                    + ("; bounded by the clocked records around it"
-                       if g.seconds is None and g.at_most is not None else ""))
+            return unknown_time.restart_words(g)
         return "no records"
 
     def unknown_length(self, u: unknown_time.Span) -> str:

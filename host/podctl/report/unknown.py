@@ -22,6 +22,7 @@ a gap (or lets the record before stand for it) nothing is counted twice.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,12 +137,30 @@ def shared_words(sh: SharedSilence) -> str:
     most 4 min 40 s"."""
     n = _NUMBERS.get(sh.silences, str(sh.silences))
     total = fmt.dur(sh.seconds).replace(" ", "\u00a0")  # a figure never split over two lines
-    boots = [str(b) for b in sh.boots]
-    named = (f"boot {boots[0]}" if len(boots) == 1
-             else f"boots {', '.join(boots[:-1])} and {boots[-1]}")
+    named = _boots(sh.boots)
     if sh.silences == 1:
         return f"the silence around {named}, at most {total}"
     return f"the {n} silences around {named} together {total}, each at most {total}"
+
+
+def restart_words(g: Gap) -> str:
+    """Why a silence across boots has no record: the board was off, booting,
+    or running past its last record (a reset's own boot records nothing
+    after its last block), and any boot between the two ran in it with no
+    record in the log (its records lost: only its events show it ran)."""
+    between = range(g.start.boot + 1, g.end.boot)
+    inside = f", {_boots(between)} between them with no record in the log" if between else ""
+    return (f"board restarted (boot {g.start.boot} to boot {g.end.boot}{inside}): "
+            "off, booting or running without a record"
+            + ("; bounded by the clocked records around it"
+               if g.seconds is None and g.at_most is not None else ""))
+
+
+def _boots(boots: Sequence[int]) -> str:
+    """"boot 2", "boots 2 and 3", "boots 2, 3 and 4"."""
+    if len(boots) == 1:
+        return f"boot {boots[0]}"
+    return f"boots {', '.join(str(b) for b in boots[:-1])} and {boots[-1]}"
 
 
 def _listed(listed: list[tuple[When, When]], boot: int, t0: float, t1: float) -> bool:
