@@ -38,14 +38,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from podctl import actuation, fmt, narration, probespread, probestats
 from podctl import events as evnames
-from podctl import fmt, narration, probestats
 from podctl.analysis import Analysis, When
 from podctl.logdata import Event, LogData
 from protocol import codes, log, names
+from protocol import profile as pf
 
-KINDS = ("reset", "safe_mode", "probe_lost", "probe_excluded", "probe_out", "actuator",
-         "excursion", "alarm", "gap", "over_plan", "not_reached", "clock", "storage", "battery")
+KINDS = ("reset", "safe_mode", "probe_lost", "probe_excluded", "probe_out", "disagree",
+         "actuator", "excursion", "alarm", "gap", "over_plan", "not_reached", "clock",
+         "storage", "battery")
+
+# alarms on a one-off reading (a knock): the firmware latches them until a
+# new profile clears them, so their "duration" is not how long it lasted
+LATCHED = (codes.ALARM_SHOCK,)
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,15 @@ class AlarmSpan:
     unit: str
     seconds: float  # raised to cleared or to the end; NaN: the clocks do not say
     least_s: float  # the least it can be: seconds, or across unclocked boots the uptimes between
+    reading: str = ""  # what the alarm measured, in words, its limit labelled as a limit
 
     @property
     def still_raised(self) -> bool:
         return self.cleared is None
+
+    @property
+    def latched(self) -> bool:
+        return self.alarm in LATCHED
 
 
 @dataclass(frozen=True)
@@ -125,8 +138,76 @@ def _moment(a: Analysis, e: Event) -> When:
     return When(e.boot, float(e.t), e.utc)
 
 
-def alarm_spans(data: LogData, a: Analysis) -> list[AlarmSpan]:
-    """Every alarm raised, in order, with its clearing or still raised."""
+@dataclass(frozen=True)
+class LidOpen:
+    """The lid's open span as the records' lid flag shows it."""
+
+    start: When  # the first flagged record
+    seconds: float  # to the last flagged record's end, or to the end of the log
+    at_end: bool  # still open at the end of the log: seconds is a least
+    low: float  # the estimate's range meanwhile, degC (NaN: no valid reading)
+    high: float
+
+    def words(self) -> str:
+        least = "at least " if self.at_end else ""
+        est = ("" if math.isnan(self.low) else f"; the estimate {self.low:.2f} to "
+               f"{self.high:.2f} degC meanwhile")
+        return (f"lid open {least}{fmt.dur(self.seconds)} from {self.start}"
+                + (" (still open at the end of the log)" if self.at_end else "") + est)
+
+
+def lid_open(data: LogData, a: Analysis, raised: When) -> LidOpen | None:
+    """The run of records flagged lid open that holds the alarm's moment
+    (the alarm is raised after the limit, so the run starts before it);
+    None when no record before it is flagged."""
+    s = data.samples
+    if not len(s) or len(s) != len(a.t):
+        return None
+    flag = (s["status"] & log.STATUS_LID_OPEN) != 0
+    mine = np.flatnonzero(flag & (a.boot == raised.boot) & (a.t <= raised.t))
+    if not len(mine):
+        return None
+    k = int(mine[-1])
+    first, last, n = k, k, len(flag)
+    while first > 0 and flag[first - 1] and a.boot[first - 1] == raised.boot:
+        first -= 1
+    while last + 1 < n and flag[last + 1] and a.boot[last + 1] == raised.boot:
+        last += 1
+    start = When(raised.boot, float(a.t[first]), float(a.utc[first]))
+    at_end = last == n - 1
+    to = When(raised.boot, float(a.t[last] + a.dt[last]), float(a.utc[last] + a.dt[last]))
+    if at_end and a.until is not None:
+        to = a.until
+    est = np.where(a.valid[first:last + 1], a.estimate[first:last + 1], np.nan)
+    some = bool((~np.isnan(est)).any())
+    return LidOpen(start, _between(start, to), at_end,
+                   float(np.nanmin(est)) if some else math.nan,
+                   float(np.nanmax(est)) if some else math.nan)
+
+
+def _reading(data: LogData, a: Analysis, e: Event, value: float, unit: str,
+             profile: pf.Profile | None) -> str:
+    """The Alarms table's Reading: what was measured, the limit named as one."""
+    h = profile.header if profile is not None else None
+    if e.a == codes.ALARM_LID:
+        lid = lid_open(data, a, _moment(a, e))
+        said = lid.words() if lid is not None else "lid flag in no record before it"
+        return f"{said}; limit {fmt.dur(value)}"
+    if e.a == names.ALARM_HOLD and 0 <= e.b < len(a.phases):
+        ps = a.phases[e.b]
+        least = "at least " if ps.unbounded else ""
+        limit = ps.band.max_hold_s or value
+        return f"held {least}{fmt.dur(ps.seconds)} against a maximum of {fmt.dur(limit)}"
+    if e.a == codes.ALARM_SHOCK:
+        shock = f", limit {h[pf.H_SHOCK] / 1000:g} g" if h is not None else ""
+        return f"peak {value:g} g{shock}"
+    return "" if math.isnan(value) else f"{value:g} {unit}"
+
+
+def alarm_spans(data: LogData, a: Analysis,
+                profile: pf.Profile | None = None) -> list[AlarmSpan]:
+    """Every alarm raised, in order, with its clearing or still raised.
+    profile: the one the device ran, for the limits the Reading names."""
     open_: dict[int, tuple[Event, float, str]] = {}
     out: list[AlarmSpan] = []
     end = _end(a)
@@ -138,7 +219,8 @@ def alarm_spans(data: LogData, a: Analysis) -> list[AlarmSpan]:
         secs = math.nan if to is None else _between(raised, to)
         least = math.nan if to is None else _least(a, raised, to)
         out.append(AlarmSpan(alarm, names.name(names.ALARMS, alarm), e.b, raised, cleared,
-                             value, unit, secs, least))
+                             value, unit, secs, least,
+                             _reading(data, a, e, value, unit, profile)))
 
     for e in data.events:
         if e.code == log.EV_ALARM_RAISED and e.a not in open_:
@@ -243,12 +325,20 @@ def _trusted_out(a: Analysis, rows: list[probestats.ProbeStats]) -> Iterable[Dev
 BATTERY_MARGIN_V = 0.2
 
 
-def _battery(a: Analysis, battery_low_v: float | None) -> Iterable[Deviation]:
+def _battery(a: Analysis, battery_low_v: float | None,
+             spans: list[AlarmSpan]) -> Iterable[Deviation]:
     if battery_low_v is None or not len(a.battery):
         return
     v = float(a.battery[-1])
     margin = v - battery_low_v
-    if margin < BATTERY_MARGIN_V:
+    if margin < 0:  # below it: not a margin but how far under, and since when
+        low = next((s for s in spans if s.alarm == codes.ALARM_BATTERY_LOW), None)
+        since = ("" if low is None
+                 else f", battery_low since {at(_dev(a, 'alarm', low.raised, ''))}")
+        yield _dev(a, "battery", a.last, "battery below its alarm level at the end of the log",
+                   f"{v:.2f} V, {-margin:.2f} V below the {battery_low_v:.2f} V alarm level"
+                   f"{since}", int(a.phase[-1]))
+    elif margin < BATTERY_MARGIN_V:
         yield _dev(a, "battery", a.last, "battery near its alarm level at the end of the log",
                    f"{v:.2f} V, {margin:+.2f} V over the {battery_low_v:.2f} V alarm "
                    f"(margin under {BATTERY_MARGIN_V:.1f} V)", int(a.phase[-1]))
@@ -258,8 +348,17 @@ def _actuators(a: Analysis, data: LogData) -> Iterable[Deviation]:
     for e in data.events:
         if e.code == log.EV_ACTUATOR_FAULT:
             moved = evnames.signed(e.value) / 1000
-            yield _dev(a, "actuator", _moment(a, e), narration.actuator(data, e),
-                       f"the payload moved {moved:+.2f} K in that time")
+            what = narration.actuator(data, e)
+            after = actuation.after_fault(data, a, e)
+            onset = actuation.onset(data, a, e)
+            yield _dev(a, "actuator", _moment(a, e), what + "".join(
+                f"; {w}" for w in (onset, after) if w),
+                f"the payload moved {moved:+.2f} K in that time")
+
+
+def _disagreeing(a: Analysis) -> Iterable[Deviation]:
+    for d in probespread.disagreements(a):
+        yield _dev(a, "disagree", d.start, d.words(), d.figure())
 
 
 def _excursions(a: Analysis) -> Iterable[Deviation]:
@@ -279,6 +378,13 @@ def _alarms(a: Analysis, spans: list[AlarmSpan]) -> Iterable[Deviation]:
         held = (f"still raised at the end of the log, {long}" if s.still_raised
                 else f"cleared after {long}")
         what = f"alarm {s.name} raised{reading}"
+        if s.latched:  # raised for one reading and kept: its time raised is no duration
+            what = f"alarm {s.name} raised: {s.reading}" if s.reading else what
+            held = ("still raised at the end of the log" if s.still_raised
+                    else f"cleared at {s.cleared}")
+            held += ": latched (the alarm stays raised until cleared)"
+        elif s.alarm == codes.ALARM_LID and s.reading:
+            what = f"alarm {s.name} raised: {s.reading}"
         if s.alarm == names.ALARM_HOLD and 0 <= s.phase < len(a.phases):
             what, held = _hold(a, s.phase, held)
         elif s.alarm == names.ALARM_ACTUATOR:
@@ -309,14 +415,19 @@ def _gaps(a: Analysis) -> Iterable[Deviation]:
         else:
             fig = "of unknown length: nothing clocked after it bounds it"
         between = list(range(g.start.boot + 1, g.end.boot)) if g.restart and not g.tail else []
-        ran = (f"boot {between[0]} ran with its records lost (its open block cut by a reset)"
-               if len(between) == 1 else f"boots {', '.join(map(str, between))} ran with their "
-               "records lost (their open blocks cut by resets)")
+        reach = {u.boot: u.reach_s for u in a.unclocked}
+        # what is known: the boots between ran (their events say so) and
+        # their records, with the first boot's unflushed ones, were in RAM
+        # blocks a reset cut; the board was off only while restarting
+        ran = ", ".join(f"boot {b}" + (f" (its events reach +{fmt.dur(reach[b])})"
+                                       if b in reach else "") for b in between)
         what = ("no reading yet: the board started before its first reading (the first tick)"
                 if g.head
                 else "no record from the last one to the device's end of the log" if g.tail
-                else f"no record from boot {g.start.boot} to boot {g.end.boot}: {ran}, the "
-                "board off the rest of that time" if between
+                else f"no record from boot {g.start.boot} to boot {g.end.boot}: boot "
+                f"{g.start.boot}'s last records and those of {ran} were lost with their open "
+                "blocks at the resets; the board ran meanwhile, off only while restarting"
+                if between
                 else "the board was off between two boots" if g.restart
                 else "no record between two records")
         yield _dev(a, "gap", g.start, f"{what} ({_phase_name(a, g.phase)})", fig, g.phase)
@@ -361,18 +472,20 @@ def _storage(a: Analysis, evs: list[Event]) -> Iterable[Deviation]:
 
 
 def deviations(data: LogData, a: Analysis, verdict: Any = None, *,
-               battery_low_v: float | None = None) -> list[Deviation]:
+               battery_low_v: float | None = None,
+               profile: pf.Profile | None = None) -> list[Deviation]:
     """Every deviation of the mission (module docstring), ordered by time.
     verdict: podctl.verify's, for its clock finding (None: not judged).
-    battery_low_v: the profile's battery alarm level (None: not judged)."""
+    battery_low_v: the profile's battery alarm level (None: not judged).
+    profile: the one the device ran, for the alarms' limits (None: unnamed)."""
     evs = data.events
+    spans = alarm_spans(data, a, profile)
     stats = probestats.probe_stats(data, a) if a.records else []
     whole = {s.probe: s for s in stats if s.phase == probestats.WHOLE}
     found = [*_resets(a, evs), *_safe_modes(a, evs), *_probes(a, evs, whole),
-             *_trusted_out(a, stats), *_battery(a, battery_low_v), *_actuators(a, data),
-             *_excursions(a),
-             *_alarms(a, alarm_spans(data, a)), *_gaps(a), *_plan(a), *_clock(a, evs, verdict),
-             *_storage(a, evs)]
+             *_trusted_out(a, stats), *_disagreeing(a), *_battery(a, battery_low_v, spans),
+             *_actuators(a, data), *_excursions(a), *_alarms(a, spans), *_gaps(a),
+             *_plan(a), *_clock(a, evs, verdict), *_storage(a, evs)]
 
     def key(d: Deviation) -> tuple[float, int, float]:
         lo = d.earliest if not math.isnan(d.earliest) else d.latest
