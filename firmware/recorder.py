@@ -12,7 +12,11 @@
 #
 # Power cut: what is lost is the open sample block, at most RECORDS_MAX
 # records = RECORDS_MAX x interval seconds (97 minutes at 1-minute samples),
-# plus events raised in the tick that was running.
+# plus events raised in the tick that was running. Once the battery_low
+# alarm is latched (the record's status says so) a brown-out is coming, so
+# a block is closed at 10 records instead: at most that many are
+# lost (10 minutes at 1-minute samples), for about twice the flash a record
+# and one littlefs tail-block rewrite per block (SPEC 7.4).
 from protocol import block as log
 from protocol.auth import Hmac
 
@@ -23,6 +27,11 @@ from protocol.auth import Hmac
 # the writer's cap (protocol/block.py): 97, what fmt 1's int8 deltas fit in
 # BLOCK_MAX, kept for fmt 3 (which would fit 193) so a power cut loses no more
 RECORDS_MAX = log.RECORDS_MAX
+# The cap while the battery is low is 10 records, written as a number in
+# flush() (a global, or const's import, is a name in the module's dict on
+# the board's heap): about 11.4 bytes a record against 6.3 (the 44 bytes of
+# header and trailer and the 19-byte key record shared by 10, not 97); 1
+# would cost 63 (make bench: lowbattery).
 
 # event blocks: 17 events each (24 + 17 x 12 + 20 bytes); a burst bigger than
 # that (a boot with a profile refusal and a resumed phase is 4) takes two
@@ -83,17 +92,25 @@ class Recorder:
         open sample block (before a log read, a reboot, an erase). Returns
         False if a block could not be written."""
         ok = True
-        if self.open and (self.has_pending or force):
-            if self._write(self.writer):
+        w = self.writer
+        # or closed early: the block holds 10 records and the battery_low
+        # alarm is latched (0x40, STATUS_BATTERY_LOW, in the status of its
+        # last record: BlockWriter's _last slot 9, NCHAN). Numbers, not
+        # names: each name here costs the board's heap.
+        if self.open and (
+            self.has_pending or force or w.count >= 10 and w._last[9] & 0x40
+        ):
+            if self._write(w):
                 self.open = False
             else:
                 ok = False
-                if not self.has_pending:  # forced: keep filling the open block
+                if force and not self.has_pending:  # keep filling the open block
                     return False
-                self.lost += self.writer.count  # the sealed block is dropped
+                # full, or closed early: the sealed block is dropped, as a
+                # full one always was (one write tried per block, not a pass)
+                self.lost += w.count
                 self.open = False
         if self.has_pending and not self.open:
-            w = self.writer
             w.start_samples(
                 self.pending_t, self.pending_interval, self.pending, self.pending_status,
                 log.FMT_DELTA4,
