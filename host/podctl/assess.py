@@ -70,7 +70,7 @@ from typing import Any
 
 import numpy as np
 
-from podctl import events, fmt, narration
+from podctl import deviations, events, fmt, narration, probespread
 from podctl.analysis import Analysis, Band, When
 from podctl.blocks import BlockInfo
 from podctl.logdata import LogData, never_set
@@ -293,8 +293,9 @@ def _unknown(found: list[Stretch], min_probes: int) -> Iterable[Reason]:
         shown = "unknown length" if math.isinf(s.seconds) else fmt.dur(s.seconds)
         if s.seconds >= s.delay:
             long_.append(Reason(
-                "unknown", INCOMPLETE, "time without a valid reading as long as the excursion "
-                "delay: an excursion the rules forbid could hide in it", s.phase, s.start, s.end,
+                "unknown", INCOMPLETE, "time without a valid reading at least as long as the "
+                "excursion delay: an excursion the rules forbid could hide in it", s.phase,
+                s.start, s.end,
                 f"{shown} (delay {_dur(s.delay)}): " + ", ".join(s.parts(min_probes))))
         elif s.no_probe or s.too_few or s.seconds > s.interval:
             only_tail = s.tail_s > 0 and not (s.no_probe or s.too_few or s.silent_s)
@@ -420,14 +421,18 @@ def _when(r: narration.EventRow) -> When:
     return When(r.boot, float(r.t), r.utc)
 
 
-def _alarms(rows: list[narration.EventRow]) -> Iterable[Reason]:
+def _alarms(rows: list[narration.EventRow], said: dict[int, str]) -> Iterable[Reason]:
+    """said: the Alarms table's readings by alarm (deviations.alarm_spans):
+    the lid's open time, the phase held against its maximum, a peak against
+    its limit, where the event alone holds only the limit."""
     raised: dict[int, list[narration.EventRow]] = {}
     for r in rows:
         if r.code == log.EV_ALARM_RAISED:
             raised.setdefault(r.a, []).append(r)
     for alarm, rs in sorted(raised.items()):
         r, name = rs[0], names.name(names.ALARMS, alarm)
-        fig = r.detail + (f"; raised {len(rs)} times" if len(rs) > 1 else "")
+        fig = said.get(alarm) or r.detail
+        fig += f"; raised {len(rs)} times" if len(rs) > 1 else ""
         if alarm in _TEMP_ALARMS:
             yield Reason("alarm", REJECT, f"the device raised alarm {name}: it judged the "
                          "profile's rule broken", r.phase, _when(r), figure=fig)
@@ -495,6 +500,15 @@ def _deviations(a: Analysis, rows: list[narration.EventRow]) -> Iterable[Reason]
         yield Reason("no_utc", REVIEW, never_set(u.boot), figure=f"{held}; {start}")
 
 
+def _disagreeing(a: Analysis) -> Iterable[Reason]:
+    """The last two trusted probes apart by more than the disagree limit:
+    the firmware cannot tell which is wrong, so the estimate is doubtful."""
+    for d in probespread.disagreements(a):
+        yield Reason("disagree", REVIEW, d.words(), _phase_name(a, int(a.phase[
+            np.flatnonzero((a.boot == d.start.boot) & (a.t == d.start.t))[0]])), d.start,
+            figure=d.figure())
+
+
 def _clock(offset_s: float | None) -> Iterable[Reason]:
     if offset_s is None or not abs(offset_s) > CLOCK_TOLERANCE_S:
         return
@@ -536,11 +550,14 @@ def assess(
     else:
         min_probes = int(h[pf.H_MIN_PROBES])
         found = stretches(a)
-        rows = narration.narrate(data, a.bands, pf.ident(profile.data))
+        rows = narration.narrate(data, a.bands, pf.ident(profile.data), profile=profile)
+        readings = {s.alarm: s.reading for s in deviations.alarm_spans(data, a, profile)
+                if s.alarm not in _TEMP_ALARMS}
         reasons += _budget(a, int(h[pf.H_CUMULATIVE_S]))
         reasons += _excursions(a, found)
         reasons += _absolute(a)
-        reasons += _alarms(rows)
+        reasons += _alarms(rows, readings)
+        reasons += _disagreeing(a)
         reasons += _phases(a)
         reasons += _end(a, h[pf.H_BATTERY_LOW] / 1000)
         reasons += _unknown(found, min_probes)
@@ -557,6 +574,10 @@ def assess(
                               "about a batch",
                               figure="SIMULATED — NOT FOR RELEASE"))
         simulated = True
-    reasons.sort(key=lambda r: -GRAVITY[r.status])  # stable: each kind keeps its order
+    # the gravest first; within a status in the order they happened (boot,
+    # then uptime: the log's own order, clocked or not), those with no
+    # moment (the mission as a whole) last
+    reasons.sort(key=lambda r: (-GRAVITY[r.status], r.when is None,
+                                (r.when.boot, r.when.t) if r.when is not None else (0, 0.0)))
     status = max((r.status for r in reasons), key=GRAVITY.__getitem__, default=RELEASE)
     return ProductVerdict(status, reasons, simulated)

@@ -201,6 +201,8 @@ def _reading(data: LogData, a: Analysis, e: Event, value: float, unit: str,
     if e.a == codes.ALARM_SHOCK:
         shock = f", limit {h[pf.H_SHOCK] / 1000:g} g" if h is not None else ""
         return f"peak {value:g} g{shock}"
+    if e.a == names.ALARM_ACTUATOR:  # its outputs are said by name beside it
+        return ""
     return "" if math.isnan(value) else f"{value:g} {unit}"
 
 

@@ -87,7 +87,7 @@ def _alarm(e: Event, bands: Sequence[Band]) -> tuple[str, str]:
     elif e.a == codes.ALARM_SHOCK:
         detail = f"shock {v / 1000:.1f} g"
     elif e.a == codes.ALARM_LID:
-        detail = f"lid open {v} s"
+        detail = f"lid open past its {v} s threshold"  # the event holds the threshold
     elif e.a == codes.ALARM_PROBES:
         detail = f"{v} good probe(s)"
     elif e.a == codes.ALARM_STORAGE:
@@ -97,7 +97,7 @@ def _alarm(e: Event, bands: Sequence[Band]) -> tuple[str, str]:
     elif e.a == names.ALARM_HOLD:
         hold = bands[e.b].max_hold_s if e.b < len(bands) else 0
         limit = f" (maximum hold {fmt.dur(hold)})" if hold else ""
-        detail = f"in the phase for {fmt.dur(v)}{limit}"
+        detail = f"raised after {fmt.dur(v)} in the phase{limit}"  # when raised, not how long
     else:
         detail = f"value {v}"
     return f"{name} raised", detail

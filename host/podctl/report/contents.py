@@ -39,6 +39,14 @@ from protocol import log
 from protocol import profile as pf
 from sim.scenario import DISPOSITIONS
 
+# what a reviewer does with each product verdict (the sign-off box's choices)
+DISPOSITION_OF = {
+    "RELEASE": "release",
+    "REVIEW": "review, then release or reject",
+    "REJECT": "reject",
+    "INCOMPLETE": "not releasable on this log: reject or investigate",
+}
+
 
 @dataclass
 class Check:
@@ -150,6 +158,15 @@ class Report:
         return DISPOSITIONS
 
     @property
+    def disposition_words(self) -> str:
+        """Each product verdict beside the disposition it leads to, the
+        report's own first: INCOMPLETE has no disposition of its own."""
+        mine = DISPOSITION_OF[self.product.status]
+        others = "; ".join(f"{k}: {v}" for k, v in DISPOSITION_OF.items()
+                           if k != self.product.status)
+        return f"{self.product.status}: {mine} (otherwise {others})"
+
+    @property
     def battery_margin(self) -> str:
         """The battery at the end of the log against its alarm level, in words."""
         if not len(self.battery):
@@ -216,7 +233,8 @@ class Report:
             ("Battery low alarm", f"below {al['battery_low_v']:.2f} V"),
             ("Minimum trusted probes", f"{s['min_probes']}; fewer: the probes alarm and safe "
                                        f"mode '{s['safe_mode']}'"),
-            ("Probe disagreement limit", f"{pr['disagree_c']:g} degC from the trusted probes' "
+            # a temperature difference: in K, as every exclusion states it
+            ("Probe disagreement limit", f"{pr['disagree_c']:g} K from the trusted probes' "
                                          "median: the probe is excluded"),
             ("Probe plausible range", f"{pr['min_c']:g} to {pr['max_c']:g} degC; faster than "
                                       f"{pr['rate_max_c_per_s']:g} degC/s is a fault"),
@@ -379,8 +397,12 @@ def integrity_checks(verdict: Verdict) -> list[Check]:
         checks.insert(1, Check(True, "MAC chain verified with the device's key" + some))
     ends = {"tail_missing", "tail_extra", "last_mac", "hash", "head_missing", "head_extra"}
     if verdict.end_checked and not found & ends:
+        # without a seal no device reported anything (a dead board's
+        # flash): the end checked is the one the manifest states
+        who = "the device reported" if getattr(verdict, "seal", None) is not None \
+            else "the manifest states"
         checks.append(Check(True, "the log is the file pulled (SHA-256) and ends at the block and "
-                                  "MAC the device reported"))
+                                  f"MAC {who}"))
     return checks
 
 
@@ -527,7 +549,7 @@ def build(
         span_start=fmt.utc(a.start_utc),
         span_end=fmt.utc(a.end_utc),
         span_seconds=a.end_utc - a.start_utc,
-        clock=list(data.clock),
+        clock=clock_lines(data),
         verdict=verdict.status,
         checks=integrity_checks(verdict),
         problems=[str(f) for f in verdict.failures],
@@ -545,9 +567,10 @@ def build(
         fw_bundle=seal.fw_hash.hex() if seal is not None else str(manifest.get("fw_hash",
                                                                                "unknown")),
         settings=profile_file.decompile(profile.data),
-        alarm_spans=deviations.alarm_spans(data, a),
+        alarm_spans=deviations.alarm_spans(data, a, profile),
         deviations=deviations.deviations(
-            data, a, verdict, battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000),
+            data, a, verdict, battery_low_v=profile.header[pf.H_BATTERY_LOW] / 1000,
+            profile=profile),
         probe_stats=probestats.probe_stats(data, a),
         unknown=unknown_time.spans(data, a),
         forecast=forecast_part.make(data, profile, a, forecast),
@@ -557,6 +580,26 @@ def build(
                                                            "pressure")
                   if k in (data.samples.dtype.names or ())},
     )
+
+
+def clock_lines(data: LogData) -> list[str]:
+    """The log's clock notes, a boot whose only TIME_SET came after all its
+    records (the hand-over sync) said as what it is: its records' UTC is
+    back-dated from that setting, not set while they were made."""
+    s = data.samples
+    out = []
+    for line in data.clock:
+        head, _, rest = line.partition(": ")
+        boot = int(head[5:]) if head.startswith("boot ") and head[5:].isdigit() else None
+        sets = [e for e in data.events if e.code == log.EV_TIME_SET and e.boot == boot]
+        mine = s["t"][s["boot"] == boot] if len(s) else np.zeros(0)
+        if (rest.startswith("UTC from the device's TIME_SET") and len(sets) == 1
+                and len(mine) and sets[0].t > mine.max()):
+            e = sets[0]
+            line = (f"boot {boot}: UTC back-dated from the TIME_SET at {fmt.utc(e.value)} "
+                    f"(uptime {e.t} s), after all its records")
+        out.append(line)
+    return out
 
 
 def _raw_probes(data: LogData) -> np.ndarray:
