@@ -216,8 +216,10 @@ def test_the_sign_off_offers_the_product_verdicts_own_words(nominal):
 
     text = _text(rpt.document(nominal, {}))
     signoff = text[text.index("Sign-off"):]
-    assert "Disposition (release / review / reject: the product verdict's words)" in signoff
-    assert "investigate" not in signoff
+    # each verdict mapped to its disposition, INCOMPLETE included (test_report_words)
+    assert ("Disposition (release / review / reject; product REVIEW: review, then release or "
+            "reject (otherwise RELEASE: release; REJECT: reject; INCOMPLETE: not releasable on "
+            "this log: reject or investigate))") in signoff
     # the words are those of the scenarios' [disposition] and of assess
     assert nominal.dispositions == scenario.DISPOSITIONS
     assert {w.upper() for w in nominal.dispositions} <= set(assess.GRAVITY)
