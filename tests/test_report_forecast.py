@@ -94,7 +94,7 @@ def test_the_stranded_report_carries_the_forecast(stranded, stranded_report):
     assert f.hours["battery"] == {"p10": 0.0, "p50": 0.0, "p90": 0.0}
     # and the Summary points to it
     summary = text[text.index("Summary"):text.index("Acceptance criteria")]
-    assert "the log ends before recovery" in summary
+    assert "the log ends before the container was recovered (no hand-over)" in summary
 
 
 def test_the_forecast_is_the_same_on_regeneration(stranded, stranded_report):
@@ -150,7 +150,7 @@ def test_no_forecast_when_asked_for_none(stranded):
     assert rep.forecast is not None and not rep.forecast.made
     text = _text(rpt.document(rep, {}))
     assert "No forecast was made (--no-forecast, or --forecast-runs 0)" in text
-    assert "The log ends before recovery:" in text
+    assert "The log ends before the container was recovered (no hand-over):" in text
     # the library's default flies none either (a caller asks for runs)
     assert not _report(stranded).forecast.made
 
