@@ -14,9 +14,9 @@
 # records = RECORDS_MAX x interval seconds (97 minutes at 1-minute samples),
 # plus events raised in the tick that was running. Once the battery_low
 # alarm is latched (the record's status says so) a brown-out is coming, so
-# a block is closed at 10 records instead: at most that many are
-# lost (10 minutes at 1-minute samples), for about twice the flash a record
-# and one littlefs tail-block rewrite per block (SPEC 7.4).
+# a block is closed at 20 records instead: at most that many are lost (20
+# minutes at 1-minute samples), for 8.5 bytes a record against 6.3 and an
+# append (a littlefs tail-block rewrite) every 20 records (SPEC 7.10).
 from protocol import block as log
 from protocol.auth import Hmac
 
@@ -27,11 +27,13 @@ from protocol.auth import Hmac
 # the writer's cap (protocol/block.py): 97, what fmt 1's int8 deltas fit in
 # BLOCK_MAX, kept for fmt 3 (which would fit 193) so a power cut loses no more
 RECORDS_MAX = log.RECORDS_MAX
-# The cap while the battery is low is 10 records, written as a number in
+# The cap while the battery is low is 20 records, written as a number in
 # flush() (a global, or const's import, is a name in the module's dict on
-# the board's heap): about 11.4 bytes a record against 6.3 (the 44 bytes of
-# header and trailer and the 19-byte key record shared by 10, not 97); 1
-# would cost 63 (make bench: lowbattery).
+# the board's heap, and one name more cost the 62 KiB day its profile
+# commit). Each block costs 44 bytes of header and trailer and a 19-byte key
+# record: at 20 records that is 8.5 bytes a record, at 10 it was 11.3, which
+# took stranded's log past the 6.5 bytes a record all told that the Pico's
+# 90 days need (tests/test_capacity.py); at 1, 63 (make bench: lowbattery).
 
 # event blocks: 17 events each (24 + 17 x 12 + 20 bytes); a burst bigger than
 # that (a boot with a profile refusal and a resumed phase is 4) takes two
@@ -93,12 +95,12 @@ class Recorder:
         False if a block could not be written."""
         ok = True
         w = self.writer
-        # or closed early: the block holds 10 records and the battery_low
+        # or closed early: the block holds 20 records and the battery_low
         # alarm is latched (0x40, STATUS_BATTERY_LOW, in the status of its
         # last record: BlockWriter's _last slot 9, NCHAN). Numbers, not
         # names: each name here costs the board's heap.
         if self.open and (
-            self.has_pending or force or w.count >= 10 and w._last[9] & 0x40
+            self.has_pending or force or w.count >= 20 and w._last[9] & 0x40
         ):
             if self._write(w):
                 self.open = False

@@ -1,6 +1,6 @@
 """Stranded's battery runs out 25 h after battery_low latched: its log must
-end within ten records of the board's death (firmware/recorder.py closes
-the open block at 10 records once the alarm is latched; before, the last
+end within 20 records of the board's death (firmware/recorder.py closes
+the open block at 20 records once the alarm is latched; before, the last
 91 one-minute records died in RAM). Held against the simulator's truth
 (its battery_empty_s), at the 10 s tick make test flies, on the scenario's
 seed and on others."""
@@ -15,7 +15,7 @@ from protocol import block as blk
 from sim import run as simrun
 from tests import bench_lowbattery as bench
 
-LOW = 10  # firmware/recorder.py: the block's cap once battery_low is latched
+LOW = 20  # firmware/recorder.py: the block's cap once battery_low is latched
 
 
 def _fly(seed: int | None) -> tuple[simrun.Result, dict]:
@@ -29,7 +29,7 @@ def tuned():
     return _fly(None)
 
 
-def test_stranded_log_ends_within_ten_records_of_the_death(tuned):
+def test_stranded_log_ends_within_low_records_of_the_death(tuned):
     res, got = tuned
     assert res.passed, [t for ok, t in res.checks if not ok]  # log intact among them
     assert got["interval_s"] == 60
@@ -37,10 +37,10 @@ def test_stranded_log_ends_within_ten_records_of_the_death(tuned):
     assert got["minutes_lost"] < LOW + 1
 
 
-def test_blocks_written_with_the_alarm_latched_hold_ten(tuned):
+def test_blocks_written_with_the_alarm_latched_hold_low_records(tuned):
     _, got = tuned
     low = got["low_blocks"]
-    # 25 h at one a minute, in tens (the first is the block the alarm
+    # 25 h at one a minute, in twenties (the first is the block the alarm
     # latched in, closed at once with what it held)
     assert len(low) > 24 * 60 // LOW
     assert all(n == LOW for n in low[1:]), low
@@ -48,11 +48,11 @@ def test_blocks_written_with_the_alarm_latched_hold_ten(tuned):
 
 
 def test_flash_cost_while_low_is_bounded(tuned):
-    # 44 bytes of framing and a 19-byte key shared by 10 records, not 97
+    # 44 bytes of framing and a 19-byte key shared by 20 records, not 97
     _, got = tuned
-    assert 5 < got["bytes_per_record_healthy"] < 8
-    assert 9 < got["bytes_per_record_low"] < 14
-    assert 5 < got["blocks_per_hour_low"] <= 6
+    assert 5 < got["bytes_per_record_healthy"] < 7
+    assert 7.5 < got["bytes_per_record_low"] < 9.5
+    assert 2.5 < got["blocks_per_hour_low"] <= 3
 
 
 @pytest.mark.parametrize("seed", [2, 3])

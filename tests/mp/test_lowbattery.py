@@ -1,6 +1,6 @@
 # A dying battery loses minutes, not an hour and a half: once battery_low is
-# latched the recorder seals the open sample block at 10 records instead of
-# RECORDS_MAX (97), so a brown-out takes at most the 10 still in RAM
+# latched the recorder seals the open sample block at 20 records instead of
+# RECORDS_MAX (97), so a brown-out takes at most the 20 still in RAM
 # (firmware/recorder.py, SPEC 7.4). MicroPython-compatible: also run on the
 # micropython binary. Samples each second (a phase's interval 1) keep the
 # tests short; the bound is in records, whatever the interval.
@@ -11,7 +11,7 @@ from _rig import pod, reboot, run
 from protocol import block as blk
 from protocol import codes, log
 
-LOW = 10  # firmware/recorder.py: a number in flush()
+LOW = 20  # firmware/recorder.py: a number in flush()
 
 
 def _pod(**hal):
@@ -44,7 +44,7 @@ def test_healthy_battery_closes_blocks_at_records_max():
     assert p.recorder.writer.count == 50  # the open block grows past LOW
 
 
-def test_latched_alarm_closes_each_block_at_ten_records():
+def test_latched_alarm_closes_each_block_at_low_records():
     p = _pod(battery=6900)
     run(p, 29)
     assert not _latched(p)
@@ -60,7 +60,7 @@ def test_latched_alarm_closes_each_block_at_ten_records():
     low = [n for n, s in got if s & blk.STATUS_BATTERY_LOW]
     # the block open when the alarm latched is closed at once (about 30
     # records), each after it at LOW exactly
-    assert 25 <= low[0] <= 35 and low[1:] == [LOW] * (len(low) - 1), got
+    assert LOW <= low[0] <= 35 and low[1:] == [LOW] * (len(low) - 1), got
     assert len(low) >= 200 // LOW
     assert rec.lost == 0 and rec.records == sum(n for n, _ in got) + rec.writer.count
 
@@ -105,7 +105,7 @@ def test_a_new_profile_unlatches_and_blocks_grow_again():
 
 
 def test_full_log_in_low_mode_drops_whole_short_blocks_and_goes_on():
-    # stop policy, no room: each 10-record block is tried once and counted
+    # stop policy, no room: each LOW-record block is tried once and counted
     # lost (never retried every pass), the tick keeps recording
     p = _pod(battery=6900)
     run(p, 40)
