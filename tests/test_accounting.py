@@ -103,3 +103,13 @@ def test_silences_that_share_a_budget_counted_each_are_named():
     d = dataclasses.replace(a, gaps=[g for g in a.gaps if g.shared is None or g.start.boot != 2])
     bad = accounting.violations(d, "rr")
     assert any("1 gaps share it, it says 2" in v for v in bad), bad
+
+
+def test_the_time_of_recording_is_what_the_readings_stand_for():
+    # the report's "N of recording" read 9 d 22 h 19 min 40 s beside
+    # 9 d 22 h 19 min 50 s in band: it left out the 10 s a reading carries
+    # past a phase change (Analysis.spans)
+    a = accounting.analyse_run("nominal", None, 10)[0]
+    m = a.mission
+    assert a.recorded_s == m.seconds - m.gap_s == m.in_band_s + m.out_band_s + m.no_reading_s
+    assert a.recorded_s > float(a.dt.sum())  # the carried time is in it

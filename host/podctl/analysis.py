@@ -460,7 +460,10 @@ class Analysis:
 
     @property
     def recorded_s(self) -> float:
-        return float(self.dt.sum())
+        """The time the readings stand for, what a phase change carries
+        over included (Analysis.spans): the first record to the last one's
+        end less the data gaps."""
+        return float(self.spans["dt"].sum()) if len(self.spans) else float(self.dt.sum())
 
     @property
     def last(self) -> When | None:
