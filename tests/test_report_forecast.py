@@ -197,3 +197,18 @@ def test_logs_report_takes_the_pack_and_refuses_a_bad_one(stranded, capsys):
     assert code == EXIT_USAGE
     err = capsys.readouterr().err
     assert "--pack must be li-ion or lifepo4" in err and "Traceback" not in err
+
+
+def test_an_unsealed_log_names_its_last_record_apart_from_where_the_figures_end(
+        stranded_report):
+    # stranded p2 read "the log ends at 06:20:00Z" while its last record is
+    # 06:19:00Z: the figures count that reading for its interval, nothing
+    # more is known; the page says both
+    rep = stranded_report
+    a = rep.analysis
+    text = _text(rpt.document(rep, {}))
+    from podctl import fmt
+
+    assert f"the log's last record is at {fmt.utc(float(a.utc[-1]))}" in text
+    assert f"for its sampling interval, to {a.last}" in text
+    assert a.last.utc > float(a.utc[-1])

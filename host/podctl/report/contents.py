@@ -468,9 +468,12 @@ def _coverage(a: Analysis, verdict: Verdict, manifest: dict[str, Any]) -> list[s
                              f"ends at {last}")
         else:
             source = manifest.get("source", "unknown source")
-            lines.append(f"the log ends at {last} with battery {fmt.degc(battery, 2)} V; no seal "
-                         f"of the device says where it ends ({source}): nothing after that time "
-                         "is recorded, so the payload's temperature after it is unknown")
+            rec = When(int(a.boot[-1]), float(a.t[-1]), float(a.utc[-1]))
+            lines.append(f"the log's last record is at {rec}, battery {fmt.degc(battery, 2)} V, "
+                         f"and the figures count its reading for its sampling interval, to "
+                         f"{last}; no seal of the device says where the log ends ({source}): "
+                         "nothing after that is recorded, so the payload's temperature after "
+                         "it is unknown")
     for r in a.lost:
         span = ""
         if r.last_before is not None and r.first_after is not None:
