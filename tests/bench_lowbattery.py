@@ -2,7 +2,7 @@
 after battery_low latched) flown through the unchanged firmware, its log
 held against the simulator's truth.
 
-    python -m tests.bench_lowbattery          (CPython engine, ~1 min)
+    python -m tests.bench_lowbattery   (CPython engine and micropython, ~1.5 min)
 
 Figures (flat names, unit in the name):
   lowbattery_records_lost_tick1      records the board sampled after the last
@@ -20,6 +20,15 @@ Figures (flat names, unit in the name):
   lowbattery_log_bytes_extra         what the short blocks added to the log:
                                      their bytes less their records at the
                                      healthy blocks' bytes a record
+  lowbattery_flash_program_bytes_per_record_{low,healthy}
+  lowbattery_flash_erases_per_hour_{low,healthy}
+                                     littlefs's own cost, on the micropython
+                                     binary (vfs.VfsLfs2 on a counting RAM
+                                     block device, 4 KiB blocks): bytes
+                                     programmed and blocks erased over 6 h of
+                                     one-minute records, healthy and then with
+                                     battery_low latched (each append rewrites
+                                     the segment's last flash block)
 
 Before the change (97-record blocks to the end) the 10 s run lost 91 records
 (91.5 min of grid; the QA reviewer's "about 1 h 31 min"). Blocks close at
@@ -95,8 +104,56 @@ def account(data: bytes, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Runs under micropython with tests/mp on the path: the firmware on the
+# board's filesystem, a fake HAL, one-minute samples; prints JSON
+# [hours, [[records, bytes programmed, erases] healthy, the same low], latched]
+_FLASH = """
+import json
+import vfs
+import _profiles
+from _rig import DEVICE, KEY, pod, run
+from _support import RAMBlockDev
+from firmware import storefile
+from firmware.guard import Guard
+
+H = 6
+bd = RAMBlockDev(4096, 256)
+vfs.VfsLfs2.mkfs(bd)
+vfs.mount(vfs.VfsLfs2(bd), "/fl")
+storefile.write("/fl", "profile", _profiles.make([_profiles.phase(interval=60)], battery_low=7000))
+Guard("/fl").provision(DEVICE, KEY)
+p = pod(root="/fl")
+out = []
+for low in (0, 1):
+    if low:
+        p.hal.battery = 6900
+    run(p, 3600)  # settle: the alarm latched, the next block begun
+    w, e, r = bd.writes, bd.erases, p.recorder.records
+    run(p, H * 3600)
+    out.append([p.recorder.records - r, bd.writes - w, bd.erases - e])
+print(json.dumps([H, out, p.alarms.latched >> 7 & 1]))
+"""
+
+
+def flash_cost() -> dict[str, float]:
+    """littlefs's programmed bytes and erases a record, healthy and low."""
+    from tests import upy
+
+    r = upy.run(_FLASH, extra_path=(upy.ROOT / "tests" / "mp",), timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"micropython flash run failed: {r.stderr.strip()[-300:]}")
+    hours, (healthy, low), latched = json.loads(r.stdout.splitlines()[-1])
+    if not latched:
+        raise RuntimeError("the flash run's battery_low alarm never latched")
+    got: dict[str, float] = {}
+    for name, (records, programmed, erases) in (("healthy", healthy), ("low", low)):
+        got[f"program_bytes_per_record_{name}"] = programmed / records
+        got[f"erases_per_hour_{name}"] = erases / hours
+    return got
+
+
 def figures() -> dict[str, float]:
-    one, ten = fly(1), fly(10)
+    one, ten, fl = fly(1), fly(10), flash_cost()
     return {
         "lowbattery_records_lost_tick1": float(one["records_lost"]),
         "lowbattery_records_lost_tick10": float(ten["records_lost"]),
@@ -105,6 +162,7 @@ def figures() -> dict[str, float]:
         "lowbattery_bytes_per_record_healthy": round(one["bytes_per_record_healthy"], 2),
         "lowbattery_blocks_per_hour_low": round(one["blocks_per_hour_low"], 2),
         "lowbattery_log_bytes_extra": round(one["log_bytes_extra"]),
+        **{f"lowbattery_flash_{k}": round(v, 2) for k, v in fl.items()},
     }
 
 
