@@ -161,3 +161,13 @@ def test_the_silences_around_boot_2_say_what_bounds_them(at_60):
         "bounded by the clocked records around it",
         "board restarted (boot 2 to boot 3): off, booting or running without a record; "
         "bounded by the clocked records around it"]
+
+
+def test_the_deviation_rows_of_a_shared_silence_say_they_share_it(at_60):
+    # page 1 listed both silences as "at most 4 min 40 s" as if they were
+    # 9 min 20 s together: each row names the exact total they share
+    rows = [d for d in at_60.deviations if d.kind == "gap" and "around boot(s) 2" in d.figure]
+    assert len(rows) == 2
+    for d in rows:
+        assert d.figure == ("at most 4 min 40 s; with the other silence(s) around boot(s) 2, "
+                            "together exactly 4 min 40 s")

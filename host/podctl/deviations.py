@@ -412,6 +412,13 @@ def _gaps(a: Analysis) -> Iterable[Deviation]:
     for g in a.gaps:
         if g.seconds is not None:
             fig = fmt.dur(g.seconds)
+        elif g.shared is not None and g.shared.silences > 1:
+            # each row alone says "at most X": together they are exactly X,
+            # counted once (analysis.SharedSilence), as the Data gaps say
+            sh = g.shared
+            boots = ", ".join(str(b) for b in sh.boots)
+            fig = (f"at most {fmt.dur(sh.seconds)}; with the other silence(s) around boot(s) "
+                   f"{boots}, together exactly {fmt.dur(sh.seconds)}")
         elif g.at_most is not None:
             fig = f"at most {fmt.dur(g.at_most)} (the clocked records around it bound it)"
         else:
