@@ -202,7 +202,7 @@ def test_stranded_shows_battery_low_and_where_the_log_ends(stranded):
     warm = truth["t_s"][truth["payload_c"] > 8.0]
     assert warm.min() > end_s
     assert rep.excursions == [] and rep.mission.out_band_s == 0
-    assert any("nothing after that time is recorded" in c for c in rep.coverage)
+    assert any("nothing after that is recorded" in c for c in rep.coverage)
     assert rep.battery[-1] < rep.battery_low_v
 
 
