@@ -860,6 +860,7 @@ GROUPS = {
     "forecast": "forecast",
     "forecast_pack": "forecast_pack",
     "monitor": "monitor",
+    "lowbattery": "lowbattery",
 }
 
 
