@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from podctl import forecast, manifest
+from podctl import forecast
 from podctl import report as rpt
 from podctl.cli import main
 from podctl.errors import EXIT_USAGE
 from podctl.pulled import open_pulled
 from podctl.report import forecast_part
 from podctl.report_cmd import load_profile
-from podctl.verdict import verify
 from protocol import log
+from tests import report_run
 
 NOMINAL = Path("examples/profiles/nominal.toml")
 TICK = 60
@@ -38,12 +38,7 @@ def _fly(tmp_path_factory, scenario: str) -> Path:
 
 
 def _report(run: Path, data=None, **kw) -> rpt.Report:
-    log_path = run / "log.bin"
-    pulled = open_pulled(log_path)
-    verdict = verify(pulled, (run / "key.bin").read_bytes())
-    m = manifest.read(manifest.beside(log_path))
-    return rpt.build(pulled.data() if data is None else data, verdict,
-                     load_profile(NOMINAL, log_path), m, **kw)
+    return report_run.build(run, data, **kw)
 
 
 def _text(page: str) -> str:

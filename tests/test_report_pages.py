@@ -12,13 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from podctl import fmt, manifest
+from podctl import fmt
 from podctl import report as rpt
 from podctl.cli import main
 from podctl.pulled import open_pulled
 from podctl.report import plots
-from podctl.report_cmd import load_profile
-from podctl.verdict import verify
+from tests import report_run
 
 NOMINAL = Path("examples/profiles/nominal.toml")
 TICK_S = 60  # the nominal fixture's tick
@@ -74,12 +73,7 @@ def nominal_run(tmp_path_factory):
 
 
 def _build(run: Path, data=None) -> rpt.Report:
-    log_path = run / "log.bin"
-    pulled = open_pulled(log_path)
-    verdict = verify(pulled, (run / "key.bin").read_bytes())
-    m = manifest.read(manifest.beside(log_path))
-    return rpt.build(pulled.data() if data is None else data, verdict,
-                     load_profile(NOMINAL, log_path), m)
+    return report_run.build(run, data)
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from podctl import manifest
 from podctl import report as rpt
 from podctl.cli import main
-from podctl.pulled import open_pulled
 from podctl.report import plots
-from podctl.report_cmd import load_profile
-from podctl.verdict import verify
+from tests import report_run
 
 NOMINAL = Path("examples/profiles/nominal.toml")
 TICK = 60
@@ -34,12 +31,7 @@ def _report(tmp_path_factory, scenario: str) -> rpt.Report:
 
 
 def _build(run: Path, data=None) -> rpt.Report:
-    log_path = run / "log.bin"
-    pulled = open_pulled(log_path)
-    verdict = verify(pulled, (run / "key.bin").read_bytes())
-    m = manifest.read(manifest.beside(log_path))
-    return rpt.build(pulled.data() if data is None else data, verdict,
-                     load_profile(NOMINAL, log_path), m)
+    return report_run.build(run, data)
 
 
 @pytest.fixture(scope="module")
