@@ -25,9 +25,7 @@ same figures (podctl.forecast is a pure function of its seeds).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from podctl import fmt
@@ -127,18 +125,16 @@ def make(data: LogData, profile: pf.Profile, a: Analysis, opts: Options | None) 
     if opts.runs <= 0:
         return Part(why, opts)
     from podctl import forecast as fc
+    from podctl import forecast_state
 
-    # podctl.forecast reads a pulled folder: the very log bytes and the
-    # profile given, in a folder of its own for as long as it flies
-    with tempfile.TemporaryDirectory(prefix="podctl-report-forecast") as d:
-        folder = Path(d)
-        (folder / "log.bin").write_bytes(bytes(data.raw))
-        (folder / "profile.bin").write_bytes(bytes(profile.data))
-        try:
-            f = fc.forecast(folder, environment=opts.environment, runs=opts.runs,
-                            horizon_h=opts.horizon_h, tick_s=opts.tick_s, seed=opts.seed,
-                            workers=opts.workers, pack=opts.pack, cells=opts.cells,
-                            capacity_wh=opts.capacity_wh)
-        except BadInput as e:
-            return Part(why, opts, refused=str(e).replace(str(folder), "the log"))
+    # the state and history from the log the report already decoded, the
+    # profile given: podctl.forecast.forecast would read them from a folder
+    try:
+        start, hist = forecast_state.read(data, profile, "the log")
+        f = fc.from_state(start, hist, profile, environment=opts.environment, runs=opts.runs,
+                          horizon_h=opts.horizon_h, tick_s=opts.tick_s, seed=opts.seed,
+                          workers=opts.workers, pack=opts.pack, cells=opts.cells,
+                          capacity_wh=opts.capacity_wh, where="the log")
+    except BadInput as e:
+        return Part(why, opts, refused=str(e))
     return Part(why, opts, f)
