@@ -717,6 +717,18 @@ def _anchor(st: Status):
     return Anchor(st.boot_count, st.uptime_s, time.time())
 
 
+def resume_from(out_dir: str | os.PathLike[str], device_id: str, first_seq: int,
+                raw: bytes) -> None:
+    """Leave `raw`, a kept copy of this device's log (its first block
+    `first_seq`), in out_dir as an interrupted pull of it, so the next
+    Device.pull there reads only the bytes since (_resume checks the
+    device and the first block; the caller, that the copy is intact)."""
+    out = Path(out_dir)
+    (out / (LOG_NAME + ".part")).write_bytes(raw)
+    (out / "pull.json").write_text(
+        json.dumps({"device_id": device_id, "first_seq": first_seq, "size": len(raw)}))
+
+
 def _resume(state_path: Path, part: Path, dev_id: str, info: LogInfo) -> int:
     """Bytes already pulled that still belong to this log, or 0."""
     try:

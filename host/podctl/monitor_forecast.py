@@ -31,7 +31,6 @@ Nothing here prints or exits; failures are kept as one line in `error`.
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
 import queue
@@ -41,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podctl.device import LOG_NAME, Device, PullStats
+from podctl.device import LOG_NAME, Device, PullStats, resume_from
 from podctl.errors import CheckFailed, LinkError, PodctlError
 from podctl.pulled import manifest_beside, read_manifest
 
@@ -218,12 +217,10 @@ class LiveForecast:
 
     def _offer_last_pull(self, dev: Device) -> bool:
         """Hand the last pull's log.bin to Device.pull as an interrupted pull
-        of the same log (Device._resume reads pull.json so), so it reads only
+        of the same log (podctl.device.resume_from), so it reads only
         the bytes since. True if offered."""
         log = self.folder / LOG_NAME
-        part = self.folder / (LOG_NAME + ".part")
-        state = self.folder / "pull.json"
-        if state.exists() or not log.is_file():
+        if (self.folder / "pull.json").exists() or not log.is_file():
             return False  # an interrupted pull of its own, or nothing to build on
         try:
             m = read_manifest(manifest_beside(log))
@@ -234,9 +231,7 @@ class LiveForecast:
         # where they end: a copy damaged on this disk is pulled whole again
         if m.device_id != dev.device_id or hashlib.sha256(raw).hexdigest() != m.log.sha256:
             return False
-        part.write_bytes(raw)
-        state.write_text(json.dumps(
-            {"device_id": m.device_id, "first_seq": m.log.first_seq, "size": m.log.size}))
+        resume_from(self.folder, m.device_id, m.log.first_seq, raw)
         return True
 
 

@@ -50,7 +50,7 @@ def disagreements(a: Analysis) -> list[Disagreement]:
         return []
     trusted = ~np.isnan(p)
     two = trusted.sum(axis=1) == 2
-    with np.errstate(invalid="ignore"), np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
         spread = np.where(two, np.nanmax(np.where(trusted, p, -np.inf), axis=1)
                           - np.nanmin(np.where(trusted, p, np.inf), axis=1), 0.0)
     limit = float(a.limits.disagree)
