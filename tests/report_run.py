@@ -16,6 +16,16 @@ from podctl.verdict import verify
 NOMINAL = Path("examples/profiles/nominal.toml")
 
 
+def fly(tmp_path_factory: Any, scenario: str, tick_s: int) -> Path:
+    """`podctl sim run SCENARIO --tick-s T -o DIR` into a fresh folder (a
+    scenario file's path is named by its stem)."""
+    from podctl.cli import main
+
+    run = tmp_path_factory.mktemp(Path(scenario).stem)
+    assert main(["sim", "run", scenario, "--tick-s", str(tick_s), "-o", str(run)]) == 0
+    return run
+
+
 def build(run: Path, data: Any = None, profile: Path = NOMINAL, **kw: Any) -> rpt.Report:
     log_path = run / "log.bin"
     pulled = open_pulled(log_path)

@@ -32,9 +32,7 @@ FEW = forecast_part.Options(runs=2, horizon_h=1.0, tick_s=TICK, workers=1)
 
 
 def _fly(tmp_path_factory, scenario: str) -> Path:
-    out = tmp_path_factory.mktemp(scenario)
-    assert main(["sim", "run", scenario, "--tick-s", str(TICK), "-o", str(out)]) == 0
-    return out
+    return report_run.fly(tmp_path_factory, scenario, TICK)
 
 
 def _report(run: Path, data=None, **kw) -> rpt.Report:

@@ -25,9 +25,7 @@ TICK = 60
 
 
 def _report(tmp_path_factory, scenario: str) -> rpt.Report:
-    run = tmp_path_factory.mktemp(Path(scenario).stem)
-    assert main(["sim", "run", scenario, "--tick-s", str(TICK), "-o", str(run)]) == 0
-    return _build(run)
+    return _build(report_run.fly(tmp_path_factory, scenario, TICK))
 
 
 def _build(run: Path, data=None) -> rpt.Report:
